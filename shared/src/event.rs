@@ -1,0 +1,154 @@
+//! The events a recorder captures.
+//!
+//! Time: every event carries `t`, absolute milliseconds since the Unix
+//! epoch, never decreasing within a session (the recorder clamps). The
+//! session's start is its first event's `t`; the player's clock is `t` minus
+//! that start. Events with equal `t` keep their recorded order, which is how
+//! a custom event recorded right after a DOM change sorts after it.
+//!
+//! Compatibility: the wire encoding is positional (MessagePack arrays), so
+//! fields are only ever appended, with `#[serde(default)]`, and enum
+//! variants only added at the end; anything else bumps
+//! [`crate::chunk::FORMAT_VERSION`].
+
+use crate::ids::NodeId;
+use crate::node::{FieldValue, FlatNode};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Milliseconds since the Unix epoch.
+    pub t: u64,
+    pub data: EventData,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum EventData {
+    /// A page was loaded (the first page of a session, or a navigation).
+    /// Always followed by a [`EventData::FullSnapshot`].
+    Meta(Meta),
+    FullSnapshot(Snapshot),
+    Mutation(Mutation),
+    /// Sampled pointer positions, batched.
+    MouseMove(Vec<MousePosition>),
+    Mouse(MouseInteraction),
+    Scroll(Scroll),
+    Viewport(Viewport),
+    Input(Input),
+    Custom(Custom),
+    Identify(Identify),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Meta {
+    pub href: String,
+    pub title: String,
+    pub width: u32,
+    pub height: u32,
+    pub user_agent: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// The whole document, flat, in document order; the first node is the
+    /// document itself.
+    pub nodes: Vec<FlatNode>,
+    pub scroll_x: i32,
+    pub scroll_y: i32,
+}
+
+/// One batch of DOM changes. The player applies removes, then adds (in list
+/// order), then attribute and text changes.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Mutation {
+    pub removes: Vec<NodeId>,
+    pub adds: Vec<AddedTree>,
+    pub attrs: Vec<AttrChange>,
+    pub texts: Vec<TextChange>,
+}
+
+/// A subtree inserted under `parent`, before `next` (or appended when `next`
+/// is [`crate::NO_NODE`]). `nodes[0]` is the subtree's root; the rest follow
+/// in document order, each appended to its own parent. Adds are ordered so
+/// that `next` already exists when an add is applied.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AddedTree {
+    pub parent: NodeId,
+    pub next: NodeId,
+    pub nodes: Vec<FlatNode>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AttrChange {
+    pub id: NodeId,
+    pub name: String,
+    /// `None`: the attribute was removed.
+    pub value: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TextChange {
+    pub id: NodeId,
+    pub text: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MousePosition {
+    pub x: i32,
+    pub y: i32,
+    /// Milliseconds after the event's `t`.
+    pub dt: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MouseKind {
+    Down,
+    Up,
+    Click,
+    DblClick,
+    ContextMenu,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MouseInteraction {
+    pub kind: MouseKind,
+    /// The target node, or [`crate::NO_NODE`] when it is not recorded.
+    pub id: NodeId,
+    pub x: i32,
+    pub y: i32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Scroll {
+    /// The scrolled element, or the document node for the window.
+    pub id: NodeId,
+    pub x: i32,
+    pub y: i32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Viewport {
+    pub width: u32,
+    pub height: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Input {
+    pub id: NodeId,
+    pub value: Option<FieldValue>,
+    pub checked: Option<bool>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Custom {
+    pub name: String,
+    /// The embedder's data, as JSON text.
+    pub data: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Identify {
+    pub user_id: String,
+    /// The embedder's traits, as JSON text.
+    pub traits: Option<String>,
+}

@@ -1,0 +1,100 @@
+//! The serialised document: a flat list of nodes in document order.
+//!
+//! A tree is sent as a flat pre-order list where every node names its
+//! parent. Flat beats nested here: decoding untrusted input never recurses
+//! (a 10,000-deep page cannot blow a stack), and a full snapshot and the
+//! subtree of a mutation share one representation.
+//!
+//! Invariant: in a list, a node's parent is either the list's insertion
+//! parent (for the first node) or a node that appears earlier in the list;
+//! children are appended in list order.
+
+use crate::ids::NodeId;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FlatNode {
+    pub id: NodeId,
+    /// The parent's id, or [`crate::NO_NODE`] for a document.
+    pub parent: NodeId,
+    pub kind: NodeKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum NodeKind {
+    Document,
+    Doctype {
+        name: String,
+        public_id: String,
+        system_id: String,
+    },
+    Element(Element),
+    Text(String),
+    Comment(String),
+    CData(String),
+    /// An element under `data-reel-block` (or the `blockSelector`): nothing
+    /// of it is recorded but its tag and its size, so the replay shows an
+    /// empty box where it was.
+    Blocked {
+        tag: String,
+        ns: Namespace,
+        width: u32,
+        height: u32,
+    },
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Namespace {
+    #[default]
+    Html,
+    Svg,
+    MathMl,
+}
+
+impl Namespace {
+    pub fn uri(self) -> &'static str {
+        match self {
+            Namespace::Html => "http://www.w3.org/1999/xhtml",
+            Namespace::Svg => "http://www.w3.org/2000/svg",
+            Namespace::MathMl => "http://www.w3.org/1998/Math/MathML",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Element {
+    /// Lowercase for HTML elements, as written for SVG and MathML.
+    pub tag: String,
+    pub ns: Namespace,
+    pub attrs: Vec<(String, String)>,
+    /// The live `value` of a form field (not its `value` attribute).
+    #[serde(default)]
+    pub value: Option<FieldValue>,
+    /// The live `checked` of a checkbox or radio button.
+    #[serde(default)]
+    pub checked: Option<bool>,
+    /// The text of a same-origin stylesheet behind a `<link>`, so the replay
+    /// does not depend on the recorded site being up.
+    #[serde(default)]
+    pub stylesheet: Option<String>,
+}
+
+/// A form field's value as it left the browser: either in clear, or masked.
+/// A masked value carries nothing of the original, not even its length.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FieldValue {
+    Text(String),
+    Masked,
+}
+
+impl FieldValue {
+    /// What the player shows for a masked value: fixed, whatever was typed.
+    pub const MASK: &'static str = "••••••";
+
+    pub fn display(&self) -> &str {
+        match self {
+            FieldValue::Text(s) => s,
+            FieldValue::Masked => Self::MASK,
+        }
+    }
+}
