@@ -1,1 +1,21 @@
+//! The Reel recorder.
+//!
+//! Two halves meet here. `js/reel.js` is the page-side capture layer: it
+//! walks the DOM, observes mutations and listens to the user, in JavaScript,
+//! where DOM access is cheap, and hands its findings across the wasm
+//! boundary as one JSON batch at a time (few crossings). This crate is the
+//! rest: the masking rules, the event model, batching, encoding and zstd
+//! compression, and the transport with its retries.
+//!
+//! Invariant: nothing reaches [`batch`] without passing through
+//! [`convert`], which applies [`mask`]. That is the privacy boundary.
 
+pub mod batch;
+pub mod convert;
+pub mod mask;
+pub mod raw;
+
+#[cfg(target_arch = "wasm32")]
+mod api;
+#[cfg(target_arch = "wasm32")]
+mod transport;

@@ -134,7 +134,8 @@ pub fn encode_chunk(session: SessionId, seq: u32, events: &[Event]) -> Result<Ve
     let body = rmp_serde::to_vec(events).map_err(|e| ChunkError::Encode(e.to_string()))?;
     // Fastest is the level ruzstd's encoder implements fully; it is also
     // what a recorder on the page's main thread can afford.
-    let compressed = ruzstd::encoding::compress_to_vec(&body[..], ruzstd::encoding::CompressionLevel::Fastest);
+    let compressed =
+        ruzstd::encoding::compress_to_vec(&body[..], ruzstd::encoding::CompressionLevel::Fastest);
     let mut out = Vec::with_capacity(PRELUDE + header_bytes.len() + compressed.len());
     out.extend_from_slice(MAGIC);
     out.push(FORMAT_VERSION);
@@ -146,7 +147,10 @@ pub fn encode_chunk(session: SessionId, seq: u32, events: &[Event]) -> Result<Ve
 
 /// Reads a chunk's header without touching its body; returns the header and
 /// the compressed body.
-pub fn decode_header<'a>(bytes: &'a [u8], limits: &Limits) -> Result<(ChunkHeader, &'a [u8]), ChunkError> {
+pub fn decode_header<'a>(
+    bytes: &'a [u8],
+    limits: &Limits,
+) -> Result<(ChunkHeader, &'a [u8]), ChunkError> {
     if bytes.len() < 4 {
         return Err(ChunkError::Truncated);
     }
@@ -157,16 +161,24 @@ pub fn decode_header<'a>(bytes: &'a [u8], limits: &Limits) -> Result<(ChunkHeade
     if version != FORMAT_VERSION {
         return Err(ChunkError::UnsupportedVersion(version));
     }
-    let len_bytes: [u8; 4] = bytes.get(5..9).ok_or(ChunkError::Truncated)?.try_into().map_err(|_| ChunkError::Truncated)?;
+    let len_bytes: [u8; 4] = bytes
+        .get(5..9)
+        .ok_or(ChunkError::Truncated)?
+        .try_into()
+        .map_err(|_| ChunkError::Truncated)?;
     let len = u32::from_le_bytes(len_bytes) as usize;
     if len > limits.max_header {
         return Err(ChunkError::HeaderTooLarge(len, limits.max_header));
     }
     let end = PRELUDE.checked_add(len).ok_or(ChunkError::Truncated)?;
     let header_bytes = bytes.get(PRELUDE..end).ok_or(ChunkError::Truncated)?;
-    let header: ChunkHeader = rmp_serde::from_slice(header_bytes).map_err(|e| ChunkError::BadHeader(e.to_string()))?;
+    let header: ChunkHeader =
+        rmp_serde::from_slice(header_bytes).map_err(|e| ChunkError::BadHeader(e.to_string()))?;
     if header.event_count as usize > limits.max_events {
-        return Err(ChunkError::TooManyEvents(header.event_count as usize, limits.max_events));
+        return Err(ChunkError::TooManyEvents(
+            header.event_count as usize,
+            limits.max_events,
+        ));
     }
     if header.t_start > header.t_end {
         return Err(ChunkError::BadHeader("t_start is after t_end".into()));
@@ -177,7 +189,8 @@ pub fn decode_header<'a>(bytes: &'a [u8], limits: &Limits) -> Result<(ChunkHeade
 /// Decompresses a chunk body, refusing to produce more than
 /// `limits.max_decompressed` bytes.
 pub fn decompress_body(mut body: &[u8], limits: &Limits) -> Result<Vec<u8>, ChunkError> {
-    let decoder = ruzstd::decoding::StreamingDecoder::new(&mut body).map_err(|e| ChunkError::BadBody(e.to_string()))?;
+    let decoder = ruzstd::decoding::StreamingDecoder::new(&mut body)
+        .map_err(|e| ChunkError::BadBody(e.to_string()))?;
     let mut out = Vec::new();
     decoder
         .take(limits.max_decompressed as u64 + 1)
@@ -196,12 +209,16 @@ pub fn decompress_body(mut body: &[u8], limits: &Limits) -> Result<Vec<u8>, Chun
 pub fn decode_chunk(bytes: &[u8], limits: &Limits) -> Result<Chunk, ChunkError> {
     let (header, body) = decode_header(bytes, limits)?;
     let raw = decompress_body(body, limits)?;
-    let events: Vec<Event> = rmp_serde::from_slice(&raw).map_err(|e| ChunkError::BadBody(e.to_string()))?;
+    let events: Vec<Event> =
+        rmp_serde::from_slice(&raw).map_err(|e| ChunkError::BadBody(e.to_string()))?;
     if events.len() > limits.max_events {
         return Err(ChunkError::TooManyEvents(events.len(), limits.max_events));
     }
     if events.len() != header.event_count as usize {
-        return Err(ChunkError::EventCountMismatch { header: header.event_count, body: events.len() });
+        return Err(ChunkError::EventCountMismatch {
+            header: header.event_count,
+            body: events.len(),
+        });
     }
     Ok(Chunk { header, events })
 }

@@ -98,7 +98,13 @@ mod tests {
 
     #[test]
     fn rejects_bad_ids() {
-        for bad in ["", "abc", &"AB".repeat(16), &"zz".repeat(16), &"a".repeat(33)] {
+        for bad in [
+            "",
+            "abc",
+            &"AB".repeat(16),
+            &"zz".repeat(16),
+            &"a".repeat(33),
+        ] {
             assert!(bad.parse::<SessionId>().is_err(), "{bad}");
         }
     }

@@ -1,1 +1,186 @@
-fn main() {}
+//! Reel's build tasks. `cargo xtask help` lists them.
+//!
+//! The server embeds the recorder's and the player's assets, so they must be
+//! built (wasm, bindgen, wasm-opt) before the server is. This is the one
+//! place that knows how; the README and `.ci/run` only call it.
+
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+const WASM_PROFILE: &str = "wasm-release";
+
+/// Binaryen 108 (Debian's) rejects features rustc now emits by default
+/// unless they are named.
+const WASM_OPT_FEATURES: &[&str] = &[
+    "--enable-bulk-memory",
+    "--enable-nontrapping-float-to-int",
+    "--enable-sign-ext",
+    "--enable-reference-types",
+    "--enable-multivalue",
+    "--enable-mutable-globals",
+];
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("dist") => dist(),
+        Some("test") => test(&args[1..]),
+        Some("sizes") => sizes(),
+        _ => {
+            eprintln!(
+                "cargo xtask dist    build the recorder and player wasm into dist/ (embedded by reel-server)\n\
+                 cargo xtask test    dist, build reel-server, run every test (unit, property, end-to-end)\n\
+                 cargo xtask sizes   print the wasm and JS asset sizes, raw and gzipped"
+            );
+            Ok(())
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
+}
+
+fn cargo() -> Command {
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.current_dir(root());
+    c
+}
+
+fn run(mut cmd: Command) -> Result<()> {
+    eprintln!("xtask: {cmd:?}");
+    let status = cmd
+        .status()
+        .with_context(|| format!("could not start {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed with {status}");
+    }
+    Ok(())
+}
+
+/// Builds both wasm crates, runs wasm-bindgen and wasm-opt, and lays out
+/// `dist/` as the server serves it.
+fn dist() -> Result<()> {
+    let root = root();
+    let dist = root.join("dist");
+    let mut build = cargo();
+    build.args([
+        "build",
+        "--profile",
+        WASM_PROFILE,
+        "--target",
+        WASM_TARGET,
+        "-p",
+        "reel-recorder",
+        "-p",
+        "reel-player",
+    ]);
+    // The zstd-free build needs no C compiler, but keep wasm builds from
+    // picking up host flags meant for native code.
+    build.env_remove("RUSTFLAGS");
+    run(build)?;
+
+    if dist.exists() {
+        std::fs::remove_dir_all(&dist).context("clearing dist/")?;
+    }
+    let wasm_dir = target_dir().join(WASM_TARGET).join(WASM_PROFILE);
+    for (krate, out) in [("reel_recorder", "recorder"), ("reel_player", "player")] {
+        let out_dir = dist.join(out);
+        std::fs::create_dir_all(&out_dir)?;
+        wasm_bindgen_cli_support::Bindgen::new()
+            .input_path(wasm_dir.join(format!("{krate}.wasm")))
+            .web(true)?
+            .typescript(false)
+            .out_name(krate)
+            .generate(&out_dir)
+            .with_context(|| format!("wasm-bindgen on {krate}"))?;
+        wasm_opt(&out_dir.join(format!("{krate}_bg.wasm")))?;
+    }
+    copy(&root.join("recorder/js/reel.js"), &dist.join("reel.js"))?;
+    for entry in std::fs::read_dir(root.join("player/static"))? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() {
+            copy(&entry.path(), &dist.join("player").join(entry.file_name()))?;
+        }
+    }
+    sizes()
+}
+
+fn copy(from: &Path, to: &Path) -> Result<()> {
+    std::fs::copy(from, to)
+        .with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
+    Ok(())
+}
+
+/// wasm-opt is an optimisation, not a requirement: without it the assets
+/// are larger but correct, and the build says so.
+fn wasm_opt(file: &Path) -> Result<()> {
+    if Command::new("wasm-opt").arg("--version").output().is_err() {
+        eprintln!(
+            "xtask: wasm-opt not found; {} left unoptimised (apt-get install binaryen)",
+            file.display()
+        );
+        return Ok(());
+    }
+    let tmp = file.with_extension("opt.wasm");
+    let mut cmd = Command::new("wasm-opt");
+    cmd.arg("-Oz")
+        .args(WASM_OPT_FEATURES)
+        .arg(file)
+        .arg("-o")
+        .arg(&tmp);
+    run(cmd)?;
+    std::fs::rename(&tmp, file)?;
+    Ok(())
+}
+
+fn gzip_len(file: &Path) -> Result<u64> {
+    let out = Command::new("gzip")
+        .args(["-9", "-c"])
+        .arg(file)
+        .output()
+        .context("running gzip")?;
+    Ok(out.stdout.len() as u64)
+}
+
+/// Prints what an embedding page downloads, and what the player costs.
+fn sizes() -> Result<()> {
+    let dist = root().join("dist");
+    let files = [
+        "reel.js",
+        "recorder/reel_recorder.js",
+        "recorder/reel_recorder_bg.wasm",
+        "player/reel_player.js",
+        "player/reel_player_bg.wasm",
+    ];
+    println!("{:<34} {:>10} {:>10}", "asset", "bytes", "gzip -9");
+    for f in files {
+        let p = dist.join(f);
+        if let Ok(meta) = std::fs::metadata(&p) {
+            println!("{:<34} {:>10} {:>10}", f, meta.len(), gzip_len(&p)?);
+        }
+    }
+    Ok(())
+}
+
+/// The whole suite, in the order the pieces depend on each other.
+fn test(extra: &[String]) -> Result<()> {
+    dist()?;
+    let mut build = cargo();
+    build.args(["build", "--release", "-p", "reel-server"]);
+    run(build)?;
+    let mut test = cargo();
+    test.args(["test", "--release", "--workspace"]).args(extra);
+    run(test)
+}

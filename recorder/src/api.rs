@@ -1,0 +1,122 @@
+//! The wasm-bindgen surface that `js/reel.js` drives. Every entry point
+//! returns errors as values or logs them: nothing here may throw into the
+//! host page (reel.js wraps each call in try/catch as a second guard).
+
+use crate::batch::Batcher;
+use crate::convert;
+use crate::raw::RawEvent;
+use crate::transport::{self, Shared, Transport};
+use reel_shared::SessionId;
+use std::cell::RefCell;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen]
+pub struct Recorder {
+    batcher: Rc<RefCell<Batcher>>,
+    transport: Shared,
+}
+
+#[wasm_bindgen]
+impl Recorder {
+    /// `next_seq` continues a session that an earlier page of this tab
+    /// started.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        endpoint: &str,
+        ingest_key: String,
+        session_id: &str,
+        next_seq: u32,
+    ) -> Result<Recorder, JsError> {
+        let session: SessionId = session_id
+            .parse()
+            .map_err(|e| JsError::new(&format!("{e}")))?;
+        Ok(Recorder {
+            batcher: Rc::new(RefCell::new(Batcher::new(session, next_seq))),
+            transport: Transport::new(endpoint, session_id, ingest_key),
+        })
+    }
+
+    /// Takes a JSON array of raw events from the capture layer.
+    pub fn push(&self, raw_json: &str, now: f64) -> Result<(), JsError> {
+        let raws: Vec<RawEvent> = serde_json::from_str(raw_json)
+            .map_err(|e| JsError::new(&format!("reel: bad batch: {e}")))?;
+        let events = raws.into_iter().filter_map(convert::event);
+        self.batcher
+            .borrow_mut()
+            .push(events, raw_json.len(), now as u64);
+        Ok(())
+    }
+
+    /// Seals the open chunk if it is due, and makes sure the transport runs.
+    pub fn tick(&self, now: f64) {
+        if self.batcher.borrow().due(now as u64) {
+            self.seal();
+        }
+        self.pump();
+    }
+
+    /// Resolves once every event pushed so far is acknowledged by the
+    /// server (durable).
+    pub fn flush(&self) -> js_sys::Promise {
+        let target = self.seal();
+        let t = self.transport.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            if let Some(seq) = target {
+                wait_until(&t, |tr| tr.done_through(seq)).await;
+            }
+            Ok(JsValue::TRUE)
+        })
+    }
+
+    /// The page is being hidden or unloaded.
+    pub fn page_hidden(&self) {
+        self.seal();
+        transport::send_keepalive(&self.transport);
+        self.pump();
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn next_seq(&self) -> u32 {
+        self.batcher.borrow().next_seq()
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn idle(&self) -> bool {
+        self.batcher.borrow().is_empty() && self.transport.borrow().is_idle()
+    }
+}
+
+impl Recorder {
+    /// Seals the open chunk and queues it; returns the last sealed seq, if
+    /// any chunk was sealed in this session.
+    fn seal(&self) -> Option<u32> {
+        let mut b = self.batcher.borrow_mut();
+        match b.seal() {
+            Ok(Some(sealed)) => self.transport.borrow_mut().enqueue(sealed),
+            Ok(None) => {}
+            Err(e) => transport::warn(&format!("could not encode a chunk: {e}")),
+        }
+        b.next_seq().checked_sub(1)
+    }
+
+    fn pump(&self) {
+        let t = self.transport.clone();
+        wasm_bindgen_futures::spawn_local(transport::pump(t));
+    }
+}
+
+async fn wait_until(t: &Shared, done: impl Fn(&Transport) -> bool) {
+    #[wasm_bindgen(
+        inline_js = "export function tick() { return new Promise(r => setTimeout(r, 20)); }"
+    )]
+    extern "C" {
+        fn tick() -> js_sys::Promise;
+    }
+    loop {
+        if done(&t.borrow()) {
+            return;
+        }
+        let _ = wasm_bindgen_futures::JsFuture::from(tick()).await;
+    }
+}

@@ -1,0 +1,372 @@
+//! Turns the capture layer's raw findings into Reel events, applying the
+//! masking rules on the way. Pure: unit-tested natively.
+
+use crate::mask::{self, Field};
+use crate::raw::{flags, RawEvent, RawNode};
+use reel_shared::{
+    AddedTree, AttrChange, Custom, Element, Event, EventData, FlatNode, Identify, Input, Meta,
+    MouseInteraction, MouseKind, MousePosition, Mutation, Namespace, NodeKind, Scroll, Snapshot,
+    TextChange, Viewport,
+};
+
+fn ms(t: f64) -> u64 {
+    if t.is_finite() && t > 0.0 {
+        t as u64
+    } else {
+        0
+    }
+}
+
+fn px(v: f64) -> i32 {
+    if v.is_finite() {
+        v.round().clamp(i32::MIN as f64, i32::MAX as f64) as i32
+    } else {
+        0
+    }
+}
+
+/// Converts one raw event; `None` for what carries nothing to record.
+pub fn event(raw: RawEvent) -> Option<Event> {
+    let (t, data) = match raw {
+        RawEvent::Meta {
+            t,
+            href,
+            title,
+            w,
+            h,
+            ua,
+        } => (
+            t,
+            EventData::Meta(Meta {
+                href,
+                title,
+                width: w,
+                height: h,
+                user_agent: ua,
+            }),
+        ),
+        RawEvent::Snapshot { t, nodes, sx, sy } => (
+            t,
+            EventData::FullSnapshot(Snapshot {
+                nodes: nodes.into_iter().filter_map(node).collect(),
+                scroll_x: px(sx),
+                scroll_y: px(sy),
+            }),
+        ),
+        RawEvent::Mutation {
+            t,
+            rem,
+            add,
+            attr,
+            text,
+        } => {
+            let m = Mutation {
+                removes: rem,
+                adds: add
+                    .into_iter()
+                    .map(|a| AddedTree {
+                        parent: a.p,
+                        next: a.n,
+                        nodes: a.nodes.into_iter().filter_map(node).collect(),
+                    })
+                    .filter(|a| !a.nodes.is_empty())
+                    .collect(),
+                attrs: attr
+                    .into_iter()
+                    .map(|a| {
+                        let field = Field {
+                            tag: &a.tag,
+                            ty: &a.ty,
+                            autocomplete: &a.ac,
+                            flags: a.m,
+                        };
+                        let value = a.v.map(|v| field.attr(&a.name, v));
+                        AttrChange {
+                            id: a.id,
+                            name: a.name,
+                            value,
+                        }
+                    })
+                    .collect(),
+                texts: text
+                    .into_iter()
+                    .map(|x| TextChange {
+                        id: x.id,
+                        text: mask::text(x.v, x.m),
+                    })
+                    .collect(),
+            };
+            if m.removes.is_empty() && m.adds.is_empty() && m.attrs.is_empty() && m.texts.is_empty()
+            {
+                return None;
+            }
+            (t, EventData::Mutation(m))
+        }
+        RawEvent::MouseMove { t, pos } => {
+            if pos.is_empty() {
+                return None;
+            }
+            let pos = pos
+                .into_iter()
+                .map(|(x, y, dt)| MousePosition {
+                    x: px(x),
+                    y: px(y),
+                    dt: px(dt).max(0) as u32,
+                })
+                .collect();
+            (t, EventData::MouseMove(pos))
+        }
+        RawEvent::Mouse { t, kind, id, x, y } => {
+            let kind = match kind.as_str() {
+                "mousedown" => MouseKind::Down,
+                "mouseup" => MouseKind::Up,
+                "click" => MouseKind::Click,
+                "dblclick" => MouseKind::DblClick,
+                "contextmenu" => MouseKind::ContextMenu,
+                _ => return None,
+            };
+            (
+                t,
+                EventData::Mouse(MouseInteraction {
+                    kind,
+                    id,
+                    x: px(x),
+                    y: px(y),
+                }),
+            )
+        }
+        RawEvent::Scroll { t, id, x, y } => (
+            t,
+            EventData::Scroll(Scroll {
+                id,
+                x: px(x),
+                y: px(y),
+            }),
+        ),
+        RawEvent::Viewport { t, w, h } => (
+            t,
+            EventData::Viewport(Viewport {
+                width: w,
+                height: h,
+            }),
+        ),
+        RawEvent::Input { t, id, field } => {
+            let f = Field {
+                tag: &field.tag,
+                ty: &field.ty,
+                autocomplete: &field.ac,
+                flags: field.m,
+            };
+            let value = field.v.map(|v| f.value(v));
+            (
+                t,
+                EventData::Input(Input {
+                    id,
+                    value,
+                    checked: field.c,
+                }),
+            )
+        }
+        RawEvent::Custom { t, name, data } => (t, EventData::Custom(Custom { name, data })),
+        RawEvent::Identify { t, user, traits } => (
+            t,
+            EventData::Identify(Identify {
+                user_id: user,
+                traits,
+            }),
+        ),
+    };
+    Some(Event { t: ms(t), data })
+}
+
+fn namespace(ns: Option<&str>) -> Namespace {
+    match ns {
+        Some("svg") => Namespace::Svg,
+        Some("math") => Namespace::MathMl,
+        _ => Namespace::Html,
+    }
+}
+
+fn node(raw: RawNode) -> Option<FlatNode> {
+    let kind = match raw.k {
+        1 if raw.m & flags::BLOCK != 0 => NodeKind::Blocked {
+            tag: raw.tag,
+            ns: namespace(raw.ns.as_deref()),
+            width: raw.bw.max(0.0).round() as u32,
+            height: raw.bh.max(0.0).round() as u32,
+        },
+        1 => {
+            let (ty, ac) = field_attrs(&raw);
+            let field = Field {
+                tag: &raw.tag,
+                ty: &ty,
+                autocomplete: &ac,
+                flags: raw.m,
+            };
+            let value = if field.is_field() {
+                raw.v.map(|v| field.value(v))
+            } else {
+                None
+            };
+            let attrs = raw.a.into_iter().map(|(n, v)| {
+                let v = field.attr(&n, v);
+                (n, v)
+            });
+            NodeKind::Element(Element {
+                attrs: attrs.collect(),
+                ns: namespace(raw.ns.as_deref()),
+                value,
+                checked: raw.c,
+                stylesheet: raw.css,
+                tag: raw.tag,
+            })
+        }
+        3 => NodeKind::Text(mask::text(raw.x.unwrap_or_default(), raw.m)),
+        4 => NodeKind::CData(mask::text(raw.x.unwrap_or_default(), raw.m)),
+        8 => NodeKind::Comment(mask::text(raw.x.unwrap_or_default(), raw.m)),
+        9 => NodeKind::Document,
+        10 => NodeKind::Doctype {
+            name: raw.x.unwrap_or_default(),
+            public_id: raw.pub_id.unwrap_or_default(),
+            system_id: raw.sys_id.unwrap_or_default(),
+        },
+        _ => return None,
+    };
+    Some(FlatNode {
+        id: raw.id,
+        parent: raw.p,
+        kind,
+    })
+}
+
+/// The `type` and `autocomplete` of an element, lowercase, from its
+/// attributes.
+fn field_attrs(raw: &RawNode) -> (String, String) {
+    let get = |name: &str| {
+        raw.a
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.to_ascii_lowercase())
+            .unwrap_or_default()
+    };
+    let ty = get("type");
+    (
+        if ty.is_empty() { "text".into() } else { ty },
+        get("autocomplete"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reel_shared::FieldValue;
+
+    fn parse(json: &str) -> Vec<Event> {
+        let raws: Vec<RawEvent> = serde_json::from_str(json).expect("valid raw json");
+        raws.into_iter().filter_map(event).collect()
+    }
+
+    #[test]
+    fn snapshot_masks_fields_and_keeps_structure() {
+        let ev = parse(
+            r#"[{"k":"snap","t":1000.7,"sx":0,"sy":12,"nodes":[
+                {"id":1,"p":0,"k":9},
+                {"id":2,"p":1,"k":1,"tag":"html"},
+                {"id":3,"p":2,"k":1,"tag":"input","a":[["type","password"],["value","pw1"]],"v":"hunter2","m":2},
+                {"id":4,"p":2,"k":1,"tag":"input","a":[["id","city"]],"v":"Berlin","m":2},
+                {"id":5,"p":2,"k":1,"tag":"input","a":[["value","Jane"]],"v":"Jane Doe"},
+                {"id":6,"p":2,"k":1,"tag":"div","m":4,"bw":100.4,"bh":20},
+                {"id":7,"p":2,"k":3,"x":"private","m":1},
+                {"id":8,"p":2,"k":1,"tag":"svg","ns":"svg"}
+            ]}]"#,
+        );
+        assert_eq!(ev.len(), 1);
+        assert_eq!(ev[0].t, 1000);
+        let EventData::FullSnapshot(s) = &ev[0].data else {
+            panic!("not a snapshot")
+        };
+        assert_eq!(s.scroll_y, 12);
+        let el = |i: usize| match &s.nodes[i].kind {
+            NodeKind::Element(e) => e.clone(),
+            k => panic!("not an element: {k:?}"),
+        };
+        assert_eq!(el(2).value, Some(FieldValue::Masked));
+        assert_eq!(el(2).attrs[1].1, FieldValue::MASK);
+        assert_eq!(el(3).value, Some(FieldValue::Text("Berlin".into())));
+        assert_eq!(el(4).value, Some(FieldValue::Masked));
+        assert_eq!(el(4).attrs[0].1, FieldValue::MASK);
+        assert_eq!(
+            s.nodes[5].kind,
+            NodeKind::Blocked {
+                tag: "div".into(),
+                ns: Namespace::Html,
+                width: 100,
+                height: 20
+            }
+        );
+        assert_eq!(s.nodes[6].kind, NodeKind::Text(mask::TEXT_MASK.into()));
+        assert_eq!(el(7).ns, Namespace::Svg);
+        let all = format!("{ev:?}");
+        for secret in ["hunter2", "pw1", "Jane", "private"] {
+            assert!(!all.contains(secret), "{secret} leaked");
+        }
+    }
+
+    #[test]
+    fn input_events_are_masked_unless_unmasked() {
+        let ev = parse(
+            r#"[{"k":"input","t":5,"id":3,"tag":"input","type":"text","v":"secret"},
+                {"k":"input","t":6,"id":4,"tag":"input","type":"text","m":2,"v":"Berlin"},
+                {"k":"input","t":7,"id":5,"tag":"input","type":"text","m":10,"v":"was-a-password"},
+                {"k":"input","t":8,"id":6,"tag":"input","type":"checkbox","c":true}]"#,
+        );
+        let values: Vec<_> = ev
+            .iter()
+            .map(|e| match &e.data {
+                EventData::Input(i) => (i.value.clone(), i.checked),
+                d => panic!("{d:?}"),
+            })
+            .collect();
+        assert_eq!(
+            values,
+            vec![
+                (Some(FieldValue::Masked), None),
+                (Some(FieldValue::Text("Berlin".into())), None),
+                (Some(FieldValue::Masked), None),
+                (None, Some(true)),
+            ]
+        );
+    }
+
+    #[test]
+    fn mutations_keep_order_and_mask_attributes() {
+        let ev = parse(
+            r#"[{"k":"mut","t":9,"rem":[4],"add":[{"p":2,"n":0,"nodes":[{"id":9,"p":2,"k":3,"x":"hi"}]}],
+                 "attr":[{"id":5,"name":"value","v":"typed","tag":"input","type":"text"},{"id":6,"name":"class","v":null}],
+                 "text":[{"id":7,"v":"secret","m":1}]},
+                {"k":"mut","t":10}]"#,
+        );
+        assert_eq!(ev.len(), 1, "an empty mutation is dropped");
+        let EventData::Mutation(m) = &ev[0].data else {
+            panic!()
+        };
+        assert_eq!(m.removes, vec![4]);
+        assert_eq!(m.adds[0].nodes[0].kind, NodeKind::Text("hi".into()));
+        assert_eq!(m.attrs[0].value.as_deref(), Some(FieldValue::MASK));
+        assert_eq!(m.attrs[1].value, None);
+        assert_eq!(m.texts[0].text, mask::TEXT_MASK);
+    }
+
+    #[test]
+    fn unknown_kinds_and_garbage_numbers_are_harmless() {
+        let ev = parse(
+            r#"[{"k":"mouse","t":-1,"kind":"wheel","id":1,"x":0,"y":0},
+                {"k":"mouse","t":1e300,"kind":"click","id":1,"x":1e300,"y":-1e300}]"#,
+        );
+        assert_eq!(ev.len(), 1);
+        let EventData::Mouse(m) = &ev[0].data else {
+            panic!()
+        };
+        assert_eq!((m.x, m.y), (i32::MAX, i32::MIN));
+    }
+}

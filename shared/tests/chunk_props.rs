@@ -1,0 +1,280 @@
+//! Property tests for the chunk codec: every event survives a round trip,
+//! and no byte string, however broken, makes the decoder panic.
+
+use proptest::prelude::*;
+use reel_shared::*;
+
+fn text() -> impl Strategy<Value = String> {
+    prop_oneof![".{0,12}", "\\PC{0,40}"]
+}
+
+fn field_value() -> impl Strategy<Value = FieldValue> {
+    prop_oneof![text().prop_map(FieldValue::Text), Just(FieldValue::Masked)]
+}
+
+fn namespace() -> impl Strategy<Value = Namespace> {
+    prop_oneof![
+        Just(Namespace::Html),
+        Just(Namespace::Svg),
+        Just(Namespace::MathMl)
+    ]
+}
+
+fn node_kind() -> impl Strategy<Value = NodeKind> {
+    prop_oneof![
+        Just(NodeKind::Document),
+        (text(), text(), text()).prop_map(|(name, public_id, system_id)| NodeKind::Doctype {
+            name,
+            public_id,
+            system_id
+        }),
+        (
+            "[a-z]{1,8}",
+            namespace(),
+            prop::collection::vec((text(), text()), 0..4),
+            prop::option::of(field_value()),
+            prop::option::of(any::<bool>()),
+            prop::option::of(text())
+        )
+            .prop_map(
+                |(tag, ns, attrs, value, checked, stylesheet)| NodeKind::Element(Element {
+                    tag,
+                    ns,
+                    attrs,
+                    value,
+                    checked,
+                    stylesheet
+                })
+            ),
+        text().prop_map(NodeKind::Text),
+        text().prop_map(NodeKind::Comment),
+        text().prop_map(NodeKind::CData),
+        ("[a-z]{1,8}", namespace(), any::<u32>(), any::<u32>()).prop_map(
+            |(tag, ns, width, height)| NodeKind::Blocked {
+                tag,
+                ns,
+                width,
+                height
+            }
+        ),
+    ]
+}
+
+fn flat_node() -> impl Strategy<Value = FlatNode> {
+    (any::<u32>(), any::<u32>(), node_kind()).prop_map(|(id, parent, kind)| FlatNode {
+        id,
+        parent,
+        kind,
+    })
+}
+
+fn event_data() -> impl Strategy<Value = EventData> {
+    prop_oneof![
+        (text(), text(), any::<u32>(), any::<u32>(), text()).prop_map(
+            |(href, title, width, height, user_agent)| {
+                EventData::Meta(Meta {
+                    href,
+                    title,
+                    width,
+                    height,
+                    user_agent,
+                })
+            }
+        ),
+        (
+            prop::collection::vec(flat_node(), 0..8),
+            any::<i32>(),
+            any::<i32>()
+        )
+            .prop_map(
+                |(nodes, scroll_x, scroll_y)| EventData::FullSnapshot(Snapshot {
+                    nodes,
+                    scroll_x,
+                    scroll_y
+                })
+            ),
+        (
+            prop::collection::vec(any::<u32>(), 0..4),
+            prop::collection::vec(
+                (
+                    any::<u32>(),
+                    any::<u32>(),
+                    prop::collection::vec(flat_node(), 1..4)
+                )
+                    .prop_map(|(parent, next, nodes)| AddedTree {
+                        parent,
+                        next,
+                        nodes
+                    }),
+                0..3
+            ),
+            prop::collection::vec(
+                (any::<u32>(), text(), prop::option::of(text()))
+                    .prop_map(|(id, name, value)| AttrChange { id, name, value }),
+                0..3
+            ),
+            prop::collection::vec(
+                (any::<u32>(), text()).prop_map(|(id, text)| TextChange { id, text }),
+                0..3
+            ),
+        )
+            .prop_map(
+                |(removes, adds, attrs, texts)| EventData::Mutation(Mutation {
+                    removes,
+                    adds,
+                    attrs,
+                    texts
+                })
+            ),
+        prop::collection::vec(
+            (any::<i32>(), any::<i32>(), any::<u32>()).prop_map(|(x, y, dt)| MousePosition {
+                x,
+                y,
+                dt
+            }),
+            0..5
+        )
+        .prop_map(EventData::MouseMove),
+        (
+            prop_oneof![
+                Just(MouseKind::Down),
+                Just(MouseKind::Up),
+                Just(MouseKind::Click),
+                Just(MouseKind::DblClick),
+                Just(MouseKind::ContextMenu)
+            ],
+            any::<u32>(),
+            any::<i32>(),
+            any::<i32>()
+        )
+            .prop_map(|(kind, id, x, y)| EventData::Mouse(MouseInteraction {
+                kind,
+                id,
+                x,
+                y
+            })),
+        (any::<u32>(), any::<i32>(), any::<i32>())
+            .prop_map(|(id, x, y)| EventData::Scroll(Scroll { id, x, y })),
+        (any::<u32>(), any::<u32>())
+            .prop_map(|(width, height)| EventData::Viewport(Viewport { width, height })),
+        (
+            any::<u32>(),
+            prop::option::of(field_value()),
+            prop::option::of(any::<bool>())
+        )
+            .prop_map(|(id, value, checked)| EventData::Input(Input {
+                id,
+                value,
+                checked
+            })),
+        (text(), prop::option::of(text()))
+            .prop_map(|(name, data)| EventData::Custom(Custom { name, data })),
+        (text(), prop::option::of(text()))
+            .prop_map(|(user_id, traits)| EventData::Identify(Identify { user_id, traits })),
+    ]
+}
+
+fn event() -> impl Strategy<Value = Event> {
+    (any::<u64>(), event_data()).prop_map(|(t, data)| Event { t, data })
+}
+
+proptest! {
+    #[test]
+    fn events_round_trip(id in any::<[u8; 16]>(), seq in any::<u32>(), events in prop::collection::vec(event(), 1..20)) {
+        let bytes = encode_chunk(SessionId(id), seq, &events).unwrap();
+        let chunk = decode_chunk(&bytes, &Limits::default()).unwrap();
+        prop_assert_eq!(chunk.header.session, SessionId(id));
+        prop_assert_eq!(chunk.header.seq, seq);
+        prop_assert_eq!(chunk.header.event_count as usize, events.len());
+        prop_assert_eq!(chunk.header.t_start, events.iter().map(|e| e.t).min().unwrap());
+        prop_assert_eq!(chunk.events, events);
+    }
+
+    #[test]
+    fn garbage_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+        let _ = decode_chunk(&bytes, &Limits::default());
+        let mut prefixed = b"REEL\x01".to_vec();
+        prefixed.extend_from_slice(&bytes);
+        let _ = decode_chunk(&prefixed, &Limits::default());
+    }
+
+    #[test]
+    fn corrupted_chunks_never_panic(events in prop::collection::vec(event(), 1..6), flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8), cut in any::<prop::sample::Index>()) {
+        let mut bytes = encode_chunk(SessionId([3; 16]), 1, &events).unwrap();
+        for (at, x) in flips {
+            let i = at.index(bytes.len());
+            bytes[i] ^= x;
+        }
+        let _ = decode_chunk(&bytes, &Limits::default());
+        let n = cut.index(bytes.len());
+        let _ = decode_chunk(&bytes[..n], &Limits::default());
+    }
+}
+
+#[test]
+fn a_zstd_bomb_is_refused_at_the_limit() {
+    let events = vec![Event {
+        t: 1,
+        data: EventData::Custom(Custom {
+            name: "x".repeat(4 << 20),
+            data: None,
+        }),
+    }];
+    let bytes = encode_chunk(SessionId([1; 16]), 0, &events).unwrap();
+    assert!(
+        bytes.len() < 64 * 1024,
+        "4 MiB of one byte compresses to {}",
+        bytes.len()
+    );
+    let limits = Limits {
+        max_decompressed: 1 << 20,
+        ..Limits::default()
+    };
+    assert_eq!(
+        decode_chunk(&bytes, &limits),
+        Err(ChunkError::BodyTooLarge(1 << 20))
+    );
+}
+
+#[test]
+fn versions_and_magic_are_checked() {
+    let events = vec![Event {
+        t: 1,
+        data: EventData::Viewport(Viewport {
+            width: 1,
+            height: 2,
+        }),
+    }];
+    let mut bytes = encode_chunk(SessionId([1; 16]), 0, &events).unwrap();
+    bytes[4] = 99;
+    assert_eq!(
+        decode_chunk(&bytes, &Limits::default()),
+        Err(ChunkError::UnsupportedVersion(99))
+    );
+    bytes[0] = b'X';
+    assert_eq!(
+        decode_chunk(&bytes, &Limits::default()),
+        Err(ChunkError::BadMagic)
+    );
+    assert_eq!(
+        decode_chunk(b"RE", &Limits::default()),
+        Err(ChunkError::Truncated)
+    );
+}
+
+#[test]
+fn trailing_bytes_and_count_mismatch_are_refused() {
+    let events = vec![Event {
+        t: 1,
+        data: EventData::Viewport(Viewport {
+            width: 1,
+            height: 2,
+        }),
+    }];
+    let mut bytes = encode_chunk(SessionId([1; 16]), 0, &events).unwrap();
+    bytes.push(0);
+    assert_eq!(
+        decode_chunk(&bytes, &Limits::default()),
+        Err(ChunkError::TrailingBytes)
+    );
+}
