@@ -1,0 +1,339 @@
+//! Fidelity checks: canonicalise a document in the browser (`canon.js`) and
+//! compare two canonical trees, reporting the first difference by path.
+//!
+//! Why a canonical form rather than comparing `outerHTML`: the contract lets
+//! the replay differ in exactly a few ways (inert scripts, neutralised
+//! handlers and `javascript:` URLs, masking, blocking, rewritten URLs), and
+//! those allowances are easiest to state, review and keep honest in one
+//! small serializer used on both sides. Why a path in the message: "the DOMs
+//! differ" is useless in a failing end-to-end test; `html>body>ul#list>li[3]
+//! @class: "a" != "b"` points at the bug.
+
+use crate::cdp::Page;
+use anyhow::{anyhow, bail, Result};
+use serde_json::Value;
+
+/// The canonical serializer, a JavaScript function expression taking a
+/// `Document`.
+pub const CANON_JS: &str = include_str!("canon.js");
+
+/// The player's replay iframe's document, as a JS expression.
+pub const REPLAY_DOCUMENT: &str = "document.getElementById('reel-replay').contentDocument";
+
+/// A JS expression that canonicalises the document `doc_expr` evaluates to.
+pub fn canon_expr(doc_expr: &str) -> String {
+    format!("({CANON_JS})({doc_expr})")
+}
+
+/// Canonicalises the document `doc_expr` evaluates to in `page`.
+pub async fn canon(page: &Page, doc_expr: &str) -> Result<Value> {
+    let v = page.eval(&canon_expr(doc_expr)).await?;
+    if v.get("type").and_then(Value::as_str) != Some("document") {
+        bail!("canon({doc_expr}) returned no document: {v}");
+    }
+    Ok(v)
+}
+
+/// Canonicalises the page's own document.
+pub async fn canon_document(page: &Page) -> Result<Value> {
+    canon(page, "document").await
+}
+
+/// Canonicalises the player's replayed document (`#reel-replay`).
+pub async fn canon_replay(page: &Page) -> Result<Value> {
+    let present = page
+        .eval("!!(document.getElementById('reel-replay') && document.getElementById('reel-replay').contentDocument)")
+        .await?;
+    if present != Value::Bool(true) {
+        bail!("the page has no readable <iframe id=\"reel-replay\"> (missing, or not same-origin)");
+    }
+    canon(page, REPLAY_DOCUMENT).await
+}
+
+/// Fails with the first difference (and `what` for context) unless the two
+/// canonical documents are equal.
+pub fn assert_same(expected: &Value, actual: &Value, what: &str) -> Result<()> {
+    match diff(expected, actual) {
+        None => Ok(()),
+        Some(d) => Err(anyhow!("{what}: documents differ at {d}")),
+    }
+}
+
+/// The first difference between two canonical trees, as
+/// `path: explanation`, or `None` when they are equal. The path names each
+/// node by tag (with `#id` when it has one) or `#text`/`#comment`, and by its
+/// index among its parent's child nodes (`childNodes[i]`) when the parent
+/// has several children of that kind; attributes are `@name`.
+pub fn diff(expected: &Value, actual: &Value) -> Option<String> {
+    diff_node(expected, actual, "document")
+}
+
+fn kind(v: &Value) -> &str {
+    v.get("type").and_then(Value::as_str).unwrap_or("")
+}
+
+fn s<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.get(key).and_then(Value::as_str)
+}
+
+/// A node's name in a path, without the index.
+fn label(v: &Value) -> String {
+    match kind(v) {
+        "element" => {
+            let tag = s(v, "tag").unwrap_or("?");
+            match v
+                .get("attrs")
+                .and_then(|a| a.get("id"))
+                .and_then(Value::as_str)
+            {
+                Some(id) if !id.is_empty() => format!("{tag}#{id}"),
+                _ => tag.to_string(),
+            }
+        }
+        "text" => "#text".into(),
+        "comment" => "#comment".into(),
+        "doctype" => "#doctype".into(),
+        "cdata" => "#cdata".into(),
+        "pi" => "#pi".into(),
+        "document" => "#document".into(),
+        other => format!("#{other}"),
+    }
+}
+
+fn quote(text: &str) -> String {
+    let q = serde_json::to_string(text).unwrap_or_else(|_| format!("{text:?}"));
+    crate::http::truncate(&q, 160)
+}
+
+/// A one-line description of a node, for messages.
+fn summary(v: &Value) -> String {
+    match kind(v) {
+        "element" => {
+            let mut out = format!("<{}", s(v, "tag").unwrap_or("?"));
+            if v.get("blocked").is_some() {
+                out.push_str(" data-reel-block");
+            }
+            if let Some(attrs) = v.get("attrs").and_then(Value::as_object) {
+                for (k, val) in attrs {
+                    out.push_str(&format!(" {k}={}", quote(val.as_str().unwrap_or(""))));
+                }
+            }
+            out.push('>');
+            crate::http::truncate(&out, 200)
+        }
+        "text" if v.get("masked").is_some() => "#text (masked)".into(),
+        "text" | "comment" | "cdata" => {
+            format!("{} {}", label(v), quote(s(v, "data").unwrap_or("")))
+        }
+        "" => crate::http::truncate(&v.to_string(), 200),
+        _ => label(v),
+    }
+}
+
+fn diff_node(e: &Value, a: &Value, path: &str) -> Option<String> {
+    if e == a {
+        return None;
+    }
+    if !e.is_object() || !a.is_object() || kind(e).is_empty() {
+        return Some(format!(
+            "{path}: {} != {}",
+            crate::http::truncate(&e.to_string(), 200),
+            crate::http::truncate(&a.to_string(), 200)
+        ));
+    }
+    if kind(e) != kind(a)
+        || s(e, "tag") != s(a, "tag")
+        || s(e, "ns") != s(a, "ns")
+        || e.get("blocked") != a.get("blocked")
+    {
+        return Some(format!(
+            "{path}: expected {}, found {}",
+            summary(e),
+            summary(a)
+        ));
+    }
+    match kind(e) {
+        "text" | "comment" | "cdata" | "pi" | "doctype" => {
+            if e.get("masked") != a.get("masked") {
+                return Some(format!(
+                    "{path}: expected {}, found {}",
+                    summary(e),
+                    summary(a)
+                ));
+            }
+            for key in ["data", "name", "publicId", "systemId", "target"] {
+                if e.get(key) != a.get(key) {
+                    let show = |v: &Value| match v.get(key) {
+                        Some(Value::String(t)) => quote(t),
+                        Some(other) => other.to_string(),
+                        None => "(none)".into(),
+                    };
+                    let what = if key == "data" {
+                        String::new()
+                    } else {
+                        format!(" {key}")
+                    };
+                    return Some(format!("{path}{what}: {} != {}", show(e), show(a)));
+                }
+            }
+        }
+        "element" => {
+            if let Some(d) = diff_attrs(e, a, path) {
+                return Some(d);
+            }
+        }
+        _ => {}
+    }
+    if e.get("childrenIgnored") != a.get("childrenIgnored") {
+        return Some(format!(
+            "{path}: children ignored as {} in expected, {} in actual",
+            e.get("childrenIgnored").unwrap_or(&Value::Null),
+            a.get("childrenIgnored").unwrap_or(&Value::Null)
+        ));
+    }
+    let empty = Vec::new();
+    let ec = e
+        .get("children")
+        .and_then(Value::as_array)
+        .unwrap_or(&empty);
+    let ac = a
+        .get("children")
+        .and_then(Value::as_array)
+        .unwrap_or(&empty);
+    let first = ec.iter().zip(ac).position(|(x, y)| x != y);
+    let child_path = |i: usize, v: &Value| {
+        let l = label(v);
+        let same = ec.iter().filter(|c| label(c) == l).count();
+        let seg = if same > 1 { format!("{l}[{i}]") } else { l };
+        if path == "document" {
+            seg
+        } else {
+            format!("{path}>{seg}")
+        }
+    };
+    if ec.len() != ac.len() {
+        let i = first.unwrap_or(ec.len().min(ac.len()));
+        let at = |list: &Vec<Value>| list.get(i).map(summary).unwrap_or_else(|| "nothing".into());
+        return Some(format!(
+            "{path}: expected {} child nodes, found {}; first difference at childNodes[{i}]: expected {}, found {}",
+            ec.len(),
+            ac.len(),
+            at(ec),
+            at(ac)
+        ));
+    }
+    if let Some(i) = first {
+        return diff_node(&ec[i], &ac[i], &child_path(i, &ec[i]));
+    }
+    // Equal by every key we know yet unequal: report the raw difference.
+    Some(format!(
+        "{path}: {} != {}",
+        crate::http::truncate(&e.to_string(), 200),
+        crate::http::truncate(&a.to_string(), 200)
+    ))
+}
+
+fn diff_attrs(e: &Value, a: &Value, path: &str) -> Option<String> {
+    let empty = serde_json::Map::new();
+    let ea = e.get("attrs").and_then(Value::as_object).unwrap_or(&empty);
+    let aa = a.get("attrs").and_then(Value::as_object).unwrap_or(&empty);
+    let mut names: Vec<&String> = ea.keys().chain(aa.keys()).collect();
+    names.sort();
+    names.dedup();
+    for name in names {
+        let text = |v: &Value| quote(v.as_str().unwrap_or(""));
+        match (ea.get(name), aa.get(name)) {
+            (Some(x), Some(y)) if x != y => {
+                return Some(format!("{path}@{name}: {} != {}", text(x), text(y)))
+            }
+            (Some(x), None) => {
+                return Some(format!(
+                    "{path}@{name}: attribute missing (expected {})",
+                    text(x)
+                ))
+            }
+            (None, Some(y)) => {
+                return Some(format!("{path}@{name}: unexpected attribute {}", text(y)))
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn el(tag: &str, attrs: Value, children: Vec<Value>) -> Value {
+        json!({ "type": "element", "tag": tag, "attrs": attrs, "children": children })
+    }
+    fn text(t: &str) -> Value {
+        json!({ "type": "text", "data": t })
+    }
+    fn doc(body: Vec<Value>) -> Value {
+        json!({ "type": "document", "children": [
+            { "type": "doctype", "name": "html", "publicId": "", "systemId": "" },
+            el("html", json!({}), vec![el("head", json!({}), vec![]), el("body", json!({}), body)]),
+        ]})
+    }
+
+    #[test]
+    fn equal_trees_have_no_diff() {
+        let d = doc(vec![el("p", json!({"class": "x"}), vec![text("hi")])]);
+        assert_eq!(diff(&d, &d.clone()), None);
+    }
+
+    #[test]
+    fn reports_text_with_path() {
+        let e = doc(vec![
+            text("\n"),
+            el("div", json!({}), vec![]),
+            el("div", json!({}), vec![text("a")]),
+        ]);
+        let a = doc(vec![
+            text("\n"),
+            el("div", json!({}), vec![]),
+            el("div", json!({}), vec![text("b")]),
+        ]);
+        assert_eq!(
+            diff(&e, &a).unwrap(),
+            r##"html>body>div[2]>#text: "a" != "b""##
+        );
+    }
+
+    #[test]
+    fn reports_attributes() {
+        let e = doc(vec![el("p", json!({"id": "p", "title": "a"}), vec![])]);
+        let changed = doc(vec![el("p", json!({"id": "p", "title": "b"}), vec![])]);
+        let missing = doc(vec![el("p", json!({"id": "p"}), vec![])]);
+        assert_eq!(
+            diff(&e, &changed).unwrap(),
+            r#"html>body>p#p@title: "a" != "b""#
+        );
+        assert!(diff(&e, &missing)
+            .unwrap()
+            .contains("@title: attribute missing"));
+        assert!(diff(&missing, &e)
+            .unwrap()
+            .contains("@title: unexpected attribute"));
+    }
+
+    #[test]
+    fn reports_child_counts_and_kinds() {
+        let e = doc(vec![el("p", json!({}), vec![]), el("p", json!({}), vec![])]);
+        let a = doc(vec![el("p", json!({}), vec![])]);
+        let d = diff(&e, &a).unwrap();
+        assert!(
+            d.starts_with("html>body: expected 2 child nodes, found 1"),
+            "{d}"
+        );
+        let a = doc(vec![el("p", json!({}), vec![]), text("x")]);
+        let d = diff(&e, &a).unwrap();
+        assert!(
+            d.starts_with("html>body>p[1]: expected <p>, found #text"),
+            "{d}"
+        );
+    }
+}
