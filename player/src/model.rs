@@ -1,0 +1,630 @@
+//! A virtual copy of the recorded document, and the DOM operations that keep
+//! a live copy in step with it.
+//!
+//! Nodes live in a `HashMap` keyed by the recorded id, linked to their
+//! parent and siblings by id. Ids come from untrusted data, so they are
+//! never used as indexes; links make insertion before a sibling and removal
+//! O(1); and every walk over the tree is a loop, never recursion, so a
+//! 10,000-deep document cannot exhaust the stack.
+//!
+//! The model is the single source of truth: [`Model::apply`] changes it and
+//! returns the [`DomOp`]s that bring a DOM built from the old state to the
+//! new one; [`Model::render_all`] returns the ops that build the current
+//! state from nothing. Both produce the same document (tested), so the
+//! player can use whichever is cheaper for a seek.
+//!
+//! Bad data degrades, it never panics or corrupts: removes, attribute and
+//! text changes naming unknown ids are ignored; an add under an unknown
+//! parent is skipped; an add of an id that already exists replaces that
+//! node (this is how a moved subtree arrives: serialised again, same ids);
+//! an add that would put a node under itself or its own descendant is
+//! refused, so the tree can never hold a cycle.
+
+use crate::ops::{DomOp, NewNode};
+use crate::sanitize;
+use reel_shared::{
+    AttrChange, Element, EventData, FlatNode, Input, Mutation, NodeId, NodeKind, Scroll, Snapshot, TextChange, NO_NODE,
+};
+use std::collections::{HashMap, HashSet};
+
+/// One node of the replayed document.
+#[derive(Clone, Debug)]
+pub struct VNode {
+    pub parent: NodeId,
+    pub first_child: NodeId,
+    pub last_child: NodeId,
+    pub prev: NodeId,
+    pub next: NodeId,
+    /// The recorded content, unsanitised: sanitising happens when ops are
+    /// made, so it can depend on the node's context and the page URL.
+    pub kind: NodeKind,
+    /// The recorded scroll position of an element (or, for the document,
+    /// of the window).
+    pub scroll: Option<(i32, i32)>,
+    /// Whether the node exists in the live DOM. False for everything under
+    /// a `<script>` (its code is never created) and under nodes that cannot
+    /// have children in a DOM; fixed when the node is inserted, because what
+    /// decides it (the parent's kind and tag) never changes afterwards.
+    rendered: bool,
+}
+
+impl VNode {
+    fn new(parent: NodeId, kind: NodeKind, rendered: bool) -> Self {
+        VNode { parent, first_child: NO_NODE, last_child: NO_NODE, prev: NO_NODE, next: NO_NODE, kind, scroll: None, rendered }
+    }
+
+    pub fn rendered(&self) -> bool {
+        self.rendered
+    }
+
+    /// May this node's children exist in the live DOM?
+    fn shows_children(&self) -> bool {
+        match &self.kind {
+            NodeKind::Document => true,
+            NodeKind::Element(el) => !sanitize::is_script(&el.tag, el.ns),
+            _ => false,
+        }
+    }
+}
+
+/// The replayed page: its document, URL and viewport.
+#[derive(Clone, Debug, Default)]
+pub struct Model {
+    nodes: HashMap<NodeId, VNode>,
+    /// The document node's id, [`NO_NODE`] before the first snapshot.
+    root: NodeId,
+    href: String,
+    title: String,
+    viewport: (u32, u32),
+}
+
+/// Where ops go while the model changes. Off while keyframes are built, so
+/// that preprocessing a session does no sanitising work.
+struct Sink {
+    on: bool,
+    ops: Vec<DomOp>,
+    /// Elements whose live form state must be set once the whole batch is
+    /// in the DOM (a `<select>`'s value needs its options to exist).
+    state: Vec<NodeId>,
+}
+
+impl Sink {
+    fn new(on: bool) -> Self {
+        Sink { on, ops: Vec::new(), state: Vec::new() }
+    }
+
+    fn push(&mut self, op: DomOp) {
+        if self.on {
+            self.ops.push(op);
+        }
+    }
+}
+
+impl Model {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The document node's id, or [`NO_NODE`].
+    pub fn root(&self) -> NodeId {
+        self.root
+    }
+
+    /// The recorded page's URL (from the latest `Meta`): the base for
+    /// relative URLs.
+    pub fn href(&self) -> &str {
+        &self.href
+    }
+
+    pub fn title(&self) -> &str {
+        &self.title
+    }
+
+    /// The recorded viewport's width and height in CSS pixels.
+    pub fn viewport(&self) -> (u32, u32) {
+        self.viewport
+    }
+
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    pub fn node(&self, id: NodeId) -> Option<&VNode> {
+        self.nodes.get(&id)
+    }
+
+    /// The ids of a node's children, in order.
+    pub fn children(&self, id: NodeId) -> impl Iterator<Item = NodeId> + '_ {
+        let first = self.nodes.get(&id).map_or(NO_NODE, |n| n.first_child);
+        std::iter::successors((first != NO_NODE).then_some(first), move |c| {
+            self.nodes.get(c).map(|n| n.next).filter(|&n| n != NO_NODE)
+        })
+    }
+
+    /// Applies one event and returns the ops that bring a DOM showing the
+    /// old state to the new one.
+    pub fn apply(&mut self, data: &EventData) -> Vec<DomOp> {
+        let mut sink = Sink::new(true);
+        self.apply_to(data, &mut sink);
+        self.finish(sink)
+    }
+
+    /// Applies one event without producing ops (building keyframes).
+    pub fn apply_quiet(&mut self, data: &EventData) {
+        self.apply_to(data, &mut Sink::new(false));
+    }
+
+    fn apply_to(&mut self, data: &EventData, s: &mut Sink) {
+        match data {
+            EventData::Meta(m) => {
+                let moved = self.href != m.href;
+                self.href.clone_from(&m.href);
+                self.title.clone_from(&m.title);
+                self.viewport = (m.width, m.height);
+                // A snapshot follows every Meta; until it arrives the old
+                // page stays, but its URLs now resolve against the new base,
+                // so it is rebuilt to stay equal to what `render_all` gives.
+                if moved && s.on && self.root != NO_NODE {
+                    s.ops = self.render_all();
+                    s.state.clear();
+                }
+            }
+            EventData::FullSnapshot(snap) => {
+                self.load_snapshot(snap);
+                if s.on {
+                    s.ops = self.render_all();
+                    s.state.clear();
+                }
+            }
+            EventData::Mutation(m) => self.apply_mutation(m, s),
+            EventData::Scroll(sc) => self.apply_scroll(sc, s),
+            EventData::Viewport(v) => self.viewport = (v.width, v.height),
+            EventData::Input(i) => self.apply_input(i, s),
+            EventData::MouseMove(_) | EventData::Mouse(_) | EventData::Custom(_) | EventData::Identify(_) => {}
+        }
+    }
+
+    /// Appends the deferred form-state ops, computed from the final state
+    /// of each element (a node replaced within the batch gets the state of
+    /// its replacement, never a stale one).
+    fn finish(&self, mut sink: Sink) -> Vec<DomOp> {
+        let mut seen = HashSet::new();
+        for id in std::mem::take(&mut sink.state) {
+            if seen.insert(id) {
+                if let Some(n) = self.nodes.get(&id) {
+                    state_ops(id, n, &mut sink.ops);
+                }
+            }
+        }
+        sink.ops
+    }
+
+    /// Replaces the whole model with a snapshot. A snapshot whose first node
+    /// is not a document leaves the model empty.
+    fn load_snapshot(&mut self, snap: &Snapshot) {
+        self.nodes.clear();
+        self.root = NO_NODE;
+        let Some((first, rest)) = snap.nodes.split_first() else { return };
+        if first.id == NO_NODE || !matches!(first.kind, NodeKind::Document) {
+            return;
+        }
+        let mut doc = VNode::new(NO_NODE, NodeKind::Document, true);
+        doc.scroll = Some((snap.scroll_x, snap.scroll_y));
+        self.nodes.insert(first.id, doc);
+        self.root = first.id;
+        let mut quiet = Sink::new(false);
+        for n in rest {
+            self.insert(n.parent, NO_NODE, n, &mut quiet);
+        }
+    }
+
+    /// Removes, then adds in list order, then attributes, then texts: the
+    /// order the recorder's batch was built for.
+    fn apply_mutation(&mut self, m: &Mutation, s: &mut Sink) {
+        for &id in &m.removes {
+            if id != self.root && self.nodes.contains_key(&id) {
+                self.remove_node(id, s);
+            }
+        }
+        for tree in &m.adds {
+            let Some((first, rest)) = tree.nodes.split_first() else { continue };
+            if !self.insert(tree.parent, tree.next, first, s) {
+                continue;
+            }
+            // The rest of a tree may only hang under nodes of the same tree:
+            // a stray parent id must not graft nodes elsewhere.
+            let mut mine: HashSet<NodeId> = HashSet::from([first.id]);
+            for n in rest {
+                if mine.contains(&n.parent) && self.insert(n.parent, NO_NODE, n, s) {
+                    mine.insert(n.id);
+                }
+            }
+        }
+        for a in &m.attrs {
+            self.set_attr(a, s);
+        }
+        for t in &m.texts {
+            self.set_text(t, s);
+        }
+    }
+
+    fn apply_scroll(&mut self, sc: &Scroll, s: &mut Sink) {
+        if let Some(n) = self.nodes.get_mut(&sc.id) {
+            n.scroll = Some((sc.x, sc.y));
+            if n.rendered {
+                s.push(DomOp::Scroll { id: sc.id, x: sc.x, y: sc.y });
+            }
+        }
+    }
+
+    fn apply_input(&mut self, input: &Input, s: &mut Sink) {
+        let Some(n) = self.nodes.get_mut(&input.id) else { return };
+        let NodeKind::Element(el) = &mut n.kind else { return };
+        if let Some(v) = &input.value {
+            el.value = Some(v.clone());
+            if n.rendered {
+                s.push(DomOp::SetValue { id: input.id, value: v.display().to_string() });
+            }
+        }
+        if let Some(c) = input.checked {
+            el.checked = Some(c);
+            if n.rendered {
+                s.push(DomOp::SetChecked { id: input.id, checked: c });
+            }
+        }
+    }
+
+    fn set_attr(&mut self, a: &AttrChange, s: &mut Sink) {
+        let Some(n) = self.nodes.get_mut(&a.id) else { return };
+        let NodeKind::Element(el) = &mut n.kind else { return };
+        let before = (n.rendered && s.on).then(|| sanitize::element_attrs(el, &self.href));
+        match &a.value {
+            Some(v) => match el.attrs.iter_mut().find(|(name, _)| *name == a.name) {
+                Some(slot) => slot.1.clone_from(v),
+                None => el.attrs.push((a.name.clone(), v.clone())),
+            },
+            None => el.attrs.retain(|(name, _)| *name != a.name),
+        }
+        // One raw change can change several sanitised attributes (a link's
+        // `rel` decides what its `href` becomes), so diff the whole set.
+        if let Some(before) = before {
+            let after = sanitize::element_attrs(el, &self.href);
+            diff_attrs(a.id, &before, &after, &mut s.ops);
+        }
+    }
+
+    fn set_text(&mut self, t: &TextChange, s: &mut Sink) {
+        let Some(n) = self.nodes.get(&t.id) else { return };
+        if !matches!(n.kind, NodeKind::Text(_) | NodeKind::Comment(_) | NodeKind::CData(_)) {
+            return;
+        }
+        let parent = n.parent;
+        let rendered = n.rendered;
+        if let Some(n) = self.nodes.get_mut(&t.id) {
+            if let NodeKind::Text(x) | NodeKind::Comment(x) | NodeKind::CData(x) = &mut n.kind {
+                x.clone_from(&t.text);
+            }
+        }
+        if rendered && s.on {
+            let text = self.text_for(parent, &t.text);
+            s.push(DomOp::SetText { id: t.id, text });
+        }
+    }
+
+    /// A text node's data as shown: CSS inside a `<style>` gets absolute URLs.
+    fn text_for(&self, parent: NodeId, text: &str) -> String {
+        match self.nodes.get(&parent).map(|p| &p.kind) {
+            Some(NodeKind::Element(el)) if sanitize::is_style(&el.tag, el.ns) => sanitize::style_text(text, &self.href),
+            _ => text.to_string(),
+        }
+    }
+
+    /// Inserts a fresh node under `parent` before `next` (appends when `next`
+    /// is not a child of `parent`). Returns false when the node was refused.
+    fn insert(&mut self, parent: NodeId, next: NodeId, flat: &FlatNode, s: &mut Sink) -> bool {
+        if flat.id == NO_NODE || matches!(flat.kind, NodeKind::Document) || !self.nodes.contains_key(&parent) {
+            return false;
+        }
+        if self.nodes.contains_key(&flat.id) {
+            if self.is_inclusive_ancestor(flat.id, parent) {
+                return false;
+            }
+            self.remove_node(flat.id, s);
+        }
+        let rendered = self.nodes.get(&parent).is_some_and(|p| p.rendered && p.shows_children());
+        let before = match self.nodes.get(&next) {
+            Some(n) if next != NO_NODE && n.parent == parent => next,
+            _ => NO_NODE,
+        };
+        self.nodes.insert(flat.id, VNode::new(parent, flat.kind.clone(), rendered));
+        self.link(flat.id, parent, before);
+        if rendered && s.on {
+            if let Some(node) = self.new_node(flat.id) {
+                s.ops.push(DomOp::Create { id: flat.id, parent, next: before, node });
+            }
+            if matches!(&flat.kind, NodeKind::Element(el) if el.value.is_some() || el.checked.is_some()) {
+                s.state.push(flat.id);
+            }
+        }
+        true
+    }
+
+    /// Links an unlinked node `id` into `parent`'s children before `before`
+    /// (or last).
+    fn link(&mut self, id: NodeId, parent: NodeId, before: NodeId) {
+        let prev = if before != NO_NODE {
+            self.nodes.get(&before).map_or(NO_NODE, |n| n.prev)
+        } else {
+            self.nodes.get(&parent).map_or(NO_NODE, |n| n.last_child)
+        };
+        if let Some(n) = self.nodes.get_mut(&id) {
+            n.parent = parent;
+            n.prev = prev;
+            n.next = before;
+        }
+        match self.nodes.get_mut(&prev) {
+            Some(p) if prev != NO_NODE => p.next = id,
+            _ => {
+                if let Some(p) = self.nodes.get_mut(&parent) {
+                    p.first_child = id;
+                }
+            }
+        }
+        match self.nodes.get_mut(&before) {
+            Some(b) if before != NO_NODE => b.prev = id,
+            _ => {
+                if let Some(p) = self.nodes.get_mut(&parent) {
+                    p.last_child = id;
+                }
+            }
+        }
+    }
+
+    /// Unlinks `id` from its parent and siblings.
+    fn unlink(&mut self, id: NodeId) {
+        let Some(n) = self.nodes.get_mut(&id) else { return };
+        let (parent, prev, next) = (n.parent, n.prev, n.next);
+        n.parent = NO_NODE;
+        n.prev = NO_NODE;
+        n.next = NO_NODE;
+        match self.nodes.get_mut(&prev) {
+            Some(p) if prev != NO_NODE => p.next = next,
+            _ => {
+                if let Some(p) = self.nodes.get_mut(&parent) {
+                    p.first_child = next;
+                }
+            }
+        }
+        match self.nodes.get_mut(&next) {
+            Some(x) if next != NO_NODE => x.prev = prev,
+            _ => {
+                if let Some(p) = self.nodes.get_mut(&parent) {
+                    p.last_child = prev;
+                }
+            }
+        }
+    }
+
+    /// Removes a node and forgets its whole subtree.
+    fn remove_node(&mut self, id: NodeId, s: &mut Sink) {
+        if self.nodes.get(&id).is_some_and(|n| n.rendered) {
+            s.push(DomOp::Remove { id });
+        }
+        self.unlink(id);
+        let mut stack = vec![id];
+        while let Some(cur) = stack.pop() {
+            if let Some(n) = self.nodes.remove(&cur) {
+                let mut c = n.first_child;
+                while c != NO_NODE {
+                    stack.push(c);
+                    c = self.nodes.get(&c).map_or(NO_NODE, |x| x.next);
+                }
+            }
+        }
+    }
+
+    /// Is `a` the node `b` or one of its ancestors?
+    fn is_inclusive_ancestor(&self, a: NodeId, b: NodeId) -> bool {
+        let mut cur = b;
+        // The tree has no cycles, but a bound costs nothing and makes this
+        // loop terminate whatever happens.
+        for _ in 0..=self.nodes.len() {
+            if cur == a {
+                return true;
+            }
+            match self.nodes.get(&cur) {
+                Some(n) if n.parent != NO_NODE => cur = n.parent,
+                _ => return false,
+            }
+        }
+        false
+    }
+
+    /// What to create for a node in the live DOM (sanitised).
+    fn new_node(&self, id: NodeId) -> Option<NewNode> {
+        let n = self.nodes.get(&id)?;
+        Some(match &n.kind {
+            NodeKind::Document => return None,
+            NodeKind::Doctype { name, public_id, system_id } => NewNode::Doctype {
+                name: name.clone(),
+                public_id: public_id.clone(),
+                system_id: system_id.clone(),
+            },
+            NodeKind::Element(el) => element_node(el, &self.href),
+            NodeKind::Blocked { tag, ns, width, height } => {
+                NewNode::Element { tag: tag.clone(), ns: (*ns).into(), attrs: sanitize::blocked_attrs(tag, *width, *height) }
+            }
+            NodeKind::Text(t) => NewNode::Text { text: self.text_for(n.parent, t) },
+            NodeKind::Comment(t) => NewNode::Comment { text: t.clone() },
+            NodeKind::CData(t) => NewNode::Cdata { text: t.clone() },
+        })
+    }
+
+    /// The ops that build the whole current document from nothing, starting
+    /// with a [`DomOp::Reset`]. Form state and scroll positions come last,
+    /// once everything they depend on exists.
+    pub fn render_all(&self) -> Vec<DomOp> {
+        let mut ops = Vec::with_capacity(self.nodes.len() + 1);
+        ops.push(DomOp::Reset { doc: self.root });
+        let Some(root) = self.nodes.get(&self.root) else { return ops };
+        let mut late = Vec::new();
+        let mut cur = root.first_child;
+        while cur != NO_NODE {
+            let Some(n) = self.nodes.get(&cur) else { break };
+            if n.rendered {
+                if let Some(node) = self.new_node(cur) {
+                    ops.push(DomOp::Create { id: cur, parent: n.parent, next: NO_NODE, node });
+                }
+                state_ops(cur, n, &mut late);
+                if let Some((x, y)) = n.scroll {
+                    late.push(DomOp::Scroll { id: cur, x, y });
+                }
+                if n.first_child != NO_NODE {
+                    cur = n.first_child;
+                    continue;
+                }
+            }
+            cur = self.next_in_preorder_skipping_children(cur);
+        }
+        if let Some((x, y)) = root.scroll {
+            late.push(DomOp::Scroll { id: self.root, x, y });
+        }
+        ops.extend(late);
+        ops
+    }
+
+    /// The node after `id` in document order once `id`'s children are done:
+    /// its next sibling, or its nearest ancestor's next sibling (below the
+    /// document).
+    fn next_in_preorder_skipping_children(&self, id: NodeId) -> NodeId {
+        let mut c = id;
+        while c != self.root && c != NO_NODE {
+            let Some(n) = self.nodes.get(&c) else { return NO_NODE };
+            if n.next != NO_NODE {
+                return n.next;
+            }
+            c = n.parent;
+        }
+        NO_NODE
+    }
+
+    /// A readable dump of the raw model (tests and debugging): elements as
+    /// tags with attributes, form state in braces, blocked boxes marked.
+    pub fn outline(&self) -> String {
+        let mut out = String::new();
+        // (node, entering): closing tags are emitted on the way back.
+        let mut stack: Vec<(NodeId, bool)> = Vec::new();
+        let kids: Vec<NodeId> = self.children(self.root).collect();
+        for k in kids.into_iter().rev() {
+            stack.push((k, true));
+        }
+        while let Some((id, entering)) = stack.pop() {
+            let Some(n) = self.nodes.get(&id) else { continue };
+            match (&n.kind, entering) {
+                (NodeKind::Element(el), true) => {
+                    out.push('<');
+                    out.push_str(&el.tag);
+                    for (k, v) in &el.attrs {
+                        out.push_str(&format!(" {k}=\"{v}\""));
+                    }
+                    out.push('>');
+                    if let Some(v) = &el.value {
+                        out.push_str(&format!("{{value={}}}", v.display()));
+                    }
+                    if let Some(c) = el.checked {
+                        out.push_str(&format!("{{checked={c}}}"));
+                    }
+                    stack.push((id, false));
+                    let kids: Vec<NodeId> = self.children(id).collect();
+                    for k in kids.into_iter().rev() {
+                        stack.push((k, true));
+                    }
+                }
+                (NodeKind::Element(el), false) => out.push_str(&format!("</{}>", el.tag)),
+                (NodeKind::Doctype { name, .. }, _) => out.push_str(&format!("<!DOCTYPE {name}>")),
+                (NodeKind::Text(t), _) => out.push_str(t),
+                (NodeKind::Comment(t), _) => out.push_str(&format!("<!--{t}-->")),
+                (NodeKind::CData(t), _) => out.push_str(&format!("<![CDATA[{t}]]>")),
+                (NodeKind::Blocked { tag, width, height, .. }, _) => {
+                    out.push_str(&format!("<{tag} blocked={width}x{height}></{tag}>"))
+                }
+                (NodeKind::Document, _) => out.push_str("#document"),
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+impl Model {
+    /// Checks the links: every node is reachable from the document exactly
+    /// once, sibling links agree both ways, and children name their parent.
+    pub(crate) fn check(&self) {
+        let mut seen = HashSet::new();
+        if self.root == NO_NODE {
+            assert!(self.nodes.is_empty(), "nodes without a document");
+            return;
+        }
+        let mut stack = vec![self.root];
+        while let Some(id) = stack.pop() {
+            assert!(seen.insert(id), "node {id} reached twice");
+            let n = &self.nodes[&id];
+            let mut prev = NO_NODE;
+            let mut c = n.first_child;
+            while c != NO_NODE {
+                let child = &self.nodes[&c];
+                assert_eq!(child.parent, id, "child {c} of {id} names another parent");
+                assert_eq!(child.prev, prev, "prev link of {c}");
+                stack.push(c);
+                prev = c;
+                c = child.next;
+            }
+            assert_eq!(n.last_child, prev, "last child of {id}");
+        }
+        assert_eq!(seen.len(), self.nodes.len(), "unreachable nodes left in the map");
+    }
+}
+
+fn element_node(el: &Element, href: &str) -> NewNode {
+    NewNode::Element { tag: el.tag.clone(), ns: el.ns.into(), attrs: sanitize::element_attrs(el, href) }
+}
+
+/// The ops that set an element's live form state.
+fn state_ops(id: NodeId, n: &VNode, out: &mut Vec<DomOp>) {
+    if let NodeKind::Element(el) = &n.kind {
+        if let Some(v) = &el.value {
+            out.push(DomOp::SetValue { id, value: v.display().to_string() });
+        }
+        if let Some(c) = el.checked {
+            out.push(DomOp::SetChecked { id, checked: c });
+        }
+    }
+}
+
+/// The ops that turn attribute set `before` into `after` on one element.
+/// The DOM keeps one value per name, the last one set, so both sides are
+/// read that way.
+fn diff_attrs(id: NodeId, before: &[(String, String)], after: &[(String, String)], out: &mut Vec<DomOp>) {
+    let old: HashMap<&str, &str> = before.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    let new: HashMap<&str, &str> = after.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    let mut removed: HashSet<&str> = HashSet::new();
+    for (name, _) in before {
+        if !new.contains_key(name.as_str()) && removed.insert(name) {
+            out.push(DomOp::RemoveAttr { id, name: name.clone() });
+        }
+    }
+    let mut done: HashSet<&str> = HashSet::new();
+    for (name, _) in after {
+        let value = new.get(name.as_str()).copied().unwrap_or_default();
+        if old.get(name.as_str()) != Some(&value) && done.insert(name) {
+            out.push(DomOp::SetAttr { id, name: name.clone(), value: value.to_string() });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
