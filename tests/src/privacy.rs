@@ -49,6 +49,25 @@ pub fn files_containing(dir: &Path, secret: &str) -> Result<Vec<(PathBuf, &'stat
     Ok(found)
 }
 
+/// The total size of the files under `dir`, recursively: a sanity check
+/// that a directory searched for leaks holds anything at all.
+pub fn dir_size(dir: &Path) -> Result<u64> {
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).with_context(|| format!("listing {}", d.display()))? {
+            let entry = entry?;
+            let ft = entry.file_type()?;
+            if ft.is_dir() {
+                stack.push(entry.path());
+            } else if ft.is_file() {
+                total += entry.metadata()?.len();
+            }
+        }
+    }
+    Ok(total)
+}
+
 /// Decodes every chunk (failing on any that does not decode) and reports
 /// where `secret` appears: in the raw bytes, the decompressed body, or the
 /// decoded events. Returns the places, empty when clean.
