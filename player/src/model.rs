@@ -627,4 +627,4 @@ fn diff_attrs(id: NodeId, before: &[(String, String)], after: &[(String, String)
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -1,0 +1,162 @@
+//! The playhead: which events the live DOM shows, and the cheapest ops to
+//! move it anywhere.
+//!
+//! Moving forward by a little (playback, a short skip) applies the events in
+//! between incrementally. Moving backward, or forward past a keyframe with
+//! many events in between, rebuilds from the nearest keyframe: a `Reset`
+//! and the whole document. Either way the DOM ends up equal to the state
+//! with every event at or before the target applied (tested against a
+//! replay from the start).
+
+use crate::model::Model;
+use crate::ops::DomOp;
+use crate::timeline::Timeline;
+
+/// Forward seeks over at most this many events are applied incrementally
+/// even when a keyframe lies in between.
+pub const INCREMENTAL_MAX: usize = 2_000;
+
+#[derive(Debug)]
+pub struct Playback {
+    timeline: Timeline,
+    /// The state the live DOM shows.
+    model: Model,
+    /// `events[..next]` are applied in `model`.
+    next: usize,
+    /// The playhead, ms from the start.
+    time: u64,
+    /// Whether the live DOM has been built at all.
+    shown: bool,
+}
+
+impl Playback {
+    pub fn new(timeline: Timeline) -> Self {
+        Playback { timeline, model: Model::new(), next: 0, time: 0, shown: false }
+    }
+
+    pub fn timeline(&self) -> &Timeline {
+        &self.timeline
+    }
+
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    pub fn time(&self) -> u64 {
+        self.time
+    }
+
+    pub fn duration(&self) -> u64 {
+        self.timeline.duration()
+    }
+
+    /// Forgets what the live DOM shows, so the next seek rebuilds it (the
+    /// iframe's document was replaced, say).
+    pub fn invalidate(&mut self) {
+        self.shown = false;
+    }
+
+    /// Moves the playhead to `t` (clamped to the session) and returns the
+    /// ops that make the live DOM show every event at or before it.
+    pub fn seek(&mut self, t: u64) -> Vec<DomOp> {
+        let t = t.min(self.timeline.duration());
+        let end = self.timeline.index_after(t);
+        let ops = if self.shown && end >= self.next && self.incremental_is_cheaper(end) {
+            self.forward(end)
+        } else {
+            let (model, applied) = self.timeline.state_at(t);
+            self.model = model;
+            self.next = applied;
+            self.model.render_all()
+        };
+        self.time = t;
+        self.shown = true;
+        ops
+    }
+
+    fn incremental_is_cheaper(&self, end: usize) -> bool {
+        end - self.next <= INCREMENTAL_MAX || self.timeline.keyframe_before(end) <= self.next
+    }
+
+    fn forward(&mut self, end: usize) -> Vec<DomOp> {
+        let mut ops = Vec::new();
+        for e in &self.timeline.events()[self.next..end] {
+            let step = self.model.apply(&e.data);
+            // A rebuild makes everything before it moot.
+            if matches!(step.first(), Some(DomOp::Reset { .. })) {
+                ops.clear();
+            }
+            ops.extend(step);
+        }
+        self.next = end;
+        ops
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::tests::{doc, el, meta, random_event, snapshot, Rng};
+    use crate::testdom::FakeDom;
+    use reel_shared::Event;
+
+    #[test]
+    fn any_sequence_of_seeks_shows_the_right_state() {
+        for seed in 0..6 {
+            let mut rng = Rng::new(seed + 100);
+            let mut next_id = 3;
+            let mut events = vec![
+                Event { t: 1_000, data: meta("https://a.test/x/") },
+                Event { t: 1_000, data: snapshot(vec![doc(1), el(2, 1, "html", &[]), el(3, 2, "body", &[])]) },
+            ];
+            let mut t = 1_000;
+            for _ in 0..4000 {
+                t += rng.below(30) * rng.below(2);
+                events.push(Event { t, data: random_event(&mut rng, &mut next_id) });
+            }
+            let tl = Timeline::new(events.clone());
+            let duration = tl.duration();
+            let mut pb = Playback::new(tl);
+            let mut dom = FakeDom::new();
+            let mut time = 0u64;
+            for step in 0..120 {
+                time = match rng.below(4) {
+                    0 => rng.below(duration + 100),     // anywhere
+                    1 => time.saturating_sub(rng.below(200)), // a little back
+                    _ => time + rng.below(300),         // playback
+                };
+                dom.apply(&pb.seek(time));
+                let (expected, _) = pb.timeline().state_at(time);
+                assert_eq!(
+                    dom.html(),
+                    FakeDom::from_ops(&expected.render_all()).html(),
+                    "seed {seed}, step {step}, t {time}"
+                );
+                assert_eq!(pb.time(), time.min(duration));
+            }
+        }
+    }
+
+    #[test]
+    fn first_seek_builds_and_small_forward_seeks_are_incremental() {
+        let events = vec![
+            Event { t: 0, data: snapshot(vec![doc(1), el(2, 1, "html", &[])]) },
+            Event {
+                t: 10,
+                data: reel_shared::EventData::Mutation(reel_shared::Mutation {
+                    attrs: vec![reel_shared::AttrChange { id: 2, name: "a".into(), value: Some("b".into()) }],
+                    ..Default::default()
+                }),
+            },
+        ];
+        let mut pb = Playback::new(Timeline::new(events));
+        assert!(matches!(pb.seek(0).first(), Some(DomOp::Reset { doc: 1 })));
+        assert!(pb.seek(5).is_empty());
+        assert_eq!(pb.seek(10), vec![DomOp::SetAttr { id: 2, name: "a".into(), value: "b".into() }]);
+        assert!(pb.seek(10_000).is_empty(), "clamped to the end");
+        assert_eq!(pb.time(), 10);
+        assert!(matches!(pb.seek(0).first(), Some(DomOp::Reset { .. })), "backward rebuilds");
+        pb.invalidate();
+        assert!(matches!(pb.seek(0).first(), Some(DomOp::Reset { .. })));
+    }
+}

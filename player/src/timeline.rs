@@ -1,0 +1,423 @@
+//! A session's events on one clock, and what the player derives from them.
+//!
+//! The clock is milliseconds from the session's start (its first event's
+//! `t`). Events are sorted stably by `t`, so events recorded at the same
+//! millisecond keep their recorded order: a custom event recorded right
+//! after a DOM change stays after it.
+//!
+//! Seeking must be fast anywhere in a long session, so the timeline keeps
+//! keyframes: copies of the model every ~500 events or 30 s of session time.
+//! The state at `t` is the nearest keyframe at or before `t` plus the few
+//! events after it. A large document makes each copy expensive, so
+//! keyframes are also spaced by the document's size: their total memory
+//! stays proportional to the session's events.
+
+use crate::model::Model;
+use reel_shared::{Event, EventData, MouseKind};
+use serde::Serialize;
+
+/// A keyframe is due after this many events...
+pub const KEYFRAME_EVENTS: usize = 500;
+/// ...or this much session time, whichever comes first.
+pub const KEYFRAME_MS: u64 = 30_000;
+/// But never closer than `model.len() / KEYFRAME_SIZE_RATIO` events apart.
+pub const KEYFRAME_SIZE_RATIO: usize = 16;
+/// A gap without events longer than this is an idle stretch.
+pub const IDLE_MS: u64 = 5_000;
+/// Rage clicks: this many clicks...
+pub const RAGE_CLICKS: usize = 3;
+/// ...within this many ms...
+pub const RAGE_WINDOW_MS: u64 = 1_000;
+/// ...within this many CSS pixels of each other.
+pub const RAGE_RADIUS: i64 = 30;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MarkerKind {
+    Custom,
+    Click,
+    RageClick,
+    Navigation,
+    /// Reserved: the event model has no error event yet.
+    Error,
+}
+
+/// One entry of `reelPlayer.markers()`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Marker {
+    pub kind: MarkerKind,
+    /// The custom event's name, the page URL, or a short label.
+    pub name: String,
+    /// Ms from the session's start.
+    pub t: u64,
+}
+
+/// A recorded pointer position.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pointer {
+    /// Ms from the session's start.
+    pub t: u64,
+    pub x: i32,
+    pub y: i32,
+    pub click: bool,
+}
+
+#[derive(Clone, Debug)]
+struct Keyframe {
+    /// `events[..next]` are applied in `model`.
+    next: usize,
+    model: Model,
+}
+
+#[derive(Clone, Debug)]
+pub struct Timeline {
+    events: Vec<Event>,
+    start: u64,
+    duration: u64,
+    keyframes: Vec<Keyframe>,
+    markers: Vec<Marker>,
+    pointer: Vec<Pointer>,
+    idle: Vec<(u64, u64)>,
+}
+
+impl Timeline {
+    /// Builds the timeline of a session from its events in any order
+    /// (normally: chunk by chunk, in sequence order).
+    pub fn new(mut events: Vec<Event>) -> Self {
+        events.sort_by_key(|e| e.t); // stable: equal t keep recorded order
+        let start = events.first().map_or(0, |e| e.t);
+        let duration = events.last().map_or(0, |e| e.t - start);
+        let mut tl = Timeline {
+            events,
+            start,
+            duration,
+            keyframes: Vec::new(),
+            markers: Vec::new(),
+            pointer: Vec::new(),
+            idle: Vec::new(),
+        };
+        tl.build_keyframes();
+        tl.build_markers();
+        tl.build_pointer();
+        tl.build_idle();
+        tl
+    }
+
+    fn build_keyframes(&mut self) {
+        let mut model = Model::new();
+        self.keyframes.push(Keyframe { next: 0, model: model.clone() });
+        let (mut last_next, mut last_t) = (0usize, 0u64);
+        for (i, e) in self.events.iter().enumerate() {
+            model.apply_quiet(&e.data);
+            let next = i + 1;
+            let rel = e.t - self.start;
+            let since = next - last_next;
+            let due = since >= KEYFRAME_EVENTS || rel.saturating_sub(last_t) >= KEYFRAME_MS;
+            if due && since >= model.len() / KEYFRAME_SIZE_RATIO && next < self.events.len() {
+                self.keyframes.push(Keyframe { next, model: model.clone() });
+                last_next = next;
+                last_t = rel;
+            }
+        }
+    }
+
+    fn build_markers(&mut self) {
+        let mut recent: Vec<(u64, i32, i32)> = Vec::new();
+        let mut in_burst = false;
+        for e in &self.events {
+            let t = e.t - self.start;
+            match &e.data {
+                EventData::Custom(c) => self.markers.push(Marker { kind: MarkerKind::Custom, name: c.name.clone(), t }),
+                EventData::Meta(m) => self.markers.push(Marker { kind: MarkerKind::Navigation, name: m.href.clone(), t }),
+                EventData::Mouse(m) if m.kind == MouseKind::Click => {
+                    self.markers.push(Marker { kind: MarkerKind::Click, name: "click".into(), t });
+                    recent.retain(|&(rt, _, _)| t - rt <= RAGE_WINDOW_MS);
+                    let near = recent
+                        .iter()
+                        .filter(|&&(_, x, y)| {
+                            let (dx, dy) = (i64::from(x) - i64::from(m.x), i64::from(y) - i64::from(m.y));
+                            dx * dx + dy * dy <= RAGE_RADIUS * RAGE_RADIUS
+                        })
+                        .count();
+                    if near + 1 >= RAGE_CLICKS {
+                        // One marker per burst, on the click that makes it one.
+                        if !in_burst {
+                            self.markers.push(Marker { kind: MarkerKind::RageClick, name: "rage click".into(), t });
+                        }
+                        in_burst = true;
+                    } else {
+                        in_burst = false;
+                    }
+                    recent.push((t, m.x, m.y));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn build_pointer(&mut self) {
+        for e in &self.events {
+            let t = e.t - self.start;
+            match &e.data {
+                EventData::MouseMove(ps) => self.pointer.extend(
+                    ps.iter().map(|p| Pointer { t: t.saturating_add(u64::from(p.dt)), x: p.x, y: p.y, click: false }),
+                ),
+                EventData::Mouse(m) => {
+                    self.pointer.push(Pointer { t, x: m.x, y: m.y, click: m.kind == MouseKind::Click })
+                }
+                _ => {}
+            }
+        }
+        self.pointer.sort_by_key(|p| p.t);
+    }
+
+    fn build_idle(&mut self) {
+        for w in self.events.windows(2) {
+            if w[1].t - w[0].t > IDLE_MS {
+                self.idle.push((w[0].t - self.start, w[1].t - self.start));
+            }
+        }
+    }
+
+    pub fn events(&self) -> &[Event] {
+        &self.events
+    }
+
+    /// The session's start, ms since the Unix epoch.
+    pub fn start(&self) -> u64 {
+        self.start
+    }
+
+    /// Ms from the first event to the last.
+    pub fn duration(&self) -> u64 {
+        self.duration
+    }
+
+    pub fn markers(&self) -> &[Marker] {
+        &self.markers
+    }
+
+    /// Stretches `(from, to)` with no events for longer than [`IDLE_MS`].
+    pub fn idle(&self) -> &[(u64, u64)] {
+        &self.idle
+    }
+
+    pub fn keyframe_count(&self) -> usize {
+        self.keyframes.len()
+    }
+
+    /// How many events are at or before `t`: `events[..index_after(t)]`.
+    pub fn index_after(&self, t: u64) -> usize {
+        self.events.partition_point(|e| e.t - self.start <= t)
+    }
+
+    /// The keyframe to start from to reach `events[..end]` applied.
+    fn keyframe_for(&self, end: usize) -> &Keyframe {
+        let i = self.keyframes.partition_point(|k| k.next <= end);
+        &self.keyframes[i.saturating_sub(1)]
+    }
+
+    /// How many events the nearest keyframe for `events[..end]` covers.
+    pub fn keyframe_before(&self, end: usize) -> usize {
+        self.keyframe_for(end).next
+    }
+
+    /// The model with every event at or before `t` applied, and how many
+    /// events that is.
+    pub fn state_at(&self, t: u64) -> (Model, usize) {
+        let end = self.index_after(t);
+        let kf = self.keyframe_for(end);
+        let mut model = kf.model.clone();
+        for e in &self.events[kf.next.min(end)..end] {
+            model.apply_quiet(&e.data);
+        }
+        (model, end)
+    }
+
+    /// Where the pointer was at `t`, moving linearly between samples less
+    /// than a second apart; and whether a click happened in the 400 ms
+    /// before (for the cursor's click ripple).
+    pub fn pointer_at(&self, t: f64) -> Option<(f64, f64, bool)> {
+        let i = self.pointer.partition_point(|p| (p.t as f64) <= t);
+        let a = self.pointer.get(i.checked_sub(1)?)?;
+        let (mut x, mut y) = (f64::from(a.x), f64::from(a.y));
+        if let Some(b) = self.pointer.get(i) {
+            let span = (b.t - a.t) as f64;
+            if span > 0.0 && span < 1000.0 {
+                let f = ((t - a.t as f64) / span).clamp(0.0, 1.0);
+                x += (f64::from(b.x) - x) * f;
+                y += (f64::from(b.y) - y) * f;
+            }
+        }
+        let clicked = self.pointer[..i].iter().rev().take_while(|p| t - (p.t as f64) < 400.0).any(|p| p.click);
+        Some((x, y, clicked))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::tests::{doc, el, meta, random_event, snapshot, text, Rng};
+    use crate::testdom::FakeDom;
+    use reel_shared::{Custom, MouseInteraction, MousePosition, Mutation, TextChange};
+
+    fn ev(t: u64, data: EventData) -> Event {
+        Event { t, data }
+    }
+
+    fn click(t: u64, x: i32, y: i32) -> Event {
+        ev(t, EventData::Mouse(MouseInteraction { kind: MouseKind::Click, id: 0, x, y }))
+    }
+
+    fn custom(t: u64, name: &str) -> Event {
+        ev(t, EventData::Custom(Custom { name: name.into(), data: None }))
+    }
+
+    #[test]
+    fn sorts_stably_and_measures_from_the_first_event() {
+        let tl = Timeline::new(vec![custom(1_000_500, "b"), custom(1_000_000, "a"), custom(1_000_500, "c")]);
+        assert_eq!(tl.start(), 1_000_000);
+        assert_eq!(tl.duration(), 500);
+        let names: Vec<_> = tl.markers().iter().map(|m| (m.name.as_str(), m.t)).collect();
+        assert_eq!(names, vec![("a", 0), ("b", 500), ("c", 500)]);
+        assert_eq!(tl.index_after(0), 1);
+        assert_eq!(tl.index_after(499), 1);
+        assert_eq!(tl.index_after(500), 3);
+        let empty = Timeline::new(vec![]);
+        assert_eq!((empty.duration(), empty.index_after(10)), (0, 0));
+        assert_eq!(empty.state_at(10).1, 0);
+    }
+
+    #[test]
+    fn markers_for_navigation_custom_clicks_and_rage() {
+        let events = vec![
+            ev(0, meta("https://a.test/")),
+            click(100, 10, 10),
+            click(400, 12, 10),
+            custom(500, "checkout"),
+            click(800, 10, 14), // third within 1 s and 30 px: rage
+            click(900, 10, 10), // same burst: no second rage marker
+            click(5000, 10, 10),
+            click(5100, 200, 10), // far away
+            click(5200, 10, 10),
+            click(7000, 50, 50),
+            click(7600, 50, 50),
+            click(8100, 50, 50), // 1100 ms after the first of the three: no
+            ev(9000, meta("https://a.test/next")),
+        ];
+        let tl = Timeline::new(events);
+        let got: Vec<_> = tl.markers().iter().map(|m| (m.kind, m.name.as_str(), m.t)).collect();
+        use MarkerKind::*;
+        assert_eq!(
+            got,
+            vec![
+                (Navigation, "https://a.test/", 0),
+                (Click, "click", 100),
+                (Click, "click", 400),
+                (Custom, "checkout", 500),
+                (Click, "click", 800),
+                (RageClick, "rage click", 800),
+                (Click, "click", 900),
+                (Click, "click", 5000),
+                (Click, "click", 5100),
+                (Click, "click", 5200),
+                (Click, "click", 7000),
+                (Click, "click", 7600),
+                (Click, "click", 8100),
+                (Navigation, "https://a.test/next", 9000),
+            ]
+        );
+        let json = serde_json::to_string(&tl.markers()[5]).expect("serialises");
+        assert_eq!(json, r#"{"kind":"rage_click","name":"rage click","t":800}"#);
+        assert!(tl.idle().is_empty());
+    }
+
+    #[test]
+    fn idle_stretches() {
+        let tl = Timeline::new(vec![custom(0, "a"), custom(5000, "b"), custom(10_001, "c"), custom(20_000, "d")]);
+        assert_eq!(tl.idle(), &[(5000, 10_001), (10_001, 20_000)]);
+    }
+
+    #[test]
+    fn pointer_positions_interpolate() {
+        let tl = Timeline::new(vec![
+            custom(0, "start"),
+            ev(
+                100,
+                EventData::MouseMove(vec![MousePosition { x: 0, y: 0, dt: 0 }, MousePosition { x: 100, y: 50, dt: 100 }]),
+            ),
+            click(300, 100, 50),
+            ev(5000, EventData::MouseMove(vec![MousePosition { x: 7, y: 7, dt: 0 }])),
+        ]);
+        assert_eq!(tl.pointer_at(50.0), None);
+        assert_eq!(tl.pointer_at(100.0), Some((0.0, 0.0, false)));
+        assert_eq!(tl.pointer_at(150.0), Some((50.0, 25.0, false)));
+        assert_eq!(tl.pointer_at(200.0), Some((100.0, 50.0, false)));
+        assert_eq!(tl.pointer_at(350.0), Some((100.0, 50.0, true)));
+        assert_eq!(tl.pointer_at(1000.0), Some((100.0, 50.0, false)), "samples far apart do not interpolate");
+        assert_eq!(tl.pointer_at(6000.0), Some((7.0, 7.0, false)));
+    }
+
+    /// A long random session: every state reached through a keyframe equals
+    /// the state reached by replaying from the start.
+    #[test]
+    fn keyframes_give_the_same_state_as_replaying_from_the_start() {
+        let mut rng = Rng::new(7);
+        let mut next_id = 3;
+        let mut events = vec![
+            ev(0, meta("https://a.test/x/")),
+            ev(0, snapshot(vec![doc(1), el(2, 1, "html", &[]), el(3, 2, "body", &[])])),
+        ];
+        let mut t = 0;
+        for _ in 0..3000 {
+            t += rng.below(40) * rng.below(3); // many equal timestamps
+            if rng.below(500) == 0 {
+                t += 40_000;
+            }
+            events.push(ev(t, random_event(&mut rng, &mut next_id)));
+        }
+        let tl = Timeline::new(events.clone());
+        assert!(tl.keyframe_count() > 5, "{}", tl.keyframe_count());
+        let mut model = Model::new();
+        let mut applied = 0;
+        let mut probes: Vec<u64> = (0..80).map(|_| rng.below(t + 10)).collect();
+        probes.extend([0, t, t + 5]);
+        probes.sort_unstable();
+        for probe in probes {
+            while applied < events.len() && events[applied].t <= probe {
+                model.apply_quiet(&events[applied].data);
+                applied += 1;
+            }
+            let (kf_model, end) = tl.state_at(probe);
+            assert_eq!(end, applied);
+            assert_eq!(kf_model.outline(), model.outline(), "at {probe}");
+            assert_eq!(
+                FakeDom::from_ops(&kf_model.render_all()).html(),
+                FakeDom::from_ops(&model.render_all()).html(),
+                "at {probe}"
+            );
+        }
+    }
+
+    #[test]
+    fn large_documents_space_keyframes_out() {
+        let mut nodes = vec![doc(1), el(2, 1, "html", &[])];
+        for i in 3..20_000 {
+            nodes.push(text(i, 2, "x"));
+        }
+        let mut events = vec![ev(0, snapshot(nodes))];
+        for i in 0..5000 {
+            events.push(ev(
+                i,
+                EventData::Mutation(Mutation {
+                    texts: vec![TextChange { id: 3, text: format!("{i}") }],
+                    ..Default::default()
+                }),
+            ));
+        }
+        let tl = Timeline::new(events);
+        // 20,000 nodes / 16 = one keyframe per 1,250 events at most.
+        assert!(tl.keyframe_count() <= 1 + 5000 / 1250, "{}", tl.keyframe_count());
+        assert!(tl.state_at(4000).0.outline().starts_with("<html>4000x"));
+    }
+}
