@@ -11,10 +11,16 @@ use std::process::Command;
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 const WASM_PROFILE: &str = "wasm-release";
 
-/// Binaryen 108 (Debian's) rejects features rustc now emits by default
-/// unless they are named.
+/// Binaryen from npm, pinned: Debian's (108) corrupts the externref table
+/// that wasm-bindgen emits for current rustc. `.ci/setup` installs it here.
+const WASM_OPT: &str = "target/tools/node_modules/.bin/wasm-opt";
+
+/// The features rustc's wasm32 output uses, named so that wasm-opt neither
+/// rejects them nor introduces newer ones (`--all-features` lets it emit
+/// encodings browsers do not read yet).
 const WASM_OPT_FEATURES: &[&str] = &[
     "--enable-bulk-memory",
+    "--enable-bulk-memory-opt",
     "--enable-nontrapping-float-to-int",
     "--enable-sign-ext",
     "--enable-reference-types",
@@ -126,15 +132,16 @@ fn copy(from: &Path, to: &Path) -> Result<()> {
 /// wasm-opt is an optimisation, not a requirement: without it the assets
 /// are larger but correct, and the build says so.
 fn wasm_opt(file: &Path) -> Result<()> {
-    if Command::new("wasm-opt").arg("--version").output().is_err() {
+    let wasm_opt = root().join(WASM_OPT);
+    if !wasm_opt.exists() {
         eprintln!(
-            "xtask: wasm-opt not found; {} left unoptimised (apt-get install binaryen)",
+            "xtask: {WASM_OPT} not found (bash .ci/setup installs it); {} left unoptimised",
             file.display()
         );
         return Ok(());
     }
     let tmp = file.with_extension("opt.wasm");
-    let mut cmd = Command::new("wasm-opt");
+    let mut cmd = Command::new(wasm_opt);
     cmd.arg("-Oz")
         .args(WASM_OPT_FEATURES)
         .arg(file)
