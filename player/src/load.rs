@@ -17,12 +17,18 @@ pub fn decode_session(body: &[u8]) -> (Vec<Event>, Vec<String>) {
     let mut index = 0usize;
     while !rest.is_empty() {
         let Some((len_bytes, after)) = rest.split_first_chunk::<4>() else {
-            warnings.push(format!("chunk {index}: truncated length prefix; ignoring {} trailing bytes", rest.len()));
+            warnings.push(format!(
+                "chunk {index}: truncated length prefix; ignoring {} trailing bytes",
+                rest.len()
+            ));
             break;
         };
         let len = u32::from_le_bytes(*len_bytes) as usize;
         let Some(bytes) = after.get(..len) else {
-            warnings.push(format!("chunk {index}: says {len} bytes but only {} remain; ignoring it", after.len()));
+            warnings.push(format!(
+                "chunk {index}: says {len} bytes but only {} remain; ignoring it",
+                after.len()
+            ));
             break;
         };
         match decode_chunk(bytes, &limits) {
@@ -41,7 +47,13 @@ mod tests {
     use reel_shared::{encode_chunk, Custom, EventData, SessionId};
 
     fn chunk(seq: u32, t: u64) -> Vec<u8> {
-        let events = vec![Event { t, data: EventData::Custom(Custom { name: format!("e{seq}"), data: None }) }];
+        let events = vec![Event {
+            t,
+            data: EventData::Custom(Custom {
+                name: format!("e{seq}"),
+                data: None,
+            }),
+        }];
         encode_chunk(SessionId([1; 16]), seq, &events).expect("encodes")
     }
 

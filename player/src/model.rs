@@ -23,7 +23,8 @@
 use crate::ops::{DomOp, NewNode};
 use crate::sanitize;
 use reel_shared::{
-    AttrChange, Element, EventData, FlatNode, Input, Mutation, NodeId, NodeKind, Scroll, Snapshot, TextChange, NO_NODE,
+    AttrChange, Element, EventData, FlatNode, Input, Mutation, NodeId, NodeKind, Scroll, Snapshot,
+    TextChange, NO_NODE,
 };
 use std::collections::{HashMap, HashSet};
 
@@ -50,7 +51,16 @@ pub struct VNode {
 
 impl VNode {
     fn new(parent: NodeId, kind: NodeKind, rendered: bool) -> Self {
-        VNode { parent, first_child: NO_NODE, last_child: NO_NODE, prev: NO_NODE, next: NO_NODE, kind, scroll: None, rendered }
+        VNode {
+            parent,
+            first_child: NO_NODE,
+            last_child: NO_NODE,
+            prev: NO_NODE,
+            next: NO_NODE,
+            kind,
+            scroll: None,
+            rendered,
+        }
     }
 
     pub fn rendered(&self) -> bool {
@@ -90,7 +100,11 @@ struct Sink {
 
 impl Sink {
     fn new(on: bool) -> Self {
-        Sink { on, ops: Vec::new(), state: Vec::new() }
+        Sink {
+            on,
+            ops: Vec::new(),
+            state: Vec::new(),
+        }
     }
 
     fn push(&mut self, op: DomOp) {
@@ -184,7 +198,10 @@ impl Model {
             EventData::Scroll(sc) => self.apply_scroll(sc, s),
             EventData::Viewport(v) => self.viewport = (v.width, v.height),
             EventData::Input(i) => self.apply_input(i, s),
-            EventData::MouseMove(_) | EventData::Mouse(_) | EventData::Custom(_) | EventData::Identify(_) => {}
+            EventData::MouseMove(_)
+            | EventData::Mouse(_)
+            | EventData::Custom(_)
+            | EventData::Identify(_) => {}
         }
     }
 
@@ -208,7 +225,9 @@ impl Model {
     fn load_snapshot(&mut self, snap: &Snapshot) {
         self.nodes.clear();
         self.root = NO_NODE;
-        let Some((first, rest)) = snap.nodes.split_first() else { return };
+        let Some((first, rest)) = snap.nodes.split_first() else {
+            return;
+        };
         if first.id == NO_NODE || !matches!(first.kind, NodeKind::Document) {
             return;
         }
@@ -231,7 +250,9 @@ impl Model {
             }
         }
         for tree in &m.adds {
-            let Some((first, rest)) = tree.nodes.split_first() else { continue };
+            let Some((first, rest)) = tree.nodes.split_first() else {
+                continue;
+            };
             if !self.insert(tree.parent, tree.next, first, s) {
                 continue;
             }
@@ -256,31 +277,49 @@ impl Model {
         if let Some(n) = self.nodes.get_mut(&sc.id) {
             n.scroll = Some((sc.x, sc.y));
             if n.rendered {
-                s.push(DomOp::Scroll { id: sc.id, x: sc.x, y: sc.y });
+                s.push(DomOp::Scroll {
+                    id: sc.id,
+                    x: sc.x,
+                    y: sc.y,
+                });
             }
         }
     }
 
     fn apply_input(&mut self, input: &Input, s: &mut Sink) {
-        let Some(n) = self.nodes.get_mut(&input.id) else { return };
-        let NodeKind::Element(el) = &mut n.kind else { return };
+        let Some(n) = self.nodes.get_mut(&input.id) else {
+            return;
+        };
+        let NodeKind::Element(el) = &mut n.kind else {
+            return;
+        };
         if let Some(v) = &input.value {
             el.value = Some(v.clone());
             if n.rendered {
-                s.push(DomOp::SetValue { id: input.id, value: v.display().to_string() });
+                s.push(DomOp::SetValue {
+                    id: input.id,
+                    value: v.display().to_string(),
+                });
             }
         }
         if let Some(c) = input.checked {
             el.checked = Some(c);
             if n.rendered {
-                s.push(DomOp::SetChecked { id: input.id, checked: c });
+                s.push(DomOp::SetChecked {
+                    id: input.id,
+                    checked: c,
+                });
             }
         }
     }
 
     fn set_attr(&mut self, a: &AttrChange, s: &mut Sink) {
-        let Some(n) = self.nodes.get_mut(&a.id) else { return };
-        let NodeKind::Element(el) = &mut n.kind else { return };
+        let Some(n) = self.nodes.get_mut(&a.id) else {
+            return;
+        };
+        let NodeKind::Element(el) = &mut n.kind else {
+            return;
+        };
         let before = (n.rendered && s.on).then(|| sanitize::element_attrs(el, &self.href));
         match &a.value {
             Some(v) => match el.attrs.iter_mut().find(|(name, _)| *name == a.name) {
@@ -298,8 +337,13 @@ impl Model {
     }
 
     fn set_text(&mut self, t: &TextChange, s: &mut Sink) {
-        let Some(n) = self.nodes.get(&t.id) else { return };
-        if !matches!(n.kind, NodeKind::Text(_) | NodeKind::Comment(_) | NodeKind::CData(_)) {
+        let Some(n) = self.nodes.get(&t.id) else {
+            return;
+        };
+        if !matches!(
+            n.kind,
+            NodeKind::Text(_) | NodeKind::Comment(_) | NodeKind::CData(_)
+        ) {
             return;
         }
         let parent = n.parent;
@@ -318,7 +362,9 @@ impl Model {
     /// A text node's data as shown: CSS inside a `<style>` gets absolute URLs.
     fn text_for(&self, parent: NodeId, text: &str) -> String {
         match self.nodes.get(&parent).map(|p| &p.kind) {
-            Some(NodeKind::Element(el)) if sanitize::is_style(&el.tag, el.ns) => sanitize::style_text(text, &self.href),
+            Some(NodeKind::Element(el)) if sanitize::is_style(&el.tag, el.ns) => {
+                sanitize::style_text(text, &self.href)
+            }
             _ => text.to_string(),
         }
     }
@@ -326,7 +372,10 @@ impl Model {
     /// Inserts a fresh node under `parent` before `next` (appends when `next`
     /// is not a child of `parent`). Returns false when the node was refused.
     fn insert(&mut self, parent: NodeId, next: NodeId, flat: &FlatNode, s: &mut Sink) -> bool {
-        if flat.id == NO_NODE || matches!(flat.kind, NodeKind::Document) || !self.nodes.contains_key(&parent) {
+        if flat.id == NO_NODE
+            || matches!(flat.kind, NodeKind::Document)
+            || !self.nodes.contains_key(&parent)
+        {
             return false;
         }
         if self.nodes.contains_key(&flat.id) {
@@ -335,18 +384,28 @@ impl Model {
             }
             self.remove_node(flat.id, s);
         }
-        let rendered = self.nodes.get(&parent).is_some_and(|p| p.rendered && p.shows_children());
+        let rendered = self
+            .nodes
+            .get(&parent)
+            .is_some_and(|p| p.rendered && p.shows_children());
         let before = match self.nodes.get(&next) {
             Some(n) if next != NO_NODE && n.parent == parent => next,
             _ => NO_NODE,
         };
-        self.nodes.insert(flat.id, VNode::new(parent, flat.kind.clone(), rendered));
+        self.nodes
+            .insert(flat.id, VNode::new(parent, flat.kind.clone(), rendered));
         self.link(flat.id, parent, before);
         if rendered && s.on {
             if let Some(node) = self.new_node(flat.id) {
-                s.ops.push(DomOp::Create { id: flat.id, parent, next: before, node });
+                s.ops.push(DomOp::Create {
+                    id: flat.id,
+                    parent,
+                    next: before,
+                    node,
+                });
             }
-            if matches!(&flat.kind, NodeKind::Element(el) if el.value.is_some() || el.checked.is_some()) {
+            if matches!(&flat.kind, NodeKind::Element(el) if el.value.is_some() || el.checked.is_some())
+            {
                 s.state.push(flat.id);
             }
         }
@@ -386,7 +445,9 @@ impl Model {
 
     /// Unlinks `id` from its parent and siblings.
     fn unlink(&mut self, id: NodeId) {
-        let Some(n) = self.nodes.get_mut(&id) else { return };
+        let Some(n) = self.nodes.get_mut(&id) else {
+            return;
+        };
         let (parent, prev, next) = (n.parent, n.prev, n.next);
         n.parent = NO_NODE;
         n.prev = NO_NODE;
@@ -449,16 +510,29 @@ impl Model {
         let n = self.nodes.get(&id)?;
         Some(match &n.kind {
             NodeKind::Document => return None,
-            NodeKind::Doctype { name, public_id, system_id } => NewNode::Doctype {
+            NodeKind::Doctype {
+                name,
+                public_id,
+                system_id,
+            } => NewNode::Doctype {
                 name: name.clone(),
                 public_id: public_id.clone(),
                 system_id: system_id.clone(),
             },
             NodeKind::Element(el) => element_node(el, &self.href),
-            NodeKind::Blocked { tag, ns, width, height } => {
-                NewNode::Element { tag: tag.clone(), ns: (*ns).into(), attrs: sanitize::blocked_attrs(tag, *width, *height) }
-            }
-            NodeKind::Text(t) => NewNode::Text { text: self.text_for(n.parent, t) },
+            NodeKind::Blocked {
+                tag,
+                ns,
+                width,
+                height,
+            } => NewNode::Element {
+                tag: tag.clone(),
+                ns: (*ns).into(),
+                attrs: sanitize::blocked_attrs(tag, *width, *height),
+            },
+            NodeKind::Text(t) => NewNode::Text {
+                text: self.text_for(n.parent, t),
+            },
             NodeKind::Comment(t) => NewNode::Comment { text: t.clone() },
             NodeKind::CData(t) => NewNode::Cdata { text: t.clone() },
         })
@@ -470,14 +544,21 @@ impl Model {
     pub fn render_all(&self) -> Vec<DomOp> {
         let mut ops = Vec::with_capacity(self.nodes.len() + 1);
         ops.push(DomOp::Reset { doc: self.root });
-        let Some(root) = self.nodes.get(&self.root) else { return ops };
+        let Some(root) = self.nodes.get(&self.root) else {
+            return ops;
+        };
         let mut late = Vec::new();
         let mut cur = root.first_child;
         while cur != NO_NODE {
             let Some(n) = self.nodes.get(&cur) else { break };
             if n.rendered {
                 if let Some(node) = self.new_node(cur) {
-                    ops.push(DomOp::Create { id: cur, parent: n.parent, next: NO_NODE, node });
+                    ops.push(DomOp::Create {
+                        id: cur,
+                        parent: n.parent,
+                        next: NO_NODE,
+                        node,
+                    });
                 }
                 state_ops(cur, n, &mut late);
                 if let Some((x, y)) = n.scroll {
@@ -491,7 +572,11 @@ impl Model {
             cur = self.next_in_preorder_skipping_children(cur);
         }
         if let Some((x, y)) = root.scroll {
-            late.push(DomOp::Scroll { id: self.root, x, y });
+            late.push(DomOp::Scroll {
+                id: self.root,
+                x,
+                y,
+            });
         }
         ops.extend(late);
         ops
@@ -503,7 +588,9 @@ impl Model {
     fn next_in_preorder_skipping_children(&self, id: NodeId) -> NodeId {
         let mut c = id;
         while c != self.root && c != NO_NODE {
-            let Some(n) = self.nodes.get(&c) else { return NO_NODE };
+            let Some(n) = self.nodes.get(&c) else {
+                return NO_NODE;
+            };
             if n.next != NO_NODE {
                 return n.next;
             }
@@ -523,7 +610,9 @@ impl Model {
             stack.push((k, true));
         }
         while let Some((id, entering)) = stack.pop() {
-            let Some(n) = self.nodes.get(&id) else { continue };
+            let Some(n) = self.nodes.get(&id) else {
+                continue;
+            };
             match (&n.kind, entering) {
                 (NodeKind::Element(el), true) => {
                     out.push('<');
@@ -549,9 +638,12 @@ impl Model {
                 (NodeKind::Text(t), _) => out.push_str(t),
                 (NodeKind::Comment(t), _) => out.push_str(&format!("<!--{t}-->")),
                 (NodeKind::CData(t), _) => out.push_str(&format!("<![CDATA[{t}]]>")),
-                (NodeKind::Blocked { tag, width, height, .. }, _) => {
-                    out.push_str(&format!("<{tag} blocked={width}x{height}></{tag}>"))
-                }
+                (
+                    NodeKind::Blocked {
+                        tag, width, height, ..
+                    },
+                    _,
+                ) => out.push_str(&format!("<{tag} blocked={width}x{height}></{tag}>")),
                 (NodeKind::Document, _) => out.push_str("#document"),
             }
         }
@@ -585,19 +677,30 @@ impl Model {
             }
             assert_eq!(n.last_child, prev, "last child of {id}");
         }
-        assert_eq!(seen.len(), self.nodes.len(), "unreachable nodes left in the map");
+        assert_eq!(
+            seen.len(),
+            self.nodes.len(),
+            "unreachable nodes left in the map"
+        );
     }
 }
 
 fn element_node(el: &Element, href: &str) -> NewNode {
-    NewNode::Element { tag: el.tag.clone(), ns: el.ns.into(), attrs: sanitize::element_attrs(el, href) }
+    NewNode::Element {
+        tag: el.tag.clone(),
+        ns: el.ns.into(),
+        attrs: sanitize::element_attrs(el, href),
+    }
 }
 
 /// The ops that set an element's live form state.
 fn state_ops(id: NodeId, n: &VNode, out: &mut Vec<DomOp>) {
     if let NodeKind::Element(el) = &n.kind {
         if let Some(v) = &el.value {
-            out.push(DomOp::SetValue { id, value: v.display().to_string() });
+            out.push(DomOp::SetValue {
+                id,
+                value: v.display().to_string(),
+            });
         }
         if let Some(c) = el.checked {
             out.push(DomOp::SetChecked { id, checked: c });
@@ -608,20 +711,38 @@ fn state_ops(id: NodeId, n: &VNode, out: &mut Vec<DomOp>) {
 /// The ops that turn attribute set `before` into `after` on one element.
 /// The DOM keeps one value per name, the last one set, so both sides are
 /// read that way.
-fn diff_attrs(id: NodeId, before: &[(String, String)], after: &[(String, String)], out: &mut Vec<DomOp>) {
-    let old: HashMap<&str, &str> = before.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-    let new: HashMap<&str, &str> = after.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+fn diff_attrs(
+    id: NodeId,
+    before: &[(String, String)],
+    after: &[(String, String)],
+    out: &mut Vec<DomOp>,
+) {
+    let old: HashMap<&str, &str> = before
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let new: HashMap<&str, &str> = after
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
     let mut removed: HashSet<&str> = HashSet::new();
     for (name, _) in before {
         if !new.contains_key(name.as_str()) && removed.insert(name) {
-            out.push(DomOp::RemoveAttr { id, name: name.clone() });
+            out.push(DomOp::RemoveAttr {
+                id,
+                name: name.clone(),
+            });
         }
     }
     let mut done: HashSet<&str> = HashSet::new();
     for (name, _) in after {
         let value = new.get(name.as_str()).copied().unwrap_or_default();
         if old.get(name.as_str()) != Some(&value) && done.insert(name) {
-            out.push(DomOp::SetAttr { id, name: name.clone(), value: value.to_string() });
+            out.push(DomOp::SetAttr {
+                id,
+                name: name.clone(),
+                value: value.to_string(),
+            });
         }
     }
 }

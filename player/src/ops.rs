@@ -32,37 +32,80 @@ use serde::Serialize;
 pub enum DomOp {
     /// Empty the document and forget every id; `doc` becomes the document
     /// node's id (`0` when the replay has no document yet).
-    Reset { doc: NodeId },
+    Reset {
+        doc: NodeId,
+    },
     /// Create a node and insert it under `parent`, before `next` when `next`
     /// is a child of `parent`, else at the end. An unknown `parent` means the
     /// node is not created (and neither are its descendants, whose parents
     /// then do not exist either).
-    Create { id: NodeId, parent: NodeId, next: NodeId, node: NewNode },
+    Create {
+        id: NodeId,
+        parent: NodeId,
+        next: NodeId,
+        node: NewNode,
+    },
     /// Detach a node (with its subtree) from the document.
-    Remove { id: NodeId },
-    SetAttr { id: NodeId, name: String, value: String },
-    RemoveAttr { id: NodeId, name: String },
+    Remove {
+        id: NodeId,
+    },
+    SetAttr {
+        id: NodeId,
+        name: String,
+        value: String,
+    },
+    RemoveAttr {
+        id: NodeId,
+        name: String,
+    },
     /// Set the data of a text, comment or CDATA node.
-    SetText { id: NodeId, text: String },
+    SetText {
+        id: NodeId,
+        text: String,
+    },
     /// Set a form field's live `value` property (not its attribute).
-    SetValue { id: NodeId, value: String },
+    SetValue {
+        id: NodeId,
+        value: String,
+    },
     /// Set a checkbox's or radio button's live `checked` property.
-    SetChecked { id: NodeId, checked: bool },
+    SetChecked {
+        id: NodeId,
+        checked: bool,
+    },
     /// Scroll an element, or the window when `id` is the document.
-    Scroll { id: NodeId, x: i32, y: i32 },
+    Scroll {
+        id: NodeId,
+        x: i32,
+        y: i32,
+    },
 }
 
 /// The content of a node to create.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "t", rename_all = "snake_case")]
 pub enum NewNode {
-    Element { tag: String, ns: Ns, attrs: Vec<(String, String)> },
-    Text { text: String },
-    Comment { text: String },
+    Element {
+        tag: String,
+        ns: Ns,
+        attrs: Vec<(String, String)>,
+    },
+    Text {
+        text: String,
+    },
+    Comment {
+        text: String,
+    },
     /// Only XML documents have CDATA sections; the executor falls back to a
     /// text node in an HTML document.
-    Cdata { text: String },
-    Doctype { name: String, public_id: String, system_id: String },
+    Cdata {
+        text: String,
+    },
+    Doctype {
+        name: String,
+        public_id: String,
+        system_id: String,
+    },
 }
 
 /// An element's namespace, as the executor names it.
@@ -102,11 +145,27 @@ mod tests {
                 id: 5,
                 parent: 3,
                 next: 0,
-                node: NewNode::Element { tag: "div".into(), ns: Ns::Html, attrs: vec![("class".into(), "a".into())] },
+                node: NewNode::Element {
+                    tag: "div".into(),
+                    ns: Ns::Html,
+                    attrs: vec![("class".into(), "a".into())],
+                },
             },
-            DomOp::Create { id: 6, parent: 5, next: 0, node: NewNode::Text { text: "hi".into() } },
-            DomOp::SetChecked { id: 9, checked: true },
-            DomOp::Scroll { id: 1, x: 0, y: 120 },
+            DomOp::Create {
+                id: 6,
+                parent: 5,
+                next: 0,
+                node: NewNode::Text { text: "hi".into() },
+            },
+            DomOp::SetChecked {
+                id: 9,
+                checked: true,
+            },
+            DomOp::Scroll {
+                id: 1,
+                x: 0,
+                y: 120,
+            },
         ];
         assert_eq!(
             to_json(&ops),

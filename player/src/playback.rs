@@ -31,7 +31,13 @@ pub struct Playback {
 
 impl Playback {
     pub fn new(timeline: Timeline) -> Self {
-        Playback { timeline, model: Model::new(), next: 0, time: 0, shown: false }
+        Playback {
+            timeline,
+            model: Model::new(),
+            next: 0,
+            time: 0,
+            shown: false,
+        }
     }
 
     pub fn timeline(&self) -> &Timeline {
@@ -106,13 +112,22 @@ mod tests {
             let mut rng = Rng::new(seed + 100);
             let mut next_id = 3;
             let mut events = vec![
-                Event { t: 1_000, data: meta("https://a.test/x/") },
-                Event { t: 1_000, data: snapshot(vec![doc(1), el(2, 1, "html", &[]), el(3, 2, "body", &[])]) },
+                Event {
+                    t: 1_000,
+                    data: meta("https://a.test/x/"),
+                },
+                Event {
+                    t: 1_000,
+                    data: snapshot(vec![doc(1), el(2, 1, "html", &[]), el(3, 2, "body", &[])]),
+                },
             ];
             let mut t = 1_000;
             for _ in 0..4000 {
                 t += rng.below(30) * rng.below(2);
-                events.push(Event { t, data: random_event(&mut rng, &mut next_id) });
+                events.push(Event {
+                    t,
+                    data: random_event(&mut rng, &mut next_id),
+                });
             }
             let tl = Timeline::new(events.clone());
             let duration = tl.duration();
@@ -121,9 +136,9 @@ mod tests {
             let mut time = 0u64;
             for step in 0..120 {
                 time = match rng.below(4) {
-                    0 => rng.below(duration + 100),     // anywhere
+                    0 => rng.below(duration + 100),           // anywhere
                     1 => time.saturating_sub(rng.below(200)), // a little back
-                    _ => time + rng.below(300),         // playback
+                    _ => time + rng.below(300),               // playback
                 };
                 dom.apply(&pb.seek(time));
                 let (expected, _) = pb.timeline().state_at(time);
@@ -140,11 +155,18 @@ mod tests {
     #[test]
     fn first_seek_builds_and_small_forward_seeks_are_incremental() {
         let events = vec![
-            Event { t: 0, data: snapshot(vec![doc(1), el(2, 1, "html", &[])]) },
+            Event {
+                t: 0,
+                data: snapshot(vec![doc(1), el(2, 1, "html", &[])]),
+            },
             Event {
                 t: 10,
                 data: reel_shared::EventData::Mutation(reel_shared::Mutation {
-                    attrs: vec![reel_shared::AttrChange { id: 2, name: "a".into(), value: Some("b".into()) }],
+                    attrs: vec![reel_shared::AttrChange {
+                        id: 2,
+                        name: "a".into(),
+                        value: Some("b".into()),
+                    }],
                     ..Default::default()
                 }),
             },
@@ -152,10 +174,20 @@ mod tests {
         let mut pb = Playback::new(Timeline::new(events));
         assert!(matches!(pb.seek(0).first(), Some(DomOp::Reset { doc: 1 })));
         assert!(pb.seek(5).is_empty());
-        assert_eq!(pb.seek(10), vec![DomOp::SetAttr { id: 2, name: "a".into(), value: "b".into() }]);
+        assert_eq!(
+            pb.seek(10),
+            vec![DomOp::SetAttr {
+                id: 2,
+                name: "a".into(),
+                value: "b".into()
+            }]
+        );
         assert!(pb.seek(10_000).is_empty(), "clamped to the end");
         assert_eq!(pb.time(), 10);
-        assert!(matches!(pb.seek(0).first(), Some(DomOp::Reset { .. })), "backward rebuilds");
+        assert!(
+            matches!(pb.seek(0).first(), Some(DomOp::Reset { .. })),
+            "backward rebuilds"
+        );
         pb.invalidate();
         assert!(matches!(pb.seek(0).first(), Some(DomOp::Reset { .. })));
     }

@@ -21,7 +21,15 @@ use reel_shared::{Element, Namespace};
 pub const JS_VOID: &str = "javascript:void(0)";
 
 /// Attributes whose value is one URL.
-const URL_ATTRS: &[&str] = &["src", "href", "action", "formaction", "poster", "background", "xlink:href"];
+const URL_ATTRS: &[&str] = &[
+    "src",
+    "href",
+    "action",
+    "formaction",
+    "poster",
+    "background",
+    "xlink:href",
+];
 
 /// Attributes whose value is a `srcset` list of URLs with descriptors.
 const SRCSET_ATTRS: &[&str] = &["srcset", "imagesrcset"];
@@ -43,7 +51,10 @@ pub fn element_attrs(el: &Element, base: &str) -> Vec<(String, String)> {
     let tag = el.tag.to_ascii_lowercase();
     let html = el.ns == Namespace::Html;
     let script = is_script(&el.tag, el.ns);
-    let inline_sheet = match (&el.stylesheet, html && tag == "link" && rel_has(&el.attrs, "stylesheet")) {
+    let inline_sheet = match (
+        &el.stylesheet,
+        html && tag == "link" && rel_has(&el.attrs, "stylesheet"),
+    ) {
         (Some(css), true) => Some(css.as_str()),
         _ => None,
     };
@@ -59,7 +70,11 @@ pub fn element_attrs(el: &Element, base: &str) -> Vec<(String, String)> {
         if html && (tag == "iframe" || tag == "frame") && lname == "srcdoc" {
             continue;
         }
-        if html && tag == "meta" && lname == "http-equiv" && value.trim().eq_ignore_ascii_case("refresh") {
+        if html
+            && tag == "meta"
+            && lname == "http-equiv"
+            && value.trim().eq_ignore_ascii_case("refresh")
+        {
             continue;
         }
         if let Some(css) = inline_sheet {
@@ -70,7 +85,10 @@ pub fn element_attrs(el: &Element, base: &str) -> Vec<(String, String)> {
             }
             if lname == "href" {
                 let sheet_url = resolve_url(base, value);
-                out.push((name.clone(), css_data_url(&rewrite_css_urls(css, &sheet_url))));
+                out.push((
+                    name.clone(),
+                    css_data_url(&rewrite_css_urls(css, &sheet_url)),
+                ));
                 continue;
             }
         }
@@ -107,10 +125,15 @@ pub fn blocked_attrs(tag: &str, width: u32, height: u32) -> Vec<(String, String)
     // elements inline-block so the box keeps its size without changing the
     // flow of block elements.
     const INLINE: &[&str] = &[
-        "a", "abbr", "b", "button", "canvas", "code", "em", "embed", "i", "iframe", "img", "input", "label", "object",
-        "select", "small", "span", "strong", "svg", "textarea", "video", "audio",
+        "a", "abbr", "b", "button", "canvas", "code", "em", "embed", "i", "iframe", "img", "input",
+        "label", "object", "select", "small", "span", "strong", "svg", "textarea", "video",
+        "audio",
     ];
-    let display = if INLINE.contains(&tag.to_ascii_lowercase().as_str()) { "display:inline-block;" } else { "" };
+    let display = if INLINE.contains(&tag.to_ascii_lowercase().as_str()) {
+        "display:inline-block;"
+    } else {
+        ""
+    };
     vec![
         ("data-reel-block".to_string(), String::new()),
         (
@@ -134,7 +157,10 @@ fn rel_has(attrs: &[(String, String)], token: &str) -> bool {
     attrs
         .iter()
         .filter(|(n, _)| n.eq_ignore_ascii_case("rel"))
-        .any(|(_, v)| v.split_ascii_whitespace().any(|t| t.eq_ignore_ascii_case(token)))
+        .any(|(_, v)| {
+            v.split_ascii_whitespace()
+                .any(|t| t.eq_ignore_ascii_case(token))
+        })
 }
 
 /// Is this value a `javascript:` URL as a browser would see it? Browsers
@@ -143,7 +169,11 @@ fn rel_has(attrs: &[(String, String)], token: &str) -> bool {
 pub fn is_javascript_url(value: &str) -> bool {
     let trimmed = value.trim_matches(|c: char| c <= ' ');
     let mut cleaned = trimmed.chars().filter(|c| !matches!(c, '\t' | '\n' | '\r'));
-    "javascript:".chars().all(|want| cleaned.next().is_some_and(|c| c.eq_ignore_ascii_case(&want)))
+    "javascript:".chars().all(|want| {
+        cleaned
+            .next()
+            .is_some_and(|c| c.eq_ignore_ascii_case(&want))
+    })
 }
 
 /// A `data:` URL holding a stylesheet's text.
@@ -189,7 +219,9 @@ fn parse(s: &str) -> Parts<'_> {
         None => (rest, None),
     };
     let (scheme, rest) = match rest.find(':') {
-        Some(i) if i > 0 && !rest[..i].contains('/') && valid_scheme(&rest[..i]) => (Some(&rest[..i]), &rest[i + 1..]),
+        Some(i) if i > 0 && !rest[..i].contains('/') && valid_scheme(&rest[..i]) => {
+            (Some(&rest[..i]), &rest[i + 1..])
+        }
         _ => (None, rest),
     };
     let (authority, path) = match rest.strip_prefix("//") {
@@ -199,7 +231,13 @@ fn parse(s: &str) -> Parts<'_> {
         }
         None => (None, rest),
     };
-    Parts { scheme, authority, path, query, fragment }
+    Parts {
+        scheme,
+        authority,
+        path,
+        query,
+        fragment,
+    }
 }
 
 fn valid_scheme(s: &str) -> bool {
@@ -209,7 +247,9 @@ fn valid_scheme(s: &str) -> bool {
 }
 
 fn is_special(scheme: &str) -> bool {
-    ["http", "https", "ws", "wss", "ftp", "file"].iter().any(|s| scheme.eq_ignore_ascii_case(s))
+    ["http", "https", "ws", "wss", "ftp", "file"]
+        .iter()
+        .any(|s| scheme.eq_ignore_ascii_case(s))
 }
 
 /// Resolves `reference` against `base` (RFC 3986 §5.2, with the browser's
@@ -223,7 +263,10 @@ fn is_special(scheme: &str) -> bool {
 /// has a scheme, and anything when the base is not a hierarchical URL.
 pub fn resolve_url(base: &str, reference: &str) -> String {
     let trimmed = reference.trim_matches(|c: char| c <= ' ');
-    let cleaned: String = trimmed.chars().filter(|c| !matches!(c, '\t' | '\n' | '\r')).collect();
+    let cleaned: String = trimmed
+        .chars()
+        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+        .collect();
     if cleaned.is_empty() || cleaned.starts_with('#') {
         return reference.to_string();
     }
@@ -323,7 +366,9 @@ pub fn rewrite_srcset(value: &str, base: &str) -> String {
         if rest.is_empty() {
             break;
         }
-        let url_end = rest.find(|c: char| c.is_ascii_whitespace()).unwrap_or(rest.len());
+        let url_end = rest
+            .find(|c: char| c.is_ascii_whitespace())
+            .unwrap_or(rest.len());
         let mut url = &rest[..url_end];
         rest = &rest[url_end..];
         let mut descriptor = "";
@@ -347,8 +392,16 @@ pub fn rewrite_srcset(value: &str, base: &str) -> String {
             descriptor = rest[..end].trim();
             rest = &rest[end..];
         }
-        let resolved = if is_javascript_url(url) { JS_VOID.to_string() } else { resolve_url(base, url) };
-        out.push(if descriptor.is_empty() { resolved } else { format!("{resolved} {descriptor}") });
+        let resolved = if is_javascript_url(url) {
+            JS_VOID.to_string()
+        } else {
+            resolve_url(base, url)
+        };
+        out.push(if descriptor.is_empty() {
+            resolved
+        } else {
+            format!("{resolved} {descriptor}")
+        });
     }
     out.join(", ")
 }
@@ -363,7 +416,8 @@ pub fn rewrite_css_urls(css: &str, base: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
-        let starts_token = i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || matches!(bytes[i - 1], b'-' | b'_'));
+        let starts_token = i == 0
+            || !(bytes[i - 1].is_ascii_alphanumeric() || matches!(bytes[i - 1], b'-' | b'_'));
         if (b == b'u' || b == b'U') && starts_token && css_has_ci(bytes, i, b"url(") {
             if let Some((url, end)) = read_url_token(css, i + 4) {
                 out.push_str(&css[copied..i]);
@@ -398,7 +452,9 @@ pub fn rewrite_css_urls(css: &str, base: &str) -> String {
 }
 
 fn css_has_ci(bytes: &[u8], at: usize, word: &[u8]) -> bool {
-    bytes.get(at..at + word.len()).is_some_and(|s| s.eq_ignore_ascii_case(word))
+    bytes
+        .get(at..at + word.len())
+        .is_some_and(|s| s.eq_ignore_ascii_case(word))
 }
 
 /// Reads the inside of `url(` starting at `start` (just after the
@@ -438,7 +494,9 @@ fn read_css_string(css: &str, open: usize) -> Option<(&str, usize)> {
 }
 
 fn css_quote(url: &str) -> String {
-    url.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\a ")
+    url.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\a ")
 }
 
 #[cfg(test)]
@@ -449,7 +507,10 @@ mod tests {
         Element {
             tag: tag.into(),
             ns: Namespace::Html,
-            attrs: attrs.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
+            attrs: attrs
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
             ..Default::default()
         }
     }
@@ -459,7 +520,9 @@ mod tests {
     }
 
     fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
-        v.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect()
+        v.iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -520,30 +583,62 @@ mod tests {
     #[test]
     fn browser_leniencies_and_kept_references() {
         let base = "https://site.test/app/page.html";
-        assert_eq!(resolve_url(base, "  img/a.png \n"), "https://site.test/app/img/a.png");
-        assert_eq!(resolve_url(base, "im\tg/a.png"), "https://site.test/app/img/a.png");
-        assert_eq!(resolve_url(base, "\\x\\y.png?a\\b"), "https://site.test/x/y.png?a\\b");
+        assert_eq!(
+            resolve_url(base, "  img/a.png \n"),
+            "https://site.test/app/img/a.png"
+        );
+        assert_eq!(
+            resolve_url(base, "im\tg/a.png"),
+            "https://site.test/app/img/a.png"
+        );
+        assert_eq!(
+            resolve_url(base, "\\x\\y.png?a\\b"),
+            "https://site.test/x/y.png?a\\b"
+        );
         assert_eq!(resolve_url(base, ""), "");
         assert_eq!(resolve_url(base, "#top"), "#top");
-        assert_eq!(resolve_url(base, "data:image/png;base64,AAAA"), "data:image/png;base64,AAAA");
+        assert_eq!(
+            resolve_url(base, "data:image/png;base64,AAAA"),
+            "data:image/png;base64,AAAA"
+        );
         assert_eq!(resolve_url(base, "mailto:a@b.c"), "mailto:a@b.c");
         assert_eq!(resolve_url("https://h.test", "x"), "https://h.test/x");
         assert_eq!(resolve_url("https://h.test", "?q"), "https://h.test/?q");
         assert_eq!(resolve_url("about:blank", "x.png"), "x.png");
         assert_eq!(resolve_url("", "x.png"), "x.png");
-        assert_eq!(resolve_url(base, "//cdn.test/a.js"), "https://cdn.test/a.js");
-        assert_eq!(resolve_url("https://h.test:8080/a/b?q#f", "c"), "https://h.test:8080/a/c");
+        assert_eq!(
+            resolve_url(base, "//cdn.test/a.js"),
+            "https://cdn.test/a.js"
+        );
+        assert_eq!(
+            resolve_url("https://h.test:8080/a/b?q#f", "c"),
+            "https://h.test:8080/a/c"
+        );
     }
 
     #[test]
     fn handler_attributes_are_dropped() {
-        let e = el("div", &[("onclick", "x()"), ("ONLOAD", "y()"), ("OnMouseOver", "z"), ("class", "a")]);
+        let e = el(
+            "div",
+            &[
+                ("onclick", "x()"),
+                ("ONLOAD", "y()"),
+                ("OnMouseOver", "z"),
+                ("class", "a"),
+            ],
+        );
         assert_eq!(attrs(&e), pairs(&[("class", "a")]));
     }
 
     #[test]
     fn javascript_urls_are_neutralised_everywhere() {
-        for v in ["javascript:alert(1)", "  JavaScript:alert(1)", "\x01java\tscript:x", "java\nscript:x", "jAvAsCrIpT:"] {
+        for v in [
+            "javascript:alert(1)",
+            "  JavaScript:alert(1)",
+            "\x01java\tscript:x",
+            "java\nscript:x",
+            "jAvAsCrIpT:",
+        ] {
             assert!(is_javascript_url(v), "{v:?}");
             let e = el("a", &[("href", v), ("data-x", v)]);
             assert_eq!(attrs(&e), pairs(&[("href", JS_VOID), ("data-x", JS_VOID)]));
@@ -552,12 +647,21 @@ mod tests {
             assert!(!is_javascript_url(v), "{v:?}");
         }
         let e = el("img", &[("srcset", "a.png 1x, javascript:x 2x")]);
-        assert_eq!(attrs(&e), pairs(&[("srcset", "https://site.test/app/a.png 1x, javascript:void(0) 2x")]));
+        assert_eq!(
+            attrs(&e),
+            pairs(&[(
+                "srcset",
+                "https://site.test/app/a.png 1x, javascript:void(0) 2x"
+            )])
+        );
     }
 
     #[test]
     fn scripts_keep_no_source() {
-        let e = el("script", &[("src", "/app.js"), ("type", "module"), ("nonce", "n")]);
+        let e = el(
+            "script",
+            &[("src", "/app.js"), ("type", "module"), ("nonce", "n")],
+        );
         assert_eq!(attrs(&e), pairs(&[("type", "module"), ("nonce", "n")]));
         let mut svg = el("script", &[("href", "a.js"), ("xlink:href", "b.js")]);
         svg.ns = Namespace::Svg;
@@ -568,11 +672,23 @@ mod tests {
 
     #[test]
     fn srcdoc_and_meta_refresh_are_dropped() {
-        let e = el("iframe", &[("srcdoc", "<script>x</script>"), ("src", "f.html")]);
+        let e = el(
+            "iframe",
+            &[("srcdoc", "<script>x</script>"), ("src", "f.html")],
+        );
         assert_eq!(attrs(&e), pairs(&[("src", "https://site.test/app/f.html")]));
-        let e = el("meta", &[("http-equiv", " Refresh "), ("content", "0;url=https://evil.test")]);
+        let e = el(
+            "meta",
+            &[
+                ("http-equiv", " Refresh "),
+                ("content", "0;url=https://evil.test"),
+            ],
+        );
         assert_eq!(attrs(&e), pairs(&[("content", "0;url=https://evil.test")]));
-        let e = el("meta", &[("http-equiv", "content-type"), ("content", "text/html")]);
+        let e = el(
+            "meta",
+            &[("http-equiv", "content-type"), ("content", "text/html")],
+        );
         assert_eq!(attrs(&e).len(), 2);
     }
 
@@ -615,9 +731,18 @@ mod tests {
             "https://site.test/a/x.png 1x, https://site.test/a/y.png 2x, https://site.test/z.png 100w"
         );
         // A comma inside a URL belongs to it (only trailing commas split).
-        assert_eq!(rewrite_srcset("a.png,b.png 2x", base), "https://site.test/a/a.png,b.png 2x");
-        assert_eq!(rewrite_srcset("a.png, b.png 2x", base), "https://site.test/a/a.png, https://site.test/a/b.png 2x");
-        assert_eq!(rewrite_srcset("data:image/png;base64,AA== 1x", base), "data:image/png;base64,AA== 1x");
+        assert_eq!(
+            rewrite_srcset("a.png,b.png 2x", base),
+            "https://site.test/a/a.png,b.png 2x"
+        );
+        assert_eq!(
+            rewrite_srcset("a.png, b.png 2x", base),
+            "https://site.test/a/a.png, https://site.test/a/b.png 2x"
+        );
+        assert_eq!(
+            rewrite_srcset("data:image/png;base64,AA== 1x", base),
+            "data:image/png;base64,AA== 1x"
+        );
         assert_eq!(rewrite_srcset("", base), "");
     }
 
@@ -628,21 +753,43 @@ mod tests {
             rewrite_css_urls("a{background:url(img/a.png)} b{background: URL( '../b.png' )}", base),
             "a{background:url(\"https://site.test/css/img/a.png\")} b{background: url(\"https://site.test/b.png\")}"
         );
-        assert_eq!(rewrite_css_urls("@import \"x.css\";", base), "@import \"https://site.test/css/x.css\";");
-        assert_eq!(rewrite_css_urls("@import url(x.css);", base), "@import url(\"https://site.test/css/x.css\");");
+        assert_eq!(
+            rewrite_css_urls("@import \"x.css\";", base),
+            "@import \"https://site.test/css/x.css\";"
+        );
+        assert_eq!(
+            rewrite_css_urls("@import url(x.css);", base),
+            "@import url(\"https://site.test/css/x.css\");"
+        );
         // Left alone: data URLs keep their meaning, escapes are not guessed.
-        assert_eq!(rewrite_css_urls("a{b:url(data:x)}", base), "a{b:url(\"data:x\")}");
-        assert_eq!(rewrite_css_urls("a{b:url(\"a\\\"b\")}", base), "a{b:url(\"a\\\"b\")}");
+        assert_eq!(
+            rewrite_css_urls("a{b:url(data:x)}", base),
+            "a{b:url(\"data:x\")}"
+        );
+        assert_eq!(
+            rewrite_css_urls("a{b:url(\"a\\\"b\")}", base),
+            "a{b:url(\"a\\\"b\")}"
+        );
         assert_eq!(rewrite_css_urls("a{b:url(x", base), "a{b:url(x");
         assert_eq!(rewrite_css_urls("a{b:myurl(x)}", base), "a{b:myurl(x)}");
         assert_eq!(rewrite_css_urls("", base), "");
         let e = el("div", &[("style", "background:url(p.png)")]);
-        assert_eq!(attrs(&e), pairs(&[("style", "background:url(\"https://site.test/app/p.png\")")]));
+        assert_eq!(
+            attrs(&e),
+            pairs(&[("style", "background:url(\"https://site.test/app/p.png\")")])
+        );
     }
 
     #[test]
     fn recorded_stylesheets_are_inlined() {
-        let mut e = el("link", &[("rel", "Preload Stylesheet"), ("href", "css/s.css"), ("integrity", "sha384-x")]);
+        let mut e = el(
+            "link",
+            &[
+                ("rel", "Preload Stylesheet"),
+                ("href", "css/s.css"),
+                ("integrity", "sha384-x"),
+            ],
+        );
         e.stylesheet = Some("a { color: red; background: url(i.png) } /* 100% # */".into());
         let got = attrs(&e);
         assert_eq!(got.len(), 2);
@@ -656,8 +803,18 @@ mod tests {
         );
         // Without recorded text, or when not a stylesheet, the href is only
         // made absolute.
-        let e = el("link", &[("rel", "stylesheet"), ("href", "s.css"), ("integrity", "h")]);
-        assert_eq!(attrs(&e), pairs(&[("rel", "stylesheet"), ("href", "https://site.test/app/s.css"), ("integrity", "h")]));
+        let e = el(
+            "link",
+            &[("rel", "stylesheet"), ("href", "s.css"), ("integrity", "h")],
+        );
+        assert_eq!(
+            attrs(&e),
+            pairs(&[
+                ("rel", "stylesheet"),
+                ("href", "https://site.test/app/s.css"),
+                ("integrity", "h")
+            ])
+        );
         let mut e = el("link", &[("rel", "icon"), ("href", "f.ico")]);
         e.stylesheet = Some("x".into());
         assert_eq!(attrs(&e)[1].1, "https://site.test/app/f.ico");
@@ -669,14 +826,22 @@ mod tests {
         assert_eq!(a[0], ("data-reel-block".to_string(), String::new()));
         assert!(a[1].1.contains("width:300px;height:150px"));
         assert!(!a[1].1.contains("inline-block"));
-        assert!(blocked_attrs("SPAN", 1, 2)[1].1.starts_with("display:inline-block;"));
+        assert!(blocked_attrs("SPAN", 1, 2)[1]
+            .1
+            .starts_with("display:inline-block;"));
     }
 
     #[test]
     fn non_utf8_boundaries_are_safe() {
         // Multibyte text around the tokens must not split a character.
         let base = "https://é.test/ü/";
-        assert_eq!(rewrite_css_urls("é{b:url(ü.png)}ü", base), "é{b:url(\"https://é.test/ü/ü.png\")}ü");
-        assert_eq!(rewrite_srcset("ü.png 1x,é.png", base), "https://é.test/ü/ü.png 1x, https://é.test/ü/é.png");
+        assert_eq!(
+            rewrite_css_urls("é{b:url(ü.png)}ü", base),
+            "é{b:url(\"https://é.test/ü/ü.png\")}ü"
+        );
+        assert_eq!(
+            rewrite_srcset("ü.png 1x,é.png", base),
+            "https://é.test/ü/ü.png 1x, https://é.test/ü/é.png"
+        );
     }
 }

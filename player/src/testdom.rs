@@ -27,7 +27,15 @@ impl FNode {
             Some(NewNode::Element { attrs, .. }) => attrs.clone(),
             _ => Vec::new(),
         };
-        FNode { parent, children: Vec::new(), node, attrs, value: None, checked: None, scroll: None }
+        FNode {
+            parent,
+            children: Vec::new(),
+            node,
+            attrs,
+            value: None,
+            checked: None,
+            scroll: None,
+        }
     }
 }
 
@@ -63,7 +71,10 @@ impl FakeDom {
     }
 
     fn live(&mut self, id: NodeId, op: &DomOp) -> &mut FNode {
-        assert!(self.connected(id), "op on a node not in the document: {op:?}");
+        assert!(
+            self.connected(id),
+            "op on a node not in the document: {op:?}"
+        );
         self.nodes.get_mut(&id).expect("connected nodes exist")
     }
 
@@ -77,15 +88,30 @@ impl FakeDom {
                         self.nodes.insert(*doc, FNode::new(0, None));
                     }
                 }
-                DomOp::Create { id, parent, next, node } => {
-                    assert!(self.connected(*parent), "create under a parent not in the document: {op:?}");
-                    assert!(!self.connected(*id), "create of an id still in the document: {op:?}");
-                    self.nodes.insert(*id, FNode::new(*parent, Some(node.clone())));
+                DomOp::Create {
+                    id,
+                    parent,
+                    next,
+                    node,
+                } => {
+                    assert!(
+                        self.connected(*parent),
+                        "create under a parent not in the document: {op:?}"
+                    );
+                    assert!(
+                        !self.connected(*id),
+                        "create of an id still in the document: {op:?}"
+                    );
+                    self.nodes
+                        .insert(*id, FNode::new(*parent, Some(node.clone())));
                     let p = self.nodes.get_mut(parent).expect("checked");
                     match p.children.iter().position(|c| c == next) {
                         Some(i) if *next != 0 => p.children.insert(i, *id),
                         _ => {
-                            assert_eq!(*next, 0, "create before a node that is not a child: {op:?}");
+                            assert_eq!(
+                                *next, 0,
+                                "create before a node that is not a child: {op:?}"
+                            );
                             p.children.push(*id);
                         }
                     }
@@ -111,11 +137,15 @@ impl FakeDom {
                         None => n.attrs.push((name.clone(), value.clone())),
                     }
                 }
-                DomOp::RemoveAttr { id, name } => self.live(*id, op).attrs.retain(|(k, _)| k != name),
+                DomOp::RemoveAttr { id, name } => {
+                    self.live(*id, op).attrs.retain(|(k, _)| k != name)
+                }
                 DomOp::SetText { id, text } => match &mut self.live(*id, op).node {
-                    Some(NewNode::Text { text: t } | NewNode::Comment { text: t } | NewNode::Cdata { text: t }) => {
-                        t.clone_from(text)
-                    }
+                    Some(
+                        NewNode::Text { text: t }
+                        | NewNode::Comment { text: t }
+                        | NewNode::Cdata { text: t },
+                    ) => t.clone_from(text),
                     other => panic!("set_text on {other:?}"),
                 },
                 DomOp::SetValue { id, value } => self.live(*id, op).value = Some(value.clone()),
@@ -129,11 +159,14 @@ impl FakeDom {
     /// the replay promises), form state and scroll in braces.
     pub fn html(&self) -> String {
         let mut out = String::new();
-        let Some(root) = self.nodes.get(&self.root) else { return out };
+        let Some(root) = self.nodes.get(&self.root) else {
+            return out;
+        };
         if let Some((x, y)) = root.scroll {
             out.push_str(&format!("{{scroll={x},{y}}}"));
         }
-        let mut stack: Vec<(NodeId, bool)> = root.children.iter().rev().map(|&c| (c, true)).collect();
+        let mut stack: Vec<(NodeId, bool)> =
+            root.children.iter().rev().map(|&c| (c, true)).collect();
         while let Some((id, entering)) = stack.pop() {
             let n = &self.nodes[&id];
             match (&n.node, entering) {
@@ -162,7 +195,9 @@ impl FakeDom {
                 (Some(NewNode::Text { text }), _) => out.push_str(text),
                 (Some(NewNode::Comment { text }), _) => out.push_str(&format!("<!--{text}-->")),
                 (Some(NewNode::Cdata { text }), _) => out.push_str(&format!("<![CDATA[{text}]]>")),
-                (Some(NewNode::Doctype { name, .. }), _) => out.push_str(&format!("<!DOCTYPE {name}>")),
+                (Some(NewNode::Doctype { name, .. }), _) => {
+                    out.push_str(&format!("<!DOCTYPE {name}>"))
+                }
                 (None, _) => out.push_str("#document"),
             }
         }

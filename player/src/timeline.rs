@@ -105,7 +105,10 @@ impl Timeline {
 
     fn build_keyframes(&mut self) {
         let mut model = Model::new();
-        self.keyframes.push(Keyframe { next: 0, model: model.clone() });
+        self.keyframes.push(Keyframe {
+            next: 0,
+            model: model.clone(),
+        });
         let (mut last_next, mut last_t) = (0usize, 0u64);
         for (i, e) in self.events.iter().enumerate() {
             model.apply_quiet(&e.data);
@@ -114,7 +117,10 @@ impl Timeline {
             let since = next - last_next;
             let due = since >= KEYFRAME_EVENTS || rel.saturating_sub(last_t) >= KEYFRAME_MS;
             if due && since >= model.len() / KEYFRAME_SIZE_RATIO && next < self.events.len() {
-                self.keyframes.push(Keyframe { next, model: model.clone() });
+                self.keyframes.push(Keyframe {
+                    next,
+                    model: model.clone(),
+                });
                 last_next = next;
                 last_t = rel;
             }
@@ -127,22 +133,39 @@ impl Timeline {
         for e in &self.events {
             let t = e.t - self.start;
             match &e.data {
-                EventData::Custom(c) => self.markers.push(Marker { kind: MarkerKind::Custom, name: c.name.clone(), t }),
-                EventData::Meta(m) => self.markers.push(Marker { kind: MarkerKind::Navigation, name: m.href.clone(), t }),
+                EventData::Custom(c) => self.markers.push(Marker {
+                    kind: MarkerKind::Custom,
+                    name: c.name.clone(),
+                    t,
+                }),
+                EventData::Meta(m) => self.markers.push(Marker {
+                    kind: MarkerKind::Navigation,
+                    name: m.href.clone(),
+                    t,
+                }),
                 EventData::Mouse(m) if m.kind == MouseKind::Click => {
-                    self.markers.push(Marker { kind: MarkerKind::Click, name: "click".into(), t });
+                    self.markers.push(Marker {
+                        kind: MarkerKind::Click,
+                        name: "click".into(),
+                        t,
+                    });
                     recent.retain(|&(rt, _, _)| t - rt <= RAGE_WINDOW_MS);
                     let near = recent
                         .iter()
                         .filter(|&&(_, x, y)| {
-                            let (dx, dy) = (i64::from(x) - i64::from(m.x), i64::from(y) - i64::from(m.y));
+                            let (dx, dy) =
+                                (i64::from(x) - i64::from(m.x), i64::from(y) - i64::from(m.y));
                             dx * dx + dy * dy <= RAGE_RADIUS * RAGE_RADIUS
                         })
                         .count();
                     if near + 1 >= RAGE_CLICKS {
                         // One marker per burst, on the click that makes it one.
                         if !in_burst {
-                            self.markers.push(Marker { kind: MarkerKind::RageClick, name: "rage click".into(), t });
+                            self.markers.push(Marker {
+                                kind: MarkerKind::RageClick,
+                                name: "rage click".into(),
+                                t,
+                            });
                         }
                         in_burst = true;
                     } else {
@@ -159,12 +182,18 @@ impl Timeline {
         for e in &self.events {
             let t = e.t - self.start;
             match &e.data {
-                EventData::MouseMove(ps) => self.pointer.extend(
-                    ps.iter().map(|p| Pointer { t: t.saturating_add(u64::from(p.dt)), x: p.x, y: p.y, click: false }),
-                ),
-                EventData::Mouse(m) => {
-                    self.pointer.push(Pointer { t, x: m.x, y: m.y, click: m.kind == MouseKind::Click })
-                }
+                EventData::MouseMove(ps) => self.pointer.extend(ps.iter().map(|p| Pointer {
+                    t: t.saturating_add(u64::from(p.dt)),
+                    x: p.x,
+                    y: p.y,
+                    click: false,
+                })),
+                EventData::Mouse(m) => self.pointer.push(Pointer {
+                    t,
+                    x: m.x,
+                    y: m.y,
+                    click: m.kind == MouseKind::Click,
+                }),
                 _ => {}
             }
         }
@@ -249,7 +278,11 @@ impl Timeline {
                 y += (f64::from(b.y) - y) * f;
             }
         }
-        let clicked = self.pointer[..i].iter().rev().take_while(|p| t - (p.t as f64) < 400.0).any(|p| p.click);
+        let clicked = self.pointer[..i]
+            .iter()
+            .rev()
+            .take_while(|p| t - (p.t as f64) < 400.0)
+            .any(|p| p.click);
         Some((x, y, clicked))
     }
 }
@@ -266,19 +299,41 @@ mod tests {
     }
 
     fn click(t: u64, x: i32, y: i32) -> Event {
-        ev(t, EventData::Mouse(MouseInteraction { kind: MouseKind::Click, id: 0, x, y }))
+        ev(
+            t,
+            EventData::Mouse(MouseInteraction {
+                kind: MouseKind::Click,
+                id: 0,
+                x,
+                y,
+            }),
+        )
     }
 
     fn custom(t: u64, name: &str) -> Event {
-        ev(t, EventData::Custom(Custom { name: name.into(), data: None }))
+        ev(
+            t,
+            EventData::Custom(Custom {
+                name: name.into(),
+                data: None,
+            }),
+        )
     }
 
     #[test]
     fn sorts_stably_and_measures_from_the_first_event() {
-        let tl = Timeline::new(vec![custom(1_000_500, "b"), custom(1_000_000, "a"), custom(1_000_500, "c")]);
+        let tl = Timeline::new(vec![
+            custom(1_000_500, "b"),
+            custom(1_000_000, "a"),
+            custom(1_000_500, "c"),
+        ]);
         assert_eq!(tl.start(), 1_000_000);
         assert_eq!(tl.duration(), 500);
-        let names: Vec<_> = tl.markers().iter().map(|m| (m.name.as_str(), m.t)).collect();
+        let names: Vec<_> = tl
+            .markers()
+            .iter()
+            .map(|m| (m.name.as_str(), m.t))
+            .collect();
         assert_eq!(names, vec![("a", 0), ("b", 500), ("c", 500)]);
         assert_eq!(tl.index_after(0), 1);
         assert_eq!(tl.index_after(499), 1);
@@ -306,7 +361,11 @@ mod tests {
             ev(9000, meta("https://a.test/next")),
         ];
         let tl = Timeline::new(events);
-        let got: Vec<_> = tl.markers().iter().map(|m| (m.kind, m.name.as_str(), m.t)).collect();
+        let got: Vec<_> = tl
+            .markers()
+            .iter()
+            .map(|m| (m.kind, m.name.as_str(), m.t))
+            .collect();
         use MarkerKind::*;
         assert_eq!(
             got,
@@ -334,7 +393,12 @@ mod tests {
 
     #[test]
     fn idle_stretches() {
-        let tl = Timeline::new(vec![custom(0, "a"), custom(5000, "b"), custom(10_001, "c"), custom(20_000, "d")]);
+        let tl = Timeline::new(vec![
+            custom(0, "a"),
+            custom(5000, "b"),
+            custom(10_001, "c"),
+            custom(20_000, "d"),
+        ]);
         assert_eq!(tl.idle(), &[(5000, 10_001), (10_001, 20_000)]);
     }
 
@@ -344,17 +408,31 @@ mod tests {
             custom(0, "start"),
             ev(
                 100,
-                EventData::MouseMove(vec![MousePosition { x: 0, y: 0, dt: 0 }, MousePosition { x: 100, y: 50, dt: 100 }]),
+                EventData::MouseMove(vec![
+                    MousePosition { x: 0, y: 0, dt: 0 },
+                    MousePosition {
+                        x: 100,
+                        y: 50,
+                        dt: 100,
+                    },
+                ]),
             ),
             click(300, 100, 50),
-            ev(5000, EventData::MouseMove(vec![MousePosition { x: 7, y: 7, dt: 0 }])),
+            ev(
+                5000,
+                EventData::MouseMove(vec![MousePosition { x: 7, y: 7, dt: 0 }]),
+            ),
         ]);
         assert_eq!(tl.pointer_at(50.0), None);
         assert_eq!(tl.pointer_at(100.0), Some((0.0, 0.0, false)));
         assert_eq!(tl.pointer_at(150.0), Some((50.0, 25.0, false)));
         assert_eq!(tl.pointer_at(200.0), Some((100.0, 50.0, false)));
         assert_eq!(tl.pointer_at(350.0), Some((100.0, 50.0, true)));
-        assert_eq!(tl.pointer_at(1000.0), Some((100.0, 50.0, false)), "samples far apart do not interpolate");
+        assert_eq!(
+            tl.pointer_at(1000.0),
+            Some((100.0, 50.0, false)),
+            "samples far apart do not interpolate"
+        );
         assert_eq!(tl.pointer_at(6000.0), Some((7.0, 7.0, false)));
     }
 
@@ -366,7 +444,10 @@ mod tests {
         let mut next_id = 3;
         let mut events = vec![
             ev(0, meta("https://a.test/x/")),
-            ev(0, snapshot(vec![doc(1), el(2, 1, "html", &[]), el(3, 2, "body", &[])])),
+            ev(
+                0,
+                snapshot(vec![doc(1), el(2, 1, "html", &[]), el(3, 2, "body", &[])]),
+            ),
         ];
         let mut t = 0;
         for _ in 0..3000 {
@@ -410,14 +491,21 @@ mod tests {
             events.push(ev(
                 i,
                 EventData::Mutation(Mutation {
-                    texts: vec![TextChange { id: 3, text: format!("{i}") }],
+                    texts: vec![TextChange {
+                        id: 3,
+                        text: format!("{i}"),
+                    }],
                     ..Default::default()
                 }),
             ));
         }
         let tl = Timeline::new(events);
         // 20,000 nodes / 16 = one keyframe per 1,250 events at most.
-        assert!(tl.keyframe_count() <= 1 + 5000 / 1250, "{}", tl.keyframe_count());
+        assert!(
+            tl.keyframe_count() <= 1 + 5000 / 1250,
+            "{}",
+            tl.keyframe_count()
+        );
         assert!(tl.state_at(4000).0.outline().starts_with("<html>4000x"));
     }
 }

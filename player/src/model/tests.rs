@@ -8,45 +8,81 @@ pub(crate) fn el(id: NodeId, parent: NodeId, tag: &str, attrs: &[(&str, &str)]) 
         parent,
         kind: NodeKind::Element(Element {
             tag: tag.into(),
-            attrs: attrs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            attrs: attrs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             ..Default::default()
         }),
     }
 }
 
 pub(crate) fn text(id: NodeId, parent: NodeId, t: &str) -> FlatNode {
-    FlatNode { id, parent, kind: NodeKind::Text(t.into()) }
+    FlatNode {
+        id,
+        parent,
+        kind: NodeKind::Text(t.into()),
+    }
 }
 
 pub(crate) fn doc(id: NodeId) -> FlatNode {
-    FlatNode { id, parent: NO_NODE, kind: NodeKind::Document }
+    FlatNode {
+        id,
+        parent: NO_NODE,
+        kind: NodeKind::Document,
+    }
 }
 
 pub(crate) fn snapshot(nodes: Vec<FlatNode>) -> EventData {
-    EventData::FullSnapshot(Snapshot { nodes, scroll_x: 0, scroll_y: 0 })
+    EventData::FullSnapshot(Snapshot {
+        nodes,
+        scroll_x: 0,
+        scroll_y: 0,
+    })
 }
 
 pub(crate) fn meta(href: &str) -> EventData {
-    EventData::Meta(Meta { href: href.into(), title: "t".into(), width: 800, height: 600, user_agent: "ua".into() })
+    EventData::Meta(Meta {
+        href: href.into(),
+        title: "t".into(),
+        width: 800,
+        height: 600,
+        user_agent: "ua".into(),
+    })
 }
 
 fn add(parent: NodeId, next: NodeId, nodes: Vec<FlatNode>) -> AddedTree {
-    AddedTree { parent, next, nodes }
+    AddedTree {
+        parent,
+        next,
+        nodes,
+    }
 }
 
 fn mutation(removes: Vec<NodeId>, adds: Vec<AddedTree>) -> EventData {
-    EventData::Mutation(Mutation { removes, adds, ..Default::default() })
+    EventData::Mutation(Mutation {
+        removes,
+        adds,
+        ..Default::default()
+    })
 }
 
 fn attr(id: NodeId, name: &str, value: Option<&str>) -> EventData {
     EventData::Mutation(Mutation {
-        attrs: vec![AttrChange { id, name: name.into(), value: value.map(str::to_string) }],
+        attrs: vec![AttrChange {
+            id,
+            name: name.into(),
+            value: value.map(str::to_string),
+        }],
         ..Default::default()
     })
 }
 
 fn text_change(id: NodeId, t: &str) -> EventData {
-    EventData::Mutation(Mutation { texts: vec![TextChange { id, text: t.into() }], ..Default::default() })
+    EventData::Mutation(Mutation {
+        texts: vec![TextChange { id, text: t.into() }],
+        ..Default::default()
+    })
 }
 
 /// A page: `<html><head></head><body><p id=a>one</p><p id=b>two</p></body></html>`.
@@ -83,7 +119,11 @@ impl Harness {
         self.model.check();
         self.dom.apply(&ops);
         let fresh = FakeDom::from_ops(&self.model.render_all());
-        assert_eq!(self.dom.html(), fresh.html(), "incremental and full render differ after {ev:?}");
+        assert_eq!(
+            self.dom.html(),
+            fresh.html(),
+            "incremental and full render differ after {ev:?}"
+        );
         ops
     }
 
@@ -99,8 +139,14 @@ fn snapshot_builds_the_document() {
     let ops = h.apply(&snapshot(page()));
     assert_eq!(ops[0], DomOp::Reset { doc: 1 });
     assert_eq!(ops.len(), 1 + 7 + 1, "reset, seven creates, window scroll");
-    assert_eq!(h.model.outline(), r#"<html><head></head><body><p id="a">one</p><p id="b">two</p></body></html>"#);
-    assert_eq!(h.html(), r#"{scroll=0,0}<html><head></head><body><p id="a">one</p><p id="b">two</p></body></html>"#);
+    assert_eq!(
+        h.model.outline(),
+        r#"<html><head></head><body><p id="a">one</p><p id="b">two</p></body></html>"#
+    );
+    assert_eq!(
+        h.html(),
+        r#"{scroll=0,0}<html><head></head><body><p id="a">one</p><p id="b">two</p></body></html>"#
+    );
     assert_eq!(h.model.viewport(), (800, 600));
 }
 
@@ -108,7 +154,11 @@ fn snapshot_builds_the_document() {
 fn a_new_snapshot_replaces_everything() {
     let mut h = Harness::new();
     h.apply(&snapshot(page()));
-    let ops = h.apply(&snapshot(vec![doc(100), el(101, 100, "html", &[]), text(102, 101, "x")]));
+    let ops = h.apply(&snapshot(vec![
+        doc(100),
+        el(101, 100, "html", &[]),
+        text(102, 101, "x"),
+    ]));
     assert_eq!(ops[0], DomOp::Reset { doc: 100 });
     assert_eq!(h.model.outline(), "<html>x</html>");
     assert!(h.model.node(5).is_none());
@@ -130,14 +180,26 @@ fn snapshot_without_a_document_leaves_an_empty_model() {
 fn adds_go_before_their_next_sibling_or_at_the_end() {
     let mut h = Harness::new();
     h.apply(&snapshot(page()));
-    h.apply(&mutation(vec![], vec![add(4, 7, vec![el(10, 4, "hr", &[])]), add(4, 0, vec![el(11, 4, "footer", &[])])]));
+    h.apply(&mutation(
+        vec![],
+        vec![
+            add(4, 7, vec![el(10, 4, "hr", &[])]),
+            add(4, 0, vec![el(11, 4, "footer", &[])]),
+        ],
+    ));
     assert_eq!(
         h.model.outline(),
         r#"<html><head></head><body><p id="a">one</p><hr></hr><p id="b">two</p><footer></footer></body></html>"#
     );
     // Before the first child, and a next that is not a child of the parent
     // (appends).
-    h.apply(&mutation(vec![], vec![add(4, 5, vec![el(12, 4, "nav", &[])]), add(5, 7, vec![text(13, 5, "!")])]));
+    h.apply(&mutation(
+        vec![],
+        vec![
+            add(4, 5, vec![el(12, 4, "nav", &[])]),
+            add(5, 7, vec![text(13, 5, "!")]),
+        ],
+    ));
     assert_eq!(
         h.model.outline(),
         r#"<html><head></head><body><nav></nav><p id="a">one!</p><hr></hr><p id="b">two</p><footer></footer></body></html>"#
@@ -175,7 +237,10 @@ fn removes_forget_the_subtree_and_tolerate_repeats() {
     let ops = h.apply(&mutation(vec![5, 5, 6, 999], vec![]));
     assert_eq!(ops, vec![DomOp::Remove { id: 5 }]);
     assert!(h.model.node(6).is_none(), "descendants are forgotten");
-    assert_eq!(h.model.outline(), r#"<html><head></head><body><p id="b">two</p></body></html>"#);
+    assert_eq!(
+        h.model.outline(),
+        r#"<html><head></head><body><p id="b">two</p></body></html>"#
+    );
     // Removing the document itself is refused.
     h.apply(&mutation(vec![1], vec![]));
     assert_eq!(h.model.root(), 1);
@@ -186,8 +251,18 @@ fn a_move_arrives_as_remove_then_add_with_the_same_ids() {
     let mut h = Harness::new();
     h.apply(&snapshot(page()));
     // Move <p id=b> before <p id=a>.
-    h.apply(&mutation(vec![7], vec![add(4, 5, vec![el(7, 4, "p", &[("id", "b")]), text(8, 7, "two")])]));
-    assert_eq!(h.model.outline(), r#"<html><head></head><body><p id="b">two</p><p id="a">one</p></body></html>"#);
+    h.apply(&mutation(
+        vec![7],
+        vec![add(
+            4,
+            5,
+            vec![el(7, 4, "p", &[("id", "b")]), text(8, 7, "two")],
+        )],
+    ));
+    assert_eq!(
+        h.model.outline(),
+        r#"<html><head></head><body><p id="b">two</p><p id="a">one</p></body></html>"#
+    );
 }
 
 #[test]
@@ -195,11 +270,24 @@ fn an_add_of_an_existing_id_replaces_it() {
     let mut h = Harness::new();
     h.apply(&snapshot(page()));
     // No remove: the add itself moves <p id=a> (and its new content) to the end.
-    h.apply(&mutation(vec![], vec![add(4, 0, vec![el(5, 4, "p", &[("id", "a2")]), text(6, 5, "uno")])]));
-    assert_eq!(h.model.outline(), r#"<html><head></head><body><p id="b">two</p><p id="a2">uno</p></body></html>"#);
+    h.apply(&mutation(
+        vec![],
+        vec![add(
+            4,
+            0,
+            vec![el(5, 4, "p", &[("id", "a2")]), text(6, 5, "uno")],
+        )],
+    ));
+    assert_eq!(
+        h.model.outline(),
+        r#"<html><head></head><body><p id="b">two</p><p id="a2">uno</p></body></html>"#
+    );
     // Re-adding a node before itself: its old place is gone, so it appends.
     h.apply(&mutation(vec![], vec![add(4, 7, vec![el(7, 4, "p", &[])])]));
-    assert_eq!(h.model.outline(), r#"<html><head></head><body><p id="a2">uno</p><p></p></body></html>"#);
+    assert_eq!(
+        h.model.outline(),
+        r#"<html><head></head><body><p id="a2">uno</p><p></p></body></html>"#
+    );
 }
 
 #[test]
@@ -208,13 +296,30 @@ fn cycles_are_refused() {
     h.apply(&snapshot(page()));
     let before = h.model.outline();
     // <body> under its own child, <p> under its own text, a node under itself.
-    h.apply(&mutation(vec![], vec![add(5, 0, vec![el(4, 5, "body", &[])])]));
+    h.apply(&mutation(
+        vec![],
+        vec![add(5, 0, vec![el(4, 5, "body", &[])])],
+    ));
     h.apply(&mutation(vec![], vec![add(6, 0, vec![el(5, 6, "p", &[])])]));
     h.apply(&mutation(vec![], vec![add(7, 0, vec![el(7, 7, "p", &[])])]));
     assert_eq!(h.model.outline(), before);
     // Inside one tree: a later node re-using the tree's root id under the root.
-    h.apply(&mutation(vec![], vec![add(4, 0, vec![el(30, 4, "div", &[]), el(31, 30, "span", &[]), el(30, 31, "i", &[])])]));
-    assert!(h.model.outline().ends_with(r#"<div><span></span></div></body></html>"#));
+    h.apply(&mutation(
+        vec![],
+        vec![add(
+            4,
+            0,
+            vec![
+                el(30, 4, "div", &[]),
+                el(31, 30, "span", &[]),
+                el(30, 31, "i", &[]),
+            ],
+        )],
+    ));
+    assert!(h
+        .model
+        .outline()
+        .ends_with(r#"<div><span></span></div></body></html>"#));
 }
 
 #[test]
@@ -238,7 +343,10 @@ fn bad_adds_are_skipped() {
     h.apply(&mutation(vec![43], vec![]));
     assert_eq!(h.model.outline(), before);
     // A stray parent inside a tree does not graft nodes elsewhere.
-    h.apply(&mutation(vec![], vec![add(4, 0, vec![el(50, 4, "div", &[]), text(51, 3, "stray")])]));
+    h.apply(&mutation(
+        vec![],
+        vec![add(4, 0, vec![el(50, 4, "div", &[]), text(51, 3, "stray")])],
+    ));
     assert!(h.model.node(51).is_none());
 }
 
@@ -246,23 +354,51 @@ fn bad_adds_are_skipped() {
 fn attributes_change_and_go() {
     let mut h = Harness::new();
     h.apply(&snapshot(page()));
-    assert_eq!(h.apply(&attr(5, "class", Some("x"))), vec![DomOp::SetAttr { id: 5, name: "class".into(), value: "x".into() }]);
+    assert_eq!(
+        h.apply(&attr(5, "class", Some("x"))),
+        vec![DomOp::SetAttr {
+            id: 5,
+            name: "class".into(),
+            value: "x".into()
+        }]
+    );
     h.apply(&attr(5, "class", Some("y")));
-    assert_eq!(h.apply(&attr(5, "id", None)), vec![DomOp::RemoveAttr { id: 5, name: "id".into() }]);
+    assert_eq!(
+        h.apply(&attr(5, "id", None)),
+        vec![DomOp::RemoveAttr {
+            id: 5,
+            name: "id".into()
+        }]
+    );
     assert!(h.apply(&attr(5, "missing", None)).is_empty());
     assert!(h.apply(&attr(999, "class", Some("x"))).is_empty());
-    assert!(h.apply(&attr(6, "class", Some("x"))).is_empty(), "text nodes have no attributes");
-    assert_eq!(h.model.outline(), r#"<html><head></head><body><p class="y">one</p><p id="b">two</p></body></html>"#);
+    assert!(
+        h.apply(&attr(6, "class", Some("x"))).is_empty(),
+        "text nodes have no attributes"
+    );
+    assert_eq!(
+        h.model.outline(),
+        r#"<html><head></head><body><p class="y">one</p><p id="b">two</p></body></html>"#
+    );
 }
 
 #[test]
 fn text_changes() {
     let mut h = Harness::new();
     h.apply(&snapshot(page()));
-    assert_eq!(h.apply(&text_change(6, "uno")), vec![DomOp::SetText { id: 6, text: "uno".into() }]);
+    assert_eq!(
+        h.apply(&text_change(6, "uno")),
+        vec![DomOp::SetText {
+            id: 6,
+            text: "uno".into()
+        }]
+    );
     assert!(h.apply(&text_change(5, "not a text node")).is_empty());
     assert!(h.apply(&text_change(999, "x")).is_empty());
-    assert_eq!(h.model.outline(), r#"<html><head></head><body><p id="a">uno</p><p id="b">two</p></body></html>"#);
+    assert_eq!(
+        h.model.outline(),
+        r#"<html><head></head><body><p id="a">uno</p><p id="b">two</p></body></html>"#
+    );
 }
 
 #[test]
@@ -273,11 +409,27 @@ fn a_batch_applies_removes_adds_attrs_texts_in_that_order() {
         removes: vec![7],
         adds: vec![add(4, 0, vec![el(60, 4, "p", &[]), text(61, 60, "new")])],
         // The attribute and text changes name nodes added in this batch.
-        attrs: vec![AttrChange { id: 60, name: "class".into(), value: Some("c".into()) }],
-        texts: vec![TextChange { id: 61, text: "newer".into() }, TextChange { id: 8, text: "gone".into() }],
+        attrs: vec![AttrChange {
+            id: 60,
+            name: "class".into(),
+            value: Some("c".into()),
+        }],
+        texts: vec![
+            TextChange {
+                id: 61,
+                text: "newer".into(),
+            },
+            TextChange {
+                id: 8,
+                text: "gone".into(),
+            },
+        ],
     });
     h.apply(&m);
-    assert_eq!(h.model.outline(), r#"<html><head></head><body><p id="a">one</p><p class="c">newer</p></body></html>"#);
+    assert_eq!(
+        h.model.outline(),
+        r#"<html><head></head><body><p id="a">one</p><p class="c">newer</p></body></html>"#
+    );
 }
 
 #[test]
@@ -296,21 +448,58 @@ fn form_state_scroll_and_viewport() {
     nodes.push(FlatNode {
         id: 71,
         parent: 4,
-        kind: NodeKind::Element(Element { tag: "input".into(), checked: Some(false), ..Default::default() }),
+        kind: NodeKind::Element(Element {
+            tag: "input".into(),
+            checked: Some(false),
+            ..Default::default()
+        }),
     });
     h.apply(&snapshot(nodes));
-    assert!(h.html().contains("<input>{value=••••••}</input><input>{checked=false}</input>"));
-    let ops = h.apply(&EventData::Input(Input { id: 70, value: Some(FieldValue::Text("hi".into())), checked: None }));
-    assert_eq!(ops, vec![DomOp::SetValue { id: 70, value: "hi".into() }]);
-    h.apply(&EventData::Input(Input { id: 71, value: None, checked: Some(true) }));
-    h.apply(&EventData::Input(Input { id: 999, value: None, checked: Some(true) }));
-    h.apply(&EventData::Scroll(Scroll { id: 1, x: 0, y: 300 }));
+    assert!(h
+        .html()
+        .contains("<input>{value=••••••}</input><input>{checked=false}</input>"));
+    let ops = h.apply(&EventData::Input(Input {
+        id: 70,
+        value: Some(FieldValue::Text("hi".into())),
+        checked: None,
+    }));
+    assert_eq!(
+        ops,
+        vec![DomOp::SetValue {
+            id: 70,
+            value: "hi".into()
+        }]
+    );
+    h.apply(&EventData::Input(Input {
+        id: 71,
+        value: None,
+        checked: Some(true),
+    }));
+    h.apply(&EventData::Input(Input {
+        id: 999,
+        value: None,
+        checked: Some(true),
+    }));
+    h.apply(&EventData::Scroll(Scroll {
+        id: 1,
+        x: 0,
+        y: 300,
+    }));
     h.apply(&EventData::Scroll(Scroll { id: 4, x: 5, y: 6 }));
-    h.apply(&EventData::Scroll(Scroll { id: 999, x: 5, y: 6 }));
+    h.apply(&EventData::Scroll(Scroll {
+        id: 999,
+        x: 5,
+        y: 6,
+    }));
     assert!(h.html().starts_with("{scroll=0,300}"));
     assert!(h.html().contains("<body>{scroll=5,6}"));
-    assert!(h.html().contains("<input>{value=hi}</input><input>{checked=true}</input>"));
-    h.apply(&EventData::Viewport(Viewport { width: 375, height: 700 }));
+    assert!(h
+        .html()
+        .contains("<input>{value=hi}</input><input>{checked=true}</input>"));
+    h.apply(&EventData::Viewport(Viewport {
+        width: 375,
+        height: 700,
+    }));
     assert_eq!(h.model.viewport(), (375, 700));
 }
 
@@ -329,22 +518,41 @@ fn select_value_is_set_after_its_options_exist() {
     };
     let ops = h.apply(&mutation(
         vec![],
-        vec![add(4, 0, vec![select, el(81, 80, "option", &[("value", "a")]), el(82, 80, "option", &[("value", "b")])])],
+        vec![add(
+            4,
+            0,
+            vec![
+                select,
+                el(81, 80, "option", &[("value", "a")]),
+                el(82, 80, "option", &[("value", "b")]),
+            ],
+        )],
     ));
     assert!(matches!(ops.last(), Some(DomOp::SetValue { id: 80, .. })));
     // Replaced within one batch: only the replacement's state is set.
     let ops = h.apply(&mutation(
         vec![],
         vec![
-            add(4, 0, vec![FlatNode {
-                id: 90,
-                parent: 4,
-                kind: NodeKind::Element(Element { tag: "input".into(), value: Some(FieldValue::Masked), ..Default::default() }),
-            }]),
+            add(
+                4,
+                0,
+                vec![FlatNode {
+                    id: 90,
+                    parent: 4,
+                    kind: NodeKind::Element(Element {
+                        tag: "input".into(),
+                        value: Some(FieldValue::Masked),
+                        ..Default::default()
+                    }),
+                }],
+            ),
             add(4, 0, vec![el(90, 4, "input", &[])]),
         ],
     ));
-    assert!(!ops.iter().any(|o| matches!(o, DomOp::SetValue { .. })), "{ops:?}");
+    assert!(
+        !ops.iter().any(|o| matches!(o, DomOp::SetValue { .. })),
+        "{ops:?}"
+    );
 }
 
 #[test]
@@ -355,12 +563,24 @@ fn scripts_are_created_empty_and_stay_empty() {
     nodes.push(el(100, 3, "script", &[("src", "a.js"), ("onload", "x()")]));
     nodes.push(text(101, 100, "alert(1)"));
     h.apply(&snapshot(nodes));
-    assert!(h.html().contains("<head><script></script></head>"), "{}", h.html());
+    assert!(
+        h.html().contains("<head><script></script></head>"),
+        "{}",
+        h.html()
+    );
     assert!(h.apply(&text_change(101, "alert(2)")).is_empty());
-    assert!(h.apply(&mutation(vec![], vec![add(100, 0, vec![text(102, 100, "more")])])).is_empty());
+    assert!(h
+        .apply(&mutation(
+            vec![],
+            vec![add(100, 0, vec![text(102, 100, "more")])]
+        ))
+        .is_empty());
     assert!(h.apply(&mutation(vec![101], vec![])).is_empty());
     // A script's children moved out of it become visible.
-    h.apply(&mutation(vec![], vec![add(4, 0, vec![text(102, 4, "now shown")])]));
+    h.apply(&mutation(
+        vec![],
+        vec![add(4, 0, vec![text(102, 4, "now shown")])],
+    ));
     assert!(h.html().contains("now shown"));
     // Attribute changes on a script are sanitised too.
     assert!(h.apply(&attr(100, "src", Some("b.js"))).is_empty());
@@ -377,17 +597,27 @@ fn sanitising_follows_attribute_changes() {
         parent: 3,
         kind: NodeKind::Element(Element {
             tag: "link".into(),
-            attrs: vec![("rel".into(), "preload".into()), ("href".into(), "s.css".into())],
+            attrs: vec![
+                ("rel".into(), "preload".into()),
+                ("href".into(), "s.css".into()),
+            ],
             stylesheet: Some("b{c:d}".into()),
             ..Default::default()
         }),
     });
     h.apply(&snapshot(nodes));
-    assert!(h.html().contains(r#"<link href="https://site.test/app/s.css" rel="preload">"#), "{}", h.html());
+    assert!(
+        h.html()
+            .contains(r#"<link href="https://site.test/app/s.css" rel="preload">"#),
+        "{}",
+        h.html()
+    );
     // Becoming a stylesheet makes the recorded text the href.
     let ops = h.apply(&attr(110, "rel", Some("stylesheet")));
     assert_eq!(ops.len(), 2, "{ops:?}");
-    assert!(h.html().contains(r#"href="data:text/css;charset=utf-8,b%7Bc:d%7D""#));
+    assert!(h
+        .html()
+        .contains(r#"href="data:text/css;charset=utf-8,b%7Bc:d%7D""#));
     assert!(h.apply(&attr(5, "onclick", Some("steal()"))).is_empty());
     h.apply(&attr(5, "href", Some("javascript:steal()")));
     assert!(h.html().contains(r#"<p href="javascript:void(0)" id="a">"#));
@@ -403,14 +633,26 @@ fn style_text_and_blocked_boxes() {
     nodes.push(FlatNode {
         id: 122,
         parent: 4,
-        kind: NodeKind::Blocked { tag: "div".into(), ns: Namespace::Html, width: 10, height: 20 },
+        kind: NodeKind::Blocked {
+            tag: "div".into(),
+            ns: Namespace::Html,
+            width: 10,
+            height: 20,
+        },
     });
     h.apply(&snapshot(nodes));
-    assert!(h.html().contains(r#"<style>a{b:url("https://site.test/app/x.png")}</style>"#));
-    assert!(h.html().contains(r#"<div data-reel-block="" style="box-sizing:border-box;width:10px;height:20px;"#));
+    assert!(h
+        .html()
+        .contains(r#"<style>a{b:url("https://site.test/app/x.png")}</style>"#));
+    assert!(h.html().contains(
+        r#"<div data-reel-block="" style="box-sizing:border-box;width:10px;height:20px;"#
+    ));
     assert_eq!(
         h.apply(&text_change(121, "c{d:url(/y.png)}")),
-        vec![DomOp::SetText { id: 121, text: r#"c{d:url("https://site.test/y.png")}"#.into() }]
+        vec![DomOp::SetText {
+            id: 121,
+            text: r#"c{d:url("https://site.test/y.png")}"#.into()
+        }]
     );
 }
 
@@ -419,18 +661,46 @@ fn doctype_and_svg() {
     let mut h = Harness::new();
     let nodes = vec![
         doc(1),
-        FlatNode { id: 2, parent: 1, kind: NodeKind::Doctype { name: "html".into(), public_id: "".into(), system_id: "".into() } },
+        FlatNode {
+            id: 2,
+            parent: 1,
+            kind: NodeKind::Doctype {
+                name: "html".into(),
+                public_id: "".into(),
+                system_id: "".into(),
+            },
+        },
         el(3, 1, "html", &[]),
         FlatNode {
             id: 4,
             parent: 3,
-            kind: NodeKind::Element(Element { tag: "svg".into(), ns: Namespace::Svg, ..Default::default() }),
+            kind: NodeKind::Element(Element {
+                tag: "svg".into(),
+                ns: Namespace::Svg,
+                ..Default::default()
+            }),
         },
-        FlatNode { id: 5, parent: 3, kind: NodeKind::Comment("c".into()) },
+        FlatNode {
+            id: 5,
+            parent: 3,
+            kind: NodeKind::Comment("c".into()),
+        },
     ];
     let ops = h.apply(&snapshot(nodes));
-    assert!(matches!(&ops[3], DomOp::Create { node: NewNode::Element { ns: crate::ops::Ns::Svg, .. }, .. }));
-    assert_eq!(h.html(), "{scroll=0,0}<!DOCTYPE html><html><svg></svg><!--c--></html>");
+    assert!(matches!(
+        &ops[3],
+        DomOp::Create {
+            node: NewNode::Element {
+                ns: crate::ops::Ns::Svg,
+                ..
+            },
+            ..
+        }
+    ));
+    assert_eq!(
+        h.html(),
+        "{scroll=0,0}<!DOCTYPE html><html><svg></svg><!--c--></html>"
+    );
 }
 
 #[test]
@@ -448,7 +718,10 @@ fn deep_trees_do_not_recurse() {
     assert!(m.outline().contains("leaf"));
     assert!(matches!(ops.last(), Some(DomOp::Scroll { id: 1, .. })));
     // Cycle check walks the whole depth; removal deletes it all.
-    m.apply(&mutation(vec![], vec![add(DEPTH + 1, 0, vec![el(2, DEPTH + 1, "div", &[])])]));
+    m.apply(&mutation(
+        vec![],
+        vec![add(DEPTH + 1, 0, vec![el(2, DEPTH + 1, "div", &[])])],
+    ));
     assert_eq!(m.len(), DEPTH as usize + 2);
     m.apply(&mutation(vec![2], vec![]));
     assert_eq!(m.len(), 1);
@@ -482,14 +755,37 @@ impl Rng {
 /// Random, often nonsensical, events over a small id space so that
 /// collisions, moves, repeats and unknown ids are frequent.
 pub(crate) fn random_event(rng: &mut Rng, next_id: &mut NodeId) -> EventData {
-    const TAGS: &[&str] = &["div", "p", "script", "style", "link", "input", "select", "option", "span"];
-    const NAMES: &[&str] = &["class", "onclick", "href", "rel", "src", "style", "id", "srcdoc", "integrity"];
-    const VALUES: &[&str] = &["a", "stylesheet", "javascript:x()", "img/x.png", "url(a.png)", ""];
+    const TAGS: &[&str] = &[
+        "div", "p", "script", "style", "link", "input", "select", "option", "span",
+    ];
+    const NAMES: &[&str] = &[
+        "class",
+        "onclick",
+        "href",
+        "rel",
+        "src",
+        "style",
+        "id",
+        "srcdoc",
+        "integrity",
+    ];
+    const VALUES: &[&str] = &[
+        "a",
+        "stylesheet",
+        "javascript:x()",
+        "img/x.png",
+        "url(a.png)",
+        "",
+    ];
     let id = |rng: &mut Rng, next_id: NodeId| rng.below(u64::from(next_id) + 3) as NodeId;
     let node = |rng: &mut Rng, nid: NodeId, parent: NodeId| -> FlatNode {
         match rng.below(5) {
             0 => text(nid, parent, "t"),
-            1 => FlatNode { id: nid, parent, kind: NodeKind::Comment("c".into()) },
+            1 => FlatNode {
+                id: nid,
+                parent,
+                kind: NodeKind::Comment("c".into()),
+            },
             2 => FlatNode {
                 id: nid,
                 parent,
@@ -525,7 +821,11 @@ pub(crate) fn random_event(rng: &mut Rng, next_id: &mut NodeId) -> EventData {
             value: Some(FieldValue::Text(format!("{}", rng.below(9)))),
             checked: Some(rng.below(2) == 0),
         }),
-        2 => EventData::Scroll(Scroll { id: id(rng, *next_id), x: 1, y: rng.below(100) as i32 }),
+        2 => EventData::Scroll(Scroll {
+            id: id(rng, *next_id),
+            x: 1,
+            y: rng.below(100) as i32,
+        }),
         3 => meta(rng.pick(&["https://a.test/x/", "https://b.test/", "about:blank"])),
         _ => {
             let mut m = Mutation::default();
@@ -551,14 +851,25 @@ pub(crate) fn random_event(rng: &mut Rng, next_id: &mut NodeId) -> EventData {
                     };
                     nodes.push(node(rng, nid, p));
                 }
-                m.adds.push(AddedTree { parent, next: id(rng, *next_id), nodes });
+                m.adds.push(AddedTree {
+                    parent,
+                    next: id(rng, *next_id),
+                    nodes,
+                });
             }
             for _ in 0..rng.below(3) {
                 let value = (rng.below(4) != 0).then(|| rng.pick(VALUES).to_string());
-                m.attrs.push(AttrChange { id: id(rng, *next_id), name: rng.pick(NAMES).to_string(), value });
+                m.attrs.push(AttrChange {
+                    id: id(rng, *next_id),
+                    name: rng.pick(NAMES).to_string(),
+                    value,
+                });
             }
             for _ in 0..rng.below(2) {
-                m.texts.push(TextChange { id: id(rng, *next_id), text: format!("x{}", rng.below(5)) });
+                m.texts.push(TextChange {
+                    id: id(rng, *next_id),
+                    text: format!("x{}", rng.below(5)),
+                });
             }
             EventData::Mutation(m)
         }
@@ -572,7 +883,11 @@ fn random_streams_keep_the_model_consistent_and_the_dom_in_step() {
         let mut h = Harness::new();
         let mut next_id = 3;
         h.apply(&meta("https://a.test/x/"));
-        h.apply(&snapshot(vec![doc(1), el(2, 1, "html", &[]), el(3, 2, "body", &[])]));
+        h.apply(&snapshot(vec![
+            doc(1),
+            el(2, 1, "html", &[]),
+            el(3, 2, "body", &[]),
+        ]));
         for _ in 0..60 {
             let ev = random_event(&mut rng, &mut next_id);
             h.apply(&ev);

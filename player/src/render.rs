@@ -1,0 +1,146 @@
+//! Executes [`DomOp`]s in the replay iframe's document.
+//!
+//! A batch crosses from wasm to JS once, as a JSON string, and a small JS
+//! helper applies it: thousands of DOM calls through per-call bindings
+//! would cost more in crossings than in DOM work. The helper keeps its own
+//! `Map` from node id to DOM node per document (a `reset` starts a new
+//! one), and wraps every op in `try`/`catch` so that one bad tag or
+//! attribute name in a recording costs that node, never the frame.
+//!
+//! The ops arrive sanitised; the helper only executes. Nothing it creates
+//! can run: the iframe's sandbox has no `allow-scripts`.
+
+use crate::ops::{self, DomOp};
+use wasm_bindgen::prelude::*;
+use web_sys::Document;
+
+#[wasm_bindgen(inline_js = r#"
+const NS = {
+  html: "http://www.w3.org/1999/xhtml",
+  svg: "http://www.w3.org/2000/svg",
+  math: "http://www.w3.org/1998/Math/MathML",
+};
+const XLINK = "http://www.w3.org/1999/xlink";
+const XML = "http://www.w3.org/XML/1998/namespace";
+const XMLNS = "http://www.w3.org/2000/xmlns/";
+const maps = new WeakMap();
+
+function setAttr(el, name, value) {
+  try {
+    if (name.startsWith("xlink:")) el.setAttributeNS(XLINK, name, value);
+    else if (name.startsWith("xml:")) el.setAttributeNS(XML, name, value);
+    else if (name === "xmlns" || name.startsWith("xmlns:")) el.setAttributeNS(XMLNS, name, value);
+    else el.setAttribute(name, value);
+  } catch (e) {}
+}
+
+function make(doc, k) {
+  switch (k.t) {
+    case "element": {
+      const el = k.ns === "html"
+        ? doc.createElement(k.tag)
+        : doc.createElementNS(NS[k.ns] || NS.html, k.tag);
+      for (const [name, value] of k.attrs) setAttr(el, name, value);
+      return el;
+    }
+    case "text": return doc.createTextNode(k.text);
+    case "comment": return doc.createComment(k.text);
+    case "cdata":
+      try { return doc.createCDATASection(k.text); } catch (e) { return doc.createTextNode(k.text); }
+    case "doctype":
+      return doc.implementation.createDocumentType(k.name, k.public_id, k.system_id);
+  }
+  return null;
+}
+
+export function reel_apply(doc, json) {
+  const ops = JSON.parse(json);
+  let m = maps.get(doc);
+  if (!m) { m = new Map(); maps.set(doc, m); }
+  for (const o of ops) {
+    try {
+      switch (o.op) {
+        case "reset": {
+          while (doc.firstChild) doc.removeChild(doc.firstChild);
+          m = new Map();
+          maps.set(doc, m);
+          if (o.doc) m.set(o.doc, doc);
+          break;
+        }
+        case "create": {
+          const parent = m.get(o.parent);
+          if (!parent) break;
+          const old = m.get(o.id);
+          if (old && old.parentNode) old.parentNode.removeChild(old);
+          m.delete(o.id);
+          const n = make(doc, o.node);
+          if (!n) break;
+          const next = o.next ? m.get(o.next) : null;
+          parent.insertBefore(n, next && next.parentNode === parent ? next : null);
+          m.set(o.id, n);
+          break;
+        }
+        case "remove": {
+          const n = m.get(o.id);
+          if (n && n.parentNode) n.parentNode.removeChild(n);
+          m.delete(o.id);
+          break;
+        }
+        case "set_attr": {
+          const n = m.get(o.id);
+          if (n && n.setAttribute) setAttr(n, o.name, o.value);
+          break;
+        }
+        case "remove_attr": {
+          const n = m.get(o.id);
+          if (n && n.removeAttribute) n.removeAttribute(o.name);
+          break;
+        }
+        case "set_text": {
+          const n = m.get(o.id);
+          if (n && n.nodeType !== 1 && n.nodeType !== 9) n.data = o.text;
+          break;
+        }
+        case "set_value": {
+          const n = m.get(o.id);
+          if (n && "value" in n) n.value = o.value;
+          break;
+        }
+        case "set_checked": {
+          const n = m.get(o.id);
+          if (n && "checked" in n) n.checked = o.checked;
+          break;
+        }
+        case "scroll": {
+          const n = m.get(o.id);
+          if (n === doc) {
+            const w = doc.defaultView;
+            if (w) w.scrollTo(o.x, o.y);
+          } else if (n && n.nodeType === 1) {
+            n.scrollLeft = o.x;
+            n.scrollTop = o.y;
+          }
+          break;
+        }
+      }
+    } catch (e) {
+      // One bad op (an invalid tag or name in the recording) never aborts
+      // the rest of the frame.
+    }
+  }
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(catch)]
+    fn reel_apply(doc: &Document, json: &str) -> Result<(), JsValue>;
+}
+
+/// Applies a batch of ops to `doc` (the replay iframe's document).
+pub fn apply(doc: &Document, ops: &[DomOp]) {
+    if ops.is_empty() {
+        return;
+    }
+    if let Err(e) = reel_apply(doc, &ops::to_json(ops)) {
+        web_sys::console::warn_2(&"reel: could not apply a frame:".into(), &e);
+    }
+}
