@@ -95,6 +95,15 @@ impl Playback {
             ops.extend(step);
         }
         self.next = end;
+        // The browser's scroll anchoring moves the window when content above
+        // the fold changes; the recording says where the window really was,
+        // so restate it after every batch that changed anything.
+        if !ops.is_empty() {
+            let root = self.model.root();
+            if let Some((x, y)) = self.model.node(root).and_then(|n| n.scroll) {
+                ops.push(DomOp::Scroll { id: root, x, y });
+            }
+        }
         ops
     }
 }
@@ -176,11 +185,14 @@ mod tests {
         assert!(pb.seek(5).is_empty());
         assert_eq!(
             pb.seek(10),
-            vec![DomOp::SetAttr {
-                id: 2,
-                name: "a".into(),
-                value: "b".into()
-            }]
+            vec![
+                DomOp::SetAttr {
+                    id: 2,
+                    name: "a".into(),
+                    value: "b".into()
+                },
+                DomOp::Scroll { id: 1, x: 0, y: 0 },
+            ]
         );
         assert!(pb.seek(10_000).is_empty(), "clamped to the end");
         assert_eq!(pb.time(), 10);

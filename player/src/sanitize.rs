@@ -92,17 +92,23 @@ pub fn element_attrs(el: &Element, base: &str) -> Vec<(String, String)> {
                 continue;
             }
         }
-        out.push((name.clone(), attr_value(&lname, value, base)));
+        out.push((name.clone(), attr_value(&lname, value, base, html)));
     }
     out
 }
 
 /// One attribute's sanitised value, context-free rules only.
-fn attr_value(lname: &str, value: &str, base: &str) -> String {
+fn attr_value(lname: &str, value: &str, base: &str, html: bool) -> String {
     if is_javascript_url(value) {
         return JS_VOID.to_string();
     }
     let out = if URL_ATTRS.contains(&lname) {
+        // In SVG, `href="#icon"` (a <use> of a sprite, a gradient's
+        // template) points into this very document, and must keep doing so
+        // in the replay, which has the same ids.
+        if !html && value.trim_start().starts_with('#') {
+            return value.to_string();
+        }
         resolve_url(base, value)
     } else if SRCSET_ATTRS.contains(&lname) {
         rewrite_srcset(value, base)
@@ -257,19 +263,16 @@ fn is_special(scheme: &str) -> bool {
 /// characters are trimmed, tabs and newlines dropped, and `\` read as `/` in
 /// http(s) URLs).
 ///
-/// Left as they are: an empty reference (resolving it would point a `src` at
-/// the recorded page itself), a fragment-only reference (`#icon` points into
-/// the replayed document, which has the same ids), a reference that already
-/// has a scheme, and anything when the base is not a hierarchical URL.
+/// An empty reference is the base without its fragment, as in a browser
+/// (so `href=""` and `href="#top"` point at the recorded page, as they did).
+/// Left as they are: a reference that already has a scheme, and anything
+/// when the base is not a hierarchical URL.
 pub fn resolve_url(base: &str, reference: &str) -> String {
     let trimmed = reference.trim_matches(|c: char| c <= ' ');
     let cleaned: String = trimmed
         .chars()
         .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
         .collect();
-    if cleaned.is_empty() || cleaned.starts_with('#') {
-        return reference.to_string();
-    }
     let b = parse(base);
     let (Some(b_scheme), Some(b_auth)) = (b.scheme, b.authority) else {
         return reference.to_string();
@@ -459,6 +462,8 @@ fn css_has_ci(bytes: &[u8], at: usize, word: &[u8]) -> bool {
 
 /// Reads the inside of `url(` starting at `start` (just after the
 /// parenthesis); returns the URL and the index just past `)`.
+/// A fragment-only `url(#id)` is a same-document reference whatever the
+/// base (CSS Values §4.5.1), so it is left alone (`None`).
 fn read_url_token(css: &str, start: usize) -> Option<(&str, usize)> {
     let bytes = css.as_bytes();
     let mut j = start;
@@ -471,7 +476,10 @@ fn read_url_token(css: &str, start: usize) -> Option<(&str, usize)> {
         let end = j + css[j..].find(')')?;
         (css[j..end].trim_end(), end)
     };
-    if url.contains('\\') || url.contains(['"', '\'', '(']) && !url.starts_with("data:") {
+    if url.starts_with('#')
+        || url.contains('\\')
+        || url.contains(['"', '\'', '(']) && !url.starts_with("data:")
+    {
         return None;
     }
     while k < bytes.len() && bytes[k].is_ascii_whitespace() {
@@ -595,8 +603,15 @@ mod tests {
             resolve_url(base, "\\x\\y.png?a\\b"),
             "https://site.test/x/y.png?a\\b"
         );
-        assert_eq!(resolve_url(base, ""), "");
-        assert_eq!(resolve_url(base, "#top"), "#top");
+        assert_eq!(resolve_url(base, ""), base);
+        assert_eq!(
+            resolve_url(base, "#top"),
+            "https://site.test/app/page.html#top"
+        );
+        assert_eq!(
+            resolve_url("https://h.test/p?q#f", ""),
+            "https://h.test/p?q"
+        );
         assert_eq!(
             resolve_url(base, "data:image/png;base64,AAAA"),
             "data:image/png;base64,AAAA"
@@ -716,9 +731,15 @@ mod tests {
                 ("poster", "https://site.test/app/p.jpg"),
                 ("background", "https://site.test/app/bg.gif"),
                 ("formaction", "https://site.test/app/page.html?go"),
-                ("xlink:href", "#icon"),
+                ("xlink:href", "https://site.test/app/page.html?x=1#icon"),
                 ("title", "rel/not/a/url"),
             ])
+        );
+        let mut svg_use = el("use", &[("href", "#icon"), ("xlink:href", " #icon2")]);
+        svg_use.ns = Namespace::Svg;
+        assert_eq!(
+            attrs(&svg_use),
+            pairs(&[("href", "#icon"), ("xlink:href", " #icon2")])
         );
     }
 
@@ -772,6 +793,7 @@ mod tests {
         );
         assert_eq!(rewrite_css_urls("a{b:url(x", base), "a{b:url(x");
         assert_eq!(rewrite_css_urls("a{b:myurl(x)}", base), "a{b:myurl(x)}");
+        assert_eq!(rewrite_css_urls("p{fill:url(#g)}", base), "p{fill:url(#g)}");
         assert_eq!(rewrite_css_urls("", base), "");
         let e = el("div", &[("style", "background:url(p.png)")]);
         assert_eq!(
