@@ -1,0 +1,763 @@
+//! HTTP-level tests against the real router and a real sled in a temp dir.
+
+use super::*;
+use crate::store::Store;
+use axum::body::{to_bytes, Body};
+use axum::http::{HeaderMap, Method, Request};
+use reel_shared::{
+    encode_chunk, Custom, Event, EventData, Identify, Meta, MouseInteraction, MouseKind, SessionId,
+};
+use serde_json::Value;
+use tower::ServiceExt;
+
+const KEY: &str = "test-ingest-key";
+const TOKEN: &str = "test-api-token";
+
+struct Server {
+    _dir: tempfile::TempDir,
+    app: Router,
+}
+
+fn server() -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let state = Arc::new(AppState {
+        store,
+        auth: Auth::new(vec![KEY.into()], TOKEN.into()),
+    });
+    Server {
+        _dir: dir,
+        app: app(state),
+    }
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!("{e}: not JSON: {}", String::from_utf8_lossy(&self.body));
+        })
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The 4xx contract: a JSON body with an `error` string.
+    fn assert_json_error(&self, status: StatusCode) {
+        assert_eq!(self.status, status, "{}", self.text());
+        assert!(self
+            .header("content-type")
+            .unwrap_or("")
+            .starts_with("application/json"));
+        assert!(self.json()["error"].is_string(), "{}", self.text());
+    }
+}
+
+impl Server {
+    async fn send(&self, req: Request<Body>) -> Reply {
+        let res = self.app.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let body = to_bytes(res.into_body(), usize::MAX)
+            .await
+            .unwrap()
+            .to_vec();
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    async fn ingest_with(&self, path: &str, key: Option<&str>, body: Vec<u8>) -> Reply {
+        let mut req = Request::post(path).header("content-type", "application/octet-stream");
+        if let Some(k) = key {
+            req = req.header("x-reel-key", k);
+        }
+        self.send(req.body(Body::from(body)).unwrap()).await
+    }
+
+    async fn ingest(&self, id: SessionId, seq: u32, chunk: Vec<u8>) -> Reply {
+        self.ingest_with(
+            &format!("/api/v1/sessions/{id}/chunks/{seq}"),
+            Some(KEY),
+            chunk,
+        )
+        .await
+    }
+
+    async fn get(&self, path: &str) -> Reply {
+        let req = Request::get(path).header("authorization", format!("Bearer {TOKEN}"));
+        self.send(req.body(Body::empty()).unwrap()).await
+    }
+
+    async fn get_anon(&self, path: &str) -> Reply {
+        self.send(Request::get(path).body(Body::empty()).unwrap())
+            .await
+    }
+}
+
+fn sid(n: u8) -> SessionId {
+    SessionId([n; 16])
+}
+
+fn events(t0: u64, url: &str, user: Option<&str>, clicks: usize) -> Vec<Event> {
+    let mut ev = vec![Event {
+        t: t0,
+        data: EventData::Meta(Meta {
+            href: url.into(),
+            title: "t".into(),
+            width: 800,
+            height: 600,
+            user_agent: "TestAgent/1".into(),
+        }),
+    }];
+    for i in 0..clicks {
+        ev.push(Event {
+            t: t0 + 10 * (i as u64 + 1),
+            data: EventData::Mouse(MouseInteraction {
+                kind: MouseKind::Click,
+                id: 1,
+                x: 1,
+                y: 2,
+            }),
+        });
+    }
+    if let Some(u) = user {
+        ev.push(Event {
+            t: t0 + 500,
+            data: EventData::Identify(Identify {
+                user_id: u.into(),
+                traits: None,
+            }),
+        });
+    }
+    ev.push(Event {
+        t: t0 + 1_000,
+        data: EventData::Custom(Custom {
+            name: "done".into(),
+            data: None,
+        }),
+    });
+    ev
+}
+
+fn chunk(id: SessionId, seq: u32, t0: u64) -> Vec<u8> {
+    encode_chunk(
+        id,
+        seq,
+        &events(t0, "https://shop.example/cart", Some("alice"), 2),
+    )
+    .unwrap()
+}
+
+const T0: u64 = 1_714_564_800_000; // 2024-05-01T12:00:00Z
+
+#[tokio::test]
+async fn a_valid_chunk_is_stored_listed_and_readable() {
+    let s = server();
+    let id = sid(0xab);
+    let c0 = chunk(id, 0, T0);
+    let r = s.ingest(id, 0, c0.clone()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(
+        r.json(),
+        serde_json::json!({"ok": true, "duplicate": false})
+    );
+    let r = s.ingest(id, 0, c0.clone()).await;
+    assert_eq!(r.json(), serde_json::json!({"ok": true, "duplicate": true}));
+    let c1 = encode_chunk(
+        id,
+        1,
+        &events(T0 + 2_000, "https://shop.example/pay", None, 1),
+    )
+    .unwrap();
+    assert_eq!(s.ingest(id, 1, c1.clone()).await.status, StatusCode::OK);
+
+    let list = s.get("/api/v1/sessions").await;
+    assert_eq!(list.status, StatusCode::OK);
+    let list = list.json();
+    assert_eq!(list["next_cursor"], Value::Null);
+    let item = &list["sessions"][0];
+    assert_eq!(item["id"], id.to_string());
+    assert_eq!(item["started_at"], "2024-05-01T12:00:00.000Z");
+    assert_eq!(item["ended_at"], "2024-05-01T12:00:03.000Z");
+    assert_eq!(item["duration_ms"], 3_000);
+    assert_eq!(
+        item["urls"],
+        serde_json::json!(["https://shop.example/cart", "https://shop.example/pay"])
+    );
+    assert_eq!(item["user_id"], "alice");
+    assert_eq!(item["user_agent"], "TestAgent/1");
+    assert_eq!(item["event_count"], 5 + 3, "the duplicate is not counted");
+    assert_eq!(item["click_count"], 3);
+    assert_eq!(item["error_count"], 0);
+    assert_eq!(item["chunks"], 2);
+    assert_eq!(item["bytes"], c0.len() + c1.len());
+
+    let one = s.get(&format!("/api/v1/sessions/{id}")).await;
+    assert_eq!(&one.json(), item);
+
+    let ev = s.get(&format!("/api/v1/sessions/{id}/events")).await;
+    assert_eq!(ev.status, StatusCode::OK);
+    let ev = ev.json();
+    let ev = ev.as_array().unwrap();
+    assert_eq!(ev.len(), 8);
+    assert_eq!(ev[0]["t"], T0);
+    assert_eq!(ev[0]["data"]["Meta"]["href"], "https://shop.example/cart");
+    assert_eq!(ev[7]["data"]["Custom"]["name"], "done");
+    assert_eq!(ev[7]["t"], T0 + 3_000);
+
+    let raw = s.get(&format!("/api/v1/sessions/{id}/chunks")).await;
+    assert_eq!(raw.header("content-type"), Some("application/octet-stream"));
+    let mut expect = Vec::new();
+    for c in [&c0, &c1] {
+        expect.extend_from_slice(&(c.len() as u32).to_le_bytes());
+        expect.extend_from_slice(c);
+    }
+    assert_eq!(raw.body, expect);
+    let from1 = s.get(&format!("/api/v1/sessions/{id}/chunks?from=1")).await;
+    assert_eq!(from1.body, expect[4 + c0.len()..]);
+    s.get(&format!("/api/v1/sessions/{id}/chunks?from=x"))
+        .await
+        .assert_json_error(StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn bad_ingest_gets_json_4xx_and_the_server_keeps_going() {
+    let s = server();
+    let id = sid(1);
+    let good = chunk(id, 0, T0);
+    let path = format!("/api/v1/sessions/{id}/chunks/0");
+
+    let mut wrong_version = good.clone();
+    wrong_version[4] = 99;
+    let mut bad_zstd = good.clone();
+    let n = bad_zstd.len();
+    bad_zstd[n - 6..].copy_from_slice(&[0xff; 6]);
+    let mut huge_header = good.clone();
+    huge_header[5..9].copy_from_slice(&u32::MAX.to_le_bytes());
+    let cases: Vec<(&str, Vec<u8>, StatusCode)> = vec![
+        ("empty", vec![], StatusCode::BAD_REQUEST),
+        (
+            "garbage",
+            b"definitely not a chunk".to_vec(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "truncated",
+            good[..good.len() / 2].to_vec(),
+            StatusCode::BAD_REQUEST,
+        ),
+        ("magic only", b"REEL".to_vec(), StatusCode::BAD_REQUEST),
+        ("wrong version", wrong_version, StatusCode::BAD_REQUEST),
+        ("corrupt body", bad_zstd, StatusCode::BAD_REQUEST),
+        ("huge header length", huge_header, StatusCode::BAD_REQUEST),
+        (
+            "other session",
+            chunk(sid(2), 0, T0),
+            StatusCode::BAD_REQUEST,
+        ),
+        ("other seq", chunk(id, 1, T0), StatusCode::BAD_REQUEST),
+        (
+            "oversized",
+            vec![0u8; 8 * 1024 * 1024 + 1],
+            StatusCode::PAYLOAD_TOO_LARGE,
+        ),
+    ];
+    for (name, body, status) in cases {
+        let r = s.ingest_with(&path, Some(KEY), body).await;
+        assert_eq!(r.status, status, "{name}: {}", r.text());
+        r.assert_json_error(status);
+    }
+    for bad_path in [
+        "/api/v1/sessions/nothex/chunks/0".to_string(),
+        format!("/api/v1/sessions/{}/chunks/0", "AB".repeat(16)),
+        format!("/api/v1/sessions/{id}/chunks/-1"),
+        format!("/api/v1/sessions/{id}/chunks/10000000"),
+        format!("/api/v1/sessions/{id}/chunks/99999999999"),
+    ] {
+        s.ingest_with(&bad_path, Some(KEY), good.clone())
+            .await
+            .assert_json_error(StatusCode::BAD_REQUEST);
+    }
+    s.ingest_with(&path, None, good.clone())
+        .await
+        .assert_json_error(StatusCode::UNAUTHORIZED);
+    s.ingest_with(&path, Some("wrong"), good.clone())
+        .await
+        .assert_json_error(StatusCode::UNAUTHORIZED);
+    s.ingest_with(&path, Some(TOKEN), good.clone())
+        .await
+        .assert_json_error(StatusCode::UNAUTHORIZED);
+    let r = s.get(&path).await;
+    r.assert_json_error(StatusCode::METHOD_NOT_ALLOWED);
+
+    // Nothing was stored by any of that...
+    assert_eq!(
+        s.get("/api/v1/sessions").await.json()["sessions"],
+        serde_json::json!([])
+    );
+    // ...and the server still works, the key also accepted as a query param.
+    let r = s
+        .ingest_with(&format!("{path}?key={KEY}"), None, good)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(s.get_anon("/healthz").await.text(), "ok");
+}
+
+#[tokio::test]
+async fn the_read_api_needs_the_token() {
+    let s = server();
+    let id = sid(3);
+    assert_eq!(
+        s.ingest(id, 0, chunk(id, 0, T0)).await.status,
+        StatusCode::OK
+    );
+    for path in [
+        "/api/v1/sessions".to_string(),
+        format!("/api/v1/sessions/{id}"),
+        format!("/api/v1/sessions/{id}/events"),
+        format!("/api/v1/sessions/{id}/chunks"),
+    ] {
+        let r = s.get_anon(&path).await;
+        r.assert_json_error(StatusCode::UNAUTHORIZED);
+        assert_eq!(r.header("www-authenticate"), Some("Bearer"));
+        let wrong = Request::get(&path).header("authorization", format!("Bearer {KEY}"));
+        s.send(wrong.body(Body::empty()).unwrap())
+            .await
+            .assert_json_error(StatusCode::UNAUTHORIZED);
+        let cookie =
+            Request::get(&path).header("cookie", format!("theme=dark; reel_token={TOKEN}"));
+        assert_eq!(
+            s.send(cookie.body(Body::empty()).unwrap()).await.status,
+            StatusCode::OK,
+            "{path}"
+        );
+        assert_eq!(s.get(&path).await.status, StatusCode::OK, "{path}");
+    }
+    let del = Request::delete(format!("/api/v1/sessions/{id}"))
+        .body(Body::empty())
+        .unwrap();
+    s.send(del)
+        .await
+        .assert_json_error(StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        s.get(&format!("/api/v1/sessions/{id}")).await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn ingest_cors_preflight_and_headers() {
+    let s = server();
+    let path = format!("/api/v1/sessions/{}/chunks/0", sid(4));
+    let pre = Request::builder()
+        .method(Method::OPTIONS)
+        .uri(&path)
+        .header("origin", "https://site.example")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type,x-reel-key")
+        .body(Body::empty())
+        .unwrap();
+    let r = s.send(pre).await;
+    assert!(r.status.is_success(), "{}", r.status);
+    assert_eq!(r.header("access-control-allow-origin"), Some("*"));
+    assert_eq!(r.header("access-control-max-age"), Some("7200"));
+    let methods = r
+        .header("access-control-allow-methods")
+        .unwrap()
+        .to_ascii_uppercase();
+    assert!(methods.contains("POST"), "{methods}");
+    let headers = r
+        .header("access-control-allow-headers")
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(
+        headers.contains("x-reel-key") && headers.contains("content-type"),
+        "{headers}"
+    );
+
+    // Errors carry CORS headers too, or the recorder could not read them.
+    let req = Request::post(&path)
+        .header("origin", "https://site.example")
+        .body(Body::empty())
+        .unwrap();
+    let r = s.send(req).await;
+    r.assert_json_error(StatusCode::UNAUTHORIZED);
+    assert_eq!(r.header("access-control-allow-origin"), Some("*"));
+
+    // The read API is not open to other origins.
+    let req = Request::get("/api/v1/sessions").header("origin", "https://site.example");
+    let req = req
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        s.send(req).await.header("access-control-allow-origin"),
+        None
+    );
+}
+
+#[tokio::test]
+async fn list_filters_and_pagination() {
+    let s = server();
+    // Session n starts at T0 + n minutes; odd ones have a /checkout page and
+    // user "bob"; session 5 lasts 60 s.
+    for n in 1..=7u8 {
+        let id = sid(n);
+        let t0 = T0 + u64::from(n) * 60_000;
+        let url = if n % 2 == 1 {
+            "https://shop.example/checkout"
+        } else {
+            "https://shop.example/"
+        };
+        let user = (n % 2 == 1).then_some("bob");
+        let c = encode_chunk(id, 0, &events(t0, url, user, 0)).unwrap();
+        assert_eq!(s.ingest(id, 0, c).await.status, StatusCode::OK);
+        if n == 5 {
+            let c = encode_chunk(id, 1, &events(t0 + 59_000, url, None, 0)).unwrap();
+            assert_eq!(s.ingest(id, 1, c).await.status, StatusCode::OK);
+        }
+    }
+    let ids = |r: &Reply| -> Vec<String> {
+        let v = r.json();
+        v["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap()[..2].to_owned())
+            .collect()
+    };
+    let all = s.get("/api/v1/sessions").await;
+    assert_eq!(ids(&all), ["07", "06", "05", "04", "03", "02", "01"]);
+
+    // Pages of 3 walk the whole list exactly once.
+    let mut seen = Vec::new();
+    let mut url = "/api/v1/sessions?limit=3".to_string();
+    loop {
+        let r = s.get(&url).await;
+        assert_eq!(r.status, StatusCode::OK);
+        seen.extend(ids(&r));
+        match r.json()["next_cursor"].as_str() {
+            Some(c) => url = format!("/api/v1/sessions?limit=3&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ids(&all));
+
+    assert_eq!(
+        ids(&s.get("/api/v1/sessions?url=checkout").await),
+        ["07", "05", "03", "01"]
+    );
+    assert_eq!(
+        ids(&s.get("/api/v1/sessions?user=bob&limit=2").await),
+        ["07", "05"]
+    );
+    assert_eq!(
+        ids(&s.get("/api/v1/sessions?user=bo").await),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        ids(&s.get("/api/v1/sessions?min_duration_ms=30000").await),
+        ["05"]
+    );
+    assert_eq!(
+        ids(&s.get("/api/v1/sessions?has_errors=true").await),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        ids(&s.get("/api/v1/sessions?has_errors=false&limit=1").await),
+        ["07"]
+    );
+    let range = "/api/v1/sessions?since=2024-05-01T12:02:00Z&until=2024-05-01T14:04:00%2B02:00";
+    assert_eq!(ids(&s.get(range).await), ["04", "03", "02"]);
+    for bad in [
+        "limit=0",
+        "limit=501",
+        "limit=ten",
+        "since=yesterday",
+        "until=2024-13-01T00:00:00Z",
+        "min_duration_ms=-5",
+        "has_errors=maybe",
+        "cursor=notacursor",
+    ] {
+        s.get(&format!("/api/v1/sessions?{bad}"))
+            .await
+            .assert_json_error(StatusCode::BAD_REQUEST);
+    }
+}
+
+#[tokio::test]
+async fn delete_removes_the_session() {
+    let s = server();
+    let id = sid(9);
+    for seq in 0..3 {
+        assert_eq!(
+            s.ingest(id, seq, chunk(id, seq, T0 + u64::from(seq) * 5_000))
+                .await
+                .status,
+            StatusCode::OK
+        );
+    }
+    let del = || {
+        let req = Request::delete(format!("/api/v1/sessions/{id}"));
+        req.header("authorization", format!("Bearer {TOKEN}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    let r = s.send(del()).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json(), serde_json::json!({"deleted": true}));
+    s.send(del()).await.assert_json_error(StatusCode::NOT_FOUND);
+    s.get(&format!("/api/v1/sessions/{id}"))
+        .await
+        .assert_json_error(StatusCode::NOT_FOUND);
+    s.get(&format!("/api/v1/sessions/{id}/events"))
+        .await
+        .assert_json_error(StatusCode::NOT_FOUND);
+    s.get(&format!("/api/v1/sessions/{id}/chunks"))
+        .await
+        .assert_json_error(StatusCode::NOT_FOUND);
+    assert_eq!(
+        s.get("/api/v1/sessions").await.json()["sessions"],
+        serde_json::json!([])
+    );
+    s.get("/api/v1/sessions/xyz")
+        .await
+        .assert_json_error(StatusCode::BAD_REQUEST);
+    // The same chunks can be ingested again afterwards, from scratch.
+    assert_eq!(
+        s.ingest(id, 0, chunk(id, 0, T0)).await.json()["duplicate"],
+        false
+    );
+    assert_eq!(
+        s.get(&format!("/api/v1/sessions/{id}")).await.json()["chunks"],
+        1
+    );
+}
+
+#[tokio::test]
+async fn sign_in_sets_a_cookie_that_opens_the_ui() {
+    let s = server();
+    for path in ["/", &format!("/sessions/{}", sid(1))] {
+        let r = s.get_anon(path).await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert!(
+            r.text().contains("<form method=\"post\" action=\"/login\""),
+            "{}",
+            r.text()
+        );
+        assert!(r.text().contains("type=\"password\""));
+        assert!(r
+            .text()
+            .contains(&format!("name=\"next\" value=\"{path}\"")));
+        assert!(r
+            .header("content-security-policy")
+            .unwrap()
+            .contains("frame-ancestors 'self'"));
+        assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+        assert_eq!(r.header("referrer-policy"), Some("no-referrer"));
+    }
+    assert_eq!(
+        s.get_anon("/sessions/not-an-id").await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    let login = |body: String| {
+        Request::post("/login")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let r = s
+        .send(login("token=nope&next=%2Fsessions%2Fab".into()))
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(r.text().contains("not the API token"));
+    assert!(r.headers.get("set-cookie").is_none());
+
+    let r = s
+        .send(login(format!(
+            "token={TOKEN}&next=%2Fsessions%2F{}",
+            sid(1)
+        )))
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        r.header("location"),
+        Some(format!("/sessions/{}", sid(1)).as_str())
+    );
+    let cookie = r.header("set-cookie").unwrap().to_owned();
+    assert!(cookie.starts_with(&format!("reel_token={TOKEN};")));
+    for attr in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(cookie.contains(attr), "{cookie}");
+    }
+    let r = s
+        .send(login(format!(
+            "token={TOKEN}&next=https%3A%2F%2Fevil.example"
+        )))
+        .await;
+    assert_eq!(r.header("location"), Some("/"));
+    let r = s
+        .send(login(format!("token={TOKEN}&next=%2F%2Fevil.example")))
+        .await;
+    assert_eq!(r.header("location"), Some("/"));
+
+    // With the cookie, the pages are the player's (or a 503 when this
+    // build has no player embedded), never the sign-in form.
+    let cookie = format!("reel_token={TOKEN}");
+    for path in ["/".to_string(), format!("/sessions/{}", sid(1))] {
+        let r = s
+            .send(
+                Request::get(&path)
+                    .header("cookie", &cookie)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert!(
+            r.status == StatusCode::OK || r.status == StatusCode::SERVICE_UNAVAILABLE,
+            "{}",
+            r.status
+        );
+        assert!(!r.text().contains("action=\"/login\""));
+        assert!(r.header("content-security-policy").is_some());
+        if r.status == StatusCode::OK {
+            assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
+        }
+    }
+
+    let r = s
+        .send(Request::post("/logout").body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(r.header("set-cookie").unwrap().contains("Max-Age=0"));
+}
+
+#[tokio::test]
+async fn assets_and_misc_routes() {
+    let s = server();
+    let r = s.get_anon("/reel.js").await;
+    assert!(
+        r.status == StatusCode::OK || r.status == StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        r.status
+    );
+    if r.status == StatusCode::OK {
+        assert_eq!(
+            r.header("content-type"),
+            Some("text/javascript; charset=utf-8")
+        );
+        let etag = r.header("etag").unwrap().to_owned();
+        let again = Request::get("/reel.js")
+            .header("if-none-match", etag)
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(s.send(again).await.status, StatusCode::NOT_MODIFIED);
+    } else {
+        assert!(r.text().contains("cargo xtask dist"));
+    }
+    let req = Request::get("/reel.js")
+        .header("origin", "https://site.example")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        s.send(req).await.header("access-control-allow-origin"),
+        Some("*")
+    );
+    assert_eq!(
+        s.get_anon("/recorder/no-such-file.js").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        s.get_anon("/player/no-such-file.js").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        s.get_anon("/player/../Cargo.toml").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        s.get_anon("/player/%2e%2e/%2e%2e/server/Cargo.toml")
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    s.get_anon("/nope")
+        .await
+        .assert_json_error(StatusCode::NOT_FOUND);
+    let r = s.get_anon("/healthz").await;
+    assert_eq!((r.status, r.text().as_str()), (StatusCode::OK, "ok"));
+}
+
+/// Many ingests, duplicates, listings and deletes at once on one store:
+/// guards against lost updates and against the sled flush deadlock that
+/// `Store::flush` works around.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_ingest_counts_each_chunk_once() {
+    let s = Arc::new(server());
+    let mut tasks = Vec::new();
+    for i in 0..96u32 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let id = sid(0x40 + (i % 6) as u8);
+            let seq = (i / 6) % 8;
+            match i % 16 {
+                0 => s.get("/api/v1/sessions?limit=3").await.status,
+                1 => {
+                    let req = Request::delete("/api/v1/sessions/".to_string() + &"ff".repeat(16));
+                    let req = req
+                        .header("authorization", format!("Bearer {TOKEN}"))
+                        .body(Body::empty())
+                        .unwrap();
+                    s.send(req).await.status
+                }
+                _ => {
+                    s.ingest(id, seq, chunk(id, seq, T0 + u64::from(seq) * 1_000))
+                        .await
+                        .status
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        let st = t.await.unwrap();
+        assert!(st == StatusCode::OK || st == StatusCode::NOT_FOUND, "{st}");
+    }
+    // Then every (session, seq) once more: all duplicates.
+    for n in 0..6u8 {
+        let id = sid(0x40 + n);
+        for seq in 0..8 {
+            s.ingest(id, seq, chunk(id, seq, T0 + u64::from(seq) * 1_000))
+                .await;
+        }
+        let item = s.get(&format!("/api/v1/sessions/{id}")).await.json();
+        assert_eq!(item["chunks"], 8);
+        assert_eq!(item["event_count"], 8 * 5);
+        assert_eq!(item["click_count"], 8 * 2);
+        assert_eq!(
+            item["bytes"],
+            (0..8)
+                .map(|q| chunk(id, q, T0 + u64::from(q) * 1_000).len())
+                .sum::<usize>()
+        );
+    }
+    assert_eq!(
+        s.get("/api/v1/sessions").await.json()["sessions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        6
+    );
+}

@@ -1,0 +1,501 @@
+//! The session index: what the list API shows about a session, kept up to
+//! date chunk by chunk from the chunk headers alone, so listing sessions
+//! never decodes an event.
+
+use reel_shared::{ChunkHeader, SessionId};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+/// A session's page list stops growing here: the list API has to stay cheap
+/// for a single-page app that rewrites its URL on every keystroke.
+pub const MAX_URLS: usize = 100;
+/// Header strings come from the page, so their size is the page's choice;
+/// these caps keep one session's metadata, and a page of 500, bounded.
+pub const MAX_URL_LEN: usize = 4096;
+pub const MAX_FIELD_LEN: usize = 1024;
+/// 9999-12-31T23:59:59.999Z: the last instant RFC 3339 can write. Chunks
+/// claiming later times are refused at ingest, so formatting never fails.
+pub const MAX_TIME_MS: u64 = 253_402_300_799_999;
+
+pub const DEFAULT_LIMIT: usize = 50;
+pub const MAX_LIMIT: usize = 500;
+
+/// Length of a `by_start` key: started_at (u64 BE) ++ session id.
+pub const START_KEY_LEN: usize = 8 + 16;
+
+/// What the store keeps per session. Every field is derivable from the
+/// headers of the stored chunks, which is what makes re-posting a chunk
+/// harmless: a duplicate is detected before it is merged.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionMeta {
+    pub id: SessionId,
+    /// ms since the Unix epoch.
+    pub started_at: u64,
+    pub ended_at: u64,
+    #[serde(default)]
+    pub urls: Vec<String>,
+    #[serde(default)]
+    pub user_id: Option<String>,
+    #[serde(default)]
+    pub user_agent: Option<String>,
+    pub event_count: u64,
+    pub click_count: u64,
+    pub error_count: u64,
+    pub chunks: u64,
+    pub bytes: u64,
+}
+
+impl SessionMeta {
+    /// The key in the `by_start` tree: big-endian so that byte order is
+    /// time order, and the id appended so that equal start times coexist.
+    pub fn start_key(&self) -> [u8; START_KEY_LEN] {
+        start_key(self.started_at, &self.id)
+    }
+
+    pub fn duration_ms(&self) -> u64 {
+        self.ended_at.saturating_sub(self.started_at)
+    }
+}
+
+pub fn start_key(started_at: u64, id: &SessionId) -> [u8; START_KEY_LEN] {
+    let mut k = [0u8; START_KEY_LEN];
+    k[..8].copy_from_slice(&started_at.to_be_bytes());
+    k[8..].copy_from_slice(id.as_bytes());
+    k
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_owned()
+}
+
+/// Folds one newly stored chunk into its session's metadata (`None` for the
+/// session's first chunk). The caller guarantees the chunk was not already
+/// stored; this function cannot tell.
+pub fn merge(old: Option<SessionMeta>, h: &ChunkHeader, chunk_bytes: u64) -> SessionMeta {
+    let mut m = old.unwrap_or_else(|| SessionMeta {
+        id: h.session,
+        started_at: h.t_start,
+        ended_at: h.t_end,
+        urls: Vec::new(),
+        user_id: None,
+        user_agent: None,
+        event_count: 0,
+        click_count: 0,
+        error_count: 0,
+        chunks: 0,
+        bytes: 0,
+    });
+    m.started_at = m.started_at.min(h.t_start);
+    m.ended_at = m.ended_at.max(h.t_end);
+    for url in &h.stats.urls {
+        if m.urls.len() >= MAX_URLS {
+            break;
+        }
+        let url = truncate(url, MAX_URL_LEN);
+        if !m.urls.contains(&url) {
+            m.urls.push(url);
+        }
+    }
+    if let Some(u) = h.stats.user_id.as_deref().filter(|u| !u.is_empty()) {
+        m.user_id = Some(truncate(u, MAX_FIELD_LEN));
+    }
+    if m.user_agent.is_none() {
+        if let Some(ua) = h.stats.user_agent.as_deref().filter(|u| !u.is_empty()) {
+            m.user_agent = Some(truncate(ua, MAX_FIELD_LEN));
+        }
+    }
+    m.event_count = m.event_count.saturating_add(u64::from(h.event_count));
+    m.click_count = m.click_count.saturating_add(u64::from(h.stats.clicks));
+    m.error_count = m.error_count.saturating_add(u64::from(h.stats.errors));
+    m.chunks = m.chunks.saturating_add(1);
+    m.bytes = m.bytes.saturating_add(chunk_bytes);
+    m
+}
+
+/// A session as the API shows it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SessionItem {
+    pub id: String,
+    pub started_at: String,
+    pub ended_at: String,
+    pub duration_ms: u64,
+    pub urls: Vec<String>,
+    pub user_id: Option<String>,
+    pub user_agent: Option<String>,
+    pub event_count: u64,
+    pub click_count: u64,
+    pub error_count: u64,
+    pub chunks: u64,
+    pub bytes: u64,
+}
+
+impl From<&SessionMeta> for SessionItem {
+    fn from(m: &SessionMeta) -> Self {
+        SessionItem {
+            id: m.id.to_string(),
+            started_at: format_ms(m.started_at),
+            ended_at: format_ms(m.ended_at),
+            duration_ms: m.duration_ms(),
+            urls: m.urls.clone(),
+            user_id: m.user_id.clone(),
+            user_agent: m.user_agent.clone(),
+            event_count: m.event_count,
+            click_count: m.click_count,
+            error_count: m.error_count,
+            chunks: m.chunks,
+            bytes: m.bytes,
+        }
+    }
+}
+
+/// RFC 3339 in UTC with milliseconds, e.g. `2024-05-01T12:00:00.123Z`:
+/// fixed width, so the strings sort like the times.
+pub fn format_ms(ms: u64) -> String {
+    let ms = ms.min(MAX_TIME_MS);
+    let dt = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        dt.year(),
+        u8::from(dt.month()),
+        dt.day(),
+        dt.hour(),
+        dt.minute(),
+        dt.second(),
+        dt.millisecond()
+    )
+}
+
+/// Parses RFC 3339 into ms since the epoch (times before it clamp to 0).
+pub fn parse_rfc3339_ms(s: &str) -> Option<u64> {
+    // An unencoded `+` in a query string arrives as a space; accept it back
+    // rather than make people percent-encode their offsets.
+    let dt = OffsetDateTime::parse(s, &Rfc3339)
+        .or_else(|_| OffsetDateTime::parse(&s.replace(' ', "+"), &Rfc3339))
+        .ok()?;
+    let ms = dt.unix_timestamp_nanos().div_euclid(1_000_000);
+    Some(u64::try_from(ms.max(0)).unwrap_or(u64::MAX))
+}
+
+/// The list API's filters, validated.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ListQuery {
+    pub url: Option<String>,
+    pub user: Option<String>,
+    pub since_ms: Option<u64>,
+    pub until_ms: Option<u64>,
+    pub min_duration_ms: Option<u64>,
+    pub has_errors: Option<bool>,
+    pub limit: usize,
+    /// Exclusive upper bound in the `by_start` tree: where the previous page
+    /// stopped.
+    pub cursor: Option<[u8; START_KEY_LEN]>,
+}
+
+impl ListQuery {
+    /// Empty values count as absent, so a search form can submit every field.
+    pub fn parse(params: &HashMap<String, String>) -> Result<Self, String> {
+        let get = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
+        let time = |k: &str| -> Result<Option<u64>, String> {
+            get(k)
+                .map(|v| {
+                    parse_rfc3339_ms(v)
+                        .ok_or_else(|| format!("`{k}` must be an RFC 3339 date-time"))
+                })
+                .transpose()
+        };
+        let limit = match get("limit") {
+            None => DEFAULT_LIMIT,
+            Some(v) => match v.parse::<usize>() {
+                Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
+                _ => return Err(format!("`limit` must be an integer from 1 to {MAX_LIMIT}")),
+            },
+        };
+        let min_duration_ms = get("min_duration_ms")
+            .map(|v| {
+                v.parse::<u64>()
+                    .map_err(|_| "`min_duration_ms` must be a non-negative integer".to_owned())
+            })
+            .transpose()?;
+        let has_errors = match get("has_errors") {
+            None => None,
+            Some("true") => Some(true),
+            Some("false") => Some(false),
+            Some(_) => return Err("`has_errors` must be `true` or `false`".into()),
+        };
+        let cursor = get("cursor")
+            .map(|c| {
+                decode_cursor(c)
+                    .ok_or_else(|| "`cursor` is not one this server gave out".to_owned())
+            })
+            .transpose()?;
+        Ok(ListQuery {
+            url: get("url").map(str::to_owned),
+            user: get("user").map(str::to_owned),
+            since_ms: time("since")?,
+            until_ms: time("until")?,
+            min_duration_ms,
+            has_errors,
+            limit,
+            cursor,
+        })
+    }
+
+    /// The filters that the `by_start` range cannot express. (`since` and
+    /// `until` are checked too, so a caller may skip the range.)
+    pub fn matches(&self, m: &SessionMeta) -> bool {
+        if let Some(u) = &self.url {
+            if !m.urls.iter().any(|x| x.contains(u.as_str())) {
+                return false;
+            }
+        }
+        if let Some(u) = &self.user {
+            if m.user_id.as_deref() != Some(u.as_str()) {
+                return false;
+            }
+        }
+        if self.since_ms.is_some_and(|s| m.started_at < s)
+            || self.until_ms.is_some_and(|u| m.started_at > u)
+        {
+            return false;
+        }
+        if self.min_duration_ms.is_some_and(|d| m.duration_ms() < d) {
+            return false;
+        }
+        match self.has_errors {
+            Some(true) if m.error_count == 0 => false,
+            Some(false) if m.error_count > 0 => false,
+            _ => true,
+        }
+    }
+}
+
+/// Cursors are the hex of a `by_start` key: opaque to clients, and
+/// self-contained, so the server keeps no pagination state.
+pub fn encode_cursor(key: &[u8; START_KEY_LEN]) -> String {
+    key.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn decode_cursor(s: &str) -> Option<[u8; START_KEY_LEN]> {
+    let b = s.as_bytes();
+    if b.len() != START_KEY_LEN * 2 {
+        return None;
+    }
+    let mut out = [0u8; START_KEY_LEN];
+    let nibble = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    for (i, pair) in b.chunks_exact(2).enumerate() {
+        out[i] = (nibble(pair[0])? << 4) | nibble(pair[1])?;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reel_shared::ChunkStats;
+
+    fn header(seq: u32, t_start: u64, t_end: u64, stats: ChunkStats) -> ChunkHeader {
+        ChunkHeader {
+            session: SessionId([7; 16]),
+            seq,
+            t_start,
+            t_end,
+            event_count: 10,
+            stats,
+        }
+    }
+
+    #[test]
+    fn merge_folds_headers() {
+        let a = header(
+            1,
+            2_000,
+            3_000,
+            ChunkStats {
+                clicks: 2,
+                errors: 1,
+                urls: vec!["https://a/1".into(), "https://a/2".into()],
+                user_id: Some("u1".into()),
+                user_agent: Some("UA1".into()),
+            },
+        );
+        let b = header(
+            0,
+            1_000,
+            1_500,
+            ChunkStats {
+                clicks: 1,
+                errors: 0,
+                urls: vec!["https://a/2".into(), "https://a/3".into()],
+                user_id: Some(String::new()),
+                user_agent: Some("UA2".into()),
+            },
+        );
+        let m = merge(None, &a, 100);
+        let m = merge(Some(m), &b, 50);
+        assert_eq!(m.started_at, 1_000);
+        assert_eq!(m.ended_at, 3_000);
+        assert_eq!(m.duration_ms(), 2_000);
+        assert_eq!(m.urls, ["https://a/1", "https://a/2", "https://a/3"]);
+        assert_eq!(
+            m.user_id.as_deref(),
+            Some("u1"),
+            "an empty user id does not erase one"
+        );
+        assert_eq!(
+            m.user_agent.as_deref(),
+            Some("UA1"),
+            "the first user agent wins"
+        );
+        assert_eq!((m.event_count, m.click_count, m.error_count), (20, 3, 1));
+        assert_eq!((m.chunks, m.bytes), (2, 150));
+        let c = header(
+            2,
+            4_000,
+            4_000,
+            ChunkStats {
+                user_id: Some("u2".into()),
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            merge(Some(m), &c, 1).user_id.as_deref(),
+            Some("u2"),
+            "the last user id wins"
+        );
+    }
+
+    #[test]
+    fn merge_caps_urls_and_strings() {
+        let urls: Vec<String> = (0..150).map(|i| format!("https://x/{i}")).collect();
+        let long = "é".repeat(5000);
+        let h = header(
+            0,
+            0,
+            0,
+            ChunkStats {
+                urls: [vec![long.clone()], urls].concat(),
+                user_agent: Some(long),
+                ..Default::default()
+            },
+        );
+        let m = merge(None, &h, 1);
+        assert_eq!(m.urls.len(), MAX_URLS);
+        assert!(m.urls[0].len() <= MAX_URL_LEN);
+        assert!(m.user_agent.unwrap().len() <= MAX_FIELD_LEN);
+    }
+
+    #[test]
+    fn times_format_and_parse() {
+        assert_eq!(format_ms(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(format_ms(1_714_564_800_123), "2024-05-01T12:00:00.123Z");
+        assert_eq!(format_ms(u64::MAX), "9999-12-31T23:59:59.999Z");
+        assert_eq!(
+            parse_rfc3339_ms("2024-05-01T12:00:00.123Z"),
+            Some(1_714_564_800_123)
+        );
+        assert_eq!(
+            parse_rfc3339_ms("2024-05-01T14:00:00 02:00"),
+            Some(1_714_564_800_000)
+        );
+        assert_eq!(parse_rfc3339_ms("1960-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_rfc3339_ms("yesterday"), None);
+    }
+
+    #[test]
+    fn query_parsing_validates() {
+        let q = |pairs: &[(&str, &str)]| {
+            ListQuery::parse(
+                &pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            )
+        };
+        let d = q(&[]).unwrap();
+        assert_eq!(d.limit, DEFAULT_LIMIT);
+        assert_eq!(q(&[("url", ""), ("limit", "")]).unwrap(), d);
+        for bad in [
+            ("limit", "0"),
+            ("limit", "501"),
+            ("limit", "x"),
+            ("since", "nope"),
+            ("until", "2024"),
+            ("min_duration_ms", "-1"),
+            ("has_errors", "yes"),
+            ("cursor", "abc"),
+        ] {
+            assert!(q(&[bad]).is_err(), "{bad:?}");
+        }
+        let ok = q(&[
+            ("has_errors", "false"),
+            ("limit", "500"),
+            ("min_duration_ms", "5"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (ok.has_errors, ok.limit, ok.min_duration_ms),
+            (Some(false), 500, Some(5))
+        );
+    }
+
+    #[test]
+    fn filters_match() {
+        let m = SessionMeta {
+            id: SessionId([1; 16]),
+            started_at: 1_000,
+            ended_at: 5_000,
+            urls: vec!["https://shop.example/cart".into()],
+            user_id: Some("alice".into()),
+            user_agent: None,
+            event_count: 1,
+            click_count: 0,
+            error_count: 2,
+            chunks: 1,
+            bytes: 1,
+        };
+        let all = ListQuery {
+            limit: 10,
+            ..Default::default()
+        };
+        assert!(all.matches(&m));
+        let with = |f: fn(&mut ListQuery)| {
+            let mut q = all.clone();
+            f(&mut q);
+            q.matches(&m)
+        };
+        assert!(with(|q| q.url = Some("/cart".into())));
+        assert!(!with(|q| q.url = Some("/checkout".into())));
+        assert!(with(|q| q.user = Some("alice".into())));
+        assert!(!with(|q| q.user = Some("ali".into())));
+        assert!(with(|q| q.since_ms = Some(1_000)));
+        assert!(!with(|q| q.since_ms = Some(1_001)));
+        assert!(with(|q| q.until_ms = Some(1_000)));
+        assert!(!with(|q| q.until_ms = Some(999)));
+        assert!(with(|q| q.min_duration_ms = Some(4_000)));
+        assert!(!with(|q| q.min_duration_ms = Some(4_001)));
+        assert!(with(|q| q.has_errors = Some(true)));
+        assert!(!with(|q| q.has_errors = Some(false)));
+    }
+
+    #[test]
+    fn cursors_round_trip() {
+        let k = start_key(123, &SessionId([0xab; 16]));
+        assert_eq!(decode_cursor(&encode_cursor(&k)), Some(k));
+        assert_eq!(decode_cursor(&"zz".repeat(START_KEY_LEN)), None);
+        assert_eq!(decode_cursor("+a".repeat(START_KEY_LEN).as_str()), None);
+    }
+}

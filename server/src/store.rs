@@ -1,0 +1,487 @@
+//! Every access to sled goes through [`Store`], so that another backend can
+//! replace it by implementing these few methods.
+//!
+//! Layout (one sled tree each):
+//!
+//! | tree       | key                                   | value                          |
+//! |------------|---------------------------------------|--------------------------------|
+//! | `chunks`   | session id (16 bytes) ++ seq (u32 BE) | the chunk's bytes, as received |
+//! | `sessions` | session id (16 bytes)                 | [`SessionMeta`] as JSON        |
+//! | `by_start` | started_at ms (u64 BE) ++ session id  | empty                          |
+//! | `config`   | name (UTF-8)                          | value (UTF-8)                  |
+//!
+//! Invariants, which every method keeps:
+//!
+//! 1. A chunk, its session's metadata and its `by_start` entry change
+//!    together, in one multi-tree transaction. So `SessionMeta::chunks`
+//!    always equals the number of that session's keys in `chunks`, counters
+//!    never count a chunk twice (a duplicate is detected inside the same
+//!    transaction that would store it), and `by_start` holds exactly one key
+//!    per session, the one matching its current `started_at`.
+//! 2. Big-endian integers in keys make byte order equal numeric order: a
+//!    session's chunks iterate in seq order, `by_start` in start-time order.
+//! 3. Writes are not durable until [`Store::flush`] returns. The HTTP layer
+//!    awaits it before acknowledging, which is what makes a `2xx` mean
+//!    "survives a crash" (contract §3). Nothing here acknowledges anything.
+//!
+//! Flushing: sled 0.34's `flush_async` deadlocks when called concurrently
+//! with transactions in flight (sled issue #1308, fixed only in unreleased
+//! code): it runs on sled's own thread pool, which is also where the log
+//! writes it waits for must run. So [`Store::flush`] calls the blocking
+//! `flush` on tokio's blocking pool instead, one at a time, and lets callers
+//! share a flush (group commit): a flush that *started* after a caller's
+//! write finished covers that write, so under load one disk sync
+//! acknowledges many chunks.
+
+use crate::index::{self, SessionMeta, START_KEY_LEN};
+use reel_shared::{ChunkHeader, SessionId};
+use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
+use sled::{IVec, Tree};
+use std::ops::Bound;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage error: {0}")]
+    Db(#[from] sled::Error),
+    #[error("corrupt session metadata: {0}")]
+    Corrupt(String),
+    #[error("flush failed: {0}")]
+    Flush(String),
+    #[error("the session kept changing while it was being deleted; try again")]
+    Busy,
+}
+
+impl From<TransactionError<StoreError>> for StoreError {
+    fn from(e: TransactionError<StoreError>) -> Self {
+        match e {
+            TransactionError::Abort(e) => e,
+            TransactionError::Storage(e) => StoreError::Db(e),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PutOutcome {
+    Stored,
+    /// That `(session, seq)` was already stored; nothing changed.
+    Duplicate,
+}
+
+/// A page of sessions, newest first.
+#[derive(Debug)]
+pub struct Page {
+    pub sessions: Vec<SessionMeta>,
+    /// Where the next page starts, when there is one.
+    pub next: Option<[u8; START_KEY_LEN]>,
+}
+
+/// Cheap to clone: sled handles are reference-counted.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    chunks: Tree,
+    sessions: Tree,
+    by_start: Tree,
+    config: Tree,
+    flushes: Arc<FlushState>,
+}
+
+/// Group commit. `requested` counts calls to [`Store::flush`]; each caller
+/// takes a ticket after its writes are done. The mutex holds the highest
+/// ticket known durable: every ticket taken before a flush began.
+#[derive(Default)]
+struct FlushState {
+    requested: AtomicU64,
+    durable: tokio::sync::Mutex<u64>,
+}
+
+fn chunk_key(id: &SessionId, seq: u32) -> [u8; 20] {
+    let mut k = [0u8; 20];
+    k[..16].copy_from_slice(id.as_bytes());
+    k[16..].copy_from_slice(&seq.to_be_bytes());
+    k
+}
+
+fn decode_meta(bytes: &[u8]) -> Result<SessionMeta, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn encode_meta(m: &SessionMeta) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(m).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// A delete retries this often when ingest keeps adding chunks under it.
+const DELETE_ATTEMPTS: usize = 16;
+
+enum DeleteOutcome {
+    Deleted,
+    NotFound,
+    /// A chunk arrived between listing the chunks and the transaction.
+    Raced,
+}
+
+impl Store {
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let db = sled::Config::new().path(dir).open()?;
+        Ok(Store {
+            chunks: db.open_tree("chunks")?,
+            sessions: db.open_tree("sessions")?,
+            by_start: db.open_tree("by_start")?,
+            config: db.open_tree("config")?,
+            flushes: Arc::default(),
+            db,
+        })
+    }
+
+    /// Stores a chunk whose header the caller has validated (and which
+    /// agrees with its body), and merges it into its session's metadata.
+    pub fn put_chunk(&self, header: &ChunkHeader, raw: &[u8]) -> Result<PutOutcome, StoreError> {
+        let ckey = chunk_key(&header.session, header.seq);
+        let skey = header.session.as_bytes();
+        let outcome = (&self.chunks, &self.sessions, &self.by_start).transaction(
+            |(chunks, sessions, by_start)| {
+                if chunks.get(ckey)?.is_some() {
+                    return Ok(PutOutcome::Duplicate);
+                }
+                let old = match sessions.get(skey)? {
+                    Some(v) => Some(decode_meta(&v).map_err(ConflictableTransactionError::Abort)?),
+                    None => None,
+                };
+                let old_start = old.as_ref().map(SessionMeta::start_key);
+                let meta = index::merge(old, header, raw.len() as u64);
+                let new_start = meta.start_key();
+                if old_start != Some(new_start) {
+                    if let Some(k) = old_start {
+                        by_start.remove(&k[..])?;
+                    }
+                    by_start.insert(&new_start[..], &[][..])?;
+                }
+                chunks.insert(&ckey[..], raw)?;
+                let bytes = encode_meta(&meta).map_err(ConflictableTransactionError::Abort)?;
+                sessions.insert(&skey[..], bytes)?;
+                Ok(PutOutcome::Stored)
+            },
+        )?;
+        Ok(outcome)
+    }
+
+    /// Makes every write that completed before this call durable.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        let ticket = self.flushes.requested.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut durable = self.flushes.durable.lock().await;
+        if *durable >= ticket {
+            return Ok(());
+        }
+        // Every ticket up to here was taken after its writes completed, so
+        // this flush covers them all.
+        let covers = self.flushes.requested.load(Ordering::SeqCst);
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || db.flush())
+            .await
+            .map_err(|e| StoreError::Flush(e.to_string()))??;
+        *durable = covers;
+        Ok(())
+    }
+
+    pub fn flush_blocking(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    pub fn session(&self, id: &SessionId) -> Result<Option<SessionMeta>, StoreError> {
+        self.sessions
+            .get(id.as_bytes())?
+            .map(|v| decode_meta(&v))
+            .transpose()
+    }
+
+    /// A session's chunks with `seq >= from`, in seq order.
+    pub fn chunks(&self, id: &SessionId, from: u32) -> Result<Vec<(u32, IVec)>, StoreError> {
+        let lo = chunk_key(id, from);
+        let hi = chunk_key(id, u32::MAX);
+        self.chunks
+            .range(lo..=hi)
+            .map(|kv| {
+                let (k, v) = kv?;
+                let seq_bytes: [u8; 4] = k
+                    .get(16..20)
+                    .and_then(|s| s.try_into().ok())
+                    .ok_or_else(|| StoreError::Corrupt("short chunk key".into()))?;
+                Ok((u32::from_be_bytes(seq_bytes), v))
+            })
+            .collect()
+    }
+
+    #[allow(
+        dead_code,
+        reason = "part of the storage interface; the HTTP layer reads whole sessions for now"
+    )]
+    pub fn read_chunk(&self, id: &SessionId, seq: u32) -> Result<Option<IVec>, StoreError> {
+        Ok(self.chunks.get(chunk_key(id, seq))?)
+    }
+
+    /// Sessions that started in `[since, until]` and before `before`
+    /// (exclusive), newest first, that `keep` accepts; at most `limit`.
+    pub fn list_sessions(
+        &self,
+        since: u64,
+        until: u64,
+        before: Option<[u8; START_KEY_LEN]>,
+        limit: usize,
+        mut keep: impl FnMut(&SessionMeta) -> bool,
+    ) -> Result<Page, StoreError> {
+        let lo = index::start_key(since, &SessionId([0; 16])).to_vec();
+        let hi_incl = index::start_key(until, &SessionId([0xff; 16]));
+        let hi = match before {
+            Some(c) if c <= hi_incl => Bound::Excluded(c.to_vec()),
+            _ => Bound::Included(hi_incl.to_vec()),
+        };
+        let empty = match &hi {
+            Bound::Excluded(h) => *h <= lo,
+            Bound::Included(h) => *h < lo,
+            Bound::Unbounded => false,
+        };
+        let mut page = Page {
+            sessions: Vec::new(),
+            next: None,
+        };
+        if empty {
+            return Ok(page);
+        }
+        for key in self.by_start.range((Bound::Included(lo), hi)).keys().rev() {
+            let key = key?;
+            let Some(id) = key.get(8..).and_then(SessionId::from_slice) else {
+                continue;
+            };
+            // A session deleted between the two reads: skip it.
+            let Some(meta) = self.session(&id)? else {
+                continue;
+            };
+            if !keep(&meta) {
+                continue;
+            }
+            if page.sessions.len() == limit {
+                page.next = page.sessions.last().map(SessionMeta::start_key);
+                break;
+            }
+            page.sessions.push(meta);
+        }
+        Ok(page)
+    }
+
+    /// Removes a session's metadata, its `by_start` entry and every chunk.
+    /// Returns false when there was no such session.
+    pub fn delete_session(&self, id: &SessionId) -> Result<bool, StoreError> {
+        let skey = id.as_bytes();
+        for _ in 0..DELETE_ATTEMPTS {
+            // A transaction can only touch keys it names, so the chunk keys
+            // are listed first and the transaction checks, through the
+            // chunk count in the metadata, that the list is still complete.
+            let keys: Vec<IVec> = self
+                .chunks
+                .scan_prefix(skey)
+                .keys()
+                .collect::<Result<_, _>>()?;
+            let outcome = (&self.chunks, &self.sessions, &self.by_start).transaction(
+                |(chunks, sessions, by_start)| {
+                    let Some(v) = sessions.get(skey)? else {
+                        return Ok(DeleteOutcome::NotFound);
+                    };
+                    let meta = decode_meta(&v).map_err(ConflictableTransactionError::Abort)?;
+                    if meta.chunks != keys.len() as u64 {
+                        return Ok(DeleteOutcome::Raced);
+                    }
+                    for k in &keys {
+                        chunks.remove(k)?;
+                    }
+                    sessions.remove(&skey[..])?;
+                    by_start.remove(&meta.start_key()[..])?;
+                    Ok(DeleteOutcome::Deleted)
+                },
+            )?;
+            match outcome {
+                DeleteOutcome::Deleted => return Ok(true),
+                DeleteOutcome::NotFound => return Ok(false),
+                DeleteOutcome::Raced => continue,
+            }
+        }
+        Err(StoreError::Busy)
+    }
+
+    pub fn config_get(&self, name: &str) -> Result<Option<String>, StoreError> {
+        self.config
+            .get(name.as_bytes())?
+            .map(|v| String::from_utf8(v.to_vec()).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .transpose()
+    }
+
+    pub fn config_set(&self, name: &str, value: &str) -> Result<(), StoreError> {
+        self.config.insert(name.as_bytes(), value.as_bytes())?;
+        Ok(())
+    }
+
+    /// How many keys each tree holds: lets tests prove that a delete leaves
+    /// nothing behind.
+    #[cfg(test)]
+    pub fn key_counts(&self) -> (usize, usize, usize) {
+        (self.chunks.len(), self.sessions.len(), self.by_start.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reel_shared::ChunkStats;
+
+    fn open() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        (dir, store)
+    }
+
+    fn header(id: u8, seq: u32, t: u64) -> ChunkHeader {
+        ChunkHeader {
+            session: SessionId([id; 16]),
+            seq,
+            t_start: t,
+            t_end: t + 100,
+            event_count: 3,
+            stats: ChunkStats {
+                clicks: 1,
+                errors: u32::from(id % 2),
+                ..Default::default()
+            },
+        }
+    }
+
+    #[test]
+    fn duplicates_are_not_counted_twice() {
+        let (_d, s) = open();
+        let h = header(1, 0, 1_000);
+        assert_eq!(s.put_chunk(&h, b"abc").unwrap(), PutOutcome::Stored);
+        assert_eq!(s.put_chunk(&h, b"abc").unwrap(), PutOutcome::Duplicate);
+        assert_eq!(
+            s.put_chunk(&header(1, 1, 1_200), b"de").unwrap(),
+            PutOutcome::Stored
+        );
+        let m = s.session(&h.session).unwrap().unwrap();
+        assert_eq!(
+            (m.chunks, m.bytes, m.event_count, m.click_count),
+            (2, 5, 6, 2)
+        );
+        assert_eq!(s.key_counts(), (2, 1, 1));
+    }
+
+    #[test]
+    fn an_earlier_chunk_moves_the_start_key() {
+        let (_d, s) = open();
+        s.put_chunk(&header(1, 5, 5_000), b"x").unwrap();
+        s.put_chunk(&header(1, 0, 1_000), b"y").unwrap();
+        let m = s.session(&SessionId([1; 16])).unwrap().unwrap();
+        assert_eq!((m.started_at, m.ended_at), (1_000, 5_100));
+        assert_eq!(s.key_counts(), (2, 1, 1), "one by_start key per session");
+        let page = s.list_sessions(0, u64::MAX, None, 10, |_| true).unwrap();
+        assert_eq!(page.sessions, vec![m]);
+    }
+
+    #[test]
+    fn chunks_come_back_in_seq_order_from_a_seq() {
+        let (_d, s) = open();
+        for seq in [3u32, 1, 256, 0, 2] {
+            s.put_chunk(&header(1, seq, 1_000 + u64::from(seq)), &seq.to_le_bytes())
+                .unwrap();
+        }
+        s.put_chunk(&header(2, 0, 1), b"other").unwrap();
+        let seqs: Vec<u32> = s
+            .chunks(&SessionId([1; 16]), 0)
+            .unwrap()
+            .iter()
+            .map(|c| c.0)
+            .collect();
+        assert_eq!(seqs, [0, 1, 2, 3, 256]);
+        let from: Vec<u32> = s
+            .chunks(&SessionId([1; 16]), 3)
+            .unwrap()
+            .iter()
+            .map(|c| c.0)
+            .collect();
+        assert_eq!(from, [3, 256]);
+        assert_eq!(
+            s.read_chunk(&SessionId([1; 16]), 256).unwrap().unwrap(),
+            &256u32.to_le_bytes()[..]
+        );
+        assert!(s.read_chunk(&SessionId([1; 16]), 4).unwrap().is_none());
+    }
+
+    #[test]
+    fn listing_is_newest_first_and_paginates() {
+        let (_d, s) = open();
+        for id in 1..=9u8 {
+            s.put_chunk(&header(id, 0, u64::from(id) * 1_000), b"c")
+                .unwrap();
+        }
+        let ids = |p: &Page| p.sessions.iter().map(|m| m.id.0[0]).collect::<Vec<_>>();
+        let p1 = s.list_sessions(0, u64::MAX, None, 4, |_| true).unwrap();
+        assert_eq!(ids(&p1), [9, 8, 7, 6]);
+        let p2 = s.list_sessions(0, u64::MAX, p1.next, 4, |_| true).unwrap();
+        assert_eq!(ids(&p2), [5, 4, 3, 2]);
+        let p3 = s.list_sessions(0, u64::MAX, p2.next, 4, |_| true).unwrap();
+        assert_eq!(ids(&p3), [1]);
+        assert!(p3.next.is_none());
+        // An exact fit has no next page.
+        let all = s.list_sessions(0, u64::MAX, None, 9, |_| true).unwrap();
+        assert!(all.next.is_none());
+        // Filters, with pagination over the filtered set.
+        let odd = |m: &SessionMeta| m.error_count > 0;
+        let o1 = s.list_sessions(0, u64::MAX, None, 2, odd).unwrap();
+        assert_eq!(ids(&o1), [9, 7]);
+        let o2 = s.list_sessions(0, u64::MAX, o1.next, 2, odd).unwrap();
+        assert_eq!(ids(&o2), [5, 3]);
+        let o3 = s.list_sessions(0, u64::MAX, o2.next, 2, odd).unwrap();
+        assert_eq!(ids(&o3), [1]);
+        // The time range, inclusive at both ends.
+        assert_eq!(
+            ids(&s.list_sessions(3_000, 5_000, None, 10, |_| true).unwrap()),
+            [5, 4, 3]
+        );
+        assert!(s
+            .list_sessions(5_000, 3_000, None, 10, |_| true)
+            .unwrap()
+            .sessions
+            .is_empty());
+    }
+
+    #[test]
+    fn delete_removes_every_key() {
+        let (_d, s) = open();
+        for seq in 0..5 {
+            s.put_chunk(&header(1, seq, 1_000), b"c").unwrap();
+        }
+        s.put_chunk(&header(2, 0, 1_000), b"c").unwrap();
+        assert!(s.delete_session(&SessionId([1; 16])).unwrap());
+        assert_eq!(s.key_counts(), (1, 1, 1), "only the other session is left");
+        assert!(!s.delete_session(&SessionId([1; 16])).unwrap());
+        assert!(s.session(&SessionId([1; 16])).unwrap().is_none());
+        assert!(s.chunks(&SessionId([1; 16]), 0).unwrap().is_empty());
+        assert!(s.delete_session(&SessionId([2; 16])).unwrap());
+        assert_eq!(s.key_counts(), (0, 0, 0));
+    }
+
+    #[test]
+    fn config_round_trips_and_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = Store::open(dir.path()).unwrap();
+            assert_eq!(s.config_get("k").unwrap(), None);
+            s.config_set("k", "v").unwrap();
+            s.put_chunk(&header(1, 0, 1), b"c").unwrap();
+            s.flush_blocking().unwrap();
+        }
+        let s = Store::open(dir.path()).unwrap();
+        assert_eq!(s.config_get("k").unwrap().as_deref(), Some("v"));
+        assert_eq!(s.session(&SessionId([1; 16])).unwrap().unwrap().chunks, 1);
+    }
+}
