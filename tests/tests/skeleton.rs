@@ -129,6 +129,11 @@ async fn walking_skeleton_records_stores_and_replays() -> Result<()> {
     page.eval("Reel.flush().then(() => true)")
         .await
         .context("Reel.flush()")?;
+    // Stop recording, so what is stored stays put while it is checked
+    // (a running recorder keeps sending chunks on its own timer).
+    page.eval("Reel.stop().then(() => true)")
+        .await
+        .context("Reel.stop()")?;
     page.screenshot(shots.join("skeleton-recorded.png")).await?;
     ensure!(
         page.exceptions().is_empty(),
