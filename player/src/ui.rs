@@ -660,6 +660,12 @@ pub fn start() {
     let mut settle: Option<(Function, Function)> = None;
     let ready = Promise::new(&mut |resolve, reject| settle = Some((resolve, reject)));
     READY.with(|r| *r.borrow_mut() = Some(ready.clone()));
+    // A failed load is reported on the page and by `ready` to whoever
+    // awaits it; this handler only keeps it from also being logged as an
+    // unhandled rejection when nobody does.
+    let ignore = Closure::<dyn FnMut(JsValue)>::new(|_| {});
+    let _ = ready.catch(&ignore);
+    ignore.forget();
     install_api(&w, &ready);
     install_clock();
     spawn_local(async move {
