@@ -32,10 +32,20 @@ enum Command {
 #[derive(Args)]
 struct ServeArgs {
     /// Address to listen on (port 0 picks a free port).
-    #[arg(long, value_name = "ADDR", env = "REEL_LISTEN", default_value = "127.0.0.1:7070")]
+    #[arg(
+        long,
+        value_name = "ADDR",
+        env = "REEL_LISTEN",
+        default_value = "127.0.0.1:7070"
+    )]
     listen: String,
     /// Directory of the sled database.
-    #[arg(long, value_name = "DIR", env = "REEL_DATA", default_value = "./reel-data")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "REEL_DATA",
+        default_value = "./reel-data"
+    )]
     data: PathBuf,
     /// A key recorders must send; repeat for several. Generated and kept in
     /// the data dir when none is given.
@@ -49,7 +59,12 @@ struct ServeArgs {
     ingest_keys: Vec<String>,
     /// The token for the read API and the UI. Generated and kept in the data
     /// dir when not given.
-    #[arg(long, value_name = "TOKEN", env = "REEL_API_TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "REEL_API_TOKEN",
+        hide_env_values = true
+    )]
     api_token: Option<String>,
 }
 
