@@ -51,6 +51,10 @@ struct App {
     anchor_time: f64,
     /// The viewport the frame is sized to.
     viewport: (u32, u32),
+    /// Where the timeline was dragged to, shown at the next animation
+    /// frame: a rebuild can take longer than the input events come, and
+    /// only the latest position matters.
+    scrub: Option<f64>,
 }
 
 /// The animation-frame callback, kept alive for the page's lifetime.
@@ -199,8 +203,11 @@ impl App {
         self.anchor_time = self.time;
     }
 
-    /// One step of playback.
+    /// One animation frame: a pending scrub, then a step of playback.
     fn tick(&mut self) {
+        if let Some(t) = self.scrub.take() {
+            self.seek(t);
+        }
         if !self.playing {
             return;
         }
@@ -249,6 +256,7 @@ impl App {
     }
 
     fn seek(&mut self, ms: f64) {
+        self.scrub = None;
         self.show(ms);
         if self.playing {
             self.anchor();
@@ -280,12 +288,16 @@ impl App {
                 .unwrap_or_default();
             tick.set_class_name(&format!("reel-tick reel-tick-{kind}"));
             let _ = tick.set_attribute("type", "button");
-            tick.set_title(&format!(
-                "{} — {} at {}",
-                kind.replace('_', " "),
-                m.name,
-                format_ms(m.t as f64)
-            ));
+            tick.set_title(&m.name);
+            let _ = tick.set_attribute(
+                "aria-label",
+                &format!(
+                    "{} {} at {}",
+                    kind.replace('_', " "),
+                    m.name,
+                    format_ms(m.t as f64)
+                ),
+            );
             set_style(
                 &tick,
                 "left",
@@ -308,10 +320,10 @@ fn on(target: &web_sys::EventTarget, event: &str, f: impl FnMut(web_sys::Event) 
     cb.forget();
 }
 
-/// Asks for an animation frame while playing (once at a time).
+/// Asks for an animation frame while playing or scrubbing (one at a time).
 fn schedule() {
-    let playing = with_app(|a| a.playing).unwrap_or(false);
-    if !playing || RAF_PENDING.with(Cell::get) {
+    let wanted = with_app(|a| a.playing || a.scrub.is_some()).unwrap_or(false);
+    if !wanted || RAF_PENDING.with(Cell::get) {
         return;
     }
     let Some(w) = window() else { return };
@@ -480,6 +492,7 @@ async fn load(page: Document) -> Result<(), String> {
         anchor_wall: 0.0,
         anchor_time: 0.0,
         viewport: (0, 0),
+        scrub: None,
     };
     if let Some(range) = &app.ui.timeline {
         range.set_max(&app.pb.duration().to_string());
@@ -515,7 +528,7 @@ fn wire_controls(page: &Document, w: &Window) {
         let r = range.clone();
         on(&range, "input", move |_| {
             let v = r.value_as_number();
-            with_app(|a| a.seek(v));
+            with_app(|a| a.scrub = Some(v));
             schedule();
         });
     }
