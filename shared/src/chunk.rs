@@ -12,7 +12,7 @@
 //! and never allocates more than [`Limits`] allow, whatever the bytes claim
 //! (a zstd bomb is cut off at `max_decompressed`, not inflated).
 
-use crate::event::{Event, EventData, MouseKind};
+use crate::event::{ConsoleLevel, Event, EventData, MouseKind};
 use crate::ids::SessionId;
 use serde::{Deserialize, Serialize};
 use std::io::Read;
@@ -56,6 +56,8 @@ impl ChunkStats {
                 }
                 EventData::Mouse(m) if m.kind == MouseKind::Click => s.clicks += 1,
                 EventData::Identify(i) => s.user_id = Some(i.user_id.clone()),
+                EventData::PageError(_) => s.errors += 1,
+                EventData::Console(c) if c.level == ConsoleLevel::Error => s.errors += 1,
                 _ => {}
             }
         }

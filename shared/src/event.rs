@@ -37,6 +37,25 @@ pub enum EventData {
     Input(Input),
     Custom(Custom),
     Identify(Identify),
+    /// A console message of the page (level and truncated text).
+    Console(Console),
+    /// An uncaught error or unhandled promise rejection in the page.
+    PageError(PageError),
+    /// A CSSOM edit: `insertRule`, `deleteRule`, `replace`, `replaceSync`.
+    StyleSheet(StyleSheetChange),
+    /// The `adoptedStyleSheets` of a document or shadow root changed.
+    AdoptedStyleSheets(AdoptedStyleSheets),
+    /// A `<video>`/`<audio>` played, paused, seeked or changed rate/volume.
+    Media(Media),
+    /// A bitmap of a 2D canvas (opt-in, at the embedder's interval).
+    Canvas(Canvas),
+    Focus(Focus),
+    Selection(Selection),
+    Visibility(Visibility),
+    Touch(Touch),
+    /// The recorder dropped data (its buffer was full while the server was
+    /// unreachable): the replay has a gap here.
+    Dropped(Dropped),
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -151,4 +170,143 @@ pub struct Identify {
     pub user_id: String,
     /// The embedder's traits, as JSON text.
     pub traits: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConsoleLevel {
+    Debug,
+    Log,
+    Info,
+    Warn,
+    Error,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Console {
+    pub level: ConsoleLevel,
+    pub text: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PageErrorKind {
+    Uncaught,
+    UnhandledRejection,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PageError {
+    pub kind: PageErrorKind,
+    pub message: String,
+    /// `file:line:column` where known.
+    pub source: Option<String>,
+    pub stack: Option<String>,
+}
+
+/// Which stylesheet a CSSOM edit or adoption refers to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SheetRef {
+    /// The sheet of a `<style>` or `<link>` element.
+    Node(NodeId),
+    /// A constructed stylesheet (`new CSSStyleSheet()`), numbered by the
+    /// recorder; its first `Replace` creates it in the replay.
+    Constructed(u32),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum SheetOp {
+    /// `insertRule(rule, index)`; `path` addresses nested grouping rules
+    /// (`@media`), outermost first, empty for top-level rules.
+    Insert {
+        path: Vec<u32>,
+        index: u32,
+        rule: String,
+    },
+    Delete {
+        path: Vec<u32>,
+        index: u32,
+    },
+    /// The whole sheet's text (`replace`, `replaceSync`).
+    Replace {
+        text: String,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StyleSheetChange {
+    pub sheet: SheetRef,
+    pub op: SheetOp,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AdoptedStyleSheets {
+    /// The document or shadow root.
+    pub root: NodeId,
+    pub sheets: Vec<u32>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MediaAction {
+    Play,
+    Pause,
+    Seek,
+    RateChange,
+    VolumeChange,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Media {
+    pub id: NodeId,
+    pub action: MediaAction,
+    /// `currentTime`, seconds.
+    pub time: f64,
+    pub rate: f64,
+    pub muted: bool,
+    pub volume: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Canvas {
+    pub id: NodeId,
+    /// A `data:image/webp` (or png) URL.
+    pub data_url: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Focus {
+    pub id: NodeId,
+    pub focused: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Selection {
+    pub anchor: NodeId,
+    pub anchor_offset: u32,
+    pub focus: NodeId,
+    pub focus_offset: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Visibility {
+    pub visible: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TouchKind {
+    Start,
+    Move,
+    End,
+    Cancel,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Touch {
+    pub kind: TouchKind,
+    /// Viewport coordinates of every active touch point.
+    pub points: Vec<(i32, i32)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Dropped {
+    pub chunks: u32,
+    pub bytes: u64,
 }

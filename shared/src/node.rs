@@ -20,6 +20,10 @@ pub struct FlatNode {
     pub kind: NodeKind,
 }
 
+/// A same-origin iframe's document is a `Document` whose parent is the
+/// `<iframe>` element; an open shadow root is a `ShadowRoot` whose parent is
+/// its host. Both start a new tree: the player builds them into the
+/// iframe's document and the host's shadow root, not as DOM children.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum NodeKind {
     Document,
@@ -41,6 +45,7 @@ pub enum NodeKind {
         width: u32,
         height: u32,
     },
+    ShadowRoot,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -174,8 +174,124 @@ fn event_data() -> impl Strategy<Value = EventData> {
     ]
 }
 
+fn sheet_ref() -> impl Strategy<Value = SheetRef> {
+    prop_oneof![
+        any::<u32>().prop_map(SheetRef::Node),
+        any::<u32>().prop_map(SheetRef::Constructed)
+    ]
+}
+
+fn sheet_op() -> impl Strategy<Value = SheetOp> {
+    let path = prop::collection::vec(any::<u32>(), 0..3);
+    prop_oneof![
+        (path.clone(), any::<u32>(), text()).prop_map(|(path, index, rule)| SheetOp::Insert {
+            path,
+            index,
+            rule
+        }),
+        (path, any::<u32>()).prop_map(|(path, index)| SheetOp::Delete { path, index }),
+        text().prop_map(|text| SheetOp::Replace { text }),
+    ]
+}
+
+/// Finite floats only: NaN never equals itself, which says nothing about
+/// the codec.
+fn num() -> impl Strategy<Value = f64> {
+    -1e9f64..1e9
+}
+
+fn more_event_data() -> impl Strategy<Value = EventData> {
+    prop_oneof![
+        (
+            prop_oneof![
+                Just(ConsoleLevel::Debug),
+                Just(ConsoleLevel::Log),
+                Just(ConsoleLevel::Info),
+                Just(ConsoleLevel::Warn),
+                Just(ConsoleLevel::Error)
+            ],
+            text()
+        )
+            .prop_map(|(level, text)| EventData::Console(Console { level, text })),
+        (
+            prop_oneof![
+                Just(PageErrorKind::Uncaught),
+                Just(PageErrorKind::UnhandledRejection)
+            ],
+            text(),
+            prop::option::of(text()),
+            prop::option::of(text())
+        )
+            .prop_map(
+                |(kind, message, source, stack)| EventData::PageError(PageError {
+                    kind,
+                    message,
+                    source,
+                    stack
+                })
+            ),
+        (sheet_ref(), sheet_op())
+            .prop_map(|(sheet, op)| EventData::StyleSheet(StyleSheetChange { sheet, op })),
+        (any::<u32>(), prop::collection::vec(any::<u32>(), 0..4)).prop_map(|(root, sheets)| {
+            EventData::AdoptedStyleSheets(AdoptedStyleSheets { root, sheets })
+        }),
+        (
+            any::<u32>(),
+            prop_oneof![
+                Just(MediaAction::Play),
+                Just(MediaAction::Pause),
+                Just(MediaAction::Seek),
+                Just(MediaAction::RateChange),
+                Just(MediaAction::VolumeChange)
+            ],
+            num(),
+            num(),
+            any::<bool>(),
+            num()
+        )
+            .prop_map(
+                |(id, action, time, rate, muted, volume)| EventData::Media(Media {
+                    id,
+                    action,
+                    time,
+                    rate,
+                    muted,
+                    volume
+                })
+            ),
+        (any::<u32>(), text())
+            .prop_map(|(id, data_url)| EventData::Canvas(Canvas { id, data_url })),
+        (any::<u32>(), any::<bool>())
+            .prop_map(|(id, focused)| EventData::Focus(Focus { id, focused })),
+        (any::<u32>(), any::<u32>(), any::<u32>(), any::<u32>()).prop_map(
+            |(anchor, anchor_offset, focus, focus_offset)| {
+                EventData::Selection(Selection {
+                    anchor,
+                    anchor_offset,
+                    focus,
+                    focus_offset,
+                })
+            }
+        ),
+        any::<bool>().prop_map(|visible| EventData::Visibility(Visibility { visible })),
+        (
+            prop_oneof![
+                Just(TouchKind::Start),
+                Just(TouchKind::Move),
+                Just(TouchKind::End),
+                Just(TouchKind::Cancel)
+            ],
+            prop::collection::vec((any::<i32>(), any::<i32>()), 0..3)
+        )
+            .prop_map(|(kind, points)| EventData::Touch(Touch { kind, points })),
+        (any::<u32>(), any::<u64>())
+            .prop_map(|(chunks, bytes)| EventData::Dropped(Dropped { chunks, bytes })),
+    ]
+}
+
 fn event() -> impl Strategy<Value = Event> {
-    (any::<u64>(), event_data()).prop_map(|(t, data)| Event { t, data })
+    (any::<u64>(), prop_oneof![event_data(), more_event_data()])
+        .prop_map(|(t, data)| Event { t, data })
 }
 
 proptest! {
@@ -234,6 +350,28 @@ fn a_zstd_bomb_is_refused_at_the_limit() {
         decode_chunk(&bytes, &limits),
         Err(ChunkError::BodyTooLarge(1 << 20))
     );
+}
+
+#[test]
+fn errors_are_counted_for_the_index() {
+    let e = |data| Event { t: 1, data };
+    let events = vec![
+        e(EventData::Console(Console {
+            level: ConsoleLevel::Error,
+            text: "boom".into(),
+        })),
+        e(EventData::Console(Console {
+            level: ConsoleLevel::Warn,
+            text: "meh".into(),
+        })),
+        e(EventData::PageError(PageError {
+            kind: PageErrorKind::Uncaught,
+            message: "x is undefined".into(),
+            source: None,
+            stack: None,
+        })),
+    ];
+    assert_eq!(ChunkStats::from_events(&events).errors, 2);
 }
 
 #[test]
