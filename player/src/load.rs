@@ -6,39 +6,110 @@
 //! (with a warning): one bad chunk should cost its own events, not the
 //! whole replay.
 
-use reel_shared::{decode_chunk, Event, Limits};
+use reel_shared::{decode_chunk, Chunk, Event, Limits};
+
+/// Splits the framed chunks response as its bytes arrive, so a long
+/// session's first chunks can be decoded (and its first frame shown) while
+/// the rest is still downloading.
+#[derive(Debug, Default)]
+pub struct Framer {
+    buf: Vec<u8>,
+    /// How many chunks were split off so far (for warnings).
+    index: usize,
+}
+
+/// One framed chunk, decoded or not.
+pub type Framed = Result<Chunk, String>;
+
+impl Framer {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Takes the next bytes of the response; returns every chunk they
+    /// complete. A frame that claims more than the decoder's limit is not
+    /// buffered forever: the stream is given up with a warning.
+    pub fn push(&mut self, bytes: &[u8]) -> Vec<Framed> {
+        self.buf.extend_from_slice(bytes);
+        let limits = Limits::default();
+        let mut out = Vec::new();
+        let mut at = 0usize;
+        while let Some(len_bytes) = self.buf.get(at..at + 4) {
+            let mut le = [0u8; 4];
+            le.copy_from_slice(len_bytes);
+            let len = u32::from_le_bytes(le) as usize;
+            let Some(bytes) = self.buf.get(at + 4..at + 4 + len) else {
+                break;
+            };
+            out.push(
+                decode_chunk(bytes, &limits)
+                    .map_err(|e| format!("chunk {}: skipped: {e}", self.index)),
+            );
+            self.index += 1;
+            at += 4 + len;
+        }
+        self.buf.drain(..at);
+        out
+    }
+
+    /// A warning if the response ended in the middle of a frame.
+    pub fn finish(&self) -> Option<String> {
+        match self.buf.len() {
+            0 => None,
+            n if n < 4 => Some(format!(
+                "chunk {}: truncated length prefix; ignoring {n} trailing bytes",
+                self.index
+            )),
+            n => Some(format!(
+                "chunk {}: says {} bytes but only {} remain; ignoring it",
+                self.index,
+                u32::from_le_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]),
+                n - 4
+            )),
+        }
+    }
+}
 
 /// The events of every chunk that decodes, and a warning for each problem.
 pub fn decode_session(body: &[u8]) -> (Vec<Event>, Vec<String>) {
+    let mut framer = Framer::new();
     let mut events = Vec::new();
     let mut warnings = Vec::new();
-    let limits = Limits::default();
-    let mut rest = body;
-    let mut index = 0usize;
-    while !rest.is_empty() {
-        let Some((len_bytes, after)) = rest.split_first_chunk::<4>() else {
-            warnings.push(format!(
-                "chunk {index}: truncated length prefix; ignoring {} trailing bytes",
-                rest.len()
-            ));
-            break;
-        };
-        let len = u32::from_le_bytes(*len_bytes) as usize;
-        let Some(bytes) = after.get(..len) else {
-            warnings.push(format!(
-                "chunk {index}: says {len} bytes but only {} remain; ignoring it",
-                after.len()
-            ));
-            break;
-        };
-        match decode_chunk(bytes, &limits) {
+    for c in framer.push(body) {
+        match c {
             Ok(chunk) => events.extend(chunk.events),
-            Err(e) => warnings.push(format!("chunk {index}: skipped: {e}")),
+            Err(w) => warnings.push(w),
         }
-        rest = &after[len..];
-        index += 1;
     }
+    warnings.extend(framer.finish());
     (events, warnings)
+}
+
+/// Which chunks of a session have arrived, so live polling asks only for
+/// what is missing (`?from=`) and ignores chunks it already has.
+#[derive(Debug, Default)]
+pub struct Seen {
+    seqs: std::collections::BTreeSet<u32>,
+    /// Every seq below this has arrived.
+    contiguous: u32,
+}
+
+impl Seen {
+    /// Records `seq`; false if it had arrived before.
+    pub fn add(&mut self, seq: u32) -> bool {
+        if seq < self.contiguous || !self.seqs.insert(seq) {
+            return false;
+        }
+        while self.seqs.remove(&self.contiguous) {
+            self.contiguous = self.contiguous.saturating_add(1);
+        }
+        true
+    }
+
+    /// The `from` to poll with: the first seq not yet seen.
+    pub fn from(&self) -> u32 {
+        self.contiguous
+    }
 }
 
 #[cfg(test)]
@@ -86,5 +157,37 @@ mod tests {
         body.extend_from_slice(b"short");
         let (events, warnings) = decode_session(&body);
         assert_eq!((events.len(), warnings.len()), (1, 1));
+    }
+
+    #[test]
+    fn framer_decodes_whatever_way_the_bytes_arrive() {
+        let body = frame(&[&chunk(0, 10), &chunk(1, 20), &chunk(2, 30)]);
+        for step in [1, 3, 7, 100, body.len()] {
+            let mut f = Framer::new();
+            let mut seqs = Vec::new();
+            for piece in body.chunks(step) {
+                for c in f.push(piece) {
+                    seqs.push(c.expect("decodes").header.seq);
+                }
+            }
+            assert_eq!(seqs, vec![0, 1, 2], "step {step}");
+            assert_eq!(f.finish(), None);
+        }
+        let mut f = Framer::new();
+        assert!(f.push(&body[..body.len() - 1]).len() == 2);
+        assert!(f.finish().is_some());
+    }
+
+    #[test]
+    fn seen_polls_from_the_first_gap() {
+        let mut s = Seen::default();
+        assert_eq!(s.from(), 0);
+        assert!(s.add(0));
+        assert!(s.add(2));
+        assert_eq!(s.from(), 1);
+        assert!(!s.add(2));
+        assert!(s.add(1));
+        assert_eq!(s.from(), 3);
+        assert!(!s.add(0));
     }
 }

@@ -56,6 +56,16 @@ impl Playback {
         self.timeline.duration()
     }
 
+    /// Adds events that arrived later (live mode, a streamed load). When
+    /// they extend the timeline in place, what the live DOM shows stays
+    /// valid (the playhead is at or before the old end); when they forced a
+    /// rebuild, the next seek rebuilds the DOM too.
+    pub fn append(&mut self, events: Vec<reel_shared::Event>) {
+        if !self.timeline.append(events) {
+            self.shown = false;
+        }
+    }
+
     /// Forgets what the live DOM shows, so the next seek rebuilds it (the
     /// iframe's document was replaced, say).
     pub fn invalidate(&mut self) {
@@ -159,6 +169,32 @@ mod tests {
                 assert_eq!(pb.time(), time.min(duration));
             }
         }
+    }
+
+    #[test]
+    fn appended_events_play_on_from_where_the_playhead_is() {
+        let mut rng = Rng::new(5);
+        let mut next_id = 3;
+        let mut events = vec![Event {
+            t: 0,
+            data: snapshot(vec![doc(1), el(2, 1, "html", &[]), el(3, 2, "body", &[])]),
+        }];
+        for i in 0..3000 {
+            events.push(Event {
+                t: 1 + i / 3,
+                data: random_event(&mut rng, &mut next_id),
+            });
+        }
+        let mut pb = Playback::new(Timeline::new(events[..1000].to_vec()));
+        let mut dom = FakeDom::new();
+        dom.apply(&pb.seek(u64::MAX));
+        for part in events[1000..].chunks(700) {
+            pb.append(part.to_vec());
+            dom.apply(&pb.seek(u64::MAX));
+            let (expected, _) = pb.timeline().state_at(pb.time());
+            assert_eq!(dom.html(), FakeDom::from_ops(&expected.render_all()).html());
+        }
+        assert_eq!(pb.time(), 1000);
     }
 
     #[test]

@@ -13,7 +13,7 @@
 //! stays proportional to the session's events.
 
 use crate::model::Model;
-use reel_shared::{Event, EventData, MouseKind};
+use reel_shared::{ConsoleLevel, Event, EventData, MouseKind};
 use serde::Serialize;
 
 /// A keyframe is due after this many events...
@@ -22,7 +22,7 @@ pub const KEYFRAME_EVENTS: usize = 500;
 pub const KEYFRAME_MS: u64 = 30_000;
 /// But never closer than `model.len() / KEYFRAME_SIZE_RATIO` events apart.
 pub const KEYFRAME_SIZE_RATIO: usize = 16;
-/// A gap without events longer than this is an idle stretch.
+/// A gap without user activity longer than this is an idle stretch.
 pub const IDLE_MS: u64 = 5_000;
 /// Rage clicks: this many clicks...
 pub const RAGE_CLICKS: usize = 3;
@@ -38,8 +38,65 @@ pub enum MarkerKind {
     Click,
     RageClick,
     Navigation,
-    /// Reserved: the event model has no error event yet.
+    /// A console message at level `error`, or an uncaught error or
+    /// unhandled rejection.
     Error,
+}
+
+/// What a side-panel entry is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    Navigation,
+    Click,
+    Input,
+    Custom,
+    Debug,
+    Log,
+    Info,
+    Warn,
+    Error,
+}
+
+/// One line of the player's side panels: the event list (navigations,
+/// clicks, inputs, custom events) or the console (messages and errors).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Entry {
+    pub kind: EntryKind,
+    /// Ms from the session's start.
+    pub t: u64,
+    /// What happened, in a line (a URL, a message, a target).
+    pub text: String,
+    /// Whether it belongs in the console panel rather than the event list.
+    pub console: bool,
+}
+
+/// Longest text an entry or marker name carries: a marker's tooltip and a
+/// panel line are summaries, and recorded messages can be long.
+const TEXT_MAX: usize = 300;
+
+fn clip(s: &str) -> String {
+    match s.char_indices().nth(TEXT_MAX) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
+/// Does this event show a person at the page (as opposed to the page
+/// changing on its own)? Idle stretches are gaps between such events.
+fn is_user_activity(data: &EventData) -> bool {
+    matches!(
+        data,
+        EventData::Meta(_)
+            | EventData::MouseMove(_)
+            | EventData::Mouse(_)
+            | EventData::Scroll(_)
+            | EventData::Viewport(_)
+            | EventData::Input(_)
+            | EventData::Touch(_)
+            | EventData::Selection(_)
+            | EventData::Focus(_)
+    )
 }
 
 /// One entry of `reelPlayer.markers()`.
@@ -78,6 +135,12 @@ pub struct Timeline {
     markers: Vec<Marker>,
     pointer: Vec<Pointer>,
     idle: Vec<(u64, u64)>,
+    entries: Vec<Entry>,
+    /// Keyframe building continues from here when events are appended
+    /// (live mode, streaming load): the model with every event applied.
+    tip: Model,
+    /// Events, and session ms, at the last keyframe.
+    last_kf: (usize, u64),
 }
 
 impl Timeline {
@@ -95,36 +158,82 @@ impl Timeline {
             markers: Vec::new(),
             pointer: Vec::new(),
             idle: Vec::new(),
+            entries: Vec::new(),
+            tip: Model::new(),
+            last_kf: (0, 0),
         };
-        tl.build_keyframes();
-        tl.build_markers();
-        tl.build_pointer();
-        tl.build_idle();
+        tl.keyframes.push(Keyframe {
+            next: 0,
+            model: Model::new(),
+        });
+        tl.build_keyframes(0);
+        tl.build_derived();
         tl
     }
 
-    fn build_keyframes(&mut self) {
-        let mut model = Model::new();
-        self.keyframes.push(Keyframe {
-            next: 0,
-            model: model.clone(),
-        });
-        let (mut last_next, mut last_t) = (0usize, 0u64);
-        for (i, e) in self.events.iter().enumerate() {
-            model.apply_quiet(&e.data);
+    /// Adds events that arrived later (live mode, a streamed load). Events
+    /// in order after the last ones extend the timeline in place, so the
+    /// keyframes built so far stay valid and the playhead's state with them;
+    /// anything earlier rebuilds it. Returns false when it was rebuilt.
+    pub fn append(&mut self, mut more: Vec<Event>) -> bool {
+        if more.is_empty() {
+            return true;
+        }
+        more.sort_by_key(|e| e.t);
+        let last = self.events.last().map(|e| e.t);
+        if last.is_some_and(|l| more[0].t < l) {
+            let mut all = std::mem::take(&mut self.events);
+            all.extend(more);
+            *self = Timeline::new(all);
+            return false;
+        }
+        if last.is_none() {
+            *self = Timeline::new(more);
+            return false;
+        }
+        let from = self.events.len();
+        self.events.extend(more);
+        self.duration = self.events.last().map_or(0, |e| e.t - self.start);
+        self.build_keyframes(from);
+        self.build_derived();
+        true
+    }
+
+    /// Applies `events[from..]` to the tip model, keeping a copy every so
+    /// often. The last event never gets a keyframe (nothing would follow
+    /// it), but when more arrive the spacing counts from the last one kept.
+    fn build_keyframes(&mut self, from: usize) {
+        let (mut last_next, mut last_t) = self.last_kf;
+        for i in from..self.events.len() {
+            let e = &self.events[i];
+            self.tip.apply_quiet(&e.data);
             let next = i + 1;
             let rel = e.t - self.start;
             let since = next - last_next;
             let due = since >= KEYFRAME_EVENTS || rel.saturating_sub(last_t) >= KEYFRAME_MS;
-            if due && since >= model.len() / KEYFRAME_SIZE_RATIO && next < self.events.len() {
+            if due && since >= self.tip.len() / KEYFRAME_SIZE_RATIO && next < self.events.len() {
                 self.keyframes.push(Keyframe {
                     next,
-                    model: model.clone(),
+                    model: self.tip.clone(),
                 });
                 last_next = next;
                 last_t = rel;
             }
         }
+        self.last_kf = (last_next, last_t);
+    }
+
+    /// Markers, pointer track, idle stretches and panel entries: cheap
+    /// linear passes, simply redone when events are appended.
+    fn build_derived(&mut self) {
+        self.markers.clear();
+        self.pointer.clear();
+        self.idle.clear();
+        self.entries.clear();
+        self.build_markers();
+        self.build_pointer();
+        self.build_idle();
+        self.build_entries();
     }
 
     fn build_markers(&mut self) {
@@ -173,6 +282,18 @@ impl Timeline {
                     }
                     recent.push((t, m.x, m.y));
                 }
+                EventData::Console(c) if c.level == ConsoleLevel::Error => {
+                    self.markers.push(Marker {
+                        kind: MarkerKind::Error,
+                        name: clip(&c.text),
+                        t,
+                    })
+                }
+                EventData::PageError(pe) => self.markers.push(Marker {
+                    kind: MarkerKind::Error,
+                    name: clip(&pe.message),
+                    t,
+                }),
                 _ => {}
             }
         }
@@ -200,12 +321,94 @@ impl Timeline {
         self.pointer.sort_by_key(|p| p.t);
     }
 
+    /// Gaps of more than [`IDLE_MS`] between user activity (the session's
+    /// start and end count as activity: nobody wants to watch the page sit
+    /// there before the first move or after the last).
     fn build_idle(&mut self) {
-        for w in self.events.windows(2) {
-            if w[1].t - w[0].t > IDLE_MS {
-                self.idle.push((w[0].t - self.start, w[1].t - self.start));
+        let mut last = 0u64;
+        let activity = self
+            .events
+            .iter()
+            .filter(|e| is_user_activity(&e.data))
+            .map(|e| e.t - self.start)
+            .chain(std::iter::once(self.duration));
+        for t in activity {
+            if t.saturating_sub(last) > IDLE_MS {
+                self.idle.push((last, t));
+            }
+            last = last.max(t);
+        }
+    }
+
+    fn build_entries(&mut self) {
+        let mut last_input: Option<reel_shared::NodeId> = None;
+        for e in &self.events {
+            let t = e.t - self.start;
+            let entry = |kind, text: String, console| Entry {
+                kind,
+                t,
+                text,
+                console,
+            };
+            let got = match &e.data {
+                EventData::Meta(m) => Some(entry(EntryKind::Navigation, clip(&m.href), false)),
+                EventData::Mouse(m) if m.kind == MouseKind::Click => Some(entry(
+                    EntryKind::Click,
+                    format!("click at {}, {}", m.x, m.y),
+                    false,
+                )),
+                // Typing is one input event per keystroke: one entry per
+                // run of inputs into the same field.
+                EventData::Input(i) if last_input == Some(i.id) => None,
+                EventData::Input(i) => {
+                    last_input = Some(i.id);
+                    self.entries.push(entry(
+                        EntryKind::Input,
+                        format!("input in field {}", i.id),
+                        false,
+                    ));
+                    continue;
+                }
+                EventData::Custom(c) => Some(entry(EntryKind::Custom, clip(&c.name), false)),
+                EventData::Console(c) => Some(entry(
+                    match c.level {
+                        ConsoleLevel::Debug => EntryKind::Debug,
+                        ConsoleLevel::Log => EntryKind::Log,
+                        ConsoleLevel::Info => EntryKind::Info,
+                        ConsoleLevel::Warn => EntryKind::Warn,
+                        ConsoleLevel::Error => EntryKind::Error,
+                    },
+                    clip(&c.text),
+                    true,
+                )),
+                EventData::PageError(pe) => {
+                    let mut text = pe.message.clone();
+                    if let Some(src) = &pe.source {
+                        text = format!("{text} ({src})");
+                    }
+                    Some(entry(EntryKind::Error, clip(&text), true))
+                }
+                _ => None,
+            };
+            if let Some(en) = got {
+                if !matches!(en.kind, EntryKind::Debug | EntryKind::Log | EntryKind::Info) {
+                    last_input = None;
+                }
+                self.entries.push(en);
             }
         }
+    }
+
+    /// The side panels' lines, in time order.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// The end of the idle stretch `t` is in, if it is in one.
+    pub fn idle_end(&self, t: u64) -> Option<u64> {
+        let i = self.idle.partition_point(|&(from, _)| from <= t);
+        let &(from, to) = self.idle.get(i.checked_sub(1)?)?;
+        (t >= from && t < to).then_some(to)
     }
 
     pub fn events(&self) -> &[Event] {
@@ -388,18 +591,148 @@ mod tests {
         );
         let json = serde_json::to_string(&tl.markers()[5]).expect("serialises");
         assert_eq!(json, r#"{"kind":"rage_click","name":"rage click","t":800}"#);
-        assert!(tl.idle().is_empty());
+        assert!(tl.idle().len() <= 1);
+    }
+
+    fn moved(t: u64) -> Event {
+        ev(
+            t,
+            EventData::MouseMove(vec![MousePosition { x: 1, y: 1, dt: 0 }]),
+        )
     }
 
     #[test]
-    fn idle_stretches() {
+    fn idle_stretches_are_gaps_in_user_activity() {
         let tl = Timeline::new(vec![
-            custom(0, "a"),
-            custom(5000, "b"),
-            custom(10_001, "c"),
-            custom(20_000, "d"),
+            moved(0),
+            custom(3000, "page busy on its own"),
+            moved(5000),
+            moved(10_001),
+            custom(20_000, "end"),
         ]);
         assert_eq!(tl.idle(), &[(5000, 10_001), (10_001, 20_000)]);
+        assert_eq!(tl.idle_end(4000), None);
+        assert_eq!(tl.idle_end(5000), Some(10_001));
+        assert_eq!(tl.idle_end(12_000), Some(20_000));
+        assert_eq!(tl.idle_end(20_000), None);
+    }
+
+    #[test]
+    fn errors_are_markers_and_panels_list_what_happened() {
+        use reel_shared::{Console, Input, PageError, PageErrorKind};
+        let tl = Timeline::new(vec![
+            ev(0, meta("https://a.test/")),
+            click(100, 5, 6),
+            ev(
+                200,
+                EventData::Console(Console {
+                    level: ConsoleLevel::Warn,
+                    text: "careful".into(),
+                }),
+            ),
+            ev(
+                300,
+                EventData::Console(Console {
+                    level: ConsoleLevel::Error,
+                    text: "boom".into(),
+                }),
+            ),
+            ev(
+                400,
+                EventData::PageError(PageError {
+                    kind: PageErrorKind::Uncaught,
+                    message: "TypeError: x".into(),
+                    source: Some("app.js:1:2".into()),
+                    stack: None,
+                }),
+            ),
+            ev(
+                500,
+                EventData::Input(Input {
+                    id: 9,
+                    value: None,
+                    checked: None,
+                }),
+            ),
+            ev(
+                600,
+                EventData::Input(Input {
+                    id: 9,
+                    value: None,
+                    checked: None,
+                }),
+            ),
+        ]);
+        let errors: Vec<_> = tl
+            .markers()
+            .iter()
+            .filter(|m| m.kind == MarkerKind::Error)
+            .map(|m| (m.name.as_str(), m.t))
+            .collect();
+        assert_eq!(errors, vec![("boom", 300), ("TypeError: x", 400)]);
+        let lines: Vec<_> = tl
+            .entries()
+            .iter()
+            .map(|e| (e.kind, e.t, e.console))
+            .collect();
+        use EntryKind::*;
+        assert_eq!(
+            lines,
+            vec![
+                (Navigation, 0, false),
+                (Click, 100, false),
+                (Warn, 200, true),
+                (Error, 300, true),
+                (Error, 400, true),
+                (Input, 500, false), // one entry for the run of typing
+            ]
+        );
+        assert_eq!(tl.entries()[4].text, "TypeError: x (app.js:1:2)");
+        assert_eq!(clip(&"é".repeat(400)).chars().count(), TEXT_MAX + 1);
+    }
+
+    /// Appending in pieces gives the same timeline as loading at once, and
+    /// keeps the keyframes already built.
+    #[test]
+    fn appending_equals_loading_at_once() {
+        let mut rng = Rng::new(11);
+        let mut next_id = 3;
+        let mut events = vec![
+            ev(0, meta("https://a.test/x/")),
+            ev(
+                0,
+                snapshot(vec![doc(1), el(2, 1, "html", &[]), el(3, 2, "body", &[])]),
+            ),
+        ];
+        let mut t = 0;
+        for _ in 0..3000 {
+            t += rng.below(40) * rng.below(3);
+            events.push(ev(t, random_event(&mut rng, &mut next_id)));
+        }
+        let whole = Timeline::new(events.clone());
+        let mut parts = Timeline::new(events[..1].to_vec());
+        let mut i = 1;
+        while i < events.len() {
+            let n = (rng.below(400) as usize + 1).min(events.len() - i);
+            let kfs = parts.keyframe_count();
+            assert!(parts.append(events[i..i + n].to_vec()), "in order");
+            assert!(parts.keyframe_count() >= kfs);
+            i += n;
+        }
+        assert_eq!(parts.duration(), whole.duration());
+        assert_eq!(parts.markers(), whole.markers());
+        assert_eq!(parts.idle(), whole.idle());
+        assert_eq!(parts.entries(), whole.entries());
+        for probe in [0, t / 3, t / 2, t] {
+            assert_eq!(
+                parts.state_at(probe).0.outline(),
+                whole.state_at(probe).0.outline()
+            );
+        }
+        // Out of order: rebuilt, still right.
+        let mut late = Timeline::new(events[2000..].to_vec());
+        assert!(!late.append(events[..2000].to_vec()));
+        assert_eq!(late.state_at(t).0.outline(), whole.state_at(t).0.outline());
     }
 
     #[test]
