@@ -6,7 +6,7 @@
 //! or stores a token itself.
 
 use crate::load;
-use reel_shared::Event;
+use reel_shared::Chunk;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{RequestCredentials, RequestInit, Response};
@@ -56,17 +56,58 @@ pub async fn session_meta(id: &str) -> Result<serde_json::Value, String> {
     serde_json::from_str(&text).map_err(|e| format!("bad session metadata: {e}"))
 }
 
-/// `GET /api/v1/sessions/{id}/chunks`: every chunk, decoded. Chunks that do
-/// not decode are skipped with a console warning.
-pub async fn session_events(id: &str) -> Result<Vec<Event>, String> {
-    let resp = get(&format!("/api/v1/sessions/{id}/chunks")).await?;
-    let buf = JsFuture::from(resp.array_buffer().map_err(|e| describe(&e))?)
-        .await
-        .map_err(|e| describe(&e))?;
-    let bytes = js_sys::Uint8Array::new(&buf).to_vec();
-    let (events, warnings) = load::decode_session(&bytes);
-    for w in warnings {
-        web_sys::console::warn_1(&format!("reel: {w}").into());
+/// `GET /api/v1/sessions/{id}/chunks?from=SEQ`, read as it arrives: each
+/// [`ChunkStream::next`] yields the chunks completed by the next piece of
+/// the body, so a long session's first frame can be shown long before its
+/// last chunk is downloaded.
+pub struct ChunkStream {
+    reader: web_sys::ReadableStreamDefaultReader,
+    framer: load::Framer,
+}
+
+impl ChunkStream {
+    pub async fn open(id: &str, from: u32) -> Result<Self, String> {
+        let resp = get(&format!("/api/v1/sessions/{id}/chunks?from={from}")).await?;
+        let body = resp.body().ok_or("the chunks response has no body")?;
+        let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().unchecked_into();
+        Ok(ChunkStream {
+            reader,
+            framer: load::Framer::new(),
+        })
     }
-    Ok(events)
+
+    /// The chunks that decoded from the next piece of the body (chunks that
+    /// do not decode are skipped with a console warning); `None` at the end.
+    pub async fn next(&mut self) -> Result<Option<Vec<Chunk>>, String> {
+        let result = JsFuture::from(self.reader.read())
+            .await
+            .map_err(|e| describe(&e))?;
+        let done = js_sys::Reflect::get(&result, &"done".into())
+            .ok()
+            .and_then(|d| d.as_bool())
+            .unwrap_or(true);
+        if done {
+            if let Some(w) = self.framer.finish() {
+                warn(&w);
+            }
+            return Ok(None);
+        }
+        let value = js_sys::Reflect::get(&result, &"value".into()).map_err(|e| describe(&e))?;
+        let bytes = value
+            .dyn_into::<js_sys::Uint8Array>()
+            .map_err(|_| "the chunks stream gave something other than bytes".to_string())?
+            .to_vec();
+        let mut chunks = Vec::new();
+        for c in self.framer.push(&bytes) {
+            match c {
+                Ok(c) => chunks.push(c),
+                Err(w) => warn(&w),
+            }
+        }
+        Ok(Some(chunks))
+    }
+}
+
+fn warn(w: &str) {
+    web_sys::console::warn_1(&format!("reel: {w}").into());
 }

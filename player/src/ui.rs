@@ -9,17 +9,18 @@
 //! update, not a panic.
 
 use crate::fetch;
+use crate::load::Seen;
 use crate::playback::Playback;
 use crate::render;
 use crate::timeline::Timeline;
 use js_sys::{Array, Function, Object, Promise, Reflect};
-use reel_shared::SessionId;
+use reel_shared::{Chunk, Event, EventData, SessionId};
 use std::cell::{Cell, RefCell};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{
-    Document, Element, HtmlElement, HtmlIFrameElement, HtmlInputElement, HtmlSelectElement, Window,
+    Document, HtmlElement, HtmlIFrameElement, HtmlInputElement, HtmlSelectElement, Window,
 };
 
 /// Playback speeds the control offers (`setSpeed` accepts any positive).
@@ -35,7 +36,15 @@ struct Ui {
     markers: Option<HtmlElement>,
     speed: Option<HtmlSelectElement>,
     time: Option<HtmlElement>,
+    live: Option<HtmlElement>,
+    skip: Option<HtmlInputElement>,
+    /// Dots following the cursor where it was a moment before.
+    trail: Vec<HtmlElement>,
 }
+
+/// The cursor trail: this many dots, each this much further in the past.
+const TRAIL_DOTS: usize = 6;
+const TRAIL_STEP_MS: f64 = 40.0;
 
 struct App {
     ui: Ui,
@@ -55,7 +64,29 @@ struct App {
     /// frame: a rebuild can take longer than the input events come, and
     /// only the latest position matters.
     scrub: Option<f64>,
+    /// Idle stretches pass in a moment while playing (on by default).
+    skip_idle: bool,
+    /// Polling the server for chunks recorded since, and following them.
+    live: bool,
+    /// The session's id, for live polling.
+    id: String,
+    /// Which chunks have arrived.
+    seen: Seen,
+    /// `performance.now()` when the first frame was shown, when everything
+    /// was loaded, and how long the last seek took (ms): for the seek
+    /// benchmark and for anyone curious (`reelPlayer.stats()`).
+    first_frame_at: f64,
+    loaded_at: f64,
+    last_seek_ms: f64,
 }
+
+/// How often live mode asks the server for new chunks.
+const LIVE_POLL_MS: i32 = 1_500;
+/// A session whose last event is this recent opens in live mode.
+const LIVE_RECENT_MS: f64 = 60_000.0;
+/// Skipping an idle stretch lands this long before its end, so the
+/// activity that ends it is seen coming.
+const IDLE_LEAD_MS: f64 = 500.0;
 
 /// The animation-frame callback, kept alive for the page's lifetime.
 type FrameCallback = Closure<dyn FnMut(f64)>;
@@ -65,6 +96,8 @@ thread_local! {
     static READY: RefCell<Option<Promise>> = const { RefCell::new(None) };
     static RAF: RefCell<Option<FrameCallback>> = const { RefCell::new(None) };
     static RAF_PENDING: Cell<bool> = const { Cell::new(false) };
+    /// Every chunk is in: `ready` has resolved (or is about to).
+    static LOADED: Cell<bool> = const { Cell::new(false) };
 }
 
 fn window() -> Option<Window> {
@@ -82,8 +115,10 @@ fn with_app<R>(f: impl FnOnce(&mut App) -> R) -> Option<R> {
     APP.with(|a| a.try_borrow_mut().ok().and_then(|mut a| a.as_mut().map(f)))
 }
 
+/// Whether the whole session is in (the app exists earlier, from the
+/// first frame on, while the rest streams in).
 fn loaded() -> bool {
-    APP.with(|a| a.try_borrow().map(|a| a.is_some()).unwrap_or(false))
+    LOADED.with(Cell::get)
 }
 
 fn by_id<T: JsCast>(doc: &Document, id: &str) -> Option<T> {
@@ -98,6 +133,28 @@ fn set_style(el: &HtmlElement, prop: &str, value: &str) {
 fn set_text(el: &Option<HtmlElement>, text: &str) {
     if let Some(el) = el {
         el.set_text_content(Some(text));
+    }
+}
+
+/// A marker kind for people: "rage click", not `rage_click`.
+fn marker_label(kind: &str) -> &'static str {
+    match kind {
+        "custom" => "Custom event",
+        "click" => "Click",
+        "rage_click" => "Rage click",
+        "navigation" => "Navigation",
+        "error" => "Error",
+        _ => "Marker",
+    }
+}
+
+/// Tells the page's other scripts (`controls.js`: panels, idle shading)
+/// that the timeline changed: loaded further, or live events arrived.
+fn changed() {
+    if let Some(w) = window() {
+        if let Ok(e) = web_sys::Event::new("reel:timeline") {
+            let _ = w.dispatch_event(&e);
+        }
     }
 }
 
@@ -124,8 +181,10 @@ impl App {
         } else {
             0.0
         };
+        let started = now();
         let ops = self.pb.seek(t.floor() as u64);
         render::apply(&self.doc, &ops);
+        self.last_seek_ms = now() - started;
         self.time = t;
         self.refresh();
     }
@@ -147,6 +206,18 @@ impl App {
                         .toggle_with_force("reel-clicking", clicked);
                 }
                 None => set_style(cursor, "display", "none"),
+            }
+        }
+        let tl = self.pb.timeline();
+        for (i, dot) in self.ui.trail.iter().enumerate() {
+            let back = self.time - TRAIL_STEP_MS * (i as f64 + 1.0);
+            // Only while moving: a resting cursor has no trail.
+            match (tl.pointer_at(back), tl.pointer_at(self.time)) {
+                (Some((x, y, _)), Some((cx, cy, _))) if (x - cx).abs() + (y - cy).abs() > 1.0 => {
+                    set_style(dot, "display", "block");
+                    set_style(dot, "transform", &format!("translate({x}px, {y}px)"));
+                }
+                _ => set_style(dot, "display", "none"),
             }
         }
         if let Some(range) = &self.ui.timeline {
@@ -212,11 +283,74 @@ impl App {
             return;
         }
         let mut t = self.clock();
+        if self.skip_idle {
+            if let Some(end) = self.pb.timeline().idle_end(t.max(0.0) as u64) {
+                let land = end as f64 - IDLE_LEAD_MS;
+                if land > t {
+                    t = land;
+                    self.time = t;
+                    self.anchor();
+                }
+            }
+        }
         if t >= self.duration() {
             t = self.duration();
-            self.playing = false;
+            // Live, the end moves on as chunks arrive: wait for them there.
+            if self.live {
+                self.time = t;
+                self.anchor();
+            } else {
+                self.playing = false;
+            }
         }
         self.show(t);
+    }
+
+    /// Events that arrived later: the timeline grows, markers and panels
+    /// follow; the live DOM keeps showing the playhead.
+    fn append(&mut self, events: Vec<Event>) {
+        if events.is_empty() {
+            return;
+        }
+        self.pb.append(events);
+        if let Some(range) = &self.ui.timeline {
+            range.set_max(&self.pb.duration().to_string());
+        }
+        self.draw_markers();
+        let t = self.time;
+        self.show(t);
+        changed();
+    }
+
+    fn set_live_indicator(&self) {
+        if let Some(el) = &self.ui.live {
+            let on = self.live;
+            let _ = el.class_list().toggle_with_force("reel-on", on);
+            let _ = el.set_attribute("aria-pressed", if on { "true" } else { "false" });
+        }
+    }
+
+    fn set_live(&mut self, on: bool) {
+        self.live = on;
+        self.set_live_indicator();
+        if on {
+            // Follow the recording: to its end, playing in real time.
+            self.set_speed(1.0);
+            let end = self.duration();
+            self.seek(end);
+            self.play_from_anywhere();
+        }
+    }
+
+    /// `play`, but at the end of a live session it waits for more.
+    fn play_from_anywhere(&mut self) {
+        if self.live && !self.playing {
+            self.playing = true;
+            self.anchor();
+            self.refresh();
+        } else {
+            self.play();
+        }
     }
 
     fn play(&mut self) {
@@ -288,7 +422,12 @@ impl App {
                 .unwrap_or_default();
             tick.set_class_name(&format!("reel-tick reel-tick-{kind}"));
             let _ = tick.set_attribute("type", "button");
-            tick.set_title(&m.name);
+            tick.set_title(&format!(
+                "{}: {} ({})",
+                marker_label(&kind),
+                m.name,
+                format_ms(m.t as f64)
+            ));
             let _ = tick.set_attribute(
                 "aria-label",
                 &format!(
@@ -427,6 +566,11 @@ fn find_ui(doc: &Document) -> Result<Ui, String> {
         markers: by_id(doc, "reel-markers"),
         speed: by_id(doc, "reel-speed"),
         time: by_id(doc, "reel-time"),
+        live: by_id(doc, "reel-live"),
+        skip: by_id(doc, "reel-skip"),
+        trail: (0..TRAIL_DOTS)
+            .filter_map(|i| by_id(doc, &format!("reel-trail-{i}")))
+            .collect(),
     })
 }
 
@@ -470,6 +614,46 @@ fn show_meta(doc: &Document, meta: &serde_json::Value) {
     }
 }
 
+/// The `t` of a deep link `/sessions/{id}?t=MS`.
+fn deep_link_time(w: &Window) -> Option<f64> {
+    let search = w.location().search().ok()?;
+    let t = web_sys::UrlSearchParams::new_with_str(&search)
+        .ok()?
+        .get("t")?;
+    t.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|t| t.is_finite() && *t >= 0.0)
+}
+
+/// Whether the session's index entry says it was still being recorded a
+/// moment ago.
+fn recently_active(meta: &serde_json::Value) -> bool {
+    let started = match meta.get("started_at") {
+        Some(serde_json::Value::String(s)) => js_sys::Date::parse(s),
+        Some(serde_json::Value::Number(n)) => n.as_f64().unwrap_or(f64::NAN),
+        _ => f64::NAN,
+    };
+    let duration = meta
+        .get("duration_ms")
+        .and_then(serde_json::Value::as_f64)
+        .unwrap_or(0.0);
+    let end = started + duration;
+    end.is_finite() && js_sys::Date::now() - end < LIVE_RECENT_MS
+}
+
+/// The new events of `chunks` (a chunk seen before is dropped: live polls
+/// overlap when chunks arrive out of order).
+fn fresh_events(seen: &mut Seen, chunks: Vec<Chunk>) -> Vec<Event> {
+    let mut events = Vec::new();
+    for c in chunks {
+        if seen.add(c.header.seq) {
+            events.extend(c.events);
+        }
+    }
+    events
+}
+
 async fn load(page: Document) -> Result<(), String> {
     let w = window().ok_or("no window")?;
     let ui = find_ui(&page)?;
@@ -478,10 +662,79 @@ async fn load(page: Document) -> Result<(), String> {
     show_status(&page, "Loading session…", false);
     let meta = fetch::session_meta(&id).await?;
     show_meta(&page, &meta);
-    let events = fetch::session_events(&id).await?;
     let doc = iframe_document(&ui.iframe).await?;
+    let mut stream = fetch::ChunkStream::open(&id, 0).await?;
+    let mut seen = Seen::default();
+    let mut pending: Vec<Event> = Vec::new();
+    let mut ui = Some(ui);
+    let mut last_append = now();
+    // Stream the chunks in: the first frame as soon as a snapshot is in,
+    // the rest appended a few times a second (each append redoes the
+    // markers, so not once per network read).
+    while let Some(chunks) = stream.next().await? {
+        pending.extend(fresh_events(&mut seen, chunks));
+        if let Some(u) = ui.take() {
+            if pending
+                .iter()
+                .any(|e| matches!(e.data, EventData::FullSnapshot(_)))
+            {
+                start_app(u, doc.clone(), &id, std::mem::take(&mut pending));
+                with_app(|a| a.first_frame_at = now());
+                show_status(&page, "Loading the rest of the session…", false);
+            } else {
+                ui = Some(u);
+            }
+        } else if now() - last_append > 250.0 {
+            let more = std::mem::take(&mut pending);
+            with_app(|a| a.append(more));
+            last_append = now();
+        }
+    }
+    match ui.take() {
+        Some(u) => {
+            let empty = pending.is_empty();
+            start_app(u, doc, &id, pending);
+            with_app(|a| a.first_frame_at = now());
+            show_status(
+                &page,
+                if empty {
+                    "This session has no events yet."
+                } else {
+                    ""
+                },
+                false,
+            );
+        }
+        None => {
+            with_app(|a| a.append(pending));
+            show_status(&page, "", false);
+        }
+    }
+    let live = recently_active(&meta);
+    let deep = deep_link_time(&w);
+    with_app(|a| {
+        a.seen = std::mem::take(&mut seen);
+        a.loaded_at = now();
+        if let Some(t) = deep {
+            a.seek(t);
+        } else if live {
+            a.set_live(true);
+        }
+        if deep.is_some() && live {
+            a.live = true;
+            a.set_live_indicator();
+        }
+    });
+    LOADED.with(|l| l.set(true));
+    changed();
+    schedule();
+    spawn_local(poll_live());
+    Ok(())
+}
+
+/// Builds the app on the first events and shows the first frame.
+fn start_app(ui: Ui, doc: Document, id: &str, events: Vec<Event>) {
     let timeline = Timeline::new(events);
-    let empty = timeline.events().is_empty();
     let mut app = App {
         ui,
         doc,
@@ -493,32 +746,72 @@ async fn load(page: Document) -> Result<(), String> {
         anchor_time: 0.0,
         viewport: (0, 0),
         scrub: None,
+        skip_idle: true,
+        live: false,
+        id: id.to_string(),
+        seen: Seen::default(),
+        first_frame_at: 0.0,
+        loaded_at: 0.0,
+        last_seek_ms: 0.0,
     };
     if let Some(range) = &app.ui.timeline {
         range.set_max(&app.pb.duration().to_string());
         range.set_disabled(false);
     }
+    if let Some(skip) = &app.ui.skip {
+        skip.set_checked(true);
+    }
     app.draw_markers();
     app.viewport = (1280, 720);
     app.fit();
     app.show(0.0);
-    show_status(
-        &page,
-        if empty {
-            "This session has no events yet."
-        } else {
-            ""
-        },
-        false,
-    );
     APP.with(|a| *a.borrow_mut() = Some(app));
-    wire_controls(&page, &w);
-    Ok(())
+    if let (Some(w), Some(page)) = (window(), window().and_then(|w| w.document())) {
+        wire_controls(&page, &w);
+    }
+    changed();
+}
+
+/// While live mode is on, asks for the chunks recorded since the last
+/// ones and appends their events. Runs for the page's lifetime; a failed
+/// poll is retried at the next interval.
+async fn poll_live() {
+    loop {
+        sleep(LIVE_POLL_MS).await;
+        let Some((true, id, from)) = with_app(|a| (a.live, a.id.clone(), a.seen.from())) else {
+            continue;
+        };
+        let mut chunks = Vec::new();
+        let result = async {
+            let mut stream = fetch::ChunkStream::open(&id, from).await?;
+            while let Some(more) = stream.next().await? {
+                chunks.extend(more);
+            }
+            Ok::<(), String>(())
+        }
+        .await;
+        if let Err(e) = result {
+            web_sys::console::warn_1(&format!("reel: live update failed: {e}").into());
+        }
+        with_app(|a| {
+            let events = fresh_events(&mut a.seen, chunks);
+            a.append(events);
+        });
+        schedule();
+    }
 }
 
 fn wire_controls(page: &Document, w: &Window) {
-    let Some(ui) = with_app(|a| (a.ui.play.clone(), a.ui.timeline.clone(), a.ui.speed.clone()))
-    else {
+    let _ = page;
+    let Some(ui) = with_app(|a| {
+        (
+            a.ui.play.clone(),
+            a.ui.timeline.clone(),
+            a.ui.speed.clone(),
+            a.ui.live.clone(),
+            a.ui.skip.clone(),
+        )
+    }) else {
         return;
     };
     if let Some(play) = ui.0 {
@@ -539,27 +832,21 @@ fn wire_controls(page: &Document, w: &Window) {
             with_app(|a| a.set_speed(v));
         });
     }
+    if let Some(live) = ui.3 {
+        on(&live, "click", |_| {
+            with_app(|a| a.set_live(!a.live));
+            schedule();
+        });
+    }
+    if let Some(skip) = ui.4 {
+        let s = skip.clone();
+        on(&skip, "change", move |_| {
+            let on = s.checked();
+            with_app(|a| a.skip_idle = on);
+        });
+    }
     on(w, "resize", |_| {
         with_app(|a| a.fit());
-    });
-    // Space toggles playback, unless a control has the focus.
-    on(page, "keydown", |e| {
-        let Ok(ke) = e.dyn_into::<web_sys::KeyboardEvent>() else {
-            return;
-        };
-        let in_control = ke
-            .target()
-            .and_then(|t| t.dyn_into::<Element>().ok())
-            .is_some_and(|el| {
-                matches!(
-                    el.tag_name().as_str(),
-                    "INPUT" | "SELECT" | "BUTTON" | "TEXTAREA"
-                )
-            });
-        if ke.key() == " " && !in_control {
-            ke.prevent_default();
-            toggle();
-        }
     });
 }
 
@@ -592,6 +879,13 @@ fn when_ready(f: impl FnOnce() + 'static) -> Promise {
 fn method(obj: &Object, name: &str, f: Box<dyn Fn(JsValue) -> JsValue>) {
     let cb = Closure::wrap(f).into_js_value();
     let _ = Reflect::set(obj, &name.into(), &cb);
+}
+
+/// JSON text as a JS value (`null` when there is none).
+fn json_value(json: Option<Option<String>>) -> JsValue {
+    json.flatten()
+        .and_then(|j| js_sys::JSON::parse(&j).ok())
+        .unwrap_or(JsValue::NULL)
 }
 
 /// Builds `window.reelPlayer` (contract §4).
@@ -661,6 +955,87 @@ fn install_api(w: &Window, ready: &Promise) {
                     .unwrap_or_default();
             js_sys::JSON::parse(if json.is_empty() { "[]" } else { &json })
                 .unwrap_or_else(|_| Array::new().into())
+        }),
+    );
+    // Beyond the contract: what the page's own controls (controls.js) and
+    // the tests use.
+    method(
+        &api,
+        "entries",
+        Box::new(|_| {
+            json_value(with_app(|a| {
+                serde_json::to_string(a.pb.timeline().entries()).ok()
+            }))
+        }),
+    );
+    method(
+        &api,
+        "idle",
+        Box::new(|_| {
+            json_value(with_app(|a| {
+                serde_json::to_string(a.pb.timeline().idle()).ok()
+            }))
+        }),
+    );
+    method(
+        &api,
+        "playing",
+        Box::new(|_| JsValue::from_bool(with_app(|a| a.playing).unwrap_or(false))),
+    );
+    method(
+        &api,
+        "speed",
+        Box::new(|_| JsValue::from_f64(with_app(|a| a.speed).unwrap_or(1.0))),
+    );
+    method(
+        &api,
+        "skipInactivity",
+        Box::new(|on: JsValue| {
+            JsValue::from_bool(
+                with_app(|a| {
+                    if let Some(on) = on.as_bool() {
+                        a.skip_idle = on;
+                        if let Some(skip) = &a.ui.skip {
+                            skip.set_checked(on);
+                        }
+                    }
+                    a.skip_idle
+                })
+                .unwrap_or(true),
+            )
+        }),
+    );
+    method(
+        &api,
+        "live",
+        Box::new(|on: JsValue| {
+            let state = with_app(|a| {
+                if let Some(on) = on.as_bool() {
+                    if on != a.live {
+                        a.set_live(on);
+                    }
+                }
+                a.live
+            });
+            schedule();
+            JsValue::from_bool(state.unwrap_or(false))
+        }),
+    );
+    method(
+        &api,
+        "stats",
+        Box::new(|_| {
+            let v = with_app(|a| {
+                serde_json::json!({
+                    "firstFrameMs": a.first_frame_at,
+                    "loadedMs": a.loaded_at,
+                    "lastSeekMs": a.last_seek_ms,
+                    "events": a.pb.timeline().events().len(),
+                    "keyframes": a.pb.timeline().keyframe_count(),
+                })
+                .to_string()
+            });
+            json_value(v.map(Some))
         }),
     );
     let _ = Reflect::set(w, &"reelPlayer".into(), &api);

@@ -2,9 +2,11 @@
 // one entry point; the wasm module's start function does the rest (it sets
 // up window.reelPlayer before loading the session).
 import init from '/player/reel_player.js';
+import { wire } from '/player/controls.js';
 
 try {
   await init({ module_or_path: '/player/reel_player_bg.wasm' });
+  wire();
 } catch (err) {
   console.error('reel: the player could not start', err);
   const status = document.getElementById('reel-status');

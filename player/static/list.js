@@ -7,6 +7,12 @@ const more = document.getElementById('reel-more');
 const empty = document.getElementById('reel-empty');
 const status = document.getElementById('reel-status');
 const search = document.getElementById('reel-url');
+const user = document.getElementById('reel-user');
+const since = document.getElementById('reel-since');
+const until = document.getElementById('reel-until');
+const minDur = document.getElementById('reel-min');
+const hasErrors = document.getElementById('reel-errors');
+const rage = document.getElementById('reel-rage');
 
 let cursor = null;
 let generation = 0; // a newer search makes older responses moot
@@ -39,6 +45,7 @@ function cell(row, text, cls) {
 
 function addRow(s) {
   const tr = document.createElement('tr');
+  tr.dataset.id = s.id;
   const href = `/sessions/${encodeURIComponent(s.id)}`;
   const started = cell(tr, '');
   const link = document.createElement('a');
@@ -91,6 +98,16 @@ async function load(reset) {
   const params = new URLSearchParams({ limit: String(PAGE) });
   const url = search.value.trim();
   if (url) params.set('url', url);
+  if (user.value.trim()) params.set('user', user.value.trim());
+  // datetime-local is local time without a zone; the API wants RFC 3339.
+  const iso = (v) => { const d = new Date(v); return isNaN(d) ? null : d.toISOString(); };
+  if (since.value && iso(since.value)) params.set('since', iso(since.value));
+  if (until.value && iso(until.value)) params.set('until', iso(until.value));
+  const min = Number(minDur.value);
+  if (minDur.value && min > 0) params.set('min_duration_ms', String(Math.round(min * 1000)));
+  if (hasErrors.checked) params.set('has_errors', 'true');
+  const filtered = url || params.has('user') || params.has('since') || params.has('until') ||
+    params.has('min_duration_ms') || params.has('has_errors');
   if (!reset && cursor) params.set('cursor', cursor);
   more.disabled = true;
   try {
@@ -105,9 +122,10 @@ async function load(reset) {
     const items = Array.isArray(body) ? body : (body.sessions || []);
     if (reset) tbody.replaceChildren();
     items.forEach(addRow);
+    if (rage.checked) await markRage();
     cursor = Array.isArray(body) ? null : (body.next_cursor || null);
     more.hidden = !cursor;
-    empty.textContent = url ? 'No sessions match this URL.' : 'No sessions recorded yet.';
+    empty.textContent = filtered || rage.checked ? 'No sessions match these filters.' : 'No sessions recorded yet.';
     empty.hidden = tbody.children.length > 0;
     showStatus('', false);
   } catch (err) {
@@ -117,10 +135,41 @@ async function load(reset) {
   }
 }
 
+// Rage clicks are not in the session index: with the box ticked, each
+// listed session's events are fetched and rows without 3+ clicks within a
+// second in one spot are hidden. Client-side, so it only filters what is
+// loaded (50 at a time), never the whole store.
+async function markRage() {
+  for (const tr of tbody.querySelectorAll('tr:not([data-rage])')) {
+    const id = tr.dataset.id;
+    let found = false;
+    try {
+      const resp = await fetch(`/api/v1/sessions/${encodeURIComponent(id)}/events`, { credentials: 'same-origin' });
+      const events = resp.ok ? await resp.json() : [];
+      const clicks = [];
+      for (const e of events) {
+        const m = e && e.data && e.data.Mouse;
+        if (m && m.kind === 'Click') clicks.push([e.t, m.x, m.y]);
+      }
+      found = clicks.some(([t, x, y], i) => clicks.slice(i, i + 10)
+        .filter(([t2, x2, y2]) => t2 - t <= 1000 && Math.hypot(x2 - x, y2 - y) <= 30).length >= 3);
+    } catch (_) { /* unknown: keep it visible */ found = true; }
+    tr.dataset.rage = found ? 'yes' : 'no';
+  }
+  for (const tr of tbody.children) tr.hidden = rage.checked && tr.dataset.rage === 'no';
+}
+
 let timer = null;
-search.addEventListener('input', () => {
-  clearTimeout(timer);
-  timer = setTimeout(() => load(true), 250);
+for (const el of [search, user, minDur]) {
+  el.addEventListener('input', () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => load(true), 250);
+  });
+}
+for (const el of [since, until, hasErrors]) el.addEventListener('change', () => load(true));
+rage.addEventListener('change', async () => {
+  if (rage.checked) await markRage();
+  else for (const tr of tbody.children) tr.hidden = false;
 });
 document.getElementById('reel-search').addEventListener('submit', (e) => {
   e.preventDefault();
