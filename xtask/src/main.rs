@@ -34,11 +34,13 @@ fn main() -> Result<()> {
         Some("dist") => dist(),
         Some("test") => test(&args[1..]),
         Some("sizes") => sizes(),
+        Some("lint") => lint(),
         _ => {
             eprintln!(
                 "cargo xtask dist    build the recorder and player wasm into dist/ (embedded by reel-server)\n\
                  cargo xtask test    dist, build reel-server, run every test (unit, property, end-to-end)\n\
-                 cargo xtask sizes   print the wasm and JS asset sizes, raw and gzipped"
+                 cargo xtask sizes   print the wasm and JS asset sizes, raw and gzipped\n\
+                 cargo xtask lint    cargo fmt --check, and clippy -D warnings on native and wasm targets"
             );
             Ok(())
         }
@@ -190,4 +192,36 @@ fn test(extra: &[String]) -> Result<()> {
     let mut test = cargo();
     test.args(["test", "--release", "--workspace"]).args(extra);
     run(test)
+}
+
+/// The code rules every change keeps: formatted, and clippy-clean on both
+/// the native and the wasm targets (the wasm-only glue is only seen there).
+fn lint() -> Result<()> {
+    let mut fmt = cargo();
+    fmt.args(["fmt", "--all", "--", "--check"]);
+    run(fmt)?;
+    let mut native = cargo();
+    native.args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    run(native)?;
+    let mut wasm = cargo();
+    wasm.args([
+        "clippy",
+        "--target",
+        WASM_TARGET,
+        "-p",
+        "reel-recorder",
+        "-p",
+        "reel-player",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    run(wasm)
 }
