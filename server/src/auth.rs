@@ -34,10 +34,23 @@ impl Auth {
     }
 
     pub fn ingest_key_ok(&self, key: &str) -> bool {
-        // No early exit: which key matched, if any, stays unobservable.
-        self.ingest_keys
-            .iter()
-            .fold(false, |ok, k| ok | ct_eq(k, key))
+        self.ingest_key_index(key).is_some()
+    }
+
+    /// Which configured key this is (for its rate limit), if any. No early
+    /// exit: which key matched, if any, stays unobservable in the timing.
+    pub fn ingest_key_index(&self, key: &str) -> Option<usize> {
+        let mut found = None;
+        for (i, k) in self.ingest_keys.iter().enumerate() {
+            if ct_eq(k, key) {
+                found = Some(i);
+            }
+        }
+        found
+    }
+
+    pub fn ingest_key_count(&self) -> usize {
+        self.ingest_keys.len()
     }
 
     pub fn api_token_ok(&self, token: &str) -> bool {
@@ -105,6 +118,8 @@ mod tests {
         assert!(a.ingest_key_ok("k1") && a.ingest_key_ok("k2"));
         assert!(!a.ingest_key_ok("k") && !a.ingest_key_ok("") && !a.ingest_key_ok("tok"));
         assert!(a.api_token_ok("tok") && !a.api_token_ok("to") && !a.api_token_ok("k1"));
+        assert_eq!(a.ingest_key_index("k2"), Some(1));
+        assert_eq!(a.ingest_key_index("tok"), None);
     }
 
     #[test]

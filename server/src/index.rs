@@ -45,9 +45,24 @@ pub struct SessionMeta {
     pub error_count: u64,
     pub chunks: u64,
     pub bytes: u64,
+    /// The server's clock (ms) when it last stored a chunk of this session:
+    /// what retention measures, since the page's clock may be anything.
+    /// 0 in metadata written before the field existed.
+    #[serde(default)]
+    pub received_at: u64,
 }
 
 impl SessionMeta {
+    /// When the session was last active, for retention: when the server
+    /// last heard from it, or (for old metadata) its last event's time.
+    pub fn last_activity(&self) -> u64 {
+        if self.received_at > 0 {
+            self.received_at
+        } else {
+            self.ended_at
+        }
+    }
+
     /// The key in the `by_start` tree: big-endian so that byte order is
     /// time order, and the id appended so that equal start times coexist.
     pub fn start_key(&self) -> [u8; START_KEY_LEN] {
@@ -78,9 +93,15 @@ fn truncate(s: &str, max: usize) -> String {
 }
 
 /// Folds one newly stored chunk into its session's metadata (`None` for the
-/// session's first chunk). The caller guarantees the chunk was not already
-/// stored; this function cannot tell.
-pub fn merge(old: Option<SessionMeta>, h: &ChunkHeader, chunk_bytes: u64) -> SessionMeta {
+/// session's first chunk), received at `now_ms` on the server's clock. The
+/// caller guarantees the chunk was not already stored; this function cannot
+/// tell.
+pub fn merge(
+    old: Option<SessionMeta>,
+    h: &ChunkHeader,
+    chunk_bytes: u64,
+    now_ms: u64,
+) -> SessionMeta {
     let mut m = old.unwrap_or_else(|| SessionMeta {
         id: h.session,
         started_at: h.t_start,
@@ -93,6 +114,7 @@ pub fn merge(old: Option<SessionMeta>, h: &ChunkHeader, chunk_bytes: u64) -> Ses
         error_count: 0,
         chunks: 0,
         bytes: 0,
+        received_at: 0,
     });
     m.started_at = m.started_at.min(h.t_start);
     m.ended_at = m.ended_at.max(h.t_end);
@@ -118,6 +140,7 @@ pub fn merge(old: Option<SessionMeta>, h: &ChunkHeader, chunk_bytes: u64) -> Ses
     m.error_count = m.error_count.saturating_add(u64::from(h.stats.errors));
     m.chunks = m.chunks.saturating_add(1);
     m.bytes = m.bytes.saturating_add(chunk_bytes);
+    m.received_at = m.received_at.max(now_ms);
     m
 }
 
@@ -344,8 +367,8 @@ mod tests {
                 user_agent: Some("UA2".into()),
             },
         );
-        let m = merge(None, &a, 100);
-        let m = merge(Some(m), &b, 50);
+        let m = merge(None, &a, 100, 5);
+        let m = merge(Some(m), &b, 50, 7);
         assert_eq!(m.started_at, 1_000);
         assert_eq!(m.ended_at, 3_000);
         assert_eq!(m.duration_ms(), 2_000);
@@ -362,6 +385,8 @@ mod tests {
         );
         assert_eq!((m.event_count, m.click_count, m.error_count), (20, 3, 1));
         assert_eq!((m.chunks, m.bytes), (2, 150));
+        assert_eq!(m.received_at, 7);
+        assert_eq!(m.last_activity(), 7);
         let c = header(
             2,
             4_000,
@@ -372,7 +397,7 @@ mod tests {
             },
         );
         assert_eq!(
-            merge(Some(m), &c, 1).user_id.as_deref(),
+            merge(Some(m), &c, 1, 8).user_id.as_deref(),
             Some("u2"),
             "the last user id wins"
         );
@@ -392,7 +417,7 @@ mod tests {
                 ..Default::default()
             },
         );
-        let m = merge(None, &h, 1);
+        let m = merge(None, &h, 1, 1);
         assert_eq!(m.urls.len(), MAX_URLS);
         assert!(m.urls[0].len() <= MAX_URL_LEN);
         assert!(m.user_agent.unwrap().len() <= MAX_FIELD_LEN);
@@ -466,6 +491,7 @@ mod tests {
             error_count: 2,
             chunks: 1,
             bytes: 1,
+            received_at: 0,
         };
         let all = ListQuery {
             limit: 10,

@@ -1,18 +1,13 @@
 //! `reel-server`: one process that ingests chunks, stores them in sled, and
 //! serves the API, the recorder and the player.
 
-mod api;
-mod assets;
-mod auth;
-mod config;
-mod index;
-mod store;
-mod ui;
-
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use reel_server::validate::IngestLimits;
+use reel_server::{api, archive, auth, config, retention, store};
+use reel_shared::SessionId;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,6 +22,24 @@ struct Cli {
 enum Command {
     /// Serve ingest, the API, the recorder and the player.
     Serve(ServeArgs),
+    /// Write one session as a portable archive (JSON with the chunks in
+    /// base64), or with --json its decoded events.
+    Export(ExportArgs),
+    /// Read an archive written by `export` into a data dir, re-validating
+    /// every chunk.
+    Import(ImportArgs),
+}
+
+#[derive(Args)]
+struct DataArg {
+    /// Directory of the sled database.
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "REEL_DATA",
+        default_value = "./reel-data"
+    )]
+    data: PathBuf,
 }
 
 #[derive(Args)]
@@ -39,14 +52,8 @@ struct ServeArgs {
         default_value = "127.0.0.1:7070"
     )]
     listen: String,
-    /// Directory of the sled database.
-    #[arg(
-        long,
-        value_name = "DIR",
-        env = "REEL_DATA",
-        default_value = "./reel-data"
-    )]
-    data: PathBuf,
+    #[command(flatten)]
+    data: DataArg,
     /// A key recorders must send; repeat for several. Generated and kept in
     /// the data dir when none is given.
     #[arg(
@@ -66,6 +73,60 @@ struct ServeArgs {
         hide_env_values = true
     )]
     api_token: Option<String>,
+    /// Delete sessions inactive for longer than this many days (fractions
+    /// allowed), checked at start and hourly. Default: keep forever.
+    #[arg(long, value_name = "DAYS", env = "REEL_RETENTION_DAYS", value_parser = parse_days)]
+    retention_days: Option<f64>,
+    /// New sessions each ingest key may start per minute (0: no limit).
+    #[arg(
+        long,
+        value_name = "N",
+        env = "REEL_MAX_NEW_SESSIONS_PER_MINUTE",
+        default_value_t = 600
+    )]
+    max_new_sessions_per_minute: u32,
+    /// Largest request body ingest accepts, in bytes.
+    #[arg(long, value_name = "BYTES", env = "REEL_MAX_BODY_BYTES", default_value_t = IngestLimits::default().max_body)]
+    max_body_bytes: usize,
+    /// Largest size a chunk may decompress to, in bytes.
+    #[arg(long, value_name = "BYTES", env = "REEL_MAX_CHUNK_BYTES", default_value_t = IngestLimits::default().max_decompressed)]
+    max_chunk_bytes: usize,
+    /// Most events one chunk may hold.
+    #[arg(long, value_name = "N", env = "REEL_MAX_EVENTS_PER_CHUNK", default_value_t = IngestLimits::default().max_events)]
+    max_events_per_chunk: usize,
+    /// Seconds between retention sweeps (for tests).
+    #[arg(long, hide = true, default_value_t = 3600)]
+    sweep_interval_secs: u64,
+}
+
+#[derive(Args)]
+struct ExportArgs {
+    /// The session's id (32 hex digits).
+    session: String,
+    #[command(flatten)]
+    data: DataArg,
+    /// Write here instead of to stdout.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Write the session's decoded events as a JSON array instead of an
+    /// archive.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct ImportArgs {
+    /// An archive written by `reel-server export`.
+    file: PathBuf,
+    #[command(flatten)]
+    data: DataArg,
+}
+
+fn parse_days(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(d) if d.is_finite() && d > 0.0 && d < 1e6 => Ok(d),
+        _ => Err("a number of days above 0".into()),
+    }
 }
 
 /// In-flight requests get this long to finish after a shutdown signal.
@@ -89,18 +150,61 @@ fn main() -> anyhow::Result<()> {
                 .context("starting the async runtime")?;
             rt.block_on(serve(args))
         }
+        Command::Export(args) => export(args),
+        Command::Import(args) => import(args),
     }
 }
 
+/// Opens an existing database for the CLI commands: they must not create
+/// an empty one by mistake, and must say so clearly when a server holds it.
+fn open_existing(dir: &Path) -> anyhow::Result<store::Store> {
+    if !dir.join("db").is_file() {
+        anyhow::bail!("no Reel database in {}", dir.display());
+    }
+    Ok(store::Store::open(dir)?)
+}
+
+fn export(args: ExportArgs) -> anyhow::Result<()> {
+    let id: SessionId = args
+        .session
+        .parse()
+        .context("the session id must be 32 lowercase hexadecimal digits")?;
+    let store = open_existing(&args.data.data)?;
+    let mut out: Box<dyn Write> = match &args.out {
+        Some(p) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    if args.json {
+        let limits = IngestLimits::default().decode_limits();
+        api::sessions::write_events_json(&store, &id, &limits, &mut out)?;
+    } else {
+        archive::export(&store, &id, &mut out)?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn import(args: ImportArgs) -> anyhow::Result<()> {
+    let bytes =
+        std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    std::fs::create_dir_all(&args.data.data)
+        .with_context(|| format!("creating {}", args.data.data.display()))?;
+    let store = store::Store::open(&args.data.data)?;
+    let done = archive::import(&store, &bytes, &IngestLimits::default())?;
+    println!(
+        "imported session {}: {} chunks stored, {} already there",
+        done.session, done.stored, done.duplicates
+    );
+    Ok(())
+}
+
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&args.data)
-        .with_context(|| format!("creating {}", args.data.display()))?;
-    let store = store::Store::open(&args.data).with_context(|| {
-        format!(
-            "opening the database in {} (is another server using it?)",
-            args.data.display()
-        )
-    })?;
+    let data = &args.data.data;
+    std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
+    let store = store::Store::open(data)
+        .with_context(|| format!("opening the database in {}", data.display()))?;
     let secrets = config::resolve(&store, &args.ingest_keys, args.api_token.as_deref())?;
 
     let mut out = std::io::stdout().lock();
@@ -111,10 +215,23 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     out.flush()?;
     drop(out);
 
-    let state = Arc::new(api::AppState {
-        store: store.clone(),
-        auth: auth::Auth::new(secrets.ingest_keys, secrets.api_token),
-    });
+    let limits = IngestLimits {
+        max_body: args.max_body_bytes,
+        max_decompressed: args.max_chunk_bytes,
+        max_events: args.max_events_per_chunk,
+    };
+    let state = Arc::new(api::AppState::new(
+        store.clone(),
+        auth::Auth::new(secrets.ingest_keys, secrets.api_token),
+        limits,
+        args.max_new_sessions_per_minute,
+    ));
+    if let Some(days) = args.retention_days {
+        let keep = Duration::from_secs_f64(days * 86_400.0);
+        let every = Duration::from_secs(args.sweep_interval_secs.max(1));
+        tokio::spawn(retention::run(state.clone(), keep, every));
+        tracing::info!(days, "retention on");
+    }
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
@@ -124,7 +241,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         writeln!(out, "listening on http://{addr}")?;
         out.flush()?;
     }
-    tracing::info!(%addr, data = %args.data.display(), "reel-server started");
+    tracing::info!(%addr, data = %data.display(), "reel-server started");
 
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let server = axum::serve(listener, api::app(state)).with_graceful_shutdown(async move {

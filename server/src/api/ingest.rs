@@ -1,42 +1,47 @@
 //! `POST /api/v1/sessions/{id}/chunks/{seq}`: where recorders send chunks.
 //!
 //! Open to any origin (the recorder runs on the embedder's site), guarded by
-//! an ingest key. A chunk is fully decoded before it is stored, so what the
-//! read API later decodes is known to be well-formed; and it is acknowledged
-//! only once flushed to disk.
+//! an ingest key. The order of checks is the order of their cost: the key
+//! and the URL before the body is read, the body's size while it is read,
+//! the rate of new sessions before the chunk is inflated, and the chunk
+//! itself (see [`crate::validate`]) before it is stored. A chunk is
+//! acknowledged only once the group commit has synced it to disk.
 
 use crate::api::{self, ApiError, SharedState};
 use crate::auth::INGEST_KEY_HEADER;
 use crate::index::MAX_TIME_MS;
-use crate::store::PutOutcome;
+use crate::metrics::Stored;
+use crate::store::{now_ms, PutOutcome};
+use crate::validate::validate_chunk;
 use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{DefaultBodyLimit, FromRequest, Path, Query, Request, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderName, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use reel_shared::{decode_chunk, ChunkError, Limits, SessionId};
+use reel_shared::{ChunkError, SessionId};
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tower_http::cors::{Any, CorsLayer};
 
-pub const MAX_CHUNK_BYTES: usize = 8 * 1024 * 1024;
 /// Far above any real session (a chunk every second for four months), low
 /// enough that a garbage seq is caught as such.
 pub const MAX_SEQ: u32 = 10_000_000;
 
-pub fn routes() -> Router<SharedState> {
+pub fn routes(max_body: usize) -> Router<SharedState> {
     let cors = CorsLayer::new()
         .allow_origin(Any)
         .allow_methods([Method::POST, Method::OPTIONS])
         .allow_headers([CONTENT_TYPE, HeaderName::from_static(INGEST_KEY_HEADER)])
+        .expose_headers([axum::http::header::RETRY_AFTER])
         .max_age(Duration::from_secs(7200));
     Router::new()
         .route("/api/v1/sessions/{id}/chunks/{seq}", post(put_chunk))
         // Before the layers, so that CORS headers reach the 405 too.
         .method_not_allowed_fallback(api::method_not_allowed)
-        .layer(DefaultBodyLimit::max(MAX_CHUNK_BYTES))
+        .layer(DefaultBodyLimit::max(max_body))
         .layer(cors)
 }
 
@@ -64,30 +69,72 @@ async fn put_chunk(
     State(state): State<SharedState>,
     path: Result<Path<(String, String)>, PathRejection>,
     req: Request,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Response {
+    let started = Instant::now();
+    let result = ingest(&state, path, req).await;
+    let (status, stored) = match &result {
+        Ok(s) => (StatusCode::OK, Some(*s)),
+        Err(e) => (e.status, None),
+    };
+    state.metrics.ingest(status, started.elapsed(), stored);
+    match result {
+        Ok(s) => Json(serde_json::json!({
+            "ok": true,
+            "duplicate": matches!(s, Stored::Duplicate),
+        }))
+        .into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn ingest(
+    state: &SharedState,
+    path: Result<Path<(String, String)>, PathRejection>,
+    req: Request,
+) -> Result<Stored, ApiError> {
     // The key is checked before the body is read: strangers do not get to
-    // make the server buffer 8 MiB.
-    if !ingest_key(&req).is_some_and(|k| state.auth.ingest_key_ok(&k)) {
+    // make the server buffer a body.
+    let Some(key) = ingest_key(&req).and_then(|k| state.auth.ingest_key_index(&k)) else {
         return Err(ApiError::unauthorized(format!(
             "missing or wrong ingest key (send the `{INGEST_KEY_HEADER}` header)"
         )));
-    }
+    };
     let Path((id, seq)) = path.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let id: SessionId = id.parse().map_err(|_| {
         ApiError::bad_request("the session id must be 32 lowercase hexadecimal digits")
     })?;
-    let seq: u32 =
-        seq.parse().ok().filter(|s| *s < MAX_SEQ).ok_or_else(|| {
-            ApiError::bad_request(format!("seq must be an integer below {MAX_SEQ}"))
-        })?;
+    let seq: u32 = seq.parse().ok().filter(|s| *s < MAX_SEQ).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "the sequence number must be an integer from 0 to {}",
+            MAX_SEQ - 1
+        ))
+    })?;
     let body = Bytes::from_request(req, &())
         .await
         .map_err(|e| ApiError::new(e.status(), e.body_text()))?;
 
-    let store = state.store.clone();
+    let len = body.len() as u64;
+    let permit = state
+        .inflate_permits
+        .acquire()
+        .await
+        .map_err(ApiError::internal)?;
+    let st = state.clone();
     let outcome = api::blocking(move || -> Result<PutOutcome, ApiError> {
-        let chunk = decode_chunk(&body, &Limits::default()).map_err(chunk_error)?;
-        let h = &chunk.header;
+        // Only a session's first chunk takes a token. Two first chunks
+        // racing may both take one: the limit errs on the strict side.
+        if !st.store.has_session(&id)? {
+            if let Err(wait) = st.rate.take(key) {
+                return Err(ApiError {
+                    retry_after: Some(wait.as_secs().max(1)),
+                    ..ApiError::new(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "too many new sessions for this ingest key; retry later",
+                    )
+                });
+            }
+        }
+        let h = validate_chunk(&body, &st.limits).map_err(chunk_error)?;
         if h.session != id {
             return Err(ApiError::bad_request(
                 "the chunk's session id differs from the URL's",
@@ -103,13 +150,18 @@ async fn put_chunk(
                 "the chunk's timestamps are past the year 9999",
             ));
         }
-        Ok(store.put_chunk(h, &body)?)
+        Ok(st.store.put_chunk(&h, &body, now_ms())?)
     })
     .await??;
+    drop(permit);
     // Also for a duplicate: its first copy may still be in flight to disk.
     state.store.flush().await?;
     tracing::debug!(session = %id, seq, ?outcome, "chunk");
-    Ok(Json(
-        serde_json::json!({ "ok": true, "duplicate": outcome == PutOutcome::Duplicate }),
-    ))
+    Ok(match outcome {
+        PutOutcome::Stored { new_session } => Stored::New {
+            bytes: len,
+            new_session,
+        },
+        PutOutcome::Duplicate => Stored::Duplicate,
+    })
 }

@@ -5,9 +5,13 @@ pub mod ingest;
 pub mod sessions;
 
 use crate::auth::{self, Auth};
+use crate::metrics::Metrics;
+use crate::ratelimit::RateLimiter;
 use crate::store::{Store, StoreError};
+use crate::validate::IngestLimits;
 use crate::{assets, ui};
-use axum::http::header::WWW_AUTHENTICATE;
+use axum::extract::{Request, State};
+use axum::http::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
@@ -20,6 +24,32 @@ use tower_http::trace::TraceLayer;
 pub struct AppState {
     pub store: Store,
     pub auth: Auth,
+    pub limits: IngestLimits,
+    pub rate: RateLimiter,
+    pub metrics: Metrics,
+    /// Chunks inflated at once. Each may hold up to `max_decompressed`
+    /// bytes, so this bounds ingest's memory whatever clients send; and the
+    /// work is CPU-bound, so more at once would not finish sooner.
+    pub inflate_permits: tokio::sync::Semaphore,
+}
+
+impl AppState {
+    pub fn new(
+        store: Store,
+        auth: Auth,
+        limits: IngestLimits,
+        new_sessions_per_minute: u32,
+    ) -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        AppState {
+            store,
+            rate: RateLimiter::new(auth.ingest_key_count(), new_sessions_per_minute),
+            auth,
+            limits,
+            metrics: Metrics::default(),
+            inflate_permits: tokio::sync::Semaphore::new(2 * cores),
+        }
+    }
 }
 
 pub type SharedState = Arc<AppState>;
@@ -27,17 +57,35 @@ pub type SharedState = Arc<AppState>;
 /// Every route of the server.
 pub fn app(state: SharedState) -> Router {
     // route_layer, not layer: an unknown path is a 404, not a 401.
-    let read_api =
-        sessions::routes().route_layer(from_fn_with_state(state.clone(), auth::require_reader));
+    let read_api = sessions::routes()
+        .route("/metrics", get(metrics))
+        .route_layer(from_fn_with_state(state.clone(), auth::require_reader));
     Router::new()
-        .merge(ingest::routes())
+        .merge(ingest::routes(state.limits.max_body))
         .merge(read_api)
         .merge(assets::routes())
         .merge(ui::routes())
         .route("/healthz", get(|| async { "ok" }))
         .fallback(not_found)
-        .layer(TraceLayer::new_for_http())
+        .layer(
+            // The path only: a query string may carry an ingest key.
+            TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
+            }),
+        )
         .with_state(state)
+}
+
+/// Prometheus text exposition, behind the API token like the rest of the
+/// read side (scrape with `authorization: {credentials: TOKEN}`).
+async fn metrics(State(state): State<SharedState>) -> Result<Response, ApiError> {
+    let s = state.clone();
+    let text = blocking(move || s.metrics.render(&s.store)).await?;
+    Ok((
+        [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        text,
+    )
+        .into_response())
 }
 
 /// An API failure, answered as `{"error": "..."}` with its status.
@@ -45,6 +93,8 @@ pub fn app(state: SharedState) -> Router {
 pub struct ApiError {
     pub status: StatusCode,
     pub message: String,
+    /// Seconds, sent as `Retry-After` (429, 503).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -52,6 +102,7 @@ impl ApiError {
         ApiError {
             status,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -77,7 +128,10 @@ impl ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Busy => Self::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+            StoreError::Busy => ApiError {
+                retry_after: Some(1),
+                ..Self::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+            },
             e => Self::internal(e),
         }
     }
@@ -90,6 +144,10 @@ impl IntoResponse for ApiError {
             Json(serde_json::json!({ "error": self.message })),
         )
             .into_response();
+        if let Some(secs) = self.retry_after {
+            res.headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(secs));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             res.headers_mut()
                 .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

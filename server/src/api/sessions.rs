@@ -3,10 +3,11 @@
 
 use crate::api::{self, ApiError, SharedState};
 use crate::index::{encode_cursor, ListQuery, SessionItem};
-use crate::store::Store;
+use crate::store::{ListRange, Store};
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::header::CONTENT_TYPE;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -47,13 +48,13 @@ async fn list(
     let q = ListQuery::parse(&params(q)?).map_err(ApiError::bad_request)?;
     let store = state.store.clone();
     let page = api::blocking(move || {
-        store.list_sessions(
-            q.since_ms.unwrap_or(0),
-            q.until_ms.unwrap_or(u64::MAX),
-            q.cursor,
-            q.limit,
-            |m| q.matches(m),
-        )
+        let range = ListRange {
+            since: q.since_ms.unwrap_or(0),
+            until: q.until_ms.unwrap_or(u64::MAX),
+            before: q.cursor,
+            limit: q.limit,
+        };
+        store.list_sessions(range, &mut |m| q.matches(m))
     })
     .await??;
     let sessions: Vec<SessionItem> = page.sessions.iter().map(SessionItem::from).collect();
@@ -89,29 +90,64 @@ async fn delete(
     Ok(Json(serde_json::json!({ "deleted": true })))
 }
 
-/// Every event of a session as one JSON array, built in memory: sessions
-/// are bounded by what a browser tab produces, and this is not the
-/// player's path (it fetches `/chunks`).
-fn events_json(store: &Store, id: &SessionId) -> Result<Vec<u8>, ApiError> {
-    if store.session(id)?.is_none() {
-        return Err(no_such_session());
+/// Why a session's events cannot be written out.
+#[derive(Debug, thiserror::Error)]
+pub enum EventsError {
+    #[error("no such session")]
+    NotFound,
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// Ingest checks a chunk's structure, not every event's type (see
+    /// `validate`), so a stored chunk can still fail to decode.
+    #[error("chunk {seq} of this session cannot be decoded: {error}")]
+    Undecodable {
+        seq: u32,
+        error: reel_shared::ChunkError,
+    },
+    #[error("could not write JSON: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// Every event of a session as one JSON array, written to `out`: what
+/// `/events` answers and `reel-server export --json` writes.
+pub fn write_events_json(
+    store: &Store,
+    id: &SessionId,
+    limits: &Limits,
+    out: &mut impl std::io::Write,
+) -> Result<(), EventsError> {
+    if !store.has_session(id)? {
+        return Err(EventsError::NotFound);
     }
-    let mut out = b"[".to_vec();
+    out.write_all(b"[").map_err(serde_json::Error::io)?;
     let mut first = true;
     for (seq, raw) in store.chunks(id, 0)? {
-        // Chunks were fully validated at ingest; failing now means the
-        // store is damaged, not that the client sent something wrong.
-        let chunk = decode_chunk(&raw, &Limits::default())
-            .map_err(|e| ApiError::internal(format!("stored chunk {id}/{seq}: {e}")))?;
+        let chunk =
+            decode_chunk(&raw, limits).map_err(|error| EventsError::Undecodable { seq, error })?;
         for e in &chunk.events {
             if !first {
-                out.push(b',');
+                out.write_all(b",").map_err(serde_json::Error::io)?;
             }
             first = false;
-            serde_json::to_writer(&mut out, e).map_err(ApiError::internal)?;
+            serde_json::to_writer(&mut *out, e)?;
         }
     }
-    out.push(b']');
+    out.write_all(b"]").map_err(serde_json::Error::io)?;
+    Ok(())
+}
+
+/// Built in memory: sessions are bounded by what a browser tab produces,
+/// and this is not the player's path (it fetches `/chunks`).
+fn events_json(store: &Store, id: &SessionId, limits: &Limits) -> Result<Vec<u8>, ApiError> {
+    let mut out = Vec::new();
+    write_events_json(store, id, limits, &mut out).map_err(|e| match e {
+        EventsError::NotFound => no_such_session(),
+        e @ EventsError::Undecodable { .. } => {
+            tracing::warn!(session = %id, "{e}");
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
+        }
+        e => ApiError::internal(e),
+    })?;
     Ok(out)
 }
 
@@ -121,7 +157,8 @@ async fn events(
 ) -> Result<Response, ApiError> {
     let id = session_id(path)?;
     let store = state.store.clone();
-    let body = api::blocking(move || events_json(&store, &id)).await??;
+    let limits = state.limits.decode_limits();
+    let body = api::blocking(move || events_json(&store, &id, &limits)).await??;
     Ok(([(CONTENT_TYPE, "application/json")], body).into_response())
 }
 
@@ -142,7 +179,7 @@ async fn chunks(
     };
     let store = state.store.clone();
     let body = api::blocking(move || -> Result<Vec<u8>, ApiError> {
-        if store.session(&id)?.is_none() {
+        if !store.has_session(&id)? {
             return Err(no_such_session());
         }
         let mut out = Vec::new();

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::store::Store;
+use crate::validate::IngestLimits;
 use axum::body::{to_bytes, Body};
 use axum::http::{HeaderMap, Method, Request};
 use reel_shared::{
@@ -11,22 +12,31 @@ use serde_json::Value;
 use tower::ServiceExt;
 
 const KEY: &str = "test-ingest-key";
+const KEY2: &str = "test-ingest-key-2";
 const TOKEN: &str = "test-api-token";
 
 struct Server {
     _dir: tempfile::TempDir,
+    state: SharedState,
     app: Router,
 }
 
 fn server() -> Server {
+    server_with(IngestLimits::default(), 0)
+}
+
+fn server_with(limits: IngestLimits, new_sessions_per_minute: u32) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    let state = Arc::new(AppState {
+    let state = Arc::new(AppState::new(
         store,
-        auth: Auth::new(vec![KEY.into()], TOKEN.into()),
-    });
+        Auth::new(vec![KEY.into(), KEY2.into()], TOKEN.into()),
+        limits,
+        new_sessions_per_minute,
+    ));
     Server {
         _dir: dir,
+        state: state.clone(),
         app: app(state),
     }
 }

@@ -1,5 +1,4 @@
-//! Every access to sled goes through [`Store`], so that another backend can
-//! replace it by implementing these few methods.
+//! The sled backend of [`Storage`].
 //!
 //! Layout (one sled tree each):
 //!
@@ -10,49 +9,27 @@
 //! | `by_start` | started_at ms (u64 BE) ++ session id  | empty                          |
 //! | `config`   | name (UTF-8)                          | value (UTF-8)                  |
 //!
-//! Invariants, which every method keeps:
+//! How the module-level invariants of [`crate::store`] hold here:
 //!
 //! 1. A chunk, its session's metadata and its `by_start` entry change
-//!    together, in one multi-tree transaction. So `SessionMeta::chunks`
-//!    always equals the number of that session's keys in `chunks`, counters
-//!    never count a chunk twice (a duplicate is detected inside the same
-//!    transaction that would store it), and `by_start` holds exactly one key
-//!    per session, the one matching its current `started_at`.
+//!    together, in one multi-tree transaction, which also checks for a
+//!    duplicate. `by_start` holds exactly one key per session, the one
+//!    matching its current `started_at`.
 //! 2. Big-endian integers in keys make byte order equal numeric order: a
 //!    session's chunks iterate in seq order, `by_start` in start-time order.
-//! 3. Writes are not durable until [`Store::flush`] returns. The HTTP layer
-//!    awaits it before acknowledging, which is what makes a `2xx` mean
-//!    "survives a crash" (contract §3). Nothing here acknowledges anything.
-//!
-//! Flushing: sled 0.34's `flush_async` deadlocks when called concurrently
-//! with transactions in flight (sled issue #1308, fixed only in unreleased
-//! code): it runs on sled's own thread pool, which is also where the log
-//! writes it waits for must run. So [`Store::flush`] calls the blocking
-//! `flush` on tokio's blocking pool instead, one at a time, and lets callers
-//! share a flush (group commit): a flush that *started* after a caller's
-//! write finished covers that write, so under load one disk sync
-//! acknowledges many chunks.
+//! 3. [`Storage::sync`] is sled's blocking `flush` (write and fsync the
+//!    log). The background flusher is off (`flush_every_ms(None)`): every
+//!    acknowledged write is synced explicitly anyway, and a second flusher
+//!    would only compete with the group commit for the log.
 
-use crate::index::{self, SessionMeta, START_KEY_LEN};
+use super::{ListRange, Page, PutOutcome, Storage, StorageStats, StoreError};
+use crate::index::{self, SessionMeta};
 use reel_shared::{ChunkHeader, SessionId};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 use sled::{IVec, Tree};
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("storage error: {0}")]
-    Db(#[from] sled::Error),
-    #[error("corrupt session metadata: {0}")]
-    Corrupt(String),
-    #[error("flush failed: {0}")]
-    Flush(String),
-    #[error("the session kept changing while it was being deleted; try again")]
-    Busy,
-}
 
 impl From<TransactionError<StoreError>> for StoreError {
     fn from(e: TransactionError<StoreError>) -> Self {
@@ -63,39 +40,14 @@ impl From<TransactionError<StoreError>> for StoreError {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PutOutcome {
-    Stored,
-    /// That `(session, seq)` was already stored; nothing changed.
-    Duplicate,
-}
-
-/// A page of sessions, newest first.
-#[derive(Debug)]
-pub struct Page {
-    pub sessions: Vec<SessionMeta>,
-    /// Where the next page starts, when there is one.
-    pub next: Option<[u8; START_KEY_LEN]>,
-}
-
-/// Cheap to clone: sled handles are reference-counted.
-#[derive(Clone)]
-pub struct Store {
+pub struct SledStorage {
     db: sled::Db,
     chunks: Tree,
     sessions: Tree,
     by_start: Tree,
     config: Tree,
-    flushes: Arc<FlushState>,
-}
-
-/// Group commit. `requested` counts calls to [`Store::flush`]; each caller
-/// takes a ticket after its writes are done. The mutex holds the highest
-/// ticket known durable: every ticket taken before a flush began.
-#[derive(Default)]
-struct FlushState {
-    requested: AtomicU64,
-    durable: tokio::sync::Mutex<u64>,
+    /// `sessions.len()` walks the tree; this is kept instead.
+    session_count: AtomicU64,
 }
 
 fn chunk_key(id: &SessionId, seq: u32) -> [u8; 20] {
@@ -123,22 +75,68 @@ enum DeleteOutcome {
     Raced,
 }
 
-impl Store {
+impl SledStorage {
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        let db = sled::Config::new().path(dir).open()?;
-        Ok(Store {
+        let db = sled::Config::new()
+            .path(dir)
+            .flush_every_ms(None)
+            .open()
+            .map_err(|e| match e {
+                sled::Error::Io(ref io) if io.to_string().contains("could not acquire lock") => {
+                    StoreError::Locked(dir.display().to_string())
+                }
+                e => StoreError::Db(e),
+            })?;
+        let sessions = db.open_tree("sessions")?;
+        Ok(SledStorage {
             chunks: db.open_tree("chunks")?,
-            sessions: db.open_tree("sessions")?,
             by_start: db.open_tree("by_start")?,
             config: db.open_tree("config")?,
-            flushes: Arc::default(),
+            session_count: AtomicU64::new(sessions.len() as u64),
+            sessions,
             db,
         })
     }
 
-    /// Stores a chunk whose header the caller has validated (and which
-    /// agrees with its body), and merges it into its session's metadata.
-    pub fn put_chunk(&self, header: &ChunkHeader, raw: &[u8]) -> Result<PutOutcome, StoreError> {
+    /// One delete attempt; see [`Storage::delete_session`].
+    fn try_delete(&self, id: &SessionId) -> Result<DeleteOutcome, StoreError> {
+        let skey = id.as_bytes();
+        // A transaction can only touch keys it names, so the chunk keys
+        // are listed first and the transaction checks, through the chunk
+        // count in the metadata, that the list is still complete.
+        let keys: Vec<IVec> = self
+            .chunks
+            .scan_prefix(skey)
+            .keys()
+            .collect::<Result<_, _>>()?;
+        let outcome = (&self.chunks, &self.sessions, &self.by_start).transaction(
+            |(chunks, sessions, by_start)| {
+                let Some(v) = sessions.get(skey)? else {
+                    return Ok(DeleteOutcome::NotFound);
+                };
+                let meta = decode_meta(&v).map_err(ConflictableTransactionError::Abort)?;
+                if meta.chunks != keys.len() as u64 {
+                    return Ok(DeleteOutcome::Raced);
+                }
+                for k in &keys {
+                    chunks.remove(k)?;
+                }
+                sessions.remove(&skey[..])?;
+                by_start.remove(&meta.start_key()[..])?;
+                Ok(DeleteOutcome::Deleted)
+            },
+        )?;
+        Ok(outcome)
+    }
+}
+
+impl Storage for SledStorage {
+    fn put_chunk(
+        &self,
+        header: &ChunkHeader,
+        raw: &[u8],
+        now_ms: u64,
+    ) -> Result<PutOutcome, StoreError> {
         let ckey = chunk_key(&header.session, header.seq);
         let skey = header.session.as_bytes();
         let outcome = (&self.chunks, &self.sessions, &self.by_start).transaction(
@@ -150,8 +148,9 @@ impl Store {
                     Some(v) => Some(decode_meta(&v).map_err(ConflictableTransactionError::Abort)?),
                     None => None,
                 };
+                let new_session = old.is_none();
                 let old_start = old.as_ref().map(SessionMeta::start_key);
-                let meta = index::merge(old, header, raw.len() as u64);
+                let meta = index::merge(old, header, raw.len() as u64, now_ms);
                 let new_start = meta.start_key();
                 if old_start != Some(new_start) {
                     if let Some(k) = old_start {
@@ -162,44 +161,27 @@ impl Store {
                 chunks.insert(&ckey[..], raw)?;
                 let bytes = encode_meta(&meta).map_err(ConflictableTransactionError::Abort)?;
                 sessions.insert(&skey[..], bytes)?;
-                Ok(PutOutcome::Stored)
+                Ok(PutOutcome::Stored { new_session })
             },
         )?;
+        if outcome == (PutOutcome::Stored { new_session: true }) {
+            self.session_count.fetch_add(1, Ordering::Relaxed);
+        }
         Ok(outcome)
     }
 
-    /// Makes every write that completed before this call durable.
-    pub async fn flush(&self) -> Result<(), StoreError> {
-        let ticket = self.flushes.requested.fetch_add(1, Ordering::SeqCst) + 1;
-        let mut durable = self.flushes.durable.lock().await;
-        if *durable >= ticket {
-            return Ok(());
-        }
-        // Every ticket up to here was taken after its writes completed, so
-        // this flush covers them all.
-        let covers = self.flushes.requested.load(Ordering::SeqCst);
-        let db = self.db.clone();
-        tokio::task::spawn_blocking(move || db.flush())
-            .await
-            .map_err(|e| StoreError::Flush(e.to_string()))??;
-        *durable = covers;
-        Ok(())
+    fn has_session(&self, id: &SessionId) -> Result<bool, StoreError> {
+        Ok(self.sessions.contains_key(id.as_bytes())?)
     }
 
-    pub fn flush_blocking(&self) -> Result<(), StoreError> {
-        self.db.flush()?;
-        Ok(())
-    }
-
-    pub fn session(&self, id: &SessionId) -> Result<Option<SessionMeta>, StoreError> {
+    fn session(&self, id: &SessionId) -> Result<Option<SessionMeta>, StoreError> {
         self.sessions
             .get(id.as_bytes())?
             .map(|v| decode_meta(&v))
             .transpose()
     }
 
-    /// A session's chunks with `seq >= from`, in seq order.
-    pub fn chunks(&self, id: &SessionId, from: u32) -> Result<Vec<(u32, IVec)>, StoreError> {
+    fn chunks(&self, id: &SessionId, from: u32) -> Result<Vec<(u32, Vec<u8>)>, StoreError> {
         let lo = chunk_key(id, from);
         let hi = chunk_key(id, u32::MAX);
         self.chunks
@@ -210,32 +192,23 @@ impl Store {
                     .get(16..20)
                     .and_then(|s| s.try_into().ok())
                     .ok_or_else(|| StoreError::Corrupt("short chunk key".into()))?;
-                Ok((u32::from_be_bytes(seq_bytes), v))
+                Ok((u32::from_be_bytes(seq_bytes), v.to_vec()))
             })
             .collect()
     }
 
-    #[allow(
-        dead_code,
-        reason = "part of the storage interface; the HTTP layer reads whole sessions for now"
-    )]
-    pub fn read_chunk(&self, id: &SessionId, seq: u32) -> Result<Option<IVec>, StoreError> {
-        Ok(self.chunks.get(chunk_key(id, seq))?)
+    fn read_chunk(&self, id: &SessionId, seq: u32) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.chunks.get(chunk_key(id, seq))?.map(|v| v.to_vec()))
     }
 
-    /// Sessions that started in `[since, until]` and before `before`
-    /// (exclusive), newest first, that `keep` accepts; at most `limit`.
-    pub fn list_sessions(
+    fn list_sessions(
         &self,
-        since: u64,
-        until: u64,
-        before: Option<[u8; START_KEY_LEN]>,
-        limit: usize,
-        mut keep: impl FnMut(&SessionMeta) -> bool,
+        range: ListRange,
+        keep: &mut dyn FnMut(&SessionMeta) -> bool,
     ) -> Result<Page, StoreError> {
-        let lo = index::start_key(since, &SessionId([0; 16])).to_vec();
-        let hi_incl = index::start_key(until, &SessionId([0xff; 16]));
-        let hi = match before {
+        let lo = index::start_key(range.since, &SessionId([0; 16])).to_vec();
+        let hi_incl = index::start_key(range.until, &SessionId([0xff; 16]));
+        let hi = match range.before {
             Some(c) if c <= hi_incl => Bound::Excluded(c.to_vec()),
             _ => Bound::Included(hi_incl.to_vec()),
         };
@@ -263,7 +236,7 @@ impl Store {
             if !keep(&meta) {
                 continue;
             }
-            if page.sessions.len() == limit {
+            if page.sessions.len() == range.limit {
                 page.next = page.sessions.last().map(SessionMeta::start_key);
                 break;
             }
@@ -272,38 +245,24 @@ impl Store {
         Ok(page)
     }
 
-    /// Removes a session's metadata, its `by_start` entry and every chunk.
-    /// Returns false when there was no such session.
-    pub fn delete_session(&self, id: &SessionId) -> Result<bool, StoreError> {
-        let skey = id.as_bytes();
+    fn inactive_before(&self, cutoff_ms: u64) -> Result<Vec<SessionId>, StoreError> {
+        let mut out = Vec::new();
+        for v in self.sessions.iter().values() {
+            let meta = decode_meta(&v?)?;
+            if meta.last_activity() < cutoff_ms {
+                out.push(meta.id);
+            }
+        }
+        Ok(out)
+    }
+
+    fn delete_session(&self, id: &SessionId) -> Result<bool, StoreError> {
         for _ in 0..DELETE_ATTEMPTS {
-            // A transaction can only touch keys it names, so the chunk keys
-            // are listed first and the transaction checks, through the
-            // chunk count in the metadata, that the list is still complete.
-            let keys: Vec<IVec> = self
-                .chunks
-                .scan_prefix(skey)
-                .keys()
-                .collect::<Result<_, _>>()?;
-            let outcome = (&self.chunks, &self.sessions, &self.by_start).transaction(
-                |(chunks, sessions, by_start)| {
-                    let Some(v) = sessions.get(skey)? else {
-                        return Ok(DeleteOutcome::NotFound);
-                    };
-                    let meta = decode_meta(&v).map_err(ConflictableTransactionError::Abort)?;
-                    if meta.chunks != keys.len() as u64 {
-                        return Ok(DeleteOutcome::Raced);
-                    }
-                    for k in &keys {
-                        chunks.remove(k)?;
-                    }
-                    sessions.remove(&skey[..])?;
-                    by_start.remove(&meta.start_key()[..])?;
-                    Ok(DeleteOutcome::Deleted)
-                },
-            )?;
-            match outcome {
-                DeleteOutcome::Deleted => return Ok(true),
+            match self.try_delete(id)? {
+                DeleteOutcome::Deleted => {
+                    self.session_count.fetch_sub(1, Ordering::Relaxed);
+                    return Ok(true);
+                }
                 DeleteOutcome::NotFound => return Ok(false),
                 DeleteOutcome::Raced => continue,
             }
@@ -311,23 +270,40 @@ impl Store {
         Err(StoreError::Busy)
     }
 
-    pub fn config_get(&self, name: &str) -> Result<Option<String>, StoreError> {
+    fn sync(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    fn config_get(&self, name: &str) -> Result<Option<String>, StoreError> {
         self.config
             .get(name.as_bytes())?
             .map(|v| String::from_utf8(v.to_vec()).map_err(|e| StoreError::Corrupt(e.to_string())))
             .transpose()
     }
 
-    pub fn config_set(&self, name: &str, value: &str) -> Result<(), StoreError> {
+    fn config_set(&self, name: &str, value: &str) -> Result<(), StoreError> {
         self.config.insert(name.as_bytes(), value.as_bytes())?;
         Ok(())
     }
 
-    /// How many keys each tree holds: lets tests prove that a delete leaves
-    /// nothing behind.
-    #[cfg(test)]
-    pub fn key_counts(&self) -> (usize, usize, usize) {
-        (self.chunks.len(), self.sessions.len(), self.by_start.len())
+    fn stats(&self) -> Result<StorageStats, StoreError> {
+        Ok(StorageStats {
+            sessions: self.session_count.load(Ordering::Relaxed),
+            size_on_disk: self.db.size_on_disk()?,
+        })
+    }
+
+    fn session_key_count(&self) -> Result<usize, StoreError> {
+        // Every tree but `config`, including any a later version adds.
+        let mut n = 0;
+        for name in self.db.tree_names() {
+            if name == b"config" || name == b"__sled__default" {
+                continue;
+            }
+            n += self.db.open_tree(name)?.len();
+        }
+        Ok(n)
     }
 }
 
@@ -336,10 +312,35 @@ mod tests {
     use super::*;
     use reel_shared::ChunkStats;
 
-    fn open() -> (tempfile::TempDir, Store) {
+    const NOW: u64 = 1_800_000_000_000;
+
+    fn open() -> (tempfile::TempDir, SledStorage) {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        let store = SledStorage::open(dir.path()).unwrap();
         (dir, store)
+    }
+
+    impl SledStorage {
+        fn key_counts(&self) -> (usize, usize, usize) {
+            (self.chunks.len(), self.sessions.len(), self.by_start.len())
+        }
+
+        fn list(
+            &self,
+            since: u64,
+            until: u64,
+            before: Option<[u8; crate::index::START_KEY_LEN]>,
+            limit: usize,
+            mut keep: impl FnMut(&SessionMeta) -> bool,
+        ) -> Result<Page, StoreError> {
+            let range = ListRange {
+                since,
+                until,
+                before,
+                limit,
+            };
+            self.list_sessions(range, &mut keep)
+        }
     }
 
     fn header(id: u8, seq: u32, t: u64) -> ChunkHeader {
@@ -361,11 +362,14 @@ mod tests {
     fn duplicates_are_not_counted_twice() {
         let (_d, s) = open();
         let h = header(1, 0, 1_000);
-        assert_eq!(s.put_chunk(&h, b"abc").unwrap(), PutOutcome::Stored);
-        assert_eq!(s.put_chunk(&h, b"abc").unwrap(), PutOutcome::Duplicate);
         assert_eq!(
-            s.put_chunk(&header(1, 1, 1_200), b"de").unwrap(),
-            PutOutcome::Stored
+            s.put_chunk(&h, b"abc", NOW).unwrap(),
+            PutOutcome::Stored { new_session: true }
+        );
+        assert_eq!(s.put_chunk(&h, b"abc", NOW).unwrap(), PutOutcome::Duplicate);
+        assert_eq!(
+            s.put_chunk(&header(1, 1, 1_200), b"de", NOW).unwrap(),
+            PutOutcome::Stored { new_session: false }
         );
         let m = s.session(&h.session).unwrap().unwrap();
         assert_eq!(
@@ -378,12 +382,12 @@ mod tests {
     #[test]
     fn an_earlier_chunk_moves_the_start_key() {
         let (_d, s) = open();
-        s.put_chunk(&header(1, 5, 5_000), b"x").unwrap();
-        s.put_chunk(&header(1, 0, 1_000), b"y").unwrap();
+        s.put_chunk(&header(1, 5, 5_000), b"x", NOW).unwrap();
+        s.put_chunk(&header(1, 0, 1_000), b"y", NOW).unwrap();
         let m = s.session(&SessionId([1; 16])).unwrap().unwrap();
         assert_eq!((m.started_at, m.ended_at), (1_000, 5_100));
         assert_eq!(s.key_counts(), (2, 1, 1), "one by_start key per session");
-        let page = s.list_sessions(0, u64::MAX, None, 10, |_| true).unwrap();
+        let page = s.list(0, u64::MAX, None, 10, |_| true).unwrap();
         assert_eq!(page.sessions, vec![m]);
     }
 
@@ -391,10 +395,14 @@ mod tests {
     fn chunks_come_back_in_seq_order_from_a_seq() {
         let (_d, s) = open();
         for seq in [3u32, 1, 256, 0, 2] {
-            s.put_chunk(&header(1, seq, 1_000 + u64::from(seq)), &seq.to_le_bytes())
-                .unwrap();
+            s.put_chunk(
+                &header(1, seq, 1_000 + u64::from(seq)),
+                &seq.to_le_bytes(),
+                NOW,
+            )
+            .unwrap();
         }
-        s.put_chunk(&header(2, 0, 1), b"other").unwrap();
+        s.put_chunk(&header(2, 0, 1), b"other", NOW).unwrap();
         let seqs: Vec<u32> = s
             .chunks(&SessionId([1; 16]), 0)
             .unwrap()
@@ -420,35 +428,35 @@ mod tests {
     fn listing_is_newest_first_and_paginates() {
         let (_d, s) = open();
         for id in 1..=9u8 {
-            s.put_chunk(&header(id, 0, u64::from(id) * 1_000), b"c")
+            s.put_chunk(&header(id, 0, u64::from(id) * 1_000), b"c", NOW)
                 .unwrap();
         }
         let ids = |p: &Page| p.sessions.iter().map(|m| m.id.0[0]).collect::<Vec<_>>();
-        let p1 = s.list_sessions(0, u64::MAX, None, 4, |_| true).unwrap();
+        let p1 = s.list(0, u64::MAX, None, 4, |_| true).unwrap();
         assert_eq!(ids(&p1), [9, 8, 7, 6]);
-        let p2 = s.list_sessions(0, u64::MAX, p1.next, 4, |_| true).unwrap();
+        let p2 = s.list(0, u64::MAX, p1.next, 4, |_| true).unwrap();
         assert_eq!(ids(&p2), [5, 4, 3, 2]);
-        let p3 = s.list_sessions(0, u64::MAX, p2.next, 4, |_| true).unwrap();
+        let p3 = s.list(0, u64::MAX, p2.next, 4, |_| true).unwrap();
         assert_eq!(ids(&p3), [1]);
         assert!(p3.next.is_none());
         // An exact fit has no next page.
-        let all = s.list_sessions(0, u64::MAX, None, 9, |_| true).unwrap();
+        let all = s.list(0, u64::MAX, None, 9, |_| true).unwrap();
         assert!(all.next.is_none());
         // Filters, with pagination over the filtered set.
         let odd = |m: &SessionMeta| m.error_count > 0;
-        let o1 = s.list_sessions(0, u64::MAX, None, 2, odd).unwrap();
+        let o1 = s.list(0, u64::MAX, None, 2, odd).unwrap();
         assert_eq!(ids(&o1), [9, 7]);
-        let o2 = s.list_sessions(0, u64::MAX, o1.next, 2, odd).unwrap();
+        let o2 = s.list(0, u64::MAX, o1.next, 2, odd).unwrap();
         assert_eq!(ids(&o2), [5, 3]);
-        let o3 = s.list_sessions(0, u64::MAX, o2.next, 2, odd).unwrap();
+        let o3 = s.list(0, u64::MAX, o2.next, 2, odd).unwrap();
         assert_eq!(ids(&o3), [1]);
         // The time range, inclusive at both ends.
         assert_eq!(
-            ids(&s.list_sessions(3_000, 5_000, None, 10, |_| true).unwrap()),
+            ids(&s.list(3_000, 5_000, None, 10, |_| true).unwrap()),
             [5, 4, 3]
         );
         assert!(s
-            .list_sessions(5_000, 3_000, None, 10, |_| true)
+            .list(5_000, 3_000, None, 10, |_| true)
             .unwrap()
             .sessions
             .is_empty());
@@ -458,9 +466,9 @@ mod tests {
     fn delete_removes_every_key() {
         let (_d, s) = open();
         for seq in 0..5 {
-            s.put_chunk(&header(1, seq, 1_000), b"c").unwrap();
+            s.put_chunk(&header(1, seq, 1_000), b"c", NOW).unwrap();
         }
-        s.put_chunk(&header(2, 0, 1_000), b"c").unwrap();
+        s.put_chunk(&header(2, 0, 1_000), b"c", NOW).unwrap();
         assert!(s.delete_session(&SessionId([1; 16])).unwrap());
         assert_eq!(s.key_counts(), (1, 1, 1), "only the other session is left");
         assert!(!s.delete_session(&SessionId([1; 16])).unwrap());
@@ -468,19 +476,51 @@ mod tests {
         assert!(s.chunks(&SessionId([1; 16]), 0).unwrap().is_empty());
         assert!(s.delete_session(&SessionId([2; 16])).unwrap());
         assert_eq!(s.key_counts(), (0, 0, 0));
+        assert_eq!(s.session_key_count().unwrap(), 0, "no key in any tree");
+    }
+
+    #[test]
+    fn retention_scan_and_stats() {
+        let (_d, s) = open();
+        // Last activity is when the server last stored a chunk, whatever
+        // the page's clock said.
+        s.put_chunk(&header(1, 0, 1_000), b"a", NOW - 10_000)
+            .unwrap();
+        s.put_chunk(&header(2, 0, NOW + 50_000), b"b", NOW - 10_000)
+            .unwrap();
+        s.put_chunk(&header(3, 0, 1_000), b"c", NOW - 10_000)
+            .unwrap();
+        s.put_chunk(&header(3, 1, 1_000), b"d", NOW).unwrap();
+        let mut old = s.inactive_before(NOW - 1).unwrap();
+        old.sort();
+        assert_eq!(old, [SessionId([1; 16]), SessionId([2; 16])]);
+        assert!(s.inactive_before(NOW - 10_000).unwrap().is_empty());
+        assert_eq!(s.stats().unwrap().sessions, 3);
+        assert!(s.delete_session(&SessionId([3; 16])).unwrap());
+        assert_eq!(s.stats().unwrap().sessions, 2);
+        assert!(s.stats().unwrap().size_on_disk > 0);
+        assert_eq!(s.session_key_count().unwrap(), 2 * 3);
+    }
+
+    #[test]
+    fn a_second_open_of_the_same_dir_is_refused_clearly() {
+        let (d, _s) = open();
+        let e = SledStorage::open(d.path()).err().unwrap();
+        assert!(matches!(e, StoreError::Locked(_)), "{e:?}");
+        assert!(e.to_string().contains("in use by another process"), "{e}");
     }
 
     #[test]
     fn config_round_trips_and_survives_reopen() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let s = Store::open(dir.path()).unwrap();
+            let s = SledStorage::open(dir.path()).unwrap();
             assert_eq!(s.config_get("k").unwrap(), None);
             s.config_set("k", "v").unwrap();
-            s.put_chunk(&header(1, 0, 1), b"c").unwrap();
-            s.flush_blocking().unwrap();
+            s.put_chunk(&header(1, 0, 1), b"c", NOW).unwrap();
+            s.sync().unwrap();
         }
-        let s = Store::open(dir.path()).unwrap();
+        let s = SledStorage::open(dir.path()).unwrap();
         assert_eq!(s.config_get("k").unwrap().as_deref(), Some("v"));
         assert_eq!(s.session(&SessionId([1; 16])).unwrap().unwrap().chunks, 1);
     }

@@ -1,0 +1,16 @@
+//! Reel's server as a library: the binary (`main.rs`) is a thin CLI over
+//! these modules, and the integration tests, the fuzz targets and the load
+//! benchmark reach the same code the server runs.
+
+pub mod api;
+pub mod archive;
+pub mod assets;
+pub mod auth;
+pub mod config;
+pub mod index;
+pub mod metrics;
+pub mod ratelimit;
+pub mod retention;
+pub mod store;
+pub mod ui;
+pub mod validate;

@@ -1,0 +1,235 @@
+//! Storage: one small interface, [`Storage`], between the HTTP layer and
+//! whatever keeps the bytes, and [`Store`], the handle the rest of the
+//! server holds, which adds the group commit on top of any backend.
+//!
+//! Only [`SledStorage`] exists today. A second backend (object storage,
+//! say) implements [`Storage`] and nothing above this module changes: the
+//! API layer never names sled.
+//!
+//! Invariants every backend keeps:
+//!
+//! 1. A chunk and its session's metadata change together, atomically: a
+//!    session's `chunks` equals the number of its stored chunks, counters
+//!    never count a chunk twice (a duplicate `(session, seq)` is detected
+//!    by the same atomic step that would store it), and a session listed
+//!    by [`Storage::list_sessions`] has metadata.
+//! 2. Writes are not durable until [`Storage::sync`] returns. Nothing in
+//!    the storage layer acknowledges anything; the HTTP layer awaits
+//!    [`Store::flush`] before a `2xx`, which is what makes a `2xx` mean
+//!    "survives a crash" (contract §3).
+//! 3. [`Storage::delete_session`] leaves no key of the session behind.
+
+mod sled;
+
+pub use self::sled::SledStorage;
+
+use crate::index::{SessionMeta, START_KEY_LEN};
+use reel_shared::{ChunkHeader, SessionId};
+use std::ops::Deref;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage error: {0}")]
+    Db(#[from] ::sled::Error),
+    #[error(
+        "the data directory {0} is in use by another process (a running reel-server?): \
+         stop it first, or use another directory"
+    )]
+    Locked(String),
+    #[error("corrupt session metadata: {0}")]
+    Corrupt(String),
+    #[error("flush failed: {0}")]
+    Flush(String),
+    #[error("the session kept changing while it was being deleted; try again")]
+    Busy,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PutOutcome {
+    /// Stored; `new_session` when it is the first chunk of its session.
+    Stored { new_session: bool },
+    /// That `(session, seq)` was already stored; nothing changed.
+    Duplicate,
+}
+
+/// A page of sessions, newest first.
+#[derive(Debug)]
+pub struct Page {
+    pub sessions: Vec<SessionMeta>,
+    /// Where the next page starts, when there is one.
+    pub next: Option<[u8; START_KEY_LEN]>,
+}
+
+/// Which slice of the start-time index a listing walks.
+#[derive(Clone, Copy, Debug)]
+pub struct ListRange {
+    /// Sessions that started in `[since, until]` (ms)...
+    pub since: u64,
+    pub until: u64,
+    /// ...and strictly before this `by_start` key (the pagination cursor).
+    pub before: Option<[u8; START_KEY_LEN]>,
+    pub limit: usize,
+}
+
+/// Cheap numbers for `/metrics`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StorageStats {
+    pub sessions: u64,
+    pub size_on_disk: u64,
+}
+
+/// Everything the server needs from a storage backend. Methods block (call
+/// them off the async workers); all but [`Storage::sync`] may return before
+/// their writes are durable.
+pub trait Storage: Send + Sync + 'static {
+    /// Stores a chunk whose header the caller has validated against its
+    /// body, and folds it into its session's metadata. `now_ms` is the
+    /// server's clock: the session's last activity, for retention.
+    fn put_chunk(
+        &self,
+        header: &ChunkHeader,
+        raw: &[u8],
+        now_ms: u64,
+    ) -> Result<PutOutcome, StoreError>;
+
+    /// Whether a session has anything stored.
+    fn has_session(&self, id: &SessionId) -> Result<bool, StoreError>;
+
+    /// One session's metadata (the index entry).
+    fn session(&self, id: &SessionId) -> Result<Option<SessionMeta>, StoreError>;
+
+    /// A session's chunks with `seq >= from`, in seq order, as stored.
+    fn chunks(&self, id: &SessionId, from: u32) -> Result<Vec<(u32, Vec<u8>)>, StoreError>;
+
+    /// One chunk, as stored.
+    fn read_chunk(&self, id: &SessionId, seq: u32) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Sessions in `range`, newest first, that `keep` accepts; at most
+    /// `range.limit`. Answered from the metadata alone: no chunk is read.
+    fn list_sessions(
+        &self,
+        range: ListRange,
+        keep: &mut dyn FnMut(&SessionMeta) -> bool,
+    ) -> Result<Page, StoreError>;
+
+    /// Sessions whose last activity is before `cutoff_ms`.
+    fn inactive_before(&self, cutoff_ms: u64) -> Result<Vec<SessionId>, StoreError>;
+
+    /// Removes a session's metadata, its index entries and every chunk.
+    /// False when there was no such session.
+    fn delete_session(&self, id: &SessionId) -> Result<bool, StoreError>;
+
+    /// Makes every write that completed before the call durable.
+    fn sync(&self) -> Result<(), StoreError>;
+
+    fn config_get(&self, name: &str) -> Result<Option<String>, StoreError>;
+    fn config_set(&self, name: &str, value: &str) -> Result<(), StoreError>;
+
+    fn stats(&self) -> Result<StorageStats, StoreError>;
+
+    /// How many keys the session data occupies, all trees together: lets
+    /// tests prove that a delete leaves nothing behind.
+    fn session_key_count(&self) -> Result<usize, StoreError>;
+}
+
+/// The handle the server holds: a backend plus the group commit. Cheap to
+/// clone; dereferences to the backend for everything but flushing.
+#[derive(Clone)]
+pub struct Store {
+    backend: Arc<dyn Storage>,
+    commit: Arc<GroupCommit>,
+}
+
+/// Group commit. `requested` counts calls to [`Store::flush`]; each caller
+/// takes a ticket after its writes are done. The mutex holds the highest
+/// ticket known durable: every ticket taken before a sync began. While one
+/// sync runs, every caller that arrives queues on the mutex; the first of
+/// them to get it syncs once for all of them, and the rest find their
+/// ticket covered and return without touching the disk.
+#[derive(Default)]
+struct GroupCommit {
+    requested: AtomicU64,
+    durable: tokio::sync::Mutex<u64>,
+    syncs: AtomicU64,
+    sync_micros: AtomicU64,
+}
+
+/// How many syncs the store did and how long they took, for `/metrics`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CommitStats {
+    pub syncs: u64,
+    pub sync_seconds: f64,
+}
+
+impl Deref for Store {
+    type Target = dyn Storage;
+    fn deref(&self) -> &Self::Target {
+        &*self.backend
+    }
+}
+
+impl Store {
+    pub fn new(backend: Arc<dyn Storage>) -> Self {
+        Store {
+            backend,
+            commit: Arc::default(),
+        }
+    }
+
+    /// The sled backend in `dir`.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        Ok(Self::new(Arc::new(SledStorage::open(dir)?)))
+    }
+
+    /// Makes every write that completed before this call durable, sharing
+    /// one sync with every caller that arrives while another sync runs.
+    ///
+    /// The sync runs on tokio's blocking pool: sled 0.34's own
+    /// `flush_async` deadlocks under concurrent transactions (sled #1308).
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        let ticket = self.commit.requested.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut durable = self.commit.durable.lock().await;
+        if *durable >= ticket {
+            return Ok(());
+        }
+        // Every ticket up to here was taken after its writes completed, so
+        // this sync covers them all.
+        let covers = self.commit.requested.load(Ordering::SeqCst);
+        let backend = self.backend.clone();
+        let started = Instant::now();
+        tokio::task::spawn_blocking(move || backend.sync())
+            .await
+            .map_err(|e| StoreError::Flush(e.to_string()))??;
+        self.commit.syncs.fetch_add(1, Ordering::Relaxed);
+        self.commit.sync_micros.fetch_add(
+            u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+        *durable = covers;
+        Ok(())
+    }
+
+    /// [`Store::flush`] for code outside the async runtime (the CLI).
+    pub fn flush_blocking(&self) -> Result<(), StoreError> {
+        self.backend.sync()
+    }
+
+    pub fn commit_stats(&self) -> CommitStats {
+        CommitStats {
+            syncs: self.commit.syncs.load(Ordering::Relaxed),
+            sync_seconds: self.commit.sync_micros.load(Ordering::Relaxed) as f64 / 1e6,
+        }
+    }
+}
+
+/// The server's clock in ms since the Unix epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
