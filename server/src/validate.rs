@@ -315,7 +315,7 @@ impl Reader<'_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use reel_shared::{encode_chunk, Custom, Event, EventData, SessionId};
 

@@ -771,3 +771,429 @@ async fn concurrent_ingest_counts_each_chunk_once() {
         6
     );
 }
+
+fn bearer(req: axum::http::request::Builder) -> axum::http::request::Builder {
+    req.header("authorization", format!("Bearer {TOKEN}"))
+}
+
+/// A chunk whose header is real and whose body is the given zstd frame.
+fn chunk_with_body(id: SessionId, seq: u32, body: &[u8]) -> Vec<u8> {
+    let good = chunk(id, seq, T0);
+    let (_, old_body) = reel_shared::decode_header(&good, &reel_shared::Limits::default()).unwrap();
+    let mut c = good[..good.len() - old_body.len()].to_vec();
+    c.extend_from_slice(body);
+    c
+}
+
+#[tokio::test]
+async fn limits_answer_413_with_a_reason() {
+    let limits = IngestLimits {
+        max_body: 64 * 1024,
+        max_decompressed: 1024 * 1024,
+        max_events: 5,
+    };
+    let s = server_with(limits, 0);
+    let id = sid(0x21);
+    // Events per chunk: 6 > 5.
+    let many = encode_chunk(id, 0, &events(T0, "https://a.example/", None, 4)).unwrap();
+    let r = s.ingest(id, 0, many).await;
+    r.assert_json_error(StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(
+        r.json()["error"].as_str().unwrap().contains("events"),
+        "{}",
+        r.text()
+    );
+    // Body size.
+    let r = s.ingest(id, 0, vec![7u8; 64 * 1024 + 1]).await;
+    r.assert_json_error(StatusCode::PAYLOAD_TOO_LARGE);
+    // A real zstd bomb: 1 GiB of zeros in 32 KiB, refused at 1 MiB.
+    let bomb = chunk_with_body(id, 0, &crate::validate::tests::zstd_bomb(8192));
+    assert!(bomb.len() < limits.max_body);
+    let r = s.ingest(id, 0, bomb).await;
+    r.assert_json_error(StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(r.json()["error"]
+        .as_str()
+        .unwrap()
+        .contains("decompresses to more than"));
+    // Within every limit: fine.
+    let ok = encode_chunk(id, 0, &events(T0, "https://a.example/", None, 1)).unwrap();
+    assert_eq!(s.ingest(id, 0, ok).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn new_sessions_are_rate_limited_per_key() {
+    let s = server_with(IngestLimits::default(), 3);
+    for n in 0..3 {
+        let id = sid(0x30 + n);
+        assert_eq!(
+            s.ingest(id, 0, chunk(id, 0, T0)).await.status,
+            StatusCode::OK
+        );
+    }
+    let id = sid(0x3f);
+    let r = s.ingest(id, 0, chunk(id, 0, T0)).await;
+    r.assert_json_error(StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=20).contains(&wait), "{wait}");
+    // More chunks of a session already started are not new sessions.
+    let old = sid(0x30);
+    assert_eq!(
+        s.ingest(old, 1, chunk(old, 1, T0)).await.status,
+        StatusCode::OK
+    );
+    // The other key has its own allowance.
+    let path = format!("/api/v1/sessions/{id}/chunks/0");
+    let r = s.ingest_with(&path, Some(KEY2), chunk(id, 0, T0)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    // The browser can read Retry-After across origins.
+    let req = Request::post(format!("/api/v1/sessions/{}/chunks/0", sid(0x3e)))
+        .header("origin", "https://site.example")
+        .header("x-reel-key", KEY)
+        .body(Body::from(chunk(sid(0x3e), 0, T0)))
+        .unwrap();
+    let r = s.send(req).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(r
+        .header("access-control-expose-headers")
+        .unwrap_or("")
+        .to_ascii_lowercase()
+        .contains("retry-after"));
+}
+
+#[tokio::test]
+async fn metrics_count_ingest_and_need_the_token() {
+    let s = server();
+    let id = sid(0x50);
+    let c = chunk(id, 0, T0);
+    s.ingest(id, 0, c.clone()).await;
+    s.ingest(id, 0, c.clone()).await;
+    s.ingest(id, 1, b"junk".to_vec()).await;
+    s.get_anon("/metrics")
+        .await
+        .assert_json_error(StatusCode::UNAUTHORIZED);
+    let r = s.get("/metrics").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/plain; version=0.0.4"));
+    let text = r.text();
+    for line in [
+        "reel_ingest_requests_total{status=\"200\"} 2".to_string(),
+        "reel_ingest_requests_total{status=\"400\"} 1".to_string(),
+        "reel_ingest_errors_total 1".to_string(),
+        "reel_ingest_chunks_total{outcome=\"stored\"} 1".to_string(),
+        "reel_ingest_chunks_total{outcome=\"duplicate\"} 1".to_string(),
+        format!("reel_ingest_bytes_total {}", c.len()),
+        "reel_ingest_duration_seconds_count 3".to_string(),
+        "reel_sessions 1".to_string(),
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} not in\n{text}");
+    }
+    let flushes = text
+        .lines()
+        .find_map(|l| l.strip_prefix("reel_store_flushes_total "))
+        .unwrap();
+    assert!(flushes.parse::<u64>().unwrap() >= 1);
+    assert!(text.contains("reel_store_size_bytes "));
+}
+
+/// Listing never decodes a chunk: sessions whose stored chunks are not
+/// even chunks are listed, filtered and paginated all the same.
+#[tokio::test]
+async fn listing_reads_the_index_only() {
+    let s = server();
+    for n in 1..=3u8 {
+        let h = reel_shared::ChunkHeader {
+            session: sid(n),
+            seq: 0,
+            t_start: T0 + u64::from(n),
+            t_end: T0 + 10_000,
+            event_count: 1,
+            stats: reel_shared::ChunkStats {
+                urls: vec![format!("https://x.example/{n}")],
+                errors: u32::from(n == 2),
+                ..Default::default()
+            },
+        };
+        s.state
+            .store
+            .put_chunk(&h, b"not a chunk at all", 1)
+            .unwrap();
+    }
+    let ids = |r: Reply| -> Vec<String> {
+        r.json()["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap()[..2].to_owned())
+            .collect()
+    };
+    assert_eq!(ids(s.get("/api/v1/sessions").await), ["03", "02", "01"]);
+    assert_eq!(ids(s.get("/api/v1/sessions?url=/2").await), ["02"]);
+    assert_eq!(
+        ids(s.get("/api/v1/sessions?has_errors=false&limit=1").await),
+        ["03"]
+    );
+    assert_eq!(
+        s.get(&format!("/api/v1/sessions/{}", sid(1))).await.status,
+        StatusCode::OK
+    );
+    // Decoding is for /events, which says what is wrong without failing.
+    s.get(&format!("/api/v1/sessions/{}/events", sid(1)))
+        .await
+        .assert_json_error(StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn delete_leaves_no_key_in_any_tree() {
+    let s = server();
+    for n in 0..3u8 {
+        let id = sid(0x60 + n);
+        for seq in 0..4 {
+            s.ingest(id, seq, chunk(id, seq, T0 + u64::from(seq))).await;
+        }
+    }
+    assert_eq!(s.state.store.session_key_count().unwrap(), 3 * (4 + 2));
+    for n in 0..3u8 {
+        let r = s
+            .send(
+                bearer(Request::delete(format!(
+                    "/api/v1/sessions/{}",
+                    sid(0x60 + n)
+                )))
+                .body(Body::empty())
+                .unwrap(),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+    }
+    assert_eq!(s.state.store.session_key_count().unwrap(), 0);
+    assert_eq!(s.state.store.stats().unwrap().sessions, 0);
+}
+
+/// Every route, every method it has, with every kind of bad body: each
+/// gets an answer below 500, and the server keeps serving.
+#[tokio::test]
+async fn every_endpoint_survives_bad_bodies() {
+    let s = server_with(
+        IngestLimits {
+            max_body: 1024 * 1024,
+            ..IngestLimits::default()
+        },
+        0,
+    );
+    let id = sid(0x70);
+    let good = chunk(id, 0, T0);
+    assert_eq!(s.ingest(id, 0, good.clone()).await.status, StatusCode::OK);
+    let mut wrong_version = good.clone();
+    wrong_version[4] = 2;
+    let bodies: Vec<(&str, Vec<u8>)> = vec![
+        ("empty", vec![]),
+        ("garbage", b"\xff\xfe{not json, not a chunk".to_vec()),
+        ("truncated", good[..good.len() - 7].to_vec()),
+        ("oversized", vec![b'a'; 1024 * 1024 + 1]),
+        ("wrong version", wrong_version),
+        ("form", b"token=%ZZ&next=%00".to_vec()),
+        ("json", br#"{"token": [1,2,3]}"#.to_vec()),
+    ];
+    let routes = [
+        "/api/v1/sessions".to_string(),
+        format!("/api/v1/sessions/{id}"),
+        format!("/api/v1/sessions/{id}/events"),
+        format!("/api/v1/sessions/{id}/chunks"),
+        format!("/api/v1/sessions/{id}/chunks/1"),
+        "/api/v1/sessions/zz/chunks/x".to_string(),
+        "/metrics".to_string(),
+        "/healthz".to_string(),
+        "/".to_string(),
+        format!("/sessions/{id}"),
+        "/login".to_string(),
+        "/logout".to_string(),
+        "/reel.js".to_string(),
+        "/player/x.js".to_string(),
+        "/nope".to_string(),
+    ];
+    let methods = [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::PATCH,
+    ];
+    for path in &routes {
+        for method in &methods {
+            for (name, body) in &bodies {
+                for (auth, content_type) in [
+                    (None, "application/octet-stream"),
+                    (
+                        Some(("x-reel-key", KEY.to_string())),
+                        "application/octet-stream",
+                    ),
+                    (
+                        Some(("authorization", format!("Bearer {TOKEN}"))),
+                        "application/x-www-form-urlencoded",
+                    ),
+                ] {
+                    if *method == Method::DELETE && path.ends_with(&id.to_string()) {
+                        continue; // keep the session for the other cases
+                    }
+                    let mut req = Request::builder()
+                        .method(method.clone())
+                        .uri(path)
+                        .header("content-type", content_type);
+                    if let Some((k, v)) = &auth {
+                        req = req.header(*k, v);
+                    }
+                    let r = s.send(req.body(Body::from(body.clone())).unwrap()).await;
+                    assert!(
+                        r.status.as_u16() < 500 || r.status == StatusCode::SERVICE_UNAVAILABLE,
+                        "{method} {path} with {name}: {} {}",
+                        r.status,
+                        r.text()
+                    );
+                }
+            }
+        }
+    }
+    assert_eq!(s.get_anon("/healthz").await.text(), "ok");
+    let item = s.get(&format!("/api/v1/sessions/{id}")).await.json();
+    assert_eq!(item["chunks"], 1, "nothing bad was stored");
+    assert_eq!(
+        s.ingest(id, 1, chunk(id, 1, T0)).await.status,
+        StatusCode::OK
+    );
+}
+
+mod props {
+    //! Random and mutated bodies thrown at the real ingest endpoint.
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Mutation {
+        Flip(usize, u8),
+        Truncate(usize),
+        Insert(usize, Vec<u8>),
+        Remove(usize, usize),
+        HeaderLen(u32),
+    }
+
+    fn mutation() -> impl Strategy<Value = Mutation> {
+        prop_oneof![
+            (any::<usize>(), 1u8..=255).prop_map(|(i, x)| Mutation::Flip(i, x)),
+            any::<usize>().prop_map(Mutation::Truncate),
+            (
+                any::<usize>(),
+                proptest::collection::vec(any::<u8>(), 1..16)
+            )
+                .prop_map(|(i, b)| Mutation::Insert(i, b)),
+            (any::<usize>(), 1usize..64).prop_map(|(i, n)| Mutation::Remove(i, n)),
+            any::<u32>().prop_map(Mutation::HeaderLen),
+        ]
+    }
+
+    fn apply(mut b: Vec<u8>, muts: &[Mutation]) -> Vec<u8> {
+        for m in muts {
+            let len = b.len().max(1);
+            match m {
+                Mutation::Flip(i, x) => {
+                    if !b.is_empty() {
+                        b[i % len] ^= x;
+                    }
+                }
+                Mutation::Truncate(i) => b.truncate(i % len),
+                Mutation::Insert(i, bytes) => {
+                    let at = i % (b.len() + 1);
+                    b.splice(at..at, bytes.iter().copied());
+                }
+                Mutation::Remove(i, n) => {
+                    let at = i % len;
+                    let end = (at + n).min(b.len());
+                    if at < end {
+                        b.drain(at..end);
+                    }
+                }
+                Mutation::HeaderLen(v) => {
+                    if b.len() >= 9 {
+                        b[5..9].copy_from_slice(&v.to_le_bytes());
+                    }
+                }
+            }
+        }
+        b
+    }
+
+    /// What the endpoint may answer to anything at all: success (a
+    /// mutation can leave a valid chunk), or a JSON 4xx. Never a 5xx.
+    async fn check(
+        s: &Server,
+        id: SessionId,
+        seq: u32,
+        body: Vec<u8>,
+    ) -> Result<(), TestCaseError> {
+        let r = s.ingest(id, seq, body).await;
+        prop_assert!(
+            matches!(r.status.as_u16(), 200 | 400 | 413),
+            "{} {}",
+            r.status,
+            r.text()
+        );
+        if r.status == StatusCode::OK {
+            // Whatever was accepted can be read back: listed, downloaded,
+            // and its events answered (200, or 422 when only the typed
+            // decode objects).
+            let item = s.get(&format!("/api/v1/sessions/{id}")).await;
+            prop_assert_eq!(item.status, StatusCode::OK);
+            let ev = s.get(&format!("/api/v1/sessions/{id}/events")).await;
+            prop_assert!(
+                ev.status == StatusCode::OK || ev.status == StatusCode::UNPROCESSABLE_ENTITY,
+                "{}",
+                ev.status
+            );
+        } else {
+            r.assert_json_error(r.status);
+        }
+        Ok(())
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+        #[test]
+        fn mutated_chunks_get_answers(muts in proptest::collection::vec(mutation(), 1..4), seq in 0u32..4) {
+            let rt = runtime();
+            let s = server();
+            let id = sid(0x77);
+            let good = chunk(id, seq, T0 + u64::from(seq));
+            rt.block_on(async {
+                check(&s, id, seq, apply(good.clone(), &muts)).await?;
+                // And the server is still itself.
+                let r = s.ingest(id, seq, good).await;
+                prop_assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+                Ok(())
+            })?;
+        }
+
+        #[test]
+        fn random_bytes_get_answers(body in proptest::collection::vec(any::<u8>(), 0..2048), prefix in any::<bool>()) {
+            let rt = runtime();
+            let s = server();
+            let mut b = body;
+            if prefix {
+                // Past the magic and version, into the header parser.
+                let mut p = b"REEL\x01".to_vec();
+                p.extend_from_slice(&b);
+                b = p;
+            }
+            rt.block_on(check(&s, sid(0x78), 0, b))?;
+        }
+    }
+}
