@@ -63,7 +63,15 @@ pub async fn session_meta(id: &str) -> Result<serde_json::Value, String> {
 pub struct ChunkStream {
     reader: web_sys::ReadableStreamDefaultReader,
     framer: load::Framer,
+    /// Frames received but not decoded yet: a fast network delivers the
+    /// whole session in one read, and decoding it all before showing
+    /// anything would make the first frame wait for the last chunk.
+    queue: std::collections::VecDeque<(usize, Vec<u8>)>,
+    done: bool,
 }
+
+/// At most this many chunks are decoded per [`ChunkStream::next`].
+const DECODE_BATCH: usize = 8;
 
 impl ChunkStream {
     pub async fn open(id: &str, from: u32) -> Result<Self, String> {
@@ -73,12 +81,35 @@ impl ChunkStream {
         Ok(ChunkStream {
             reader,
             framer: load::Framer::new(),
+            queue: Default::default(),
+            done: false,
         })
     }
 
     /// The chunks that decoded from the next piece of the body (chunks that
     /// do not decode are skipped with a console warning); `None` at the end.
     pub async fn next(&mut self) -> Result<Option<Vec<Chunk>>, String> {
+        if self.queue.is_empty() && !self.done {
+            self.read().await?;
+        }
+        if self.queue.is_empty() && self.done {
+            return Ok(None);
+        }
+        let mut chunks = Vec::new();
+        for _ in 0..DECODE_BATCH {
+            let Some((i, bytes)) = self.queue.pop_front() else {
+                break;
+            };
+            match load::decode(i, &bytes) {
+                Ok(c) => chunks.push(c),
+                Err(w) => warn(&w),
+            }
+        }
+        Ok(Some(chunks))
+    }
+
+    /// Reads the next piece of the body into the queue.
+    async fn read(&mut self) -> Result<(), String> {
         let result = JsFuture::from(self.reader.read())
             .await
             .map_err(|e| describe(&e))?;
@@ -90,21 +121,16 @@ impl ChunkStream {
             if let Some(w) = self.framer.finish() {
                 warn(&w);
             }
-            return Ok(None);
+            self.done = true;
+            return Ok(());
         }
         let value = js_sys::Reflect::get(&result, &"value".into()).map_err(|e| describe(&e))?;
         let bytes = value
             .dyn_into::<js_sys::Uint8Array>()
             .map_err(|_| "the chunks stream gave something other than bytes".to_string())?
             .to_vec();
-        let mut chunks = Vec::new();
-        for c in self.framer.push(&bytes) {
-            match c {
-                Ok(c) => chunks.push(c),
-                Err(w) => warn(&w),
-            }
-        }
-        Ok(Some(chunks))
+        self.queue.extend(self.framer.split(&bytes));
+        Ok(())
     }
 }
 

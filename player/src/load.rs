@@ -27,11 +27,19 @@ impl Framer {
     }
 
     /// Takes the next bytes of the response; returns every chunk they
-    /// complete. A frame that claims more than the decoder's limit is not
-    /// buffered forever: the stream is given up with a warning.
+    /// complete, decoded.
     pub fn push(&mut self, bytes: &[u8]) -> Vec<Framed> {
+        self.split(bytes)
+            .into_iter()
+            .map(|(i, c)| decode(i, &c))
+            .collect()
+    }
+
+    /// Takes the next bytes of the response; returns every frame they
+    /// complete, undecoded, with its index: decoding can then be spread
+    /// over time (the first chunk decoded and shown before the rest).
+    pub fn split(&mut self, bytes: &[u8]) -> Vec<(usize, Vec<u8>)> {
         self.buf.extend_from_slice(bytes);
-        let limits = Limits::default();
         let mut out = Vec::new();
         let mut at = 0usize;
         while let Some(len_bytes) = self.buf.get(at..at + 4) {
@@ -41,10 +49,7 @@ impl Framer {
             let Some(bytes) = self.buf.get(at + 4..at + 4 + len) else {
                 break;
             };
-            out.push(
-                decode_chunk(bytes, &limits)
-                    .map_err(|e| format!("chunk {}: skipped: {e}", self.index)),
-            );
+            out.push((self.index, bytes.to_vec()));
             self.index += 1;
             at += 4 + len;
         }
@@ -83,6 +88,11 @@ pub fn decode_session(body: &[u8]) -> (Vec<Event>, Vec<String>) {
     }
     warnings.extend(framer.finish());
     (events, warnings)
+}
+
+/// Decodes the `index`th frame of a response.
+pub fn decode(index: usize, bytes: &[u8]) -> Framed {
+    decode_chunk(bytes, &Limits::default()).map_err(|e| format!("chunk {index}: skipped: {e}"))
 }
 
 /// Which chunks of a session have arrived, so live polling asks only for

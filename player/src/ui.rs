@@ -78,6 +78,8 @@ struct App {
     first_frame_at: f64,
     loaded_at: f64,
     last_seek_ms: f64,
+    /// The part of it spent in the model (state and ops), not the DOM.
+    last_seek_model_ms: f64,
 }
 
 /// How often live mode asks the server for new chunks.
@@ -183,8 +185,10 @@ impl App {
         };
         let started = now();
         let ops = self.pb.seek(t.floor() as u64);
+        let modelled = now();
         render::apply(&self.doc, &ops);
         self.last_seek_ms = now() - started;
+        self.last_seek_model_ms = modelled - started;
         self.time = t;
         self.refresh();
     }
@@ -681,12 +685,17 @@ async fn load(page: Document) -> Result<(), String> {
                 start_app(u, doc.clone(), &id, std::mem::take(&mut pending));
                 with_app(|a| a.first_frame_at = now());
                 show_status(&page, "Loading the rest of the session…", false);
+                // Let the browser paint it before decoding on.
+                sleep(0).await;
             } else {
                 ui = Some(u);
             }
         } else if now() - last_append > 250.0 {
             let more = std::mem::take(&mut pending);
             with_app(|a| a.append(more));
+            // Keep the page responsive (and its controls usable) while the
+            // rest loads.
+            sleep(0).await;
             last_append = now();
         }
     }
@@ -717,10 +726,12 @@ async fn load(page: Document) -> Result<(), String> {
         a.loaded_at = now();
         if let Some(t) = deep {
             a.seek(t);
-        } else if live {
-            a.set_live(true);
         }
-        if deep.is_some() && live {
+        // Still being recorded: poll for more and say so, but leave the
+        // playhead alone (whoever opened it may want the start, and
+        // `seek` must keep meaning what it says); Play, or the Live button,
+        // follows the recording.
+        if live {
             a.live = true;
             a.set_live_indicator();
         }
@@ -753,6 +764,7 @@ fn start_app(ui: Ui, doc: Document, id: &str, events: Vec<Event>) {
         first_frame_at: 0.0,
         loaded_at: 0.0,
         last_seek_ms: 0.0,
+        last_seek_model_ms: 0.0,
     };
     if let Some(range) = &app.ui.timeline {
         range.set_max(&app.pb.duration().to_string());
@@ -1030,6 +1042,7 @@ fn install_api(w: &Window, ready: &Promise) {
                     "firstFrameMs": a.first_frame_at,
                     "loadedMs": a.loaded_at,
                     "lastSeekMs": a.last_seek_ms,
+                    "lastSeekModelMs": a.last_seek_model_ms,
                     "events": a.pb.timeline().events().len(),
                     "keyframes": a.pb.timeline().keyframe_count(),
                 })

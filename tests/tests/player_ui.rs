@@ -565,6 +565,16 @@ async fn live_mode_follows_a_session_being_recorded() -> Result<()> {
             .await?
             == json!(true)
     );
+    ensure!(
+        p.eval("reelPlayer.playing()").await? == json!(false),
+        "opening live must not start playing by itself"
+    );
+    // Live off, and on again: that follows the recording from its end.
+    p.click("#reel-live").await?;
+    ensure!(p.eval("reelPlayer.live()").await? == json!(false));
+    p.click("#reel-live").await?;
+    ensure!(p.eval("reelPlayer.live()").await? == json!(true));
+    ensure!(p.eval("reelPlayer.playing()").await? == json!(true));
     // The recording goes on: three more chunks, a second apart.
     for s in 1..=3u64 {
         sleep(1000).await;
@@ -772,12 +782,32 @@ async fn xss_corpus_stays_inert_in_the_player() -> Result<()> {
         player.eval("location.href").await? == json!(url),
         "the player navigated"
     );
+    // Links, javascript: links and forms in the replay, activated: none
+    // may navigate anything or run anything.
+    player
+        .eval(
+            "(() => { const d = document.getElementById('reel-replay').contentDocument; \
+             for (const id of ['normal', 'jslink', 'jslink2', 'jslink3']) { const a = d.getElementById(id); if (a) a.click(); } \
+             const f = d.getElementById('f'); if (f) { try { f.requestSubmit(); } catch (e) {} try { f.submit(); } catch (e) {} } \
+             return true; })()",
+        )
+        .await?;
+    player
+        .eval("new Promise(r => setTimeout(() => r(true), 1000))")
+        .await?;
     let frame_url = player
         .eval("document.getElementById('reel-replay').contentDocument.URL")
         .await?;
     ensure!(
         frame_url == json!("about:srcdoc"),
         "the replay frame navigated to {frame_url}"
+    );
+    let hits = player
+        .eval("[window.__xssHits || null, document.getElementById('reel-replay').contentWindow.__xssHits || null]")
+        .await?;
+    ensure!(
+        hits == json!([null, null]),
+        "activating links or forms ran a payload: {hits}"
     );
     let replayed = player
         .eval("document.getElementById('reel-replay').contentDocument.body.innerHTML.length")

@@ -1,0 +1,294 @@
+//! The player's seek benchmark (not a test): a one-hour session with a
+//! document of a few thousand nodes and tens of thousands of mutations,
+//! posted to a real `reel-server`, opened in headless Chromium; reports the
+//! time to the first frame, to fully loaded, and the time of seeks to 20
+//! points spread over the hour (and of short forward seeks, the playback
+//! path).
+//!
+//! `cargo xtask dist && cargo build --release -p reel-server`, then
+//! `cargo run --release -p reel-e2e --bin seek_bench`.
+
+use anyhow::{Context, Result};
+use reel_e2e::{Browser, ReelServer};
+use reel_shared::{
+    encode_chunk, AddedTree, AttrChange, Element, Event, EventData, FlatNode, Meta,
+    MouseInteraction, MouseKind, MousePosition, Mutation, Namespace, NodeKind, SessionId, Snapshot,
+    TextChange,
+};
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+const HOUR_MS: u64 = 3_600_000;
+const LIST_ITEMS: u32 = 1_500;
+const MUTATIONS: u32 = 40_000;
+/// Session time per chunk, as a recorder flushing every few seconds.
+const CHUNK_MS: u64 = 5_000;
+
+/// xorshift: deterministic, no dependency.
+struct Rng(u64);
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n.max(1)
+    }
+}
+
+fn el(id: u32, parent: u32, tag: &str, attrs: &[(&str, String)]) -> FlatNode {
+    FlatNode {
+        id,
+        parent,
+        kind: NodeKind::Element(Element {
+            tag: tag.into(),
+            ns: Namespace::Html,
+            attrs: attrs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+            ..Default::default()
+        }),
+    }
+}
+
+fn text(id: u32, parent: u32, s: String) -> FlatNode {
+    FlatNode {
+        id,
+        parent,
+        kind: NodeKind::Text(s),
+    }
+}
+
+/// The session's events, `t` from 0.
+fn session() -> Vec<Event> {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut nodes = vec![
+        FlatNode {
+            id: 1,
+            parent: 0,
+            kind: NodeKind::Document,
+        },
+        el(2, 1, "html", &[]),
+        el(3, 2, "head", &[]),
+        el(4, 3, "style", &[]),
+        text(5, 4, "li{font:12px sans-serif}.hot{color:red}".into()),
+        el(6, 2, "body", &[]),
+        el(7, 6, "ul", &[("id", "list".into())]),
+    ];
+    let mut next_id = 100u32;
+    // Each item: <li class><span>label</span> text</li>: 4 nodes.
+    let mut items: Vec<(u32, u32)> = Vec::new(); // (li, its text node)
+    for i in 0..LIST_ITEMS {
+        let (li, span, label, t) = (next_id, next_id + 1, next_id + 2, next_id + 3);
+        next_id += 4;
+        nodes.push(el(li, 7, "li", &[("class", format!("item i{i}"))]));
+        nodes.push(el(span, li, "span", &[]));
+        nodes.push(text(label, span, format!("#{i}")));
+        nodes.push(text(t, li, format!(" item {i} of the list")));
+        items.push((li, t));
+    }
+    let mut events = vec![
+        Event {
+            t: 0,
+            data: EventData::Meta(Meta {
+                href: "https://bench.test/long".into(),
+                title: "long".into(),
+                width: 1280,
+                height: 720,
+                user_agent: "bench".into(),
+            }),
+        },
+        Event {
+            t: 0,
+            data: EventData::FullSnapshot(Snapshot {
+                nodes,
+                scroll_x: 0,
+                scroll_y: 0,
+            }),
+        },
+    ];
+    for k in 0..MUTATIONS {
+        let t = 1 + u64::from(k) * (HOUR_MS - 2) / u64::from(MUTATIONS);
+        let pick = rng.below(items.len() as u64) as usize;
+        let (li, tx) = items[pick];
+        let m = match rng.below(20) {
+            0..=9 => Mutation {
+                texts: vec![TextChange {
+                    id: tx,
+                    text: format!(" item changed at {t}"),
+                }],
+                ..Default::default()
+            },
+            10..=14 => Mutation {
+                attrs: vec![AttrChange {
+                    id: li,
+                    name: "class".into(),
+                    value: Some(format!("item hot h{}", rng.below(9))),
+                }],
+                ..Default::default()
+            },
+            15..=17 => {
+                let (nli, nt) = (next_id, next_id + 1);
+                next_id += 2;
+                items.push((nli, nt));
+                Mutation {
+                    adds: vec![AddedTree {
+                        parent: 7,
+                        next: li,
+                        nodes: vec![
+                            el(nli, 7, "li", &[("class", "item new".into())]),
+                            text(nt, nli, format!(" added at {t}")),
+                        ],
+                    }],
+                    ..Default::default()
+                }
+            }
+            _ => {
+                if items.len() > 100 {
+                    items.swap_remove(pick);
+                }
+                Mutation {
+                    removes: vec![li],
+                    ..Default::default()
+                }
+            }
+        };
+        events.push(Event {
+            t,
+            data: EventData::Mutation(m),
+        });
+        if k % 4 == 0 {
+            events.push(Event {
+                t,
+                data: EventData::MouseMove(vec![MousePosition {
+                    x: rng.below(1200) as i32,
+                    y: rng.below(700) as i32,
+                    dt: 0,
+                }]),
+            });
+        }
+        if k % 50 == 0 {
+            events.push(Event {
+                t,
+                data: EventData::Mouse(MouseInteraction {
+                    kind: MouseKind::Click,
+                    id: li,
+                    x: 100,
+                    y: 100,
+                }),
+            });
+        }
+    }
+    events
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> Result<()> {
+    let events = session();
+    let mutations = events
+        .iter()
+        .filter(|e| matches!(e.data, EventData::Mutation(_)))
+        .count();
+    let server = ReelServer::start().await?;
+    let id: SessionId = reel_e2e::server::random_hex()?
+        .parse()
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    // A day ago, so the player does not open it live.
+    let t0 = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis() as u64
+        - 86_400_000;
+    let started = Instant::now();
+    let (mut seq, mut from, mut bytes) = (0u32, 0usize, 0usize);
+    while from < events.len() {
+        let until = events[from].t / CHUNK_MS * CHUNK_MS + CHUNK_MS;
+        let to = from + events[from..].partition_point(|e| e.t < until);
+        let part: Vec<Event> = events[from..to]
+            .iter()
+            .map(|e| Event {
+                t: t0 + e.t,
+                data: e.data.clone(),
+            })
+            .collect();
+        let chunk = encode_chunk(id, seq, &part)?;
+        bytes += chunk.len();
+        let r = server.post_chunk(&id.to_string(), seq, &chunk).await?;
+        anyhow::ensure!(r.status < 300, "chunk {seq}: {}", r.text());
+        seq += 1;
+        from = to;
+    }
+    println!(
+        "session: {} events ({mutations} mutations, {} snapshot nodes) over 1 h, {seq} chunks, {:.1} MB compressed (posted in {:.1} s)",
+        events.len(),
+        4 * LIST_ITEMS + 7,
+        bytes as f64 / 1e6,
+        started.elapsed().as_secs_f64()
+    );
+
+    let browser = Browser::launch().await?;
+    let p = browser.new_page().await?;
+    let auth = format!("Bearer {}", server.api_token());
+    p.set_extra_headers(&[("Authorization", auth.as_str())])
+        .await?;
+    let opened = Instant::now();
+    p.goto(&server.url(&format!("/sessions/{id}"))).await?;
+    p.wait_for("!!window.reelPlayer", Duration::from_secs(60))
+        .await?;
+    p.eval("reelPlayer.ready.then(() => true)").await?;
+    let wall = opened.elapsed().as_secs_f64() * 1000.0;
+    let stats = p.eval("reelPlayer.stats()").await?;
+    println!(
+        "open: first frame at {:.0} ms, fully loaded at {:.0} ms after navigation start ({:.0} ms wall to ready); {} events, {} keyframes",
+        stats["firstFrameMs"].as_f64().unwrap_or(-1.0),
+        stats["loadedMs"].as_f64().unwrap_or(-1.0),
+        wall,
+        stats["events"],
+        stats["keyframes"]
+    );
+
+    // 20 points over the hour, visited out of order (back and forth).
+    let order = [
+        13, 2, 19, 7, 0, 16, 5, 11, 18, 3, 9, 14, 1, 17, 6, 12, 4, 15, 8, 10,
+    ];
+    let mut times = Vec::new();
+    println!("seek to      total ms   (model+ops ms, of which state and ops in wasm)");
+    for i in order {
+        let t = (i as f64 + 0.5) * HOUR_MS as f64 / 20.0;
+        let r = p
+            .eval(&format!(
+                "(async () => {{ const a = performance.now(); await reelPlayer.seek({t}); \
+                 return {{ total: performance.now() - a, inner: reelPlayer.stats().lastSeekMs, model: reelPlayer.stats().lastSeekModelMs }}; }})()"
+            ))
+            .await
+            .context("seek")?;
+        let total = r["total"].as_f64().unwrap_or(-1.0);
+        println!(
+            "{:>8.0} s  {total:>8.1}   ({:.1}, {:.1})",
+            t / 1000.0,
+            r["inner"].as_f64().unwrap_or(-1.0),
+            r["model"].as_f64().unwrap_or(-1.0)
+        );
+        times.push(total);
+    }
+    // Short forward seeks: the playback path (incremental).
+    let mut short = Vec::new();
+    for k in 0..20 {
+        let t = 1_800_000.0 + f64::from(k) * 2_000.0;
+        let r = p
+            .eval(&format!(
+                "(async () => {{ const a = performance.now(); await reelPlayer.seek({t}); return performance.now() - a; }})()"
+            ))
+            .await?;
+        short.push(r.as_f64().unwrap_or(-1.0));
+    }
+    let summary = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        (v[v.len() / 2], v[v.len() - 1])
+    };
+    let (med, max) = summary(&mut times);
+    let (smed, smax) = summary(&mut short);
+    println!("seek anywhere: median {med:.1} ms, max {max:.1} ms (20 points)");
+    println!("seek 2 s forward: median {smed:.1} ms, max {smax:.1} ms (20 steps)");
+    let _ = json!(null);
+    Ok(())
+}
