@@ -31,12 +31,44 @@
   var M_MASK = 1, M_UNMASK = 2, M_BLOCK = 4, M_SENSITIVE = 8, M_TEXTAREA = 16;
   var SVG_NS = 'http://www.w3.org/2000/svg', MATH_NS = 'http://www.w3.org/1998/Math/MathML';
   var SESSION_KEY = 'reel.session', OPTOUT_KEY = 'reel.optout';
-  var IDLE_MS = 30 * 60 * 1000;
+  var IDLE_MS = 30 * 60 * 1000, MAX_SESSION_MS = 4 * 60 * 60 * 1000;
+  var CONSOLE_LEVELS = ['debug', 'log', 'info', 'warn', 'error'];
+  var MAX_TEXT = 1024;
   var MASKABLE_ATTRS = { value: 1, placeholder: 1, title: 1, alt: 1, 'aria-label': 1, 'aria-description': 1 };
 
+  var inReel = 0;
   function warn(e) {
+    inReel++;
     try { console.warn('[reel]', e && e.message ? e.message : e); } catch (_) { /* nothing to do */ }
+    inReel--;
   }
+
+  /**
+   * A console argument as bounded text: strings as they are, errors by
+   * name and message, objects as JSON with cycles and depth cut, so a
+   * self-referencing object or a huge array can never blow up the page.
+   */
+  function stringify(v) {
+    if (typeof v === 'string') return v;
+    if (v instanceof Error) return (v.name || 'Error') + ': ' + v.message;
+    if (v === null || typeof v !== 'object') return String(v);
+    var seen = [];
+    var budget = 200;
+    try {
+      return JSON.stringify(v, function (k, x) {
+        if (--budget < 0) return undefined;
+        if (x && typeof x === 'object') {
+          if (x.nodeType) return '[' + (x.nodeName || 'node') + ']';
+          if (seen.indexOf(x) >= 0 || seen.length > 20) return '[…]';
+          seen.push(x);
+        }
+        return typeof x === 'function' || typeof x === 'symbol' || typeof x === 'bigint' ? String(x) : x;
+      }) || String(v);
+    } catch (_) {
+      try { return Object.prototype.toString.call(v); } catch (_2) { return '[object]'; }
+    }
+  }
+  function clip(s) { s = String(s); return s.length > MAX_TEXT ? s.slice(0, MAX_TEXT) + '…' : s; }
 
   function storage(kind) {
     try { return window[kind]; } catch (_) { return null; }
@@ -75,11 +107,90 @@
   }
 
   /* ------------------------------------------------------------------ */
+  /* Hooks into page APIs: installed once per window, forwarding to the  */
+  /* current recording (no-ops when none). Each wrapper calls the        */
+  /* original first and returns its result, so the page sees no change.  */
+  /* ------------------------------------------------------------------ */
+
+  var patchedWindows = new WeakSet();
+
+  function hook(name, args) {
+    if (!current || inReel) return;
+    inReel++;
+    try { current.hook(name, args); } catch (e) { warn(e); }
+    inReel--;
+  }
+
+  function wrapMethod(proto, name, after, before) {
+    var orig = proto && Object.prototype.hasOwnProperty.call(proto, name) && proto[name];
+    if (typeof orig !== 'function') return;
+    proto[name] = function () {
+      if (before) before();
+      var r = orig.apply(this, arguments);
+      after(this, arguments, r);
+      return r;
+    };
+  }
+
+  function wrapSetter(proto, name, after) {
+    var d = proto && Object.getOwnPropertyDescriptor(proto, name);
+    if (!d || !d.set || !d.configurable) return;
+    Object.defineProperty(proto, name, {
+      configurable: true, enumerable: d.enumerable, get: d.get,
+      set: function (v) { d.set.call(this, v); after(this); },
+    });
+  }
+
+  function patchWindow(win) {
+    try {
+      if (!win || patchedWindows.has(win)) return;
+      patchedWindows.add(win);
+      var con = win.console;
+      if (con) {
+        CONSOLE_LEVELS.forEach(function (level) {
+          var orig = con[level];
+          if (typeof orig !== 'function') return;
+          con[level] = function () {
+            hook('console', [level, arguments]);
+            return orig.apply(this, arguments);
+          };
+        });
+      }
+      // DOM changes made before a CSSOM edit are recorded before it (a
+      // <style> added and filled in one task must exist first, empty).
+      var pre = function () { hook('pre', []); };
+      var CSS = win.CSSStyleSheet && win.CSSStyleSheet.prototype;
+      wrapMethod(CSS, 'insertRule', function (sheet, a, r) { hook('sheetInsert', [sheet, null, r]); }, pre);
+      wrapMethod(CSS, 'deleteRule', function (sheet, a) { hook('sheetDelete', [sheet, null, a[0]]); }, pre);
+      wrapMethod(CSS, 'replaceSync', function (sheet) { hook('sheetReplace', [sheet]); }, pre);
+      wrapMethod(CSS, 'replace', function (sheet, a, r) {
+        if (r && r.then) r.then(function () { hook('sheetReplace', [sheet]); }, function () {});
+      });
+      var GR = win.CSSGroupingRule && win.CSSGroupingRule.prototype;
+      wrapMethod(GR, 'insertRule', function (rule, a, r) { hook('sheetInsert', [rule.parentStyleSheet, rule, r]); }, pre);
+      wrapMethod(GR, 'deleteRule', function (rule, a) { hook('sheetDelete', [rule.parentStyleSheet, rule, a[0]]); }, pre);
+      [win.Document, win.ShadowRoot].forEach(function (C) {
+        wrapSetter(C && C.prototype, 'adoptedStyleSheets', function (root) { hook('adopt', [root]); });
+      });
+      wrapMethod(win.Element && win.Element.prototype, 'attachShadow', function (host, a, root) { hook('shadow', [host, root]); });
+      var fields = [['HTMLInputElement', ['value', 'checked']], ['HTMLTextAreaElement', ['value']],
+        ['HTMLSelectElement', ['value', 'selectedIndex']]];
+      fields.forEach(function (f) {
+        var C = win[f[0]];
+        f[1].forEach(function (prop) {
+          wrapSetter(C && C.prototype, prop, function (el) { hook('field', [el]); });
+        });
+      });
+    } catch (e) { warn(e); }
+  }
+
+  /* ------------------------------------------------------------------ */
   /* One recording of one page.                                          */
   /* ------------------------------------------------------------------ */
 
   function Recording(opts) {
     var self = this;
+    self.opts = opts;
     var ids = new WeakMap();
     var nextId = 1;
     var blocked = new WeakSet();
@@ -87,23 +198,46 @@
     var queue = [];
     var queueTimer = 0;
     var tickTimer = 0;
+    var canvasTimer = 0;
     var observer = null;
     var listeners = [];
     var wasm = null;
+    var oldWasm = [];
     var stopped = false;
     var lastT = 0;
+    var observedRoots = new WeakSet();
+    var docs = [];              // recorded documents (main, then same-origin iframes)
+    var frameDocs = new WeakMap(); // iframe element -> the document recorded for it
+    var sheetIds = new WeakMap();  // constructed sheet -> number
+    var nextSheet = 1;
+    var sentSheets = new WeakSet();
+    var consoleBudget = 1000;
+    var lastActivity = 0;
+    var idleMs = opts.idleTimeoutMs > 0 ? opts.idleTimeoutMs : IDLE_MS;
+    var maxMs = opts.maxSessionMs > 0 ? opts.maxSessionMs : MAX_SESSION_MS;
+    var tabId = randomHex(8);
+    var channel = null;
+    var conflict = false;
 
     var session = continueSession();
     lastT = session.last || 0;
     self.sessionId = session.id;
 
+    function newSession(t) {
+      var s = { id: randomHex(16), seq: 0, last: 0, start: t };
+      save('sessionStorage', SESSION_KEY, s);
+      return s;
+    }
+
     function continueSession() {
       var s = load('sessionStorage', SESSION_KEY);
       var t = Date.now();
-      if (s && typeof s.id === 'string' && /^[0-9a-f]{32}$/.test(s.id) && t - (s.last || 0) < IDLE_MS) return s;
-      s = { id: randomHex(16), seq: 0, last: 0 };
-      save('sessionStorage', SESSION_KEY, s);
-      return s;
+      if (s && typeof s.id === 'string' && /^[0-9a-f]{32}$/.test(s.id) && t - (s.last || 0) < idleMs &&
+        t - (s.start || t) < maxMs) {
+        if (!s.start) s.start = t;
+        return s;
+      }
+      return newSession(t);
     }
 
     function persist() {
@@ -147,14 +281,27 @@
       return el.hasAttribute('data-reel-block') || matches(el, opts.blockSelector);
     }
 
-    /** The context bits an element passes to its content. */
+    /** The node above `n` across shadow roots and same-origin frames. */
+    function up(n) {
+      if (n.parentNode) return n.parentNode;
+      if (n.host) return n.host;
+      if (n.nodeType === 9 && n !== document) {
+        try { return n.defaultView && n.defaultView.frameElement; } catch (_) { return null; }
+      }
+      return null;
+    }
+
+    /** The context bits an element passes to its content, looking through
+     *  shadow roots and frames (the snapshot inherits them the same way). */
     function ctxOf(node) {
-      var el = node.nodeType === 1 ? node : node.parentElement;
       var m = opts.maskAllText ? M_MASK : 0;
-      if (!el) return m;
-      if (el.closest('[data-reel-mask]') || closest(el, opts.maskTextSelector)) m |= M_MASK;
-      if (el.closest('[data-reel-unmask]')) m |= M_UNMASK;
-      if (sensitive.has(el)) m |= M_SENSITIVE;
+      for (var n = node; n; n = up(n)) {
+        if (n.nodeType !== 1) continue;
+        if (n.hasAttribute('data-reel-mask') || matches(n, opts.maskTextSelector)) m |= M_MASK;
+        if (n.hasAttribute('data-reel-unmask')) m |= M_UNMASK;
+      }
+      var el = node.nodeType === 1 ? node : node.parentElement;
+      if (el && sensitive.has(el)) m |= M_SENSITIVE;
       return m;
     }
 
@@ -166,9 +313,7 @@
       return ctx;
     }
 
-    function stylesheetText(el) {
-      var sheet = el.sheet;
-      if (!sheet) return null;
+    function rulesText(sheet) {
       var rules;
       try { rules = sheet.cssRules; } catch (_) { return null; } // cross-origin: kept by URL
       var out = [];
@@ -176,22 +321,39 @@
       return out.join('\n');
     }
 
+    function stylesheetText(el) {
+      return el.sheet ? rulesText(el.sheet) : null;
+    }
+
+    function frameDoc(el) {
+      try {
+        var d = el.contentDocument;
+        return d && d.documentElement !== undefined ? d : null;
+      } catch (_) { return null; }
+    }
+
+    var late = []; // events that must follow the snapshot or add being built
+
     /**
      * Serialises `root` and its subtree as a flat pre-order list, iteratively
-     * (a 10,000-deep page must not overflow the stack). `fresh` collects the
-     * nodes serialised, so later records about them are not sent twice.
+     * (a 10,000-deep page must not overflow the stack). An open shadow root
+     * comes first among its host's children, a same-origin frame's document
+     * as its iframe's child. `fresh` collects the nodes serialised, so later
+     * records about them are not sent twice.
      */
     function serialize(root, parentId, rootCtx, out, fresh) {
       var stack = [root, parentId, rootCtx];
       while (stack.length) {
         var ctx = stack.pop(), pid = stack.pop(), node = stack.pop();
         var type = node.nodeType;
-        if (type !== 1 && type !== 3 && type !== 4 && type !== 8 && type !== 9 && type !== 10) continue;
+        if (type !== 1 && type !== 3 && type !== 4 && type !== 8 && type !== 9 && type !== 10 && type !== 11) continue;
+        if (type === 11 && !node.host) continue; // a plain fragment
         var id = assignId(node);
         if (fresh) fresh.add(node);
         var rn = { id: id, p: pid, k: type };
         var childCtx = ctx;
         var skipChildren = false;
+        var inner = null;
         if (type === 1) {
           var el = node;
           rn.tag = el.localName;
@@ -220,22 +382,65 @@
           } else if (tag === 'link') {
             var css = stylesheetText(el);
             if (css !== null) rn.css = css;
+          } else if (tag === 'style') {
+            // A sheet filled by insertRule (CSS-in-JS) has no text to copy.
+            if (el.sheet && !/\S/.test(el.textContent)) {
+              var txt = rulesText(el.sheet);
+              if (txt) late.push({ k: 'sheet', t: 0, node: id, op: 'rep', text: txt });
+            }
           } else if (tag === 'script') {
             skipChildren = true; // script text is never needed: nothing runs in the replay
+          } else if (tag === 'iframe' || tag === 'frame') {
+            inner = frameDoc(el);
+            if (inner) frameDocs.set(el, inner);
+          } else if ((tag === 'video' || tag === 'audio') && el.currentTime) {
+            late.push(mediaEvent(el, id, 'seek'));
           }
+          if (el.scrollTop || el.scrollLeft) late.push({ k: 'scroll', t: 0, id: id, x: el.scrollLeft, y: el.scrollTop });
           if (sensitive.has(el)) m |= M_SENSITIVE;
           if (m) rn.m = m;
+          if (!skipChildren && el.shadowRoot && el.shadowRoot.mode === 'open') {
+            // Pushed after the children, so popped (serialised) first.
+            var sr = el.shadowRoot;
+            out.push(rn);
+            for (var c0 = node.lastChild; c0; c0 = c0.previousSibling) stack.push(c0, id, childCtx);
+            stack.push(sr, id, childCtx);
+            continue;
+          }
         } else if (type === 3 || type === 4 || type === 8) {
           rn.x = node.data;
           var tm = textCtx(node.parentNode, ctx);
           if (tm) rn.m = tm;
         } else if (type === 10) {
           rn.x = node.name; rn.pub_id = node.publicId; rn.sys_id = node.systemId;
+        } else if (type === 9 || type === 11) {
+          watchRoot(node, id);
         }
         out.push(rn);
         if (skipChildren) continue;
         for (var c = node.lastChild; c; c = c.previousSibling) stack.push(c, id, type === 1 ? childCtx : ctx);
+        if (inner) stack.push(inner, id, childCtx);
       }
+    }
+
+    /** Starts observing a document or shadow root, and queues its adopted
+     *  stylesheets (after the nodes being serialised). */
+    function watchRoot(root, id) {
+      if (root.adoptedStyleSheets && root.adoptedStyleSheets.length) late.push.apply(late, adoptEvents(root, id));
+      if (observedRoots.has(root)) return;
+      observedRoots.add(root);
+      if (observer) observer.observe(root, OBSERVE);
+      if (root.nodeType === 9 && root !== document) {
+        docs.push(root);
+        patchWindow(root.defaultView);
+        listenDoc(root);
+      }
+    }
+
+    function flushLate(t) {
+      var l = late;
+      late = [];
+      for (var i = 0; i < l.length; i++) { l[i].t = t; enqueue(l[i]); }
     }
 
     function snapshot() {
@@ -244,16 +449,129 @@
       var nodes = [];
       serialize(document, 0, opts.maskAllText ? M_MASK : 0, nodes, null);
       enqueue({ k: 'snap', t: t, nodes: nodes, sx: scrollX, sy: scrollY });
+      flushLate(t);
     }
+
+    /* ---------------- stylesheets ---------------- */
+
+    function sheetRef(sheet, ev) {
+      if (!sheet) return null;
+      var owner = sheet.ownerNode;
+      if (owner) {
+        var id = idOf(owner);
+        if (!id || blocked.has(owner)) return null;
+        ev.node = id;
+        return ev;
+      }
+      var n = sheetIds.get(sheet);
+      if (!n || !sentSheets.has(sheet)) return null; // sent in full when adopted
+      ev.cs = n;
+      return ev;
+    }
+
+    /** Indexes from the sheet down to `rule` (a grouping rule). */
+    function rulePath(rule) {
+      var path = [];
+      for (var r = rule; r; r = r.parentRule) {
+        var list = r.parentRule ? r.parentRule.cssRules : r.parentStyleSheet && r.parentStyleSheet.cssRules;
+        if (!list) return null;
+        var i = Array.prototype.indexOf.call(list, r);
+        if (i < 0) return null;
+        path.unshift(i);
+      }
+      return path;
+    }
+
+    function adoptEvents(root, id) {
+      var out = [], list = [];
+      var sheets = root.adoptedStyleSheets || [];
+      for (var i = 0; i < sheets.length; i++) {
+        var s = sheets[i];
+        var n = sheetIds.get(s);
+        if (!n) { n = nextSheet++; sheetIds.set(s, n); }
+        if (!sentSheets.has(s)) {
+          sentSheets.add(s);
+          out.push({ k: 'sheet', t: 0, cs: n, op: 'rep', text: rulesText(s) || '' });
+        }
+        list.push(n);
+      }
+      out.push({ k: 'adopt', t: 0, root: id, sheets: list });
+      return out;
+    }
+
+    var hooks = {
+      console: function (level, args) {
+        if (consoleBudget <= 0) return;
+        consoleBudget--;
+        var parts = [];
+        var len = 0;
+        for (var i = 0; i < args.length && len < MAX_TEXT; i++) {
+          var s = stringify(args[i]);
+          parts.push(s);
+          len += s.length + 1;
+        }
+        enqueue({ k: 'console', t: now(), level: level, text: clip(parts.join(' ')) });
+      },
+      sheetInsert: function (sheet, rule, index) {
+        drainMutations();
+        var ev = sheetRef(sheet, { k: 'sheet', t: now(), op: 'ins', i: index >>> 0 });
+        if (!ev) return;
+        var list = rule ? rule.cssRules : sheet.cssRules;
+        var path = rule ? rulePath(rule) : [];
+        var inserted = list && list[index >>> 0];
+        if (!path || !inserted) return;
+        ev.path = path;
+        ev.rule = inserted.cssText;
+        enqueue(ev);
+      },
+      sheetDelete: function (sheet, rule, index) {
+        drainMutations();
+        var ev = sheetRef(sheet, { k: 'sheet', t: now(), op: 'del', i: index >>> 0 });
+        var path = rule ? rulePath(rule) : [];
+        if (ev && path) { ev.path = path; enqueue(ev); }
+      },
+      sheetReplace: function (sheet) {
+        drainMutations();
+        var ev = sheetRef(sheet, { k: 'sheet', t: now(), op: 'rep', text: rulesText(sheet) || '' });
+        if (ev) enqueue(ev);
+      },
+      adopt: function (root) {
+        drainMutations();
+        var id = idOf(root);
+        if (!id) return;
+        var t = now();
+        adoptEvents(root, id).forEach(function (e) { e.t = t; enqueue(e); });
+      },
+      shadow: function (host, root) {
+        drainMutations();
+        var hid = idOf(host);
+        if (!hid || !root || root.mode !== 'open' || blocked.has(host) || insideBlocked(host) || !recorded(host)) return;
+        var nodes = [];
+        serialize(root, hid, textCtx(host, ctxOf(host)), nodes, null);
+        var t = now();
+        enqueue({ k: 'mut', t: t, add: [{ p: hid, n: 0, nodes: nodes }] });
+        flushLate(t);
+      },
+      field: function (el) { fieldChanged(el); },
+      pre: function () { drainMutations(); },
+    };
+    this.hook = function (name, args) { if (!stopped) hooks[name].apply(null, args); };
 
     /* ---------------- mutations ---------------- */
 
-    function inDocument(node) {
-      return node.isConnected && node.ownerDocument === document;
+    var OBSERVE = { childList: true, subtree: true, attributes: true, characterData: true };
+
+    /** Is `node` in a tree this recording observes (the page, an open
+     *  shadow root of it, a same-origin frame's document)? */
+    function recorded(node) {
+      if (!node.isConnected) return false;
+      var r = node.getRootNode();
+      while (r && r.host) r = r.host.getRootNode();
+      return r === document || (r && r.nodeType === 9 && observedRoots.has(r));
     }
 
     function insideBlocked(node) {
-      for (var n = node.parentNode; n; n = n.parentNode) if (n.nodeType === 1 && blocked.has(n)) return true;
+      for (var n = up(node); n; n = up(n)) if (n.nodeType === 1 && blocked.has(n)) return true;
       return false;
     }
 
@@ -264,6 +582,24 @@
       var m = ctxOf(el);
       if (m) ev.m = m;
       return ev;
+    }
+
+    /** Orders same-tree nodes in document order; trees by first sight. */
+    function sortRoots(roots) {
+      var trees = new Map();
+      roots.forEach(function (n) {
+        var r = n.getRootNode();
+        if (!trees.has(r)) trees.set(r, []);
+        trees.get(r).push(n);
+      });
+      var out = [];
+      trees.forEach(function (list) {
+        list.sort(function (a, b) {
+          return a.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING ? -1 : 1;
+        });
+        out.push.apply(out, list);
+      });
+      return out;
     }
 
     /**
@@ -301,7 +637,7 @@
       var roots = [];
       var rootSet = new Set();
       added.forEach(function (n) {
-        if (!inDocument(n)) return;
+        if (!recorded(n)) return;
         // Climb past unrecorded ancestors, so a node whose parent was never
         // serialised is still recorded, by recording that parent.
         while (n.parentNode && !idOf(n.parentNode)) n = n.parentNode;
@@ -314,9 +650,7 @@
         for (var p = n.parentNode; p; p = p.parentNode) if (rootSet.has(p)) return false;
         return true;
       });
-      roots.sort(function (a, b) {
-        return a.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING ? -1 : 1;
-      });
+      roots = sortRoots(roots);
       var fresh = new Set();
       var add = [];
       for (var x = roots.length - 1; x >= 0; x--) {
@@ -332,7 +666,7 @@
       var attr = [];
       attrs.forEach(function (names, el) {
         var id = idOf(el);
-        if (!id || fresh.has(el) || blocked.has(el) || !inDocument(el)) return;
+        if (!id || fresh.has(el) || blocked.has(el) || !recorded(el)) return;
         names.forEach(function (name) {
           var ev = { id: id, name: name, v: el.getAttribute(name) };
           if (MASKABLE_ATTRS[name]) fieldDesc(el, ev);
@@ -342,7 +676,7 @@
       var text = [];
       texts.forEach(function (n) {
         var id = idOf(n);
-        if (!id || fresh.has(n) || !inDocument(n)) return;
+        if (!id || fresh.has(n) || !recorded(n)) return;
         var ev = { id: id, v: n.data };
         var m = textCtx(n.parentNode, ctxOf(n));
         if (m) ev.m = m;
@@ -351,10 +685,33 @@
       if (rem.length || add.length || attr.length || text.length) {
         enqueue({ k: 'mut', t: t, rem: rem, add: add, attr: attr, text: text });
       }
+      flushLate(t);
     }
 
     function drainMutations() {
       if (observer) onMutations(observer.takeRecords());
+    }
+
+    /** A same-origin frame navigated: its new document replaces the old. */
+    function onFrameLoad(el) {
+      var id = idOf(el);
+      if (!id || blocked.has(el) || !recorded(el)) return;
+      var d = frameDoc(el);
+      var old = frameDocs.get(el);
+      if (d === old) return;
+      drainMutations();
+      var t = now();
+      var ev = { k: 'mut', t: t, rem: old && idOf(old) ? [idOf(old)] : [], add: [] };
+      if (d) {
+        frameDocs.set(el, d);
+        var nodes = [];
+        serialize(d, id, ctxOf(el), nodes, null);
+        ev.add.push({ p: id, n: 0, nodes: nodes });
+      } else {
+        frameDocs.delete(el);
+      }
+      enqueue(ev);
+      flushLate(t);
     }
 
     /* ---------------- interactions ---------------- */
@@ -368,6 +725,18 @@
       listeners.push([target, type, wrapped, o]);
     }
 
+    /** The real target of an event, inside open shadow roots. */
+    function targetOf(e) {
+      var p = e.composedPath && e.composedPath();
+      return p && p.length ? p[0] : e.target;
+    }
+
+    function active() {
+      var t = now();
+      if (lastActivity && t - lastActivity > idleMs) rotate('idle');
+      lastActivity = t;
+    }
+
     var moves = null, lastMoveAt = 0;
     function flushMoves() {
       if (moves && moves.pos.length) enqueue(moves);
@@ -376,14 +745,28 @@
     function onMouseMove(e) {
       var t = now();
       if (t - lastMoveAt < 50) return;
+      active();
       lastMoveAt = t;
       if (!moves) moves = { k: 'move', t: t, pos: [] };
       moves.pos.push([e.clientX, e.clientY, t - moves.t]);
       if (t - moves.t >= 500 || moves.pos.length >= 50) flushMoves();
     }
     function onMouse(e) {
+      active();
       flushMoves();
-      enqueue({ k: 'mouse', t: now(), kind: e.type, id: idOf(e.target), x: e.clientX, y: e.clientY });
+      enqueue({ k: 'mouse', t: now(), kind: e.type, id: idOf(targetOf(e)), x: e.clientX, y: e.clientY });
+    }
+
+    var lastTouchAt = 0;
+    function onTouch(e) {
+      var t = now();
+      var kind = e.type.slice(5);
+      if (kind === 'move' && t - lastTouchAt < 50) return;
+      lastTouchAt = t;
+      active();
+      var pts = [];
+      for (var i = 0; i < e.touches.length; i++) pts.push([e.touches[i].clientX, e.touches[i].clientY]);
+      enqueue({ k: 'touch', t: t, kind: kind, pts: pts });
     }
 
     var scrolled = new Set(), scrollTimer = 0;
@@ -393,13 +776,19 @@
       scrolled.forEach(function (target) {
         var id = idOf(target);
         if (!id) return;
-        if (target === document) enqueue({ k: 'scroll', t: t, id: id, x: scrollX, y: scrollY });
-        else enqueue({ k: 'scroll', t: t, id: id, x: target.scrollLeft, y: target.scrollTop });
+        if (target.nodeType === 9) {
+          var w = target.defaultView;
+          if (w) enqueue({ k: 'scroll', t: t, id: id, x: w.scrollX, y: w.scrollY });
+        } else {
+          enqueue({ k: 'scroll', t: t, id: id, x: target.scrollLeft, y: target.scrollTop });
+        }
       });
       scrolled.clear();
     }
     function onScroll(e) {
-      var target = e.target === document || e.target === document.documentElement || e.target === document.scrollingElement ? document : e.target;
+      var tg = targetOf(e);
+      var d = tg.nodeType === 9 ? tg : tg.ownerDocument;
+      var target = tg === d || tg === d.documentElement || tg === d.scrollingElement ? d : tg;
       scrolled.add(target);
       if (!scrollTimer) scrollTimer = setTimeout(function () { try { flushScrolls(); } catch (err) { warn(err); } }, 100);
     }
@@ -413,13 +802,13 @@
       }, 200);
     }
 
-    function onInput(e) {
-      var el = e.target;
+    /** Records a form field's live state (typed, or set by script). */
+    function fieldChanged(el) {
       if (!el || el.nodeType !== 1) return;
       var tag = el.localName;
       if (tag !== 'input' && tag !== 'textarea' && tag !== 'select') return;
       var id = idOf(el);
-      if (!id || blocked.has(el) || insideBlocked(el)) return;
+      if (!id || blocked.has(el) || insideBlocked(el) || !recorded(el)) return;
       if (el.type === 'password') sensitive.add(el);
       var ev = fieldDesc(el, { k: 'input', t: now(), id: id });
       if (el.type === 'checkbox' || el.type === 'radio') ev.c = el.checked;
@@ -427,44 +816,202 @@
       enqueue(ev);
     }
 
-    function onHidden() {
+    function onInput(e) {
+      active();
+      fieldChanged(targetOf(e));
+    }
+
+    function onFocus(e) {
+      var id = idOf(targetOf(e));
+      if (id) enqueue({ k: 'focus', t: now(), id: id, f: e.type === 'focusin' });
+    }
+
+    var selTimer = 0;
+    function onSelection() {
+      if (selTimer) return;
+      selTimer = setTimeout(function () {
+        selTimer = 0;
+        try {
+          var s = document.getSelection();
+          if (!s) return;
+          var a = idOf(s.anchorNode), f = idOf(s.focusNode);
+          enqueue({ k: 'sel', t: now(), a: a, ao: s.anchorOffset, f: f, fo: s.focusOffset });
+        } catch (err) { warn(err); }
+      }, 100);
+    }
+
+    function mediaEvent(el, id, action) {
+      return { k: 'media', t: now(), id: id, a: action, time: el.currentTime || 0, rate: el.playbackRate, muted: el.muted, vol: el.volume };
+    }
+    var MEDIA = { play: 'play', pause: 'pause', seeked: 'seek', ratechange: 'rate', volumechange: 'volume' };
+    function onMedia(e) {
+      var el = targetOf(e);
+      var id = idOf(el);
+      if (id && !blocked.has(el)) enqueue(mediaEvent(el, id, MEDIA[e.type]));
+    }
+
+    function onFrameLoadEvent(e) {
+      var el = e.target;
+      if (el && el.nodeType === 1 && (el.localName === 'iframe' || el.localName === 'frame')) onFrameLoad(el);
+    }
+
+    function onVisibility() {
+      enqueue({ k: 'vis', t: now(), v: document.visibilityState !== 'hidden' });
       if (document.visibilityState === 'hidden') self.pageHidden();
     }
+
+    function onError(e) {
+      if (!e || !(e.message || e.error)) return; // a resource failing to load, not a script error
+      var err = e.error;
+      enqueue({
+        k: 'err', t: now(), kind: 'uncaught', msg: clip(e.message || stringify(err)),
+        src: e.filename ? clip(e.filename + ':' + e.lineno + ':' + e.colno) : null,
+        stack: err && err.stack ? clip(String(err.stack)) : null,
+      });
+    }
+    function onRejection(e) {
+      var r = e.reason;
+      enqueue({
+        k: 'err', t: now(), kind: 'rejection', msg: clip(stringify(r)), src: null,
+        stack: r && r.stack ? clip(String(r.stack)) : null,
+      });
+    }
+
+    /** Listeners every recorded document needs. */
+    function listenDoc(d) {
+      listen(d, 'mousemove', onMouseMove, true);
+      ['mousedown', 'mouseup', 'click', 'dblclick', 'contextmenu'].forEach(function (t) { listen(d, t, onMouse, true); });
+      ['touchstart', 'touchmove', 'touchend', 'touchcancel'].forEach(function (t) { listen(d, t, onTouch, true); });
+      listen(d, 'scroll', onScroll, true);
+      listen(d, 'input', onInput, true);
+      listen(d, 'change', onInput, true);
+      listen(d, 'focusin', onFocus, true);
+      listen(d, 'focusout', onFocus, true);
+      listen(d, 'keydown', active, true);
+      listen(d, 'load', onFrameLoadEvent, true);
+      Object.keys(MEDIA).forEach(function (t) { listen(d, t, onMedia, true); });
+    }
+
+    function captureCanvases() {
+      docs.forEach(function (d) {
+        var list = d.querySelectorAll('canvas');
+        for (var i = 0; i < list.length; i++) {
+          var c = list[i], id = idOf(c);
+          if (!id || blocked.has(c) || insideBlocked(c) || !c.width || !c.height) continue;
+          var url;
+          try { url = c.toDataURL('image/webp', 0.7); } catch (_) { continue; } // tainted
+          if (lastCanvas.get(c) === url) continue;
+          lastCanvas.set(c, url);
+          enqueue({ k: 'canvas', t: now(), id: id, url: url });
+        }
+      });
+    }
+    var lastCanvas = new WeakMap();
 
     /* ---------------- lifecycle ---------------- */
 
     function begin() {
-      snapshot();
       observer = new MutationObserver(function (records) {
         try { onMutations(records); } catch (e) { warn(e); }
       });
-      observer.observe(document, { childList: true, subtree: true, attributes: true, characterData: true });
-      listen(document, 'mousemove', onMouseMove, true);
-      ['mousedown', 'mouseup', 'click', 'dblclick', 'contextmenu'].forEach(function (t) { listen(document, t, onMouse, true); });
-      listen(document, 'scroll', onScroll, true);
+      docs.push(document);
+      observedRoots.add(document);
+      observer.observe(document, OBSERVE);
+      patchWindow(window);
+      snapshot();
+      listenDoc(document);
       listen(window, 'resize', onResize, false);
-      listen(document, 'input', onInput, true);
-      listen(document, 'change', onInput, true);
-      listen(document, 'visibilitychange', onHidden, false);
+      listen(document, 'selectionchange', onSelection, false);
+      listen(document, 'visibilitychange', onVisibility, false);
       listen(window, 'pagehide', function () { self.pageHidden(); }, false);
+      listen(window, 'error', onError, false);
+      listen(window, 'unhandledrejection', onRejection, false);
+      lastActivity = now();
       tickTimer = setInterval(function () {
         try {
+          var t = now();
+          if (t - session.start >= maxMs) rotate('max');
           drain();
-          if (wasm) { wasm.tick(now()); persist(); }
+          if (wasm) { wasm.tick(t); persist(); }
         } catch (e) { warn(e); }
       }, 1000);
+      if (opts.canvasIntervalMs > 0) {
+        canvasTimer = setInterval(function () { try { captureCanvases(); } catch (e) { warn(e); } }, Math.max(100, opts.canvasIntervalMs));
+      }
     }
+
+    /**
+     * Ends the session (idle too long, too old, or a duplicated tab) and
+     * starts a new one in place: what was captured goes to the old session,
+     * and the new one opens with its own Meta and full snapshot.
+     */
+    function rotate(why) {
+      if (stopped) return;
+      drainMutations();
+      flushMoves();
+      drain();
+      if (wasm) {
+        var old = wasm;
+        oldWasm.push(old);
+        old.flush().then(function () { oldWasm.splice(oldWasm.indexOf(old), 1); }, warn);
+      }
+      if (!wasm) queue = []; // not sent yet: the new snapshot covers it
+      session = newSession(Date.now());
+      self.sessionId = session.id;
+      lastT = 0;
+      if (wasm) wasm = makeWasm();
+      snapshot();
+      persist();
+      lastActivity = now();
+      claim();
+      void why;
+    }
+
+    var wasmModuleRef = null;
+    function makeWasm() {
+      return new wasmModuleRef.Recorder(opts.endpoint, opts.ingestKey, session.id, session.seq || 0);
+    }
+
+    /**
+     * A duplicated tab copies sessionStorage, and with it the session: both
+     * tabs would then write the same sequence numbers. Each recorder claims
+     * its session on a BroadcastChannel; a live tab already holding it
+     * answers, and the newcomer starts a session of its own.
+     */
+    function claim() {
+      try {
+        if (!channel && typeof BroadcastChannel === 'function') {
+          channel = new BroadcastChannel('reel.sessions');
+          channel.onmessage = function (e) {
+            try {
+              var d = e.data || {};
+              if (d.tab === tabId || d.sid !== session.id) return;
+              if (d.q) channel.postMessage({ a: 1, sid: session.id, tab: tabId });
+              else if (d.a && d.sid === claimed) conflict = true;
+            } catch (err) { warn(err); }
+          };
+        }
+        claimed = session.id;
+        if (channel) channel.postMessage({ q: 1, sid: session.id, tab: tabId });
+      } catch (e) { warn(e); }
+    }
+    var claimed = null;
 
     var domReady = document.readyState === 'loading'
       ? new Promise(function (resolve) { document.addEventListener('DOMContentLoaded', resolve, { once: true }); })
       : Promise.resolve();
 
+    function claimWindow() { return new Promise(function (r) { setTimeout(r, 60); }); }
+
     this.started = domReady.then(function () {
       if (stopped) return;
+      claim();
       begin();
-      return loadWasm(opts.endpoint).then(function (m) {
+      return Promise.all([loadWasm(opts.endpoint), claimWindow()]).then(function (r) {
         if (stopped) return;
-        wasm = new m.Recorder(opts.endpoint, opts.ingestKey, session.id, session.seq || 0);
+        if (conflict) { conflict = false; rotate('duplicate'); }
+        wasmModuleRef = r[0];
+        wasm = makeWasm();
         drain();
         wasm.tick(now());
         persist();
@@ -474,12 +1021,16 @@
     this.event = function (name, data) {
       drainMutations();
       flushMoves();
+      if (scrollTimer) { clearTimeout(scrollTimer); flushScrolls(); }
       var json = null;
       if (data !== undefined) {
         try { json = JSON.stringify(data); } catch (e) { warn(e); }
         if (json && json.length > 65536) { warn('event data over 64 KiB dropped'); json = null; }
       }
       enqueue({ k: 'custom', t: now(), name: String(name).slice(0, 256), data: json === undefined ? null : json });
+      // A marker is a point in time: nothing recorded after it shares its
+      // millisecond, so seeking to a marker shows the page exactly as marked.
+      lastT += 1;
     };
 
     this.identify = function (userId, traits) {
@@ -519,7 +1070,9 @@
         listeners.forEach(function (l) { l[0].removeEventListener(l[1], l[2], l[3]); });
         listeners = [];
         clearInterval(tickTimer);
+        clearInterval(canvasTimer);
         clearTimeout(queueTimer);
+        if (channel) { try { channel.close(); } catch (_) { /* closed */ } channel = null; }
         queue = [];
         if (discard) { save('sessionStorage', SESSION_KEY, null); wasm = null; }
       });
@@ -543,7 +1096,16 @@
       blockSelector: o.blockSelector || null,
       maskTextSelector: o.maskTextSelector || null,
       requireConsent: !!o.requireConsent,
+      respectDoNotTrack: !!o.respectDoNotTrack,
+      idleTimeoutMs: Number(o.idleTimeoutMs) || 0,
+      maxSessionMs: Number(o.maxSessionMs) || 0,
+      canvasIntervalMs: Number(o.canvasIntervalMs) || 0,
     };
+  }
+
+  /** Global Privacy Control or Do Not Track, when the embedder honours them. */
+  function doNotTrack() {
+    try { return navigator.globalPrivacyControl === true || navigator.doNotTrack === '1'; } catch (_) { return false; }
   }
 
   function begin(opts) {
@@ -563,8 +1125,10 @@
       var opts = normalize(options);
       if (!opts.ingestKey) return Promise.reject(new Error('Reel.start needs an ingestKey'));
       if (current) return current.started;
-      if (load('localStorage', OPTOUT_KEY)) return Promise.resolve(null);
-      if (opts.requireConsent && !consentGranted) {
+      if (opts.respectDoNotTrack && doNotTrack()) return Promise.resolve(null);
+      // Opted out (remembered) or waiting for consent: nothing is recorded
+      // or stored until `Reel.consent(true)`.
+      if (load('localStorage', OPTOUT_KEY) || (opts.requireConsent && !consentGranted)) {
         return new Promise(function (resolve) { pendingConsent = { opts: opts, resolve: resolve }; });
       }
       return begin(opts).catch(function (e) { warn(e); return null; });
@@ -584,7 +1148,7 @@
       consentGranted = !!granted;
       if (granted) {
         save('localStorage', OPTOUT_KEY, null);
-        if (pendingConsent) {
+        if (pendingConsent && !current) {
           var p = pendingConsent;
           pendingConsent = null;
           begin(p.opts).then(p.resolve, function (e) { warn(e); p.resolve(null); });
@@ -593,10 +1157,15 @@
     }),
     optOut: guard(function () {
       save('localStorage', OPTOUT_KEY, true);
-      pendingConsent = null;
+      consentGranted = false;
       var c = current;
       current = null;
-      return c ? c.stop(true) : Promise.resolve();
+      if (c) {
+        // Started again only by `consent(true)`, with the same options.
+        pendingConsent = { opts: c.opts, resolve: function () {} };
+        return c.stop(true);
+      }
+      return Promise.resolve();
     }, Promise.resolve()),
   };
   window.Reel = Reel;
@@ -611,6 +1180,8 @@
       blockSelector: d.blockSelector || null,
       maskTextSelector: d.maskTextSelector || null,
       requireConsent: d.requireConsent === 'true',
+      respectDoNotTrack: d.respectDoNotTrack === 'true',
+      canvasIntervalMs: Number(d.canvasIntervalMs) || 0,
     });
   }
 })();

@@ -6,7 +6,7 @@ use crate::batch::Batcher;
 use crate::convert;
 use crate::raw::RawEvent;
 use crate::transport::{self, Shared, Transport};
-use reel_shared::SessionId;
+use reel_shared::{Dropped, Event, EventData, SessionId};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -50,6 +50,14 @@ impl Recorder {
 
     /// Seals the open chunk if it is due, and makes sure the transport runs.
     pub fn tick(&self, now: f64) {
+        let dropped = self.transport.borrow_mut().take_dropped();
+        if let Some((chunks, bytes)) = dropped {
+            let ev = Event {
+                t: now as u64,
+                data: EventData::Dropped(Dropped { chunks, bytes }),
+            };
+            self.batcher.borrow_mut().push([ev], 32, now as u64);
+        }
         if self.batcher.borrow().due(now as u64) {
             self.seal();
         }

@@ -4,10 +4,39 @@
 use crate::mask::{self, Field};
 use crate::raw::{flags, RawEvent, RawNode};
 use reel_shared::{
-    AddedTree, AttrChange, Custom, Element, Event, EventData, FlatNode, Identify, Input, Meta,
-    MouseInteraction, MouseKind, MousePosition, Mutation, Namespace, NodeKind, Scroll, Snapshot,
-    TextChange, Viewport,
+    AddedTree, AdoptedStyleSheets, AttrChange, Canvas, Console, ConsoleLevel, Custom, Element,
+    Event, EventData, FlatNode, Focus, Identify, Input, Media, MediaAction, Meta, MouseInteraction,
+    MouseKind, MousePosition, Mutation, Namespace, NodeKind, PageError, PageErrorKind, Scroll,
+    Selection, SheetOp, SheetRef, Snapshot, StyleSheetChange, TextChange, Touch, TouchKind,
+    Viewport, Visibility,
 };
+
+/// Console text and error messages are cut to this many bytes: enough to
+/// read, bounded whatever the page logs.
+pub const MAX_TEXT: usize = 1024;
+/// A canvas bitmap larger than this is skipped (one frame must not fill a
+/// chunk).
+pub const MAX_CANVAS_URL: usize = 2 * 1024 * 1024;
+
+/// Cuts `s` to at most `max` bytes, on a character boundary.
+fn clip(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+    s
+}
+
+fn finite(v: f64) -> f64 {
+    if v.is_finite() {
+        v
+    } else {
+        0.0
+    }
+}
 
 fn ms(t: f64) -> u64 {
     if t.is_finite() && t > 0.0 {
@@ -175,6 +204,133 @@ pub fn event(raw: RawEvent) -> Option<Event> {
                 traits,
             }),
         ),
+        RawEvent::Console { t, level, text } => {
+            let level = match level.as_str() {
+                "debug" => ConsoleLevel::Debug,
+                "info" => ConsoleLevel::Info,
+                "warn" => ConsoleLevel::Warn,
+                "error" => ConsoleLevel::Error,
+                _ => ConsoleLevel::Log,
+            };
+            (
+                t,
+                EventData::Console(Console {
+                    level,
+                    text: clip(text, MAX_TEXT),
+                }),
+            )
+        }
+        RawEvent::Error {
+            t,
+            kind,
+            msg,
+            src,
+            stack,
+        } => (
+            t,
+            EventData::PageError(PageError {
+                kind: if kind == "rejection" {
+                    PageErrorKind::UnhandledRejection
+                } else {
+                    PageErrorKind::Uncaught
+                },
+                message: clip(msg, MAX_TEXT),
+                source: src.map(|s| clip(s, MAX_TEXT)),
+                stack: stack.map(|s| clip(s, 4 * MAX_TEXT)),
+            }),
+        ),
+        RawEvent::Sheet {
+            t,
+            node,
+            cs,
+            op,
+            path,
+            i,
+            rule,
+            text,
+        } => {
+            let sheet = match (node, cs) {
+                (Some(id), _) => SheetRef::Node(id),
+                (None, Some(n)) => SheetRef::Constructed(n),
+                (None, None) => return None,
+            };
+            let op = match op.as_str() {
+                "ins" => SheetOp::Insert {
+                    path,
+                    index: i,
+                    rule,
+                },
+                "del" => SheetOp::Delete { path, index: i },
+                "rep" => SheetOp::Replace { text },
+                _ => return None,
+            };
+            (t, EventData::StyleSheet(StyleSheetChange { sheet, op }))
+        }
+        RawEvent::Adopt { t, root, sheets } => (
+            t,
+            EventData::AdoptedStyleSheets(AdoptedStyleSheets { root, sheets }),
+        ),
+        RawEvent::Media {
+            t,
+            id,
+            a,
+            time,
+            rate,
+            muted,
+            vol,
+        } => {
+            let action = match a.as_str() {
+                "play" => MediaAction::Play,
+                "pause" => MediaAction::Pause,
+                "seek" => MediaAction::Seek,
+                "rate" => MediaAction::RateChange,
+                "volume" => MediaAction::VolumeChange,
+                _ => return None,
+            };
+            (
+                t,
+                EventData::Media(Media {
+                    id,
+                    action,
+                    time: finite(time).max(0.0),
+                    rate: finite(rate),
+                    muted,
+                    volume: finite(vol).clamp(0.0, 1.0),
+                }),
+            )
+        }
+        RawEvent::Canvas { t, id, url } => {
+            if url.len() > MAX_CANVAS_URL || !url.starts_with("data:image/") {
+                return None;
+            }
+            (t, EventData::Canvas(Canvas { id, data_url: url }))
+        }
+        RawEvent::Focus { t, id, f } => (t, EventData::Focus(Focus { id, focused: f })),
+        RawEvent::Selection { t, a, ao, f, fo } => (
+            t,
+            EventData::Selection(Selection {
+                anchor: a,
+                anchor_offset: ao,
+                focus: f,
+                focus_offset: fo,
+            }),
+        ),
+        RawEvent::Visibility { t, v } => (t, EventData::Visibility(Visibility { visible: v })),
+        RawEvent::Touch { t, kind, pts } => {
+            let kind = match kind.as_str() {
+                "start" => TouchKind::Start,
+                "move" => TouchKind::Move,
+                "end" => TouchKind::End,
+                "cancel" => TouchKind::Cancel,
+                _ => return None,
+            };
+            let points = pts
+                .into_iter()
+                .take(32)
+                .map(|(x, y)| (px(x), px(y)))
+                .collect();
+            (t, EventData::Touch(Touch { kind, points }))
+        }
     };
     Some(Event { t: ms(t), data })
 }
@@ -225,6 +381,7 @@ fn node(raw: RawNode) -> Option<FlatNode> {
         4 => NodeKind::CData(mask::text(raw.x.unwrap_or_default(), raw.m)),
         8 => NodeKind::Comment(mask::text(raw.x.unwrap_or_default(), raw.m)),
         9 => NodeKind::Document,
+        11 => NodeKind::ShadowRoot,
         10 => NodeKind::Doctype {
             name: raw.x.unwrap_or_default(),
             public_id: raw.pub_id.unwrap_or_default(),
@@ -355,6 +512,43 @@ mod tests {
         assert_eq!(m.attrs[0].value.as_deref(), Some(FieldValue::MASK));
         assert_eq!(m.attrs[1].value, None);
         assert_eq!(m.texts[0].text, mask::TEXT_MASK);
+    }
+
+    #[test]
+    fn console_errors_and_sheets_convert() {
+        let long = "x".repeat(5000);
+        let ev = parse(&format!(
+            r#"[{{"k":"console","t":1,"level":"warn","text":"{long}"}},
+                {{"k":"err","t":2,"kind":"rejection","msg":"boom","src":null,"stack":null}},
+                {{"k":"sheet","t":3,"node":7,"op":"ins","path":[1],"i":0,"rule":"a {{ color: red; }}"}},
+                {{"k":"sheet","t":4,"cs":2,"op":"rep","text":"b {{ }}"}},
+                {{"k":"sheet","t":5,"op":"del","i":0}},
+                {{"k":"adopt","t":6,"root":1,"sheets":[2]}},
+                {{"k":"snap","t":7,"sx":0,"sy":0,"nodes":[{{"id":1,"p":0,"k":9}},{{"id":2,"p":1,"k":1,"tag":"div"}},{{"id":3,"p":2,"k":11}}]}}]"#
+        ));
+        assert_eq!(ev.len(), 6, "a sheet op naming no sheet is dropped");
+        let EventData::Console(c) = &ev[0].data else {
+            panic!()
+        };
+        assert_eq!((c.level, c.text.len()), (ConsoleLevel::Warn, MAX_TEXT));
+        assert!(
+            matches!(&ev[1].data, EventData::PageError(e) if e.kind == PageErrorKind::UnhandledRejection)
+        );
+        assert_eq!(
+            ev[2].data,
+            EventData::StyleSheet(StyleSheetChange {
+                sheet: SheetRef::Node(7),
+                op: SheetOp::Insert {
+                    path: vec![1],
+                    index: 0,
+                    rule: "a { color: red; }".into()
+                }
+            })
+        );
+        let EventData::FullSnapshot(s) = &ev[5].data else {
+            panic!()
+        };
+        assert_eq!(s.nodes[2].kind, NodeKind::ShadowRoot);
     }
 
     #[test]

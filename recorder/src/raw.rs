@@ -88,6 +88,73 @@ pub enum RawEvent {
         user: String,
         traits: Option<String>,
     },
+    /// A console message: `level` is the console method's name.
+    #[serde(rename = "console")]
+    Console { t: f64, level: String, text: String },
+    /// An uncaught error (`kind` `uncaught`) or unhandled rejection.
+    #[serde(rename = "err")]
+    Error {
+        t: f64,
+        kind: String,
+        msg: String,
+        #[serde(default)]
+        src: Option<String>,
+        #[serde(default)]
+        stack: Option<String>,
+    },
+    /// A CSSOM edit of the sheet of element `node`, or of constructed
+    /// sheet `cs`; `op` is `ins`, `del` or `rep`.
+    #[serde(rename = "sheet")]
+    Sheet {
+        t: f64,
+        #[serde(default)]
+        node: Option<u32>,
+        #[serde(default)]
+        cs: Option<u32>,
+        op: String,
+        #[serde(default)]
+        path: Vec<u32>,
+        #[serde(default)]
+        i: u32,
+        #[serde(default)]
+        rule: String,
+        #[serde(default)]
+        text: String,
+    },
+    #[serde(rename = "adopt")]
+    Adopt { t: f64, root: u32, sheets: Vec<u32> },
+    /// `a`: `play`, `pause`, `seek`, `rate`, `volume`.
+    #[serde(rename = "media")]
+    Media {
+        t: f64,
+        id: u32,
+        a: String,
+        time: f64,
+        rate: f64,
+        muted: bool,
+        vol: f64,
+    },
+    #[serde(rename = "canvas")]
+    Canvas { t: f64, id: u32, url: String },
+    #[serde(rename = "focus")]
+    Focus { t: f64, id: u32, f: bool },
+    #[serde(rename = "sel")]
+    Selection {
+        t: f64,
+        a: u32,
+        ao: u32,
+        f: u32,
+        fo: u32,
+    },
+    #[serde(rename = "vis")]
+    Visibility { t: f64, v: bool },
+    /// `kind`: `start`, `move`, `end`, `cancel`.
+    #[serde(rename = "touch")]
+    Touch {
+        t: f64,
+        kind: String,
+        pts: Vec<(f64, f64)>,
+    },
 }
 
 /// A form field as the masking rules need to see it.

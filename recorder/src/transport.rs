@@ -48,6 +48,10 @@ pub struct Transport {
     queued_bytes: usize,
     sending: bool,
     failures: u32,
+    /// Chunks and bytes dropped since the last [`Transport::take_dropped`]:
+    /// reported in the recording as a `Dropped` event, so a replay shows
+    /// its gap instead of silently skipping it.
+    dropped: (u32, u64),
 }
 
 pub type Shared = Rc<RefCell<Transport>>;
@@ -65,6 +69,7 @@ impl Transport {
             queued_bytes: 0,
             sending: false,
             failures: 0,
+            dropped: (0, 0),
         }))
     }
 
@@ -76,6 +81,8 @@ impl Transport {
         while self.queued_bytes > MAX_QUEUED_BYTES && self.queue.len() > first_droppable + 1 {
             if let Some(dropped) = self.queue.remove(first_droppable) {
                 self.queued_bytes -= dropped.bytes.len();
+                self.dropped.0 += 1;
+                self.dropped.1 += dropped.bytes.len() as u64;
                 warn(&format!(
                     "server unreachable; dropped chunk {} to bound memory",
                     dropped.seq
@@ -87,6 +94,12 @@ impl Transport {
     /// Whether every chunk up to and including `seq` has left the queue.
     pub fn done_through(&self, seq: u32) -> bool {
         self.queue.front().is_none_or(|c| c.seq > seq)
+    }
+
+    /// What was dropped since the last call, if anything.
+    pub fn take_dropped(&mut self) -> Option<(u32, u64)> {
+        let d = std::mem::take(&mut self.dropped);
+        (d.0 > 0).then_some(d)
     }
 
     pub fn is_idle(&self) -> bool {
