@@ -23,10 +23,11 @@
 use crate::ops::{DomOp, NewNode};
 use crate::sanitize;
 use reel_shared::{
-    AttrChange, Element, EventData, FlatNode, Input, Mutation, NodeId, NodeKind, Scroll, Snapshot,
-    TextChange, NO_NODE,
+    AdoptedStyleSheets, AttrChange, Element, EventData, FlatNode, Input, Media, MediaAction,
+    Mutation, NodeId, NodeKind, Scroll, SheetOp, SheetRef, Snapshot, StyleSheetChange, TextChange,
+    NO_NODE,
 };
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// One node of the replayed document.
 #[derive(Clone, Debug)]
@@ -42,6 +43,10 @@ pub struct VNode {
     /// The recorded scroll position of an element (or, for the document,
     /// of the window).
     pub scroll: Option<(i32, i32)>,
+    /// A media element's recorded state: (seconds, paused, rate).
+    pub media: Option<(f64, bool, f64)>,
+    /// A canvas's latest recorded bitmap.
+    pub canvas: Option<String>,
     /// Whether the node exists in the live DOM. False for everything under
     /// a `<script>` (its code is never created) and under nodes that cannot
     /// have children in a DOM; fixed when the node is inserted, because what
@@ -59,6 +64,8 @@ impl VNode {
             next: NO_NODE,
             kind,
             scroll: None,
+            media: None,
+            canvas: None,
             rendered,
         }
     }
@@ -70,7 +77,7 @@ impl VNode {
     /// May this node's children exist in the live DOM?
     fn shows_children(&self) -> bool {
         match &self.kind {
-            NodeKind::Document => true,
+            NodeKind::Document | NodeKind::ShadowRoot => true,
             NodeKind::Element(el) => !sanitize::is_script(&el.tag, el.ns),
             _ => false,
         }
@@ -86,6 +93,14 @@ pub struct Model {
     href: String,
     title: String,
     viewport: (u32, u32),
+    /// CSSOM edits of each `<style>`/`<link>` sheet since its text was
+    /// last set (setting the text reparses the sheet, dropping them).
+    sheet_edits: BTreeMap<NodeId, Vec<SheetOp>>,
+    /// Constructed sheets: the edits since (and including) the last
+    /// `Replace`, which is all it takes to rebuild one.
+    constructed: BTreeMap<u32, Vec<SheetOp>>,
+    /// The adopted sheets of each document or shadow root.
+    adopted: BTreeMap<NodeId, Vec<u32>>,
 }
 
 /// Where ops go while the model changes. Off while keyframes are built, so
@@ -198,12 +213,28 @@ impl Model {
             EventData::Scroll(sc) => self.apply_scroll(sc, s),
             EventData::Viewport(v) => self.viewport = (v.width, v.height),
             EventData::Input(i) => self.apply_input(i, s),
+            EventData::StyleSheet(c) => self.apply_sheet(c, s),
+            EventData::AdoptedStyleSheets(a) => self.apply_adopt(a, s),
+            EventData::Media(m) => self.apply_media(m, s),
+            EventData::Canvas(c) => {
+                if let Some(n) = self.nodes.get_mut(&c.id) {
+                    if is_tag(&n.kind, "canvas") && c.data_url.starts_with("data:image/") {
+                        n.canvas = Some(c.data_url.clone());
+                        if n.rendered {
+                            s.push(DomOp::Canvas {
+                                id: c.id,
+                                url: c.data_url.clone(),
+                            });
+                        }
+                    }
+                }
+            }
             EventData::MouseMove(_)
             | EventData::Mouse(_)
             | EventData::Custom(_)
             | EventData::Identify(_) => {}
-            // Not replayed yet (recorder issue #3 adds them): shown on the
-            // timeline or ignored, never an error.
+            // Console, errors, focus, selection, visibility, touch, dropped
+            // data: shown on the timeline or ignored, never an error.
             _ => {}
         }
     }
@@ -228,6 +259,9 @@ impl Model {
     fn load_snapshot(&mut self, snap: &Snapshot) {
         self.nodes.clear();
         self.root = NO_NODE;
+        self.sheet_edits.clear();
+        self.constructed.clear();
+        self.adopted.clear();
         let Some((first, rest)) = snap.nodes.split_first() else {
             return;
         };
@@ -351,6 +385,7 @@ impl Model {
         }
         let parent = n.parent;
         let rendered = n.rendered;
+        self.sheet_edits.remove(&parent);
         if let Some(n) = self.nodes.get_mut(&t.id) {
             if let NodeKind::Text(x) | NodeKind::Comment(x) | NodeKind::CData(x) = &mut n.kind {
                 x.clone_from(&t.text);
@@ -375,11 +410,22 @@ impl Model {
     /// Inserts a fresh node under `parent` before `next` (appends when `next`
     /// is not a child of `parent`). Returns false when the node was refused.
     fn insert(&mut self, parent: NodeId, next: NodeId, flat: &FlatNode, s: &mut Sink) -> bool {
-        if flat.id == NO_NODE
-            || matches!(flat.kind, NodeKind::Document)
-            || !self.nodes.contains_key(&parent)
-        {
+        if flat.id == NO_NODE || !self.nodes.contains_key(&parent) {
             return false;
+        }
+        // A document only ever hangs under a frame (a same-origin iframe's
+        // content), a shadow root only under an element.
+        let parent_kind = self.nodes.get(&parent).map(|p| &p.kind);
+        match &flat.kind {
+            NodeKind::Document
+                if !parent_kind.is_some_and(|k| is_tag(k, "iframe") || is_tag(k, "frame")) =>
+            {
+                return false
+            }
+            NodeKind::ShadowRoot if !matches!(parent_kind, Some(NodeKind::Element(_))) => {
+                return false
+            }
+            _ => {}
         }
         if self.nodes.contains_key(&flat.id) {
             if self.is_inclusive_ancestor(flat.id, parent) {
@@ -512,7 +558,8 @@ impl Model {
     fn new_node(&self, id: NodeId) -> Option<NewNode> {
         let n = self.nodes.get(&id)?;
         Some(match &n.kind {
-            NodeKind::Document | NodeKind::ShadowRoot => return None,
+            NodeKind::Document => NewNode::Document,
+            NodeKind::ShadowRoot => NewNode::ShadowRoot,
             NodeKind::Doctype {
                 name,
                 public_id,
@@ -567,6 +614,7 @@ impl Model {
                 if let Some((x, y)) = n.scroll {
                     late.push(DomOp::Scroll { id: cur, x, y });
                 }
+                media_ops(cur, n, &mut late);
                 if n.first_child != NO_NODE {
                     cur = n.first_child;
                     continue;
@@ -581,8 +629,130 @@ impl Model {
                 y,
             });
         }
+        self.sheet_ops(&mut ops);
         ops.extend(late);
         ops
+    }
+
+    /// The ops that restate every CSSOM edit, constructed sheet and
+    /// adoption (after the nodes they refer to exist).
+    fn sheet_ops(&self, ops: &mut Vec<DomOp>) {
+        for (&cs, edits) in &self.constructed {
+            for e in edits {
+                ops.push(self.sheet_op(0, cs, e));
+            }
+        }
+        for (&id, edits) in &self.sheet_edits {
+            if self.nodes.get(&id).is_some_and(|n| n.rendered) {
+                for e in edits {
+                    ops.push(self.sheet_op(id, 0, e));
+                }
+            }
+        }
+        for (&id, sheets) in &self.adopted {
+            if self.nodes.get(&id).is_some_and(|n| n.rendered) {
+                ops.push(DomOp::Adopt {
+                    id,
+                    sheets: sheets.clone(),
+                });
+            }
+        }
+    }
+
+    /// One sheet edit as an op, its CSS URLs made absolute.
+    fn sheet_op(&self, id: NodeId, cs: u32, e: &SheetOp) -> DomOp {
+        match e {
+            SheetOp::Insert { path, index, rule } => DomOp::SheetInsert {
+                id,
+                cs,
+                path: path.clone(),
+                index: *index,
+                rule: sanitize::style_text(rule, &self.href),
+            },
+            SheetOp::Delete { path, index } => DomOp::SheetDelete {
+                id,
+                cs,
+                path: path.clone(),
+                index: *index,
+            },
+            SheetOp::Replace { text } => DomOp::SheetReplace {
+                id,
+                cs,
+                text: sanitize::style_text(text, &self.href),
+            },
+        }
+    }
+
+    fn apply_sheet(&mut self, c: &StyleSheetChange, s: &mut Sink) {
+        let (id, cs) = match c.sheet {
+            SheetRef::Node(id) => {
+                match self.nodes.get(&id) {
+                    Some(n) if is_tag(&n.kind, "style") || is_tag(&n.kind, "link") => {}
+                    _ => return,
+                }
+                let edits = self.sheet_edits.entry(id).or_default();
+                if matches!(c.op, SheetOp::Replace { .. }) {
+                    edits.clear();
+                }
+                edits.push(c.op.clone());
+                if !self.nodes.get(&id).is_some_and(|n| n.rendered) {
+                    return;
+                }
+                (id, 0)
+            }
+            SheetRef::Constructed(cs) => {
+                let edits = self.constructed.entry(cs).or_default();
+                if matches!(c.op, SheetOp::Replace { .. }) {
+                    edits.clear();
+                }
+                edits.push(c.op.clone());
+                (0, cs)
+            }
+        };
+        if s.on {
+            let op = self.sheet_op(id, cs, &c.op);
+            s.push(op);
+        }
+    }
+
+    fn apply_adopt(&mut self, a: &AdoptedStyleSheets, s: &mut Sink) {
+        let Some(n) = self.nodes.get(&a.root) else {
+            return;
+        };
+        if !matches!(n.kind, NodeKind::Document | NodeKind::ShadowRoot) {
+            return;
+        }
+        let rendered = n.rendered;
+        self.adopted.insert(a.root, a.sheets.clone());
+        if rendered {
+            s.push(DomOp::Adopt {
+                id: a.root,
+                sheets: a.sheets.clone(),
+            });
+        }
+    }
+
+    fn apply_media(&mut self, m: &Media, s: &mut Sink) {
+        let Some(n) = self.nodes.get_mut(&m.id) else {
+            return;
+        };
+        if !(is_tag(&n.kind, "video") || is_tag(&n.kind, "audio")) {
+            return;
+        }
+        let paused = match m.action {
+            MediaAction::Play => false,
+            MediaAction::Pause => true,
+            _ => n.media.is_none_or(|(_, p, _)| p),
+        };
+        let rate = if m.rate.is_finite() && m.rate > 0.0 {
+            m.rate
+        } else {
+            1.0
+        };
+        n.media = Some((m.time, paused, rate));
+        if n.rendered {
+            media_ops(m.id, n, &mut s.ops);
+        }
     }
 
     /// The node after `id` in document order once `id`'s children are done:
@@ -647,8 +817,24 @@ impl Model {
                     },
                     _,
                 ) => out.push_str(&format!("<{tag} blocked={width}x{height}></{tag}>")),
-                (NodeKind::Document, _) => out.push_str("#document"),
-                (NodeKind::ShadowRoot, _) => out.push_str("#shadow-root"),
+                (NodeKind::Document, true) => {
+                    out.push_str("#document(");
+                    stack.push((id, false));
+                    let kids: Vec<NodeId> = self.children(id).collect();
+                    for k in kids.into_iter().rev() {
+                        stack.push((k, true));
+                    }
+                }
+                (NodeKind::Document, false) => out.push(')'),
+                (NodeKind::ShadowRoot, true) => {
+                    out.push_str("#shadow-root(");
+                    stack.push((id, false));
+                    let kids: Vec<NodeId> = self.children(id).collect();
+                    for k in kids.into_iter().rev() {
+                        stack.push((k, true));
+                    }
+                }
+                (NodeKind::ShadowRoot, false) => out.push(')'),
             }
         }
         out
@@ -694,6 +880,29 @@ fn element_node(el: &Element, href: &str) -> NewNode {
         tag: el.tag.clone(),
         ns: el.ns.into(),
         attrs: sanitize::element_attrs(el, href),
+    }
+}
+
+/// Whether `kind` is an HTML element with this (lowercase) tag.
+fn is_tag(kind: &NodeKind, tag: &str) -> bool {
+    matches!(kind, NodeKind::Element(el) if el.ns == reel_shared::Namespace::Html && el.tag.eq_ignore_ascii_case(tag))
+}
+
+/// The ops that restate a media element's state or a canvas's bitmap.
+fn media_ops(id: NodeId, n: &VNode, out: &mut Vec<DomOp>) {
+    if let Some((time, paused, rate)) = n.media {
+        out.push(DomOp::Media {
+            id,
+            time,
+            paused,
+            rate,
+        });
+    }
+    if let Some(url) = &n.canvas {
+        out.push(DomOp::Canvas {
+            id,
+            url: url.clone(),
+        });
     }
 }
 

@@ -27,7 +27,7 @@
 use reel_shared::{Namespace, NodeId};
 use serde::Serialize;
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum DomOp {
     /// Empty the document and forget every id; `doc` becomes the document
@@ -73,11 +73,51 @@ pub enum DomOp {
         id: NodeId,
         checked: bool,
     },
-    /// Scroll an element, or the window when `id` is the document.
+    /// Scroll an element, or the window when `id` is a document.
     Scroll {
         id: NodeId,
         x: i32,
         y: i32,
+    },
+    /// Insert a rule into the sheet of element `id` or, when `id` is 0,
+    /// into constructed sheet `cs` (created in the replay's window on first
+    /// use); `path` descends through grouping rules.
+    SheetInsert {
+        id: NodeId,
+        cs: u32,
+        path: Vec<u32>,
+        index: u32,
+        rule: String,
+    },
+    SheetDelete {
+        id: NodeId,
+        cs: u32,
+        path: Vec<u32>,
+        index: u32,
+    },
+    /// Replace every rule of a sheet.
+    SheetReplace {
+        id: NodeId,
+        cs: u32,
+        text: String,
+    },
+    /// Set the `adoptedStyleSheets` of document or shadow root `id`.
+    Adopt {
+        id: NodeId,
+        sheets: Vec<u32>,
+    },
+    /// Show a `<video>`/`<audio>` at `time` seconds, paused or playing,
+    /// always muted (a replay never makes sound on its own).
+    Media {
+        id: NodeId,
+        time: f64,
+        paused: bool,
+        rate: f64,
+    },
+    /// Draw a recorded bitmap (`data:image/…`) into a canvas.
+    Canvas {
+        id: NodeId,
+        url: String,
     },
 }
 
@@ -106,6 +146,10 @@ pub enum NewNode {
         public_id: String,
         system_id: String,
     },
+    /// An open shadow root of the parent element.
+    ShadowRoot,
+    /// The document of the parent `<iframe>` (emptied, then built).
+    Document,
 }
 
 /// An element's namespace, as the executor names it.

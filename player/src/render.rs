@@ -24,6 +24,41 @@ const XLINK = "http://www.w3.org/1999/xlink";
 const XML = "http://www.w3.org/XML/1998/namespace";
 const XMLNS = "http://www.w3.org/2000/xmlns/";
 const maps = new WeakMap();
+// Constructed sheets per replay document, created in its window (a sheet
+// can only be adopted by documents of the window that made it).
+const sheetMaps = new WeakMap();
+
+function constructed(doc, cs) {
+  let sm = sheetMaps.get(doc);
+  if (!sm) { sm = new Map(); sheetMaps.set(doc, sm); }
+  let sh = sm.get(cs);
+  if (!sh) {
+    const W = doc.defaultView;
+    sh = new W.CSSStyleSheet();
+    sm.set(cs, sh);
+  }
+  return sh;
+}
+
+function sheetOf(doc, m, o) {
+  if (o.id) { const n = m.get(o.id); return n && n.sheet; }
+  return constructed(doc, o.cs);
+}
+
+function ruleList(sheet, path) {
+  let list = sheet;
+  for (const i of path) list = list.cssRules[i];
+  return list;
+}
+
+function replaceRules(doc, sheet, text) {
+  if (sheet.replaceSync && !sheet.ownerNode) { sheet.replaceSync(text); return; }
+  const W = doc.defaultView;
+  const tmp = new W.CSSStyleSheet();
+  tmp.replaceSync(text);
+  while (sheet.cssRules.length) sheet.deleteRule(0);
+  for (const r of tmp.cssRules) sheet.insertRule(r.cssText, sheet.cssRules.length);
+}
 
 function setAttr(el, name, value) {
   try {
@@ -57,14 +92,23 @@ export function reel_apply(doc, json) {
   const ops = JSON.parse(json);
   let m = maps.get(doc);
   if (!m) { m = new Map(); maps.set(doc, m); }
+  // After a reset the new tree is built detached, in a fragment, and
+  // connected in one insertion: thousands of insertions into a live
+  // document cost several times more (seek time is mostly this). Anything
+  // but a plain create needs the tree connected, so it flushes first.
+  let frag = null;
   for (const o of ops) {
+    if (frag && (o.op !== "create" || o.node.t === "document")) { doc.appendChild(frag); frag = null; }
     try {
       switch (o.op) {
         case "reset": {
           while (doc.firstChild) doc.removeChild(doc.firstChild);
           m = new Map();
           maps.set(doc, m);
+          sheetMaps.delete(doc);
+          try { doc.adoptedStyleSheets = []; } catch (e) {}
           if (o.doc) m.set(o.doc, doc);
+          frag = doc.createDocumentFragment();
           break;
         }
         case "create": {
@@ -73,10 +117,30 @@ export function reel_apply(doc, json) {
           const old = m.get(o.id);
           if (old && old.parentNode) old.parentNode.removeChild(old);
           m.delete(o.id);
-          const n = make(doc, o.node);
+          if (o.node.t === "shadow_root") {
+            // A host keeps its shadow root for life: reuse and empty it.
+            const root = parent.shadowRoot || parent.attachShadow({ mode: "open" });
+            while (root.firstChild) root.removeChild(root.firstChild);
+            m.set(o.id, root);
+            break;
+          }
+          if (o.node.t === "document") {
+            // A frame's document: the replayed <iframe> loads nothing, so
+            // this is its initial about:blank, same-origin and sandboxed
+            // like the replay itself.
+            const d = parent.contentDocument;
+            if (!d) break;
+            while (d.firstChild) d.removeChild(d.firstChild);
+            m.set(o.id, d);
+            break;
+          }
+          const owner = parent.nodeType === 9 ? parent : parent.ownerDocument || doc;
+          const n = make(owner, o.node);
           if (!n) break;
           const next = o.next ? m.get(o.next) : null;
-          parent.insertBefore(n, next && next.parentNode === parent ? next : null);
+          // A doctype cannot go in a fragment (it comes first anyway).
+          const into = frag && parent === doc && n.nodeType !== 10 ? frag : parent;
+          into.insertBefore(n, next && next.parentNode === into ? next : null);
           m.set(o.id, n);
           break;
         }
@@ -113,12 +177,57 @@ export function reel_apply(doc, json) {
         }
         case "scroll": {
           const n = m.get(o.id);
-          if (n === doc) {
-            const w = doc.defaultView;
+          if (n && n.nodeType === 9) {
+            const w = n.defaultView;
             if (w) w.scrollTo(o.x, o.y);
           } else if (n && n.nodeType === 1) {
             n.scrollLeft = o.x;
             n.scrollTop = o.y;
+          }
+          break;
+        }
+        case "sheet_insert": {
+          const sh = sheetOf(doc, m, o);
+          if (sh) ruleList(sh, o.path).insertRule(o.rule, o.index);
+          break;
+        }
+        case "sheet_delete": {
+          const sh = sheetOf(doc, m, o);
+          if (sh) ruleList(sh, o.path).deleteRule(o.index);
+          break;
+        }
+        case "sheet_replace": {
+          const sh = sheetOf(doc, m, o);
+          if (sh) replaceRules(doc, sh, o.text);
+          break;
+        }
+        case "adopt": {
+          const n = m.get(o.id);
+          if (n) n.adoptedStyleSheets = o.sheets.map((cs) => constructed(doc, cs));
+          break;
+        }
+        case "media": {
+          const n = m.get(o.id);
+          if (n && "currentTime" in n) {
+            n.muted = true;
+            n.playbackRate = o.rate;
+            n.currentTime = o.time;
+            if (o.paused) n.pause(); else { const p = n.play(); if (p && p.catch) p.catch(() => {}); }
+          }
+          break;
+        }
+        case "canvas": {
+          const n = m.get(o.id);
+          if (n && n.getContext) {
+            const img = new (doc.defaultView || window).Image();
+            img.onload = () => {
+              try {
+                const c = n.getContext("2d");
+                c.clearRect(0, 0, n.width, n.height);
+                c.drawImage(img, 0, 0);
+              } catch (e) {}
+            };
+            img.src = o.url;
           }
           break;
         }
@@ -128,6 +237,7 @@ export function reel_apply(doc, json) {
       // the rest of the frame.
     }
   }
+  if (frag) doc.appendChild(frag);
 }
 "#)]
 extern "C" {

@@ -19,6 +19,9 @@ struct FNode {
     value: Option<String>,
     checked: Option<bool>,
     scroll: Option<(i32, i32)>,
+    /// CSSOM edits, adoption, media and canvas state, as readable text.
+    sheet: Vec<String>,
+    extra: Vec<String>,
 }
 
 impl FNode {
@@ -35,6 +38,8 @@ impl FNode {
             value: None,
             checked: None,
             scroll: None,
+            sheet: Vec::new(),
+            extra: Vec::new(),
         }
     }
 }
@@ -43,6 +48,8 @@ impl FNode {
 pub struct FakeDom {
     root: NodeId,
     nodes: HashMap<NodeId, FNode>,
+    /// Constructed sheets' edits since their last replace.
+    constructed: std::collections::BTreeMap<u32, Vec<String>>,
 }
 
 impl FakeDom {
@@ -83,6 +90,7 @@ impl FakeDom {
             match op {
                 DomOp::Reset { doc } => {
                     self.nodes.clear();
+                    self.constructed.clear();
                     self.root = *doc;
                     if *doc != 0 {
                         self.nodes.insert(*doc, FNode::new(0, None));
@@ -140,18 +148,75 @@ impl FakeDom {
                 DomOp::RemoveAttr { id, name } => {
                     self.live(*id, op).attrs.retain(|(k, _)| k != name)
                 }
-                DomOp::SetText { id, text } => match &mut self.live(*id, op).node {
-                    Some(
-                        NewNode::Text { text: t }
-                        | NewNode::Comment { text: t }
-                        | NewNode::Cdata { text: t },
-                    ) => t.clone_from(text),
-                    other => panic!("set_text on {other:?}"),
-                },
+                DomOp::SetText { id, text } => {
+                    // Setting a <style>'s text reparses its sheet.
+                    let parent = self.live(*id, op).parent;
+                    if let Some(p) = self.nodes.get_mut(&parent) {
+                        p.sheet.clear();
+                    }
+                    match &mut self.live(*id, op).node {
+                        Some(
+                            NewNode::Text { text: t }
+                            | NewNode::Comment { text: t }
+                            | NewNode::Cdata { text: t },
+                        ) => t.clone_from(text),
+                        other => panic!("set_text on {other:?}"),
+                    }
+                }
                 DomOp::SetValue { id, value } => self.live(*id, op).value = Some(value.clone()),
                 DomOp::SetChecked { id, checked } => self.live(*id, op).checked = Some(*checked),
                 DomOp::Scroll { id, x, y } => self.live(*id, op).scroll = Some((*x, *y)),
+                DomOp::SheetInsert {
+                    id,
+                    cs,
+                    path,
+                    index,
+                    rule,
+                } => self
+                    .sheet(*id, *cs, op)
+                    .push(format!("ins {path:?} {index} {rule}")),
+                DomOp::SheetDelete {
+                    id,
+                    cs,
+                    path,
+                    index,
+                } => self
+                    .sheet(*id, *cs, op)
+                    .push(format!("del {path:?} {index}")),
+                DomOp::SheetReplace { id, cs, text } => {
+                    let s = self.sheet(*id, *cs, op);
+                    s.clear();
+                    s.push(format!("rep {text}"));
+                }
+                DomOp::Adopt { id, sheets } => {
+                    let n = self.live(*id, op);
+                    n.extra.retain(|e| !e.starts_with("adopt"));
+                    n.extra.push(format!("adopt {sheets:?}"));
+                }
+                DomOp::Media {
+                    id,
+                    time,
+                    paused,
+                    rate,
+                } => {
+                    let n = self.live(*id, op);
+                    n.extra.retain(|e| !e.starts_with("media"));
+                    n.extra.push(format!("media {time} {paused} {rate}"));
+                }
+                DomOp::Canvas { id, url } => {
+                    let n = self.live(*id, op);
+                    n.extra.retain(|e| !e.starts_with("canvas"));
+                    n.extra.push(format!("canvas {url}"));
+                }
             }
+        }
+    }
+
+    fn sheet(&mut self, id: NodeId, cs: u32, op: &DomOp) -> &mut Vec<String> {
+        if id == 0 {
+            self.constructed.entry(cs).or_default()
+        } else {
+            &mut self.live(id, op).sheet
         }
     }
 
@@ -164,6 +229,12 @@ impl FakeDom {
         };
         if let Some((x, y)) = root.scroll {
             out.push_str(&format!("{{scroll={x},{y}}}"));
+        }
+        for e in &root.extra {
+            out.push_str(&format!("{{{e}}}"));
+        }
+        for (cs, edits) in &self.constructed {
+            out.push_str(&format!("{{sheet {cs}: {edits:?}}}"));
         }
         let mut stack: Vec<(NodeId, bool)> =
             root.children.iter().rev().map(|&c| (c, true)).collect();
@@ -188,6 +259,9 @@ impl FakeDom {
                     if let Some((x, y)) = n.scroll {
                         out.push_str(&format!("{{scroll={x},{y}}}"));
                     }
+                    for e in n.sheet.iter().chain(&n.extra) {
+                        out.push_str(&format!("{{{e}}}"));
+                    }
                     stack.push((id, false));
                     stack.extend(n.children.iter().rev().map(|&c| (c, true)));
                 }
@@ -198,6 +272,19 @@ impl FakeDom {
                 (Some(NewNode::Doctype { name, .. }), _) => {
                     out.push_str(&format!("<!DOCTYPE {name}>"))
                 }
+                (Some(NewNode::ShadowRoot | NewNode::Document), true) => {
+                    out.push_str(if matches!(n.node, Some(NewNode::ShadowRoot)) {
+                        "#shadow-root("
+                    } else {
+                        "#document("
+                    });
+                    for e in &n.extra {
+                        out.push_str(&format!("{{{e}}}"));
+                    }
+                    stack.push((id, false));
+                    stack.extend(n.children.iter().rev().map(|&c| (c, true)));
+                }
+                (Some(NewNode::ShadowRoot | NewNode::Document), false) => out.push(')'),
                 (None, _) => out.push_str("#document"),
             }
         }
