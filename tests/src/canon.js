@@ -15,7 +15,17 @@
 //   - masked field values (`value` of input/textarea/select/option, the text
 //     of a <textarea>) are ignored unless the field is unmasked and may be;
 //   - text under [data-reel-mask] is compared by presence only;
-//   - a [data-reel-block] element is compared by tag and that attribute only.
+//   - a [data-reel-block] element is compared by tag and that attribute only;
+//   - CSS url()s (in `style` attributes, <style> text and stylesheet rules)
+//     and `srcset` URLs are made absolute like URL attributes; `#frag`-only
+//     references stay as written (the replay keeps them same-document);
+//   - a frame's `src` is ignored: the replay rebuilds a same-origin frame's
+//     document inside it (compared as the frame's one child `document`)
+//     instead of loading its URL.
+// Beyond the DOM, it also compares what a page shows through other APIs:
+// open shadow roots (a `shadow-root` first among the host's children), the
+// rules of every <style>'s sheet (so CSSOM edits count), and each
+// document's and shadow root's adopted stylesheets.
 //
 // It never uses `instanceof` (the replay's nodes come from another realm) and
 // walks the tree with an explicit stack (a very deep page must not overflow
@@ -50,17 +60,52 @@
     return el.closest('[data-reel-unmask]') !== null && !neverClear(field);
   };
 
-  const normValue = (name, value) => {
+  const abs = (u, b) => {
+    const t = u.trim();
+    if (t.startsWith('#') || t === '') return t;
+    try {
+      return new URL(t, b).href;
+    } catch (_) {
+      return u;
+    }
+  };
+  const normCss = (css, b) =>
+    css.replace(/url\(\s*(['"]?)(.*?)\1\s*\)/g, (_, q, u) => 'url("' + (u.startsWith('data:') ? u : abs(u, b)) + '")');
+  const normSrcset = (v, b) =>
+    v.split(',').map((part) => {
+      const bits = part.trim().split(/\s+/);
+      if (!bits[0]) return '';
+      bits[0] = abs(bits[0], b);
+      return bits.join(' ');
+    }).join(', ');
+
+  const normValue = (name, value, b) => {
     const squashed = value.replace(/[\t\n\r]/g, '').trim().toLowerCase();
     if (squashed.startsWith('javascript:')) return 'javascript:';
-    if (URL_ATTRS.has(name.toLowerCase())) {
-      try {
-        return new URL(value, base).href;
-      } catch (_) {
-        return value;
-      }
-    }
+    const lower = name.toLowerCase();
+    if (URL_ATTRS.has(lower)) return abs(value, b);
+    if (lower === 'srcset' || lower === 'imagesrcset') return normSrcset(value, b);
+    if (lower === 'style') return normCss(value, b);
     return value;
+  };
+
+  const rulesOf = (sheet, b) => {
+    try {
+      return Array.from(sheet.cssRules, (r) => normCss(r.cssText, b));
+    } catch (_) {
+      return ['<unreadable>'];
+    }
+  };
+  const adoptedOf = (root, out, b) => {
+    const list = root.adoptedStyleSheets;
+    if (list && list.length) out.adopted = Array.from(list, (sh) => rulesOf(sh, b));
+  };
+  const frameDoc = (el) => {
+    try {
+      return el.contentDocument || null;
+    } catch (_) {
+      return null;
+    }
   };
 
   const isStylesheetLink = (el) =>
@@ -70,14 +115,24 @@
   // Returns the canonical object for `node` (with a `children` array when
   // its children are to be compared).
   const canonNode = (node) => {
+    const b = node.nodeType === 9 ? node.baseURI : node.ownerDocument ? node.ownerDocument.baseURI : base;
     switch (node.nodeType) {
-      case 9: // document
-        return { type: 'document', children: [] };
+      case 9: { // document
+        const out = { type: 'document', children: [] };
+        adoptedOf(node, out, b);
+        return out;
+      }
+      case 11: { // an open shadow root
+        const out = { type: 'shadow-root', children: [] };
+        adoptedOf(node, out, b);
+        return out;
+      }
       case 10: // doctype
         return { type: 'doctype', name: node.name, publicId: node.publicId, systemId: node.systemId };
       case 3: { // text
         const parent = node.parentElement;
         if (parent && parent.closest('[data-reel-mask]')) return { type: 'text', masked: true };
+        if (parent && parent.localName === 'style') return { type: 'text', data: normCss(node.data, b) };
         return { type: 'text', data: node.data };
       }
       case 4:
@@ -98,6 +153,7 @@
         const field = isHtml(node) && FIELDS.has(tag);
         const masked = field && !inClear(node);
         const sheet = isStylesheetLink(node);
+        const frame = isHtml(node) && (tag === 'iframe' || tag === 'frame');
         const names = Array.from(node.attributes, (a) => a.name).sort();
         const attrs = {};
         for (const name of names) {
@@ -105,10 +161,12 @@
           if (lower.startsWith('on')) continue;
           if (script && lower === 'src') continue;
           if (sheet && lower === 'href') continue;
+          if (frame && lower === 'src') continue;
           if (masked && lower === 'value') continue;
-          attrs[name] = normValue(name, node.getAttribute(name) ?? '');
+          attrs[name] = normValue(name, node.getAttribute(name) ?? '', b);
         }
         out.attrs = attrs;
+        if (tag === 'style' && node.sheet) out.rules = rulesOf(node.sheet, b);
         if (script) {
           out.children = [];
           out.childrenIgnored = 'script';
@@ -131,7 +189,14 @@
   while (stack.length) {
     const [node, out] = stack.pop();
     if (out.childrenIgnored) continue;
-    for (let c = node.firstChild; c; c = c.nextSibling) {
+    const kids = [];
+    if (node.nodeType === 1 && node.shadowRoot && node.shadowRoot.mode === 'open') kids.push(node.shadowRoot);
+    for (let c = node.firstChild; c; c = c.nextSibling) kids.push(c);
+    if (node.nodeType === 1 && /^i?frame$/.test(node.localName)) {
+      const d = frameDoc(node);
+      if (d) kids.push(d);
+    }
+    for (const c of kids) {
       const co = canonNode(c);
       out.children.push(co);
       if (co.children && !co.childrenIgnored) stack.push([c, co]);
