@@ -567,6 +567,17 @@ fn start_server(data: &std::path::Path, extra: &[String]) -> (Server, String, St
     }
 }
 
+/// CPU seconds (user + system) a process has used so far, from /proc.
+fn cpu_seconds(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses.
+    let rest = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    // USER_HZ is 100 on every Linux this runs on.
+    Some(ticks / 100.0)
+}
+
 /// One scrape of `/metrics`, for the server-side view (flushes, sizes).
 fn scrape(addr: &str) -> Option<String> {
     use std::io::{Read, Write};
@@ -614,6 +625,7 @@ fn main() {
     );
 
     let tmp;
+    let mut server_pid = None;
     let (_server, addr, key) = match &args.addr {
         Some(a) => (
             None,
@@ -630,6 +642,7 @@ fn main() {
             };
             let (s, a, k) = start_server(&data, &args.server_args);
             eprintln!("server on {a}, data in {}", data.display());
+            server_pid = Some(s.child.id().to_string());
             (Some(s), a, k)
         }
     };
@@ -642,6 +655,7 @@ fn main() {
     let measuring = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
     let before = scrape(&addr);
+    let mut cpu = (0.0, 0.0, 0.0, 0.0);
     let (tallies, elapsed) = rt.block_on(async {
         let mut tasks = Vec::new();
         for n in 0..args.connections {
@@ -657,9 +671,14 @@ fn main() {
         }
         tokio::time::sleep(Duration::from_secs(args.warmup)).await;
         measuring.store(true, Ordering::Relaxed);
+        let pid = server_pid.as_deref().unwrap_or("0");
+        cpu.0 = cpu_seconds(pid).unwrap_or(0.0);
+        cpu.2 = cpu_seconds("self").unwrap_or(0.0);
         let started = Instant::now();
         tokio::time::sleep(Duration::from_secs(args.seconds)).await;
         stop.store(true, Ordering::Relaxed);
+        cpu.1 = cpu_seconds(pid).unwrap_or(0.0);
+        cpu.3 = cpu_seconds("self").unwrap_or(0.0);
         let elapsed = started.elapsed();
         let mut tallies = Vec::new();
         for t in tasks {
@@ -695,15 +714,32 @@ fn main() {
         all.errors,
         all.statuses
     );
+    if server_pid.is_some() && n > 0 {
+        let (server_cpu, client_cpu) = (cpu.1 - cpu.0, cpu.3 - cpu.2);
+        println!(
+            "cpu: server {:.2} s ({:.0}% of one core, {:.3} ms per chunk), load client {:.2} s; \
+             load average {}",
+            server_cpu,
+            100.0 * server_cpu / secs,
+            1000.0 * server_cpu / n as f64,
+            client_cpu,
+            std::fs::read_to_string("/proc/loadavg")
+                .map(|l| l.split(' ').take(3).collect::<Vec<_>>().join(" "))
+                .unwrap_or_default()
+        );
+    }
     if let (Some(b), Some(a)) = (before, after) {
         let d = |name: &str| Some(metric(&a, name)? - metric(&b, name).unwrap_or(0.0));
-        if let (Some(flushes), Some(chunks)) = (
+        if let (Some(flushes), Some(chunks), Some(flush_secs)) = (
             d("reel_store_flushes_total"),
             d("reel_ingest_chunks_total{outcome=\"stored\"}"),
+            d("reel_store_flush_seconds_total"),
         ) {
             println!(
-                "server: {chunks:.0} chunks stored in {flushes:.0} flushes ({:.1} chunks per flush), {:.0} MB on disk",
+                "server: {chunks:.0} chunks stored in {flushes:.0} flushes ({:.1} chunks per flush, \
+                 {:.1} ms per flush), {:.0} MB on disk",
                 chunks / flushes.max(1.0),
+                1000.0 * flush_secs / flushes.max(1.0),
                 metric(&a, "reel_store_size_bytes").unwrap_or(0.0) / 1e6
             );
         }

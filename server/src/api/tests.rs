@@ -1197,3 +1197,37 @@ mod props {
         }
     }
 }
+
+/// The API layer knows only the `Storage` trait: the same requests work on
+/// the in-memory backend.
+#[tokio::test]
+async fn the_api_runs_on_another_backend() {
+    let mem = Arc::new(crate::store::mem::MemStorage::default());
+    let state = Arc::new(AppState::new(
+        Store::new(mem.clone()),
+        Auth::new(vec![KEY.into()], TOKEN.into()),
+        IngestLimits::default(),
+        0,
+    ));
+    let s = Server {
+        _dir: tempfile::tempdir().unwrap(),
+        state: state.clone(),
+        app: app(state),
+    };
+    let id = sid(0x88);
+    for seq in 0..3 {
+        let r = s.ingest(id, seq, chunk(id, seq, T0 + u64::from(seq))).await;
+        assert_eq!(r.status, StatusCode::OK);
+    }
+    assert!(mem.syncs.load(std::sync::atomic::Ordering::SeqCst) >= 3);
+    let list = s.get("/api/v1/sessions?url=cart").await.json();
+    assert_eq!(list["sessions"][0]["chunks"], 3);
+    let ev = s.get(&format!("/api/v1/sessions/{id}/events")).await;
+    assert_eq!(ev.json().as_array().unwrap().len(), 15);
+    let del = bearer(Request::delete(format!("/api/v1/sessions/{id}")));
+    assert_eq!(
+        s.send(del.body(Body::empty()).unwrap()).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(crate::store::Storage::session_key_count(&*mem).unwrap(), 0);
+}

@@ -19,6 +19,8 @@
 //!    "survives a crash" (contract §3).
 //! 3. [`Storage::delete_session`] leaves no key of the session behind.
 
+#[cfg(test)]
+pub mod mem;
 mod sled;
 
 pub use self::sled::SledStorage;
@@ -145,17 +147,33 @@ pub struct Store {
 }
 
 /// Group commit. `requested` counts calls to [`Store::flush`]; each caller
-/// takes a ticket after its writes are done. The mutex holds the highest
-/// ticket known durable: every ticket taken before a sync began. While one
-/// sync runs, every caller that arrives queues on the mutex; the first of
-/// them to get it syncs once for all of them, and the rest find their
-/// ticket covered and return without touching the disk.
-#[derive(Default)]
+/// takes a ticket after its writes are done. `durable` holds the highest
+/// ticket known durable: every ticket taken before a sync began.
+///
+/// One caller at a time (whoever holds `leader`) runs a sync, covering
+/// every ticket taken so far; the others wait on `durable` and wake all at
+/// once when it moves, instead of passing a lock along one by one. A caller
+/// not covered by the sync that just ended becomes the next leader, so a
+/// sync runs back to back with the previous one for as long as writes keep
+/// arriving, and each covers everything that arrived during the last.
 struct GroupCommit {
     requested: AtomicU64,
-    durable: tokio::sync::Mutex<u64>,
+    durable: tokio::sync::watch::Sender<u64>,
+    leader: tokio::sync::Mutex<()>,
     syncs: AtomicU64,
     sync_micros: AtomicU64,
+}
+
+impl Default for GroupCommit {
+    fn default() -> Self {
+        GroupCommit {
+            requested: AtomicU64::new(0),
+            durable: tokio::sync::watch::Sender::new(0),
+            leader: tokio::sync::Mutex::new(()),
+            syncs: AtomicU64::new(0),
+            sync_micros: AtomicU64::new(0),
+        }
+    }
 }
 
 /// How many syncs the store did and how long they took, for `/metrics`.
@@ -191,26 +209,52 @@ impl Store {
     /// The sync runs on tokio's blocking pool: sled 0.34's own
     /// `flush_async` deadlocks under concurrent transactions (sled #1308).
     pub async fn flush(&self) -> Result<(), StoreError> {
-        let ticket = self.commit.requested.fetch_add(1, Ordering::SeqCst) + 1;
-        let mut durable = self.commit.durable.lock().await;
-        if *durable >= ticket {
-            return Ok(());
+        let gc = &*self.commit;
+        let ticket = gc.requested.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut durable = gc.durable.subscribe();
+        loop {
+            // Marks the value seen: a change after this wakes `changed`.
+            if *durable.borrow_and_update() >= ticket {
+                return Ok(());
+            }
+            let Ok(guard) = gc.leader.try_lock() else {
+                // Another sync is running; it may not cover this ticket,
+                // but its end is when to look again.
+                if durable.changed().await.is_err() {
+                    return Err(StoreError::Flush("the store is closing".into()));
+                }
+                continue;
+            };
+            if *gc.durable.borrow() >= ticket {
+                return Ok(());
+            }
+            // Every ticket up to here was taken after its writes
+            // completed, so this sync covers them all.
+            let covers = gc.requested.load(Ordering::SeqCst);
+            let backend = self.backend.clone();
+            let started = Instant::now();
+            let result = tokio::task::spawn_blocking(move || backend.sync())
+                .await
+                .map_err(|e| StoreError::Flush(e.to_string()))
+                .and_then(|r| r);
+            if result.is_ok() {
+                gc.syncs.fetch_add(1, Ordering::Relaxed);
+                gc.sync_micros.fetch_add(
+                    u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+                    Ordering::Relaxed,
+                );
+            }
+            // Unlock before waking the waiters, so that one of them can
+            // lead the next sync; wake them even after a failure, so that
+            // they try (and report) for themselves.
+            drop(guard);
+            gc.durable.send_modify(|d| {
+                if result.is_ok() {
+                    *d = (*d).max(covers);
+                }
+            });
+            return result;
         }
-        // Every ticket up to here was taken after its writes completed, so
-        // this sync covers them all.
-        let covers = self.commit.requested.load(Ordering::SeqCst);
-        let backend = self.backend.clone();
-        let started = Instant::now();
-        tokio::task::spawn_blocking(move || backend.sync())
-            .await
-            .map_err(|e| StoreError::Flush(e.to_string()))??;
-        self.commit.syncs.fetch_add(1, Ordering::Relaxed);
-        self.commit.sync_micros.fetch_add(
-            u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-            Ordering::Relaxed,
-        );
-        *durable = covers;
-        Ok(())
     }
 
     /// [`Store::flush`] for code outside the async runtime (the CLI).
@@ -232,4 +276,35 @@ pub fn now_ms() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mem::MemStorage;
+    use super::*;
+
+    /// 200 callers flushing at once share a handful of syncs, and every
+    /// one of them returns only after a sync that started after its call.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_flushes_share_syncs() {
+        let mem = Arc::new(MemStorage::with_sync_delay(
+            std::time::Duration::from_millis(20),
+        ));
+        let store = Store::new(mem.clone());
+        let tasks: Vec<_> = (0..200)
+            .map(|_| {
+                let s = store.clone();
+                tokio::spawn(async move { s.flush().await })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        let syncs = mem.syncs.load(Ordering::SeqCst);
+        assert!((1..=10).contains(&syncs), "{syncs} syncs for 200 flushes");
+        assert_eq!(store.commit_stats().syncs, syncs);
+        // A flush after all that still syncs: nothing covers it yet.
+        store.flush().await.unwrap();
+        assert_eq!(mem.syncs.load(Ordering::SeqCst), syncs + 1);
+    }
 }

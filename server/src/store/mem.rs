@@ -1,0 +1,154 @@
+//! A second [`Storage`] backend, in memory, for tests: it shows that the
+//! API layer runs on any backend, and counts syncs for the group-commit
+//! test. Not durable, not for serving.
+
+use super::{ListRange, Page, PutOutcome, Storage, StorageStats, StoreError};
+use crate::index::{self, SessionMeta};
+use reel_shared::{ChunkHeader, SessionId};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+#[derive(Default)]
+pub struct MemStorage {
+    inner: Mutex<Inner>,
+    pub syncs: AtomicU64,
+    /// How long each sync takes, to make callers pile up behind it.
+    pub sync_delay: Duration,
+}
+
+#[derive(Default)]
+struct Inner {
+    chunks: BTreeMap<(SessionId, u32), Vec<u8>>,
+    sessions: HashMap<SessionId, SessionMeta>,
+    config: HashMap<String, String>,
+}
+
+impl MemStorage {
+    pub fn with_sync_delay(sync_delay: Duration) -> Self {
+        MemStorage {
+            sync_delay,
+            ..MemStorage::default()
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Storage for MemStorage {
+    fn put_chunk(
+        &self,
+        h: &ChunkHeader,
+        raw: &[u8],
+        now_ms: u64,
+    ) -> Result<PutOutcome, StoreError> {
+        let mut g = self.lock();
+        if g.chunks.contains_key(&(h.session, h.seq)) {
+            return Ok(PutOutcome::Duplicate);
+        }
+        let old = g.sessions.remove(&h.session);
+        let new_session = old.is_none();
+        let meta = index::merge(old, h, raw.len() as u64, now_ms);
+        g.sessions.insert(h.session, meta);
+        g.chunks.insert((h.session, h.seq), raw.to_vec());
+        Ok(PutOutcome::Stored { new_session })
+    }
+
+    fn has_session(&self, id: &SessionId) -> Result<bool, StoreError> {
+        Ok(self.lock().sessions.contains_key(id))
+    }
+
+    fn session(&self, id: &SessionId) -> Result<Option<SessionMeta>, StoreError> {
+        Ok(self.lock().sessions.get(id).cloned())
+    }
+
+    fn chunks(&self, id: &SessionId, from: u32) -> Result<Vec<(u32, Vec<u8>)>, StoreError> {
+        let g = self.lock();
+        Ok(g.chunks
+            .range((*id, from)..=(*id, u32::MAX))
+            .map(|((_, seq), v)| (*seq, v.clone()))
+            .collect())
+    }
+
+    fn read_chunk(&self, id: &SessionId, seq: u32) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.lock().chunks.get(&(*id, seq)).cloned())
+    }
+
+    fn list_sessions(
+        &self,
+        range: ListRange,
+        keep: &mut dyn FnMut(&SessionMeta) -> bool,
+    ) -> Result<Page, StoreError> {
+        let g = self.lock();
+        let mut all: Vec<&SessionMeta> = g
+            .sessions
+            .values()
+            .filter(|m| m.started_at >= range.since && m.started_at <= range.until)
+            .filter(|m| range.before.is_none_or(|b| m.start_key() < b))
+            .collect();
+        all.sort_by_key(|m| std::cmp::Reverse(m.start_key()));
+        let mut page = Page {
+            sessions: Vec::new(),
+            next: None,
+        };
+        for m in all {
+            if !keep(m) {
+                continue;
+            }
+            if page.sessions.len() == range.limit {
+                page.next = page.sessions.last().map(SessionMeta::start_key);
+                break;
+            }
+            page.sessions.push(m.clone());
+        }
+        Ok(page)
+    }
+
+    fn inactive_before(&self, cutoff_ms: u64) -> Result<Vec<SessionId>, StoreError> {
+        let g = self.lock();
+        Ok(g.sessions
+            .values()
+            .filter(|m| m.last_activity() < cutoff_ms)
+            .map(|m| m.id)
+            .collect())
+    }
+
+    fn delete_session(&self, id: &SessionId) -> Result<bool, StoreError> {
+        let mut g = self.lock();
+        if g.sessions.remove(id).is_none() {
+            return Ok(false);
+        }
+        g.chunks.retain(|(s, _), _| s != id);
+        Ok(true)
+    }
+
+    fn sync(&self) -> Result<(), StoreError> {
+        std::thread::sleep(self.sync_delay);
+        self.syncs.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    fn config_get(&self, name: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.lock().config.get(name).cloned())
+    }
+
+    fn config_set(&self, name: &str, value: &str) -> Result<(), StoreError> {
+        self.lock().config.insert(name.into(), value.into());
+        Ok(())
+    }
+
+    fn stats(&self) -> Result<StorageStats, StoreError> {
+        Ok(StorageStats {
+            sessions: self.lock().sessions.len() as u64,
+            size_on_disk: 0,
+        })
+    }
+
+    fn session_key_count(&self) -> Result<usize, StoreError> {
+        let g = self.lock();
+        Ok(g.chunks.len() + g.sessions.len())
+    }
+}
