@@ -149,7 +149,7 @@ pub mod base64 {
 
     pub fn decode(s: &str) -> Result<Vec<u8>, DecodeError> {
         let b = s.as_bytes();
-        if b.len() % 4 != 0 {
+        if !b.len().is_multiple_of(4) {
             return Err(DecodeError);
         }
         let val = |c: u8| -> Result<u32, DecodeError> {

@@ -308,7 +308,8 @@ fn acknowledged_chunks_survive_kill_9_under_concurrent_writers() {
     ];
     const WRITERS: u8 = 6;
     // (session, seq) -> bytes, for every 2xx.
-    let acked: Arc<Mutex<BTreeMap<(SessionId, u32), Vec<u8>>>> = Arc::default();
+    type Acked = BTreeMap<(SessionId, u32), Vec<u8>>;
+    let acked: Arc<Mutex<Acked>> = Arc::default();
     let mut next_seq = [0u32; WRITERS as usize];
     for round in 0..3 {
         let server = start(dir.path(), &args);
