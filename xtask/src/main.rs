@@ -35,12 +35,14 @@ fn main() -> Result<()> {
         Some("test") => test(&args[1..]),
         Some("sizes") => sizes(),
         Some("lint") => lint(),
+        Some("bench") => bench(),
         _ => {
             eprintln!(
                 "cargo xtask dist    build the recorder and player wasm into dist/ (embedded by reel-server)\n\
                  cargo xtask test    dist, build reel-server, run every test (unit, property, end-to-end)\n\
                  cargo xtask sizes   print the wasm and JS asset sizes, raw and gzipped\n\
-                 cargo xtask lint    cargo fmt --check, and clippy -D warnings on native and wasm targets"
+                 cargo xtask lint    cargo fmt --check, and clippy -D warnings on native and wasm targets\n\
+                 cargo xtask bench   dist, build reel-server and reel-bench, run the benchmarks against rrweb (BENCHMARKS.md)"
             );
             Ok(())
         }
@@ -224,4 +226,24 @@ fn lint() -> Result<()> {
         "warnings",
     ]);
     run(wasm)
+}
+
+/// The benchmarks against rrweb (not part of `test`): see BENCHMARKS.md.
+fn bench() -> Result<()> {
+    dist()?;
+    let mut build = cargo();
+    build.args([
+        "build",
+        "--release",
+        "-p",
+        "reel-server",
+        "-p",
+        "reel-bench",
+    ]);
+    run(build)?;
+    let mut bench = Command::new(target_dir().join("release/reel-bench"));
+    bench
+        .current_dir(root())
+        .env("REEL_TARGET_DIR", target_dir());
+    run(bench)
 }
