@@ -68,6 +68,9 @@ impl Recorder {
     /// server (durable).
     pub fn flush(&self) -> js_sys::Promise {
         let target = self.seal();
+        // Not left to the next tick: a recorder retired by a session
+        // rotation gets no more ticks, only this flush.
+        self.pump();
         let t = self.transport.clone();
         wasm_bindgen_futures::future_to_promise(async move {
             if let Some(seq) = target {
