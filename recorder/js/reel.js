@@ -34,6 +34,7 @@
   var IDLE_MS = 30 * 60 * 1000, MAX_SESSION_MS = 4 * 60 * 60 * 1000;
   var CONSOLE_LEVELS = ['debug', 'log', 'info', 'warn', 'error'];
   var MAX_TEXT = 1024;
+  var DRAIN_SLICE = 3000;
   var MASKABLE_ATTRS = { value: 1, placeholder: 1, title: 1, alt: 1, 'aria-label': 1, 'aria-description': 1 };
 
   var inReel = 0;
@@ -266,13 +267,30 @@
       if (!queueTimer) queueTimer = setTimeout(drain, 100);
     }
 
-    /** Hands queued events to the wasm half in one crossing. */
-    function drain() {
+    /** How much work an event is to encode and convert, roughly in nodes. */
+    function weight(ev) {
+      if (ev.k === 'snap') return ev.nodes.length;
+      if (ev.k !== 'mut') return 1;
+      var w = (ev.attr ? ev.attr.length : 0) + (ev.text ? ev.text.length : 0) + (ev.rem ? ev.rem.length : 0);
+      for (var i = 0; ev.add && i < ev.add.length; i++) w += ev.add[i].nodes.length;
+      return w;
+    }
+
+    /**
+     * Hands queued events to the wasm half, one crossing per slice of about
+     * DRAIN_SLICE nodes; the rest follows in a later task, so a burst of
+     * changes never makes one long task of encoding. `all` drains the whole
+     * queue now (flush, page hidden).
+     */
+    function drain(all) {
       if (queueTimer) { clearTimeout(queueTimer); queueTimer = 0; }
-      if (!wasm || !queue.length) return;
-      var batch = JSON.stringify(queue);
-      queue = [];
-      try { wasm.push(batch, now()); } catch (e) { warn(e); }
+      while (wasm && queue.length) {
+        var n = 0, w = 0;
+        while (n < queue.length && (n === 0 || w + weight(queue[n]) <= DRAIN_SLICE)) w += weight(queue[n++]);
+        var batch = JSON.stringify(queue.splice(0, n));
+        try { wasm.push(batch, now()); } catch (e) { warn(e); }
+        if (!all && queue.length) { queueTimer = setTimeout(drain, 0); return; }
+      }
     }
 
     /* ---------------- serialisation ---------------- */
@@ -396,7 +414,9 @@
           } else if ((tag === 'video' || tag === 'audio') && el.currentTime) {
             late.push(mediaEvent(el, id, 'seek'));
           }
-          if (el.scrollTop || el.scrollLeft) late.push({ k: 'scroll', t: 0, id: id, x: el.scrollLeft, y: el.scrollTop });
+          // Scroll offsets force a layout: read them for the full snapshot
+          // only (a node just added is almost never scrolled yet).
+          if (!fresh && (el.scrollTop || el.scrollLeft)) late.push({ k: 'scroll', t: 0, id: id, x: el.scrollLeft, y: el.scrollTop });
           if (sensitive.has(el)) m |= M_SENSITIVE;
           if (m) rn.m = m;
           if (!skipChildren && el.shadowRoot && el.shadowRoot.mode === 'open') {
@@ -683,7 +703,22 @@
         text.push(ev);
       });
       if (rem.length || add.length || attr.length || text.length) {
-        enqueue({ k: 'mut', t: t, rem: rem, add: add, attr: attr, text: text });
+        // A huge batch goes out as consecutive events (removes, slices of
+        // the adds in order, then attributes and texts): the player applies
+        // them to the same result, and each can be drained in its own task.
+        var part = { k: 'mut', t: t, rem: rem, add: [], attr: [], text: [] }, size = 0;
+        for (var y = 0; y < add.length; y++) {
+          if (size && size + add[y].nodes.length > DRAIN_SLICE) {
+            enqueue(part);
+            part = { k: 'mut', t: t, rem: [], add: [], attr: [], text: [] };
+            size = 0;
+          }
+          part.add.push(add[y]);
+          size += add[y].nodes.length;
+        }
+        part.attr = attr;
+        part.text = text;
+        enqueue(part);
       }
       flushLate(t);
     }
@@ -949,7 +984,7 @@
       if (stopped) return;
       drainMutations();
       flushMoves();
-      drain();
+      drain(true);
       if (wasm) {
         var old = wasm;
         oldWasm.push(old);
@@ -1044,7 +1079,7 @@
         drainMutations();
         flushMoves();
         if (scrollTimer) { clearTimeout(scrollTimer); flushScrolls(); }
-        drain();
+        drain(true);
         if (!wasm) return;
         var p = wasm.flush();
         persist();
@@ -1055,7 +1090,7 @@
     this.pageHidden = function () {
       drainMutations();
       flushMoves();
-      drain();
+      drain(true);
       if (wasm) { wasm.page_hidden(); persist(); }
     };
 

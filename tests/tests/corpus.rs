@@ -197,3 +197,46 @@ async fn corpus_pages_replay_faithfully() -> Result<()> {
     }
     Ok(())
 }
+
+/// A 10,000-node page and a burst of 10,000 mutations: the replay stays
+/// faithful, and the main thread's long tasks are printed (measured with a
+/// `longtask` PerformanceObserver; no timing is asserted, machines vary).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn big_page_and_burst_replay_and_report_long_tasks() -> Result<()> {
+    let server = ReelServer::start().await?;
+    let pages = PageServer::for_reel(&server).await?;
+    let browser = Browser::launch().await?;
+    let page = browser.new_page().await?;
+    page.goto(&pages.url("/corpus/big.html")).await?;
+    let nodes = page
+        .eval("document.getElementsByTagName('*').length + document.querySelectorAll('p').length")
+        .await?;
+    page.eval("window.longTasks = []; true").await?;
+    let start_ms = page.eval("startReel()").await?;
+    page.eval("new Promise(r => setTimeout(() => r(true), 300))")
+        .await?;
+    let snapshot_tasks = page.eval("window.longTasks.splice(0)").await?;
+    let sid = page
+        .eval("Reel.sessionId()")
+        .await?
+        .as_str()
+        .context("no session")?
+        .to_string();
+    let mut expected = vec![("m0".to_string(), mark(&page, "m0").await?)];
+    let burst_ms = page.eval("burst()").await?;
+    expected.push(("m1".to_string(), mark(&page, "m1").await?));
+    page.eval("new Promise(r => setTimeout(() => r(true), 300))")
+        .await?;
+    let burst_tasks = page.eval("window.longTasks.splice(0)").await?;
+    page.eval("Reel.flush().then(() => Reel.stop()).then(() => true)")
+        .await?;
+    eprintln!(
+        "big page: ~{nodes} nodes; Reel.start resolved after {start_ms} ms; long tasks during start: {snapshot_tasks}"
+    );
+    eprintln!("burst: the page's own work took {burst_ms} ms; long tasks around it (page + recorder): {burst_tasks}");
+    let (diffs, _p) = check_replay(&browser, &server, &sid, &expected).await?;
+    if !diffs.is_empty() {
+        bail!("big page replay differs:\n  {}", diffs.join("\n  "));
+    }
+    Ok(())
+}
