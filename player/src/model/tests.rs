@@ -894,3 +894,154 @@ fn random_streams_keep_the_model_consistent_and_the_dom_in_step() {
         }
     }
 }
+
+fn node(id: NodeId, parent: NodeId, kind: NodeKind) -> FlatNode {
+    FlatNode { id, parent, kind }
+}
+
+fn sheet(sheet: SheetRef, op: SheetOp) -> EventData {
+    EventData::StyleSheet(StyleSheetChange { sheet, op })
+}
+
+#[test]
+fn shadow_roots_and_frame_documents_are_built_inside_their_hosts() {
+    let mut h = Harness::new();
+    let mut nodes = page();
+    nodes.extend([
+        el(20, 4, "my-card", &[]),
+        node(21, 20, NodeKind::ShadowRoot),
+        el(22, 21, "b", &[]),
+        text(23, 22, "in shadow"),
+        el(30, 4, "iframe", &[("src", "frame.html")]),
+        node(31, 30, NodeKind::Document),
+        el(32, 31, "html", &[]),
+        el(33, 32, "body", &[]),
+        text(34, 33, "in frame"),
+    ]);
+    h.apply(&meta("https://site.test/"));
+    h.apply(&snapshot(nodes));
+    let html = h.html();
+    assert!(
+        html.contains("<my-card>#shadow-root(<b>in shadow</b>)</my-card>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<iframe>#document(<html><body>in frame</body></html>)</iframe>"),
+        "a replayed frame loads nothing and holds its document: {html}"
+    );
+    // Changes inside both trees; a frame navigation replaces its document.
+    h.apply(&mutation(
+        vec![],
+        vec![add(21, 0, vec![el(24, 21, "hr", &[])])],
+    ));
+    h.apply(&text_change(23, "changed"));
+    h.apply(&mutation(
+        vec![31],
+        vec![add(
+            30,
+            0,
+            vec![node(40, 30, NodeKind::Document), el(41, 40, "html", &[])],
+        )],
+    ));
+    let html = h.html();
+    assert!(
+        html.contains("#shadow-root(<b>changed</b><hr></hr>)"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<iframe>#document(<html></html>)</iframe>"),
+        "{html}"
+    );
+    // A document anywhere but under a frame, or a shadow root under a
+    // non-element, is refused.
+    h.apply(&mutation(
+        vec![],
+        vec![
+            add(5, 0, vec![node(50, 5, NodeKind::Document)]),
+            add(6, 0, vec![node(51, 6, NodeKind::ShadowRoot)]),
+        ],
+    ));
+    assert!(h.model.node(50).is_none() && h.model.node(51).is_none());
+}
+
+#[test]
+fn cssom_edits_constructed_and_adopted_sheets_replay_and_rebuild() {
+    let mut h = Harness::new();
+    let mut nodes = page();
+    nodes.extend([el(20, 3, "style", &[]), text(21, 20, "p { }")]);
+    h.apply(&meta("https://site.test/app/"));
+    h.apply(&snapshot(nodes));
+    h.apply(&sheet(
+        SheetRef::Node(20),
+        SheetOp::Insert {
+            path: vec![],
+            index: 1,
+            rule: ".a { background: url(a.png); }".into(),
+        },
+    ));
+    h.apply(&sheet(
+        SheetRef::Node(20),
+        SheetOp::Delete {
+            path: vec![],
+            index: 0,
+        },
+    ));
+    h.apply(&sheet(
+        SheetRef::Constructed(1),
+        SheetOp::Replace {
+            text: ".c { }".into(),
+        },
+    ));
+    h.apply(&EventData::AdoptedStyleSheets(AdoptedStyleSheets {
+        root: 1,
+        sheets: vec![1],
+    }));
+    let html = h.html();
+    assert!(
+        html.contains("https://site.test/app/a.png") && html.contains("adopt [1]"),
+        "{html}"
+    );
+    // Setting a <style>'s text reparses it: earlier CSSOM edits are gone.
+    h.apply(&text_change(21, "q { }"));
+    assert!(!h.html().contains("a.png"), "{}", h.html());
+    // Edits naming no sheet, or a non-style element, are ignored.
+    h.apply(&sheet(
+        SheetRef::Node(5),
+        SheetOp::Replace { text: "x".into() },
+    ));
+    h.apply(&sheet(
+        SheetRef::Node(999),
+        SheetOp::Replace { text: "x".into() },
+    ));
+}
+
+#[test]
+fn media_state_and_canvas_bitmaps_are_restated() {
+    let mut h = Harness::new();
+    let mut nodes = page();
+    nodes.extend([el(20, 4, "video", &[]), el(21, 4, "canvas", &[])]);
+    h.apply(&snapshot(nodes));
+    h.apply(&EventData::Media(Media {
+        id: 20,
+        action: MediaAction::Play,
+        time: 1.5,
+        rate: 2.0,
+        muted: false,
+        volume: 1.0,
+    }));
+    h.apply(&EventData::Canvas(reel_shared::Canvas {
+        id: 21,
+        data_url: "data:image/png;base64,AAAA".into(),
+    }));
+    // Not an image: ignored.
+    h.apply(&EventData::Canvas(reel_shared::Canvas {
+        id: 21,
+        data_url: "javascript:alert(1)".into(),
+    }));
+    let html = h.html();
+    assert!(html.contains("{media 1.5 false 2}"), "{html}");
+    assert!(
+        html.contains("{canvas data:image/png;base64,AAAA}"),
+        "{html}"
+    );
+}
