@@ -167,6 +167,16 @@ async fn corpus_pages_replay_faithfully() -> Result<()> {
         if case.page == "console" {
             failures.extend(check_console(&server, &sid).await);
         }
+        if case.page == "forms" {
+            // Canvas bitmaps (canvasIntervalMs), focus and scroll offsets.
+            let events = serde_json::to_string(&server.events(&sid).await.unwrap_or_default())
+                .unwrap_or_default();
+            for needle in ["\"Canvas\"", "data:image/", "\"Focus\"", "\"Scroll\""] {
+                if !events.contains(needle) {
+                    failures.push(format!("forms: the events lack {needle}"));
+                }
+            }
+        }
         match check_replay(&browser, &server, &sid, &expected).await {
             Ok((diffs, player)) => {
                 let n = diffs.len();
