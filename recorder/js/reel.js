@@ -516,7 +516,27 @@
         list.push(n);
       }
       out.push({ k: 'adopt', t: 0, root: id, sheets: list });
+      if (!adoptedKey.has(root)) adoptedRoots.push(root);
+      adoptedKey.set(root, list.join());
       return out;
+    }
+
+    /**
+     * `adoptedStyleSheets` is also changed in place (`push`, `splice`),
+     * which no setter sees: roots that ever adopted are re-checked on each
+     * tick and their list re-sent when it changed.
+     */
+    var adoptedRoots = [], adoptedKey = new WeakMap();
+    function checkAdopted() {
+      adoptedRoots.forEach(function (root) {
+        var id = idOf(root);
+        var sheets = root.adoptedStyleSheets || [];
+        var key = [];
+        for (var i = 0; i < sheets.length; i++) key.push(sheetIds.get(sheets[i]) || -1);
+        if (!id || key.join() === adoptedKey.get(root)) return;
+        var t = now();
+        adoptEvents(root, id).forEach(function (e) { e.t = t; enqueue(e); });
+      });
     }
 
     var hooks = {
@@ -966,6 +986,7 @@
         try {
           var t = now();
           if (t - session.start >= maxMs) rotate('max');
+          checkAdopted();
           drain();
           if (wasm) { wasm.tick(t); persist(); }
         } catch (e) { warn(e); }
@@ -1055,6 +1076,7 @@
 
     this.event = function (name, data) {
       drainMutations();
+      checkAdopted();
       flushMoves();
       if (scrollTimer) { clearTimeout(scrollTimer); flushScrolls(); }
       var json = null;
