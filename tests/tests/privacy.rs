@@ -31,6 +31,7 @@ const IN_MARKUP: &[&str] = &[
     "TEXT-secret-selector-5",
     "TEXT-secret-block-6",
     "TEXT-secret-block-7",
+    "SHADOW-secret-mask-16",
 ];
 
 /// Changed by script after the recorder started.
@@ -43,6 +44,9 @@ const SCRIPTED: &str = r#"(() => {
   const p = document.createElement('p');
   p.textContent = 'TEXT-secret-mask-13';
   document.querySelector('[data-reel-mask]').appendChild(p);
+  document.getElementById('mhost').shadowRoot.firstChild.textContent = 'SHADOW-secret-mask-17';
+  const fd = document.getElementById('mframe').contentDocument;
+  if (fd && fd.body) fd.body.textContent = 'FRAME-secret-mask-18';
   return true;
 })()"#;
 
@@ -53,6 +57,8 @@ const SCRIPTED_SECRETS: &[&str] = &[
     "TEXT-secret-selector-11",
     "TEXT-secret-block-12",
     "TEXT-secret-mask-13",
+    "SHADOW-secret-mask-17",
+    "FRAME-secret-mask-18",
 ];
 
 /// Typed into a password field after it was switched to `type=text`.
