@@ -178,10 +178,9 @@ impl Reader<'_> {
     }
 
     fn be(&mut self, n: usize) -> Result<u64, ChunkError> {
-        Ok(self
-            .take(n as u64)?
-            .iter()
-            .fold(0u64, |acc, &x| (acc << 8) | u64::from(x)))
+        let b = self.b.get(self.pos..self.pos + n).ok_or_else(truncated)?;
+        self.pos += n;
+        Ok(b.iter().fold(0u64, |acc, &x| (acc << 8) | u64::from(x)))
     }
 
     fn remaining(&self) -> u64 {
@@ -233,74 +232,57 @@ impl Reader<'_> {
         Ok(true)
     }
 
-    /// Consumes `n` whole values, containers included, without recursion.
+    /// Consumes `n` whole values, containers included, without recursion:
+    /// a container adds its elements to the count still to read.
     fn skip(&mut self, mut n: u64) -> Result<(), ChunkError> {
         while n > 0 {
             n -= 1;
-            if let Some((_, k)) = self.container()? {
-                n = n.checked_add(k).ok_or_else(truncated)?;
-                if n > self.remaining() {
-                    return Err(truncated());
-                }
-                continue;
-            }
             let m = self.byte()?;
-            match m {
-                0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => {}
-                0xa0..=0xbf => self.str(u64::from(m & 0x1f))?,
-                0xd9 => {
-                    let l = self.be(1)?;
-                    self.str(l)?;
-                }
-                0xda => {
-                    let l = self.be(2)?;
-                    self.str(l)?;
-                }
-                0xdb => {
-                    let l = self.be(4)?;
-                    self.str(l)?;
-                }
-                0xc4 => {
-                    let l = self.be(1)?;
-                    self.take(l)?;
-                }
-                0xc5 => {
-                    let l = self.be(2)?;
-                    self.take(l)?;
-                }
-                0xc6 => {
-                    let l = self.be(4)?;
-                    self.take(l)?;
-                }
-                0xc7 => {
-                    let l = self.be(1)?;
-                    self.take(l + 1)?;
-                }
-                0xc8 => {
-                    let l = self.be(2)?;
-                    self.take(l + 1)?;
-                }
-                0xc9 => {
-                    let l = self.be(4)?;
-                    self.take(l + 1)?;
-                }
-                0xca => drop(self.take(4)?),
-                0xcb => drop(self.take(8)?),
-                0xcc | 0xd0 => drop(self.take(1)?),
-                0xcd | 0xd1 => drop(self.take(2)?),
-                0xce | 0xd2 => drop(self.take(4)?),
-                0xcf | 0xd3 => drop(self.take(8)?),
-                0xd4 => drop(self.take(2)?),
-                0xd5 => drop(self.take(3)?),
-                0xd6 => drop(self.take(5)?),
-                0xd7 => drop(self.take(9)?),
-                0xd8 => drop(self.take(17)?),
-                // 0xc1 is never used; containers were handled above.
+            // (payload bytes to skip, of which UTF-8; elements to add)
+            let (len, utf8, elems): (u64, bool, u64) = match m {
+                0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => continue,
+                0xa0..=0xbf => (u64::from(m & 0x1f), true, 0),
+                0x90..=0x9f => (0, false, u64::from(m & 0x0f)),
+                0x80..=0x8f => (0, false, 2 * u64::from(m & 0x0f)),
+                0xd9 => (self.be(1)?, true, 0),
+                0xda => (self.be(2)?, true, 0),
+                0xdb => (self.be(4)?, true, 0),
+                0xc4 => (self.be(1)?, false, 0),
+                0xc5 => (self.be(2)?, false, 0),
+                0xc6 => (self.be(4)?, false, 0),
+                0xc7 => (self.be(1)? + 1, false, 0),
+                0xc8 => (self.be(2)? + 1, false, 0),
+                0xc9 => (self.be(4)? + 1, false, 0),
+                0xca | 0xce | 0xd2 => (4, false, 0),
+                0xcb | 0xcf | 0xd3 => (8, false, 0),
+                0xcc | 0xd0 => (1, false, 0),
+                0xcd | 0xd1 => (2, false, 0),
+                0xd4 => (2, false, 0),
+                0xd5 => (3, false, 0),
+                0xd6 => (5, false, 0),
+                0xd7 => (9, false, 0),
+                0xd8 => (17, false, 0),
+                0xdc => (0, false, self.be(2)?),
+                0xdd => (0, false, self.be(4)?),
+                0xde => (0, false, 2 * self.be(2)?),
+                0xdf => (0, false, 2 * self.be(4)?),
+                // 0xc1 is never used.
                 _ => {
                     return Err(ChunkError::BadBody(format!(
                         "bad MessagePack byte {m:#04x}"
                     )))
                 }
+            };
+            if elems > 0 {
+                n = n.checked_add(elems).ok_or_else(truncated)?;
+                // Every element takes at least one byte.
+                if n > self.remaining() {
+                    return Err(truncated());
+                }
+            } else if utf8 {
+                self.str(len)?;
+            } else {
+                self.take(len)?;
             }
         }
         Ok(())
