@@ -865,11 +865,18 @@
       var id = idOf(el);
       if (!id || blocked.has(el) || insideBlocked(el) || !recorded(el)) return;
       if (el.type === 'password') sensitive.add(el);
+      var check = el.type === 'checkbox' || el.type === 'radio';
+      // `input` then `change`, or a framework re-setting the same value on
+      // every render, record one event.
+      var key = check ? String(el.checked) : 'v' + el.value;
+      if (lastField.get(el) === key) return;
+      lastField.set(el, key);
       var ev = fieldDesc(el, { k: 'input', t: now(), id: id });
-      if (el.type === 'checkbox' || el.type === 'radio') ev.c = el.checked;
+      if (check) ev.c = el.checked;
       else ev.v = el.value;
       enqueue(ev);
     }
+    var lastField = new WeakMap();
 
     function onInput(e) {
       active();
