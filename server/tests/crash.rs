@@ -391,6 +391,18 @@ fn sigterm_drains_in_flight_requests() {
     let c = chunk(id, 0);
     let mut s = TcpStream::connect(&server.addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    // A first request on the same connection proves the server is serving
+    // it (not leaving it in the accept queue) before the signal.
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut first = Vec::new();
+    let mut buf = [0u8; 512];
+    while !first.ends_with(b"\r\n\r\nok") {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "{}", String::from_utf8_lossy(&first));
+        first.extend_from_slice(&buf[..n]);
+    }
+    assert!(first.starts_with(b"HTTP/1.1 200"));
     let head = format!(
         "POST /api/v1/sessions/{id}/chunks/0 HTTP/1.1\r\nHost: x\r\nX-Reel-Key: k\r\n\
          Content-Length: {}\r\n\r\n",
