@@ -1,6 +1,10 @@
-//! The built binary, for real: a `2xx` from ingest must survive `kill -9`
-//! (contract §3), generated secrets must survive a restart, and SIGTERM
-//! must stop the server cleanly.
+//! The built binary, for real: a `2xx` from ingest must survive `kill -9`,
+//! also while several recorders are writing (contract §3); generated
+//! secrets must survive a restart; SIGTERM must let requests in flight
+//! finish and stop the server cleanly; zstd bombs must not inflate; the
+//! retention sweeper must delete what is old and nothing else; and
+//! `export` / `import` must round-trip a session, refusing a data dir that
+//! a running server holds.
 
 use reel_shared::{encode_chunk, Custom, Event, EventData, SessionId};
 use std::io::{BufRead, BufReader, Read, Write};

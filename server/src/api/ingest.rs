@@ -126,7 +126,7 @@ async fn ingest(
         if !st.store.has_session(&id)? {
             if let Err(wait) = st.rate.take(key) {
                 return Err(ApiError {
-                    retry_after: Some(wait.as_secs().max(1)),
+                    retry_after: Some((wait.as_secs_f64().ceil() as u64).max(1)),
                     ..ApiError::new(
                         StatusCode::TOO_MANY_REQUESTS,
                         "too many new sessions for this ingest key; retry later",
