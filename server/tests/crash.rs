@@ -341,8 +341,17 @@ fn acknowledged_chunks_survive_kill_9_under_concurrent_writers() {
                 seq
             }));
         }
-        std::thread::sleep(Duration::from_millis(700 + 300 * round));
-        let before = acked.lock().unwrap().len();
+        // Let them write a while (at least some acknowledgements, however
+        // slow the machine), then kill mid-stream.
+        let start_count = acked.lock().unwrap().len();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while acked.lock().unwrap().len() < start_count + 60 * (round as usize + 1)
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(50 * round));
+        let before = acked.lock().unwrap().len() - start_count;
         drop(server); // SIGKILL, writers still writing
         stop.store(true, Ordering::Relaxed);
         for (w, t) in writers.into_iter().enumerate() {
