@@ -92,13 +92,7 @@ export function reel_apply(doc, json) {
   const ops = JSON.parse(json);
   let m = maps.get(doc);
   if (!m) { m = new Map(); maps.set(doc, m); }
-  // After a reset the new tree is built detached, in a fragment, and
-  // connected in one insertion: thousands of insertions into a live
-  // document cost several times more (seek time is mostly this). Anything
-  // but a plain create needs the tree connected, so it flushes first.
-  let frag = null;
   for (const o of ops) {
-    if (frag && (o.op !== "create" || o.node.t === "document")) { doc.appendChild(frag); frag = null; }
     try {
       switch (o.op) {
         case "reset": {
@@ -108,7 +102,6 @@ export function reel_apply(doc, json) {
           sheetMaps.delete(doc);
           try { doc.adoptedStyleSheets = []; } catch (e) {}
           if (o.doc) m.set(o.doc, doc);
-          frag = doc.createDocumentFragment();
           break;
         }
         case "create": {
@@ -138,9 +131,7 @@ export function reel_apply(doc, json) {
           const n = make(owner, o.node);
           if (!n) break;
           const next = o.next ? m.get(o.next) : null;
-          // A doctype cannot go in a fragment (it comes first anyway).
-          const into = frag && parent === doc && n.nodeType !== 10 ? frag : parent;
-          into.insertBefore(n, next && next.parentNode === into ? next : null);
+          parent.insertBefore(n, next && next.parentNode === parent ? next : null);
           m.set(o.id, n);
           break;
         }
@@ -237,7 +228,6 @@ export function reel_apply(doc, json) {
       // the rest of the frame.
     }
   }
-  if (frag) doc.appendChild(frag);
 }
 "#)]
 extern "C" {
