@@ -119,6 +119,7 @@ impl ReelServer {
             .spawn()
             .with_context(|| format!("starting {}", self.binary.display()))?;
         let (line_tx, mut line_rx) = mpsc::unbounded_channel::<String>();
+        let mut readers = Vec::new();
         // Threads drain both pipes for the life of the process (a full pipe
         // would block the server), keeping the tail for error messages.
         for (pipe, name, tx) in [
@@ -141,7 +142,7 @@ impl ReelServer {
         ] {
             let Some(pipe) = pipe else { continue };
             let log = self.log.clone();
-            std::thread::spawn(move || {
+            readers.push(std::thread::spawn(move || {
                 for line in BufReader::new(pipe).lines() {
                     let Ok(line) = line else { break };
                     if let Some(tx) = &tx {
@@ -153,7 +154,7 @@ impl ReelServer {
                     }
                     l.push_back(format!("[{name}] {line}"));
                 }
-            });
+            }));
         }
         self.child = Some(child);
         let wait = async {
@@ -171,6 +172,11 @@ impl ReelServer {
             }
             Ok(None) => {
                 let status = self.reap();
+                // The process is gone, so both pipes are at their end: wait
+                // for the readers, or the message could miss its last words.
+                for r in readers {
+                    let _ = r.join();
+                }
                 bail!(
                     "reel-server exited ({status}) before printing `listening on http://ADDR`; output:\n{}",
                     self.log()
