@@ -271,6 +271,65 @@ fn diff_attrs(e: &Value, a: &Value, path: &str) -> Option<String> {
     None
 }
 
+/// Records the custom event `name` and, in the same JavaScript task (so
+/// nothing can change in between), captures the canonical document it
+/// marks: the expected replay at that marker.
+pub async fn mark(page: &Page, name: &str) -> Result<Value> {
+    page.eval(&format!(
+        "(() => {{ Reel.event({}); return {}; }})()",
+        serde_json::to_string(name)?,
+        canon_expr("document")
+    ))
+    .await
+    .map_err(|e| anyhow!("marking {name}: {e:#}"))
+}
+
+/// Opens the player for `session_id` in a new page of `browser`, seeks to
+/// each custom marker in `expected` and diffs the replay with what was
+/// captured there. Returns the differences (empty: faithful) and the
+/// player page (for further checks).
+pub async fn check_replay(
+    browser: &crate::Browser,
+    server: &crate::ReelServer,
+    session_id: &str,
+    expected: &[(String, Value)],
+) -> Result<(Vec<String>, Page)> {
+    let wait = std::time::Duration::from_secs(20);
+    let player = browser.new_page().await?;
+    let auth = format!("Bearer {}", server.api_token());
+    player
+        .set_extra_headers(&[("Authorization", auth.as_str())])
+        .await?;
+    player
+        .goto(&server.url(&format!("/sessions/{session_id}")))
+        .await?;
+    player.wait_for("!!window.reelPlayer", wait).await?;
+    player
+        .eval("window.reelPlayer.ready.then(() => true)")
+        .await?;
+    let markers = player.eval("reelPlayer.markers()").await?;
+    let markers = markers.as_array().cloned().unwrap_or_default();
+    let mut failures = Vec::new();
+    for (name, want) in expected {
+        let Some(t) = markers
+            .iter()
+            .find(|m| m["kind"] == "custom" && m["name"] == name.as_str())
+            .and_then(|m| m["t"].as_f64())
+        else {
+            failures.push(format!("no custom marker {name} among {markers:?}"));
+            continue;
+        };
+        player
+            .eval(&format!("reelPlayer.seek({t}).then(() => true)"))
+            .await?;
+        let got = canon_replay(&player).await?;
+        if let Some(d) = diff(want, &got) {
+            failures.push(format!("at {name} (t = {t} ms): {d}"));
+        }
+    }
+    Ok((failures, player))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -346,63 +405,4 @@ mod tests {
             "{d}"
         );
     }
-}
-
-/// Records the custom event `name` and, in the same JavaScript task (so
-/// nothing can change in between), captures the canonical document it
-/// marks: the expected replay at that marker.
-pub async fn mark(page: &Page, name: &str) -> Result<Value> {
-    page.eval(&format!(
-        "(() => {{ Reel.event({}); return {}; }})()",
-        serde_json::to_string(name)?,
-        canon_expr("document")
-    ))
-    .await
-    .map_err(|e| anyhow!("marking {name}: {e:#}"))
-}
-
-/// Opens the player for `session_id` in a new page of `browser`, seeks to
-/// each custom marker in `expected` and diffs the replay with what was
-/// captured there. Returns the differences (empty: faithful) and the
-/// player page (for further checks).
-pub async fn check_replay(
-    browser: &crate::Browser,
-    server: &crate::ReelServer,
-    session_id: &str,
-    expected: &[(String, Value)],
-) -> Result<(Vec<String>, Page)> {
-    let wait = std::time::Duration::from_secs(20);
-    let player = browser.new_page().await?;
-    let auth = format!("Bearer {}", server.api_token());
-    player
-        .set_extra_headers(&[("Authorization", auth.as_str())])
-        .await?;
-    player
-        .goto(&server.url(&format!("/sessions/{session_id}")))
-        .await?;
-    player.wait_for("!!window.reelPlayer", wait).await?;
-    player
-        .eval("window.reelPlayer.ready.then(() => true)")
-        .await?;
-    let markers = player.eval("reelPlayer.markers()").await?;
-    let markers = markers.as_array().cloned().unwrap_or_default();
-    let mut failures = Vec::new();
-    for (name, want) in expected {
-        let Some(t) = markers
-            .iter()
-            .find(|m| m["kind"] == "custom" && m["name"] == name.as_str())
-            .and_then(|m| m["t"].as_f64())
-        else {
-            failures.push(format!("no custom marker {name} among {markers:?}"));
-            continue;
-        };
-        player
-            .eval(&format!("reelPlayer.seek({t}).then(() => true)"))
-            .await?;
-        let got = canon_replay(&player).await?;
-        if let Some(d) = diff(want, &got) {
-            failures.push(format!("at {name} (t = {t} ms): {d}"));
-        }
-    }
-    Ok((failures, player))
 }

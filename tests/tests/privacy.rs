@@ -6,9 +6,6 @@
 
 use anyhow::{bail, ensure, Context, Result};
 use reel_e2e::{privacy, Browser, PageServer, ReelServer};
-use std::time::Duration;
-
-const WAIT: Duration = Duration::from_secs(20);
 
 /// (field selector, secret typed into it).
 const TYPED: &[(&str, &str)] = &[
