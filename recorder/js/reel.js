@@ -676,11 +676,26 @@
       // inside a blocked element, and not inside another root.
       var roots = [];
       var rootSet = new Set();
+      // Climb past unrecorded ancestors, so a node whose parent was never
+      // serialised is still recorded, by recording that parent. Each climb
+      // remembers where it ended for every node it passed: a chain of new
+      // nodes (appended one into the other) then costs its length once,
+      // not its length squared.
+      var tops = new Map();
+      function topOf(n) {
+        var path = [];
+        while (n.parentNode && !idOf(n.parentNode)) {
+          var known = tops.get(n);
+          if (known !== undefined) { n = known; break; }
+          path.push(n);
+          n = n.parentNode;
+        }
+        for (var i = 0; i < path.length; i++) tops.set(path[i], n);
+        return n;
+      }
       added.forEach(function (n) {
         if (!recorded(n)) return;
-        // Climb past unrecorded ancestors, so a node whose parent was never
-        // serialised is still recorded, by recording that parent.
-        while (n.parentNode && !idOf(n.parentNode)) n = n.parentNode;
+        n = topOf(n);
         if (!n.parentNode || rootSet.has(n)) return;
         if (blocked.has(n.parentNode) || insideBlocked(n)) return;
         rootSet.add(n);
