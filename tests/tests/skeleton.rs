@@ -10,8 +10,8 @@
 //! `CARGO_TARGET_DIR=/work/target-e2e cargo test -p reel-e2e --test skeleton`.
 
 use anyhow::{bail, ensure, Context, Result};
-use reel_e2e::fidelity::{canon_expr, canon_replay, diff, REPLAY_DOCUMENT};
-use reel_e2e::{privacy, screenshots_dir, Page, PageServer, ReelServer};
+use reel_e2e::fidelity::{canon_replay, diff, mark, REPLAY_DOCUMENT};
+use reel_e2e::{privacy, screenshots_dir, PageServer, ReelServer};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -23,19 +23,6 @@ const PASSWORD: &str = "pw-Hunter2-plugh";
 const CITY: &str = "Berlin";
 
 const WAIT: Duration = Duration::from_secs(20);
-
-/// Records the custom event `name` and, in the same JavaScript task (so
-/// nothing can change in between), captures the canonical document it
-/// marks: the expected replay at that marker.
-async fn mark(page: &Page, name: &str) -> Result<Value> {
-    page.eval(&format!(
-        "(() => {{ Reel.event({}); return {}; }})()",
-        serde_json::to_string(name)?,
-        canon_expr("document")
-    ))
-    .await
-    .with_context(|| format!("marking {name}"))
-}
 
 /// The page changing its own DOM in one task: every kind of mutation, plus
 /// the ones that cancel out within a batch (the classic ordering bugs).
