@@ -284,6 +284,31 @@ pub async fn mark(page: &Page, name: &str) -> Result<Value> {
     .map_err(|e| anyhow!("marking {name}: {e:#}"))
 }
 
+/// Opens the player page for `session_id` in a new page of `browser`,
+/// authorised by the API token, and waits until `reelPlayer.ready`.
+pub async fn open_player(
+    browser: &crate::Browser,
+    server: &crate::ReelServer,
+    session_id: &str,
+) -> Result<Page> {
+    let player = browser.new_page().await?;
+    let auth = format!("Bearer {}", server.api_token());
+    player
+        .set_extra_headers(&[("Authorization", auth.as_str())])
+        .await?;
+    player
+        .goto(&server.url(&format!("/sessions/{session_id}")))
+        .await?;
+    player
+        .wait_for("!!window.reelPlayer", std::time::Duration::from_secs(20))
+        .await?;
+    player
+        .eval("window.reelPlayer.ready.then(() => true)")
+        .await
+        .map_err(|e| anyhow!("reelPlayer.ready: {e:#}"))?;
+    Ok(player)
+}
+
 /// Opens the player for `session_id` in a new page of `browser`, seeks to
 /// each custom marker in `expected` and diffs the replay with what was
 /// captured there. Returns the differences (empty: faithful) and the
@@ -294,19 +319,7 @@ pub async fn check_replay(
     session_id: &str,
     expected: &[(String, Value)],
 ) -> Result<(Vec<String>, Page)> {
-    let wait = std::time::Duration::from_secs(20);
-    let player = browser.new_page().await?;
-    let auth = format!("Bearer {}", server.api_token());
-    player
-        .set_extra_headers(&[("Authorization", auth.as_str())])
-        .await?;
-    player
-        .goto(&server.url(&format!("/sessions/{session_id}")))
-        .await?;
-    player.wait_for("!!window.reelPlayer", wait).await?;
-    player
-        .eval("window.reelPlayer.ready.then(() => true)")
-        .await?;
+    let player = open_player(browser, server, session_id).await?;
     let markers = player.eval("reelPlayer.markers()").await?;
     let markers = markers.as_array().cloned().unwrap_or_default();
     let mut failures = Vec::new();

@@ -10,7 +10,7 @@
 //! `CARGO_TARGET_DIR=/work/target-e2e cargo test -p reel-e2e --test skeleton`.
 
 use anyhow::{bail, ensure, Context, Result};
-use reel_e2e::fidelity::{canon_replay, diff, mark, REPLAY_DOCUMENT};
+use reel_e2e::fidelity::{canon_replay, diff, mark, open_player, REPLAY_DOCUMENT};
 use reel_e2e::{privacy, screenshots_dir, PageServer, ReelServer};
 use serde_json::Value;
 use std::time::Duration;
@@ -151,19 +151,7 @@ async fn walking_skeleton_records_stores_and_replays() -> Result<()> {
     );
 
     // --- Replay -----------------------------------------------------------
-    let player = browser.new_page().await?;
-    let auth = format!("Bearer {}", server.api_token());
-    player
-        .set_extra_headers(&[("Authorization", auth.as_str())])
-        .await?;
-    player
-        .goto(&server.url(&format!("/sessions/{session_id}")))
-        .await?;
-    player.wait_for("!!window.reelPlayer", WAIT).await?;
-    player
-        .eval("window.reelPlayer.ready.then(() => true)")
-        .await
-        .context("reelPlayer.ready")?;
+    let player = open_player(&browser, &server, &session_id).await?;
     let markers = player.eval("reelPlayer.markers()").await?;
     eprintln!("markers: {markers}");
     let markers = markers.as_array().context("markers() is not an array")?;
