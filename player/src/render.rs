@@ -164,6 +164,7 @@ export function reel_apply(doc, json) {
         case "set_checked": {
           const n = m.get(o.id);
           if (n && "checked" in n) n.checked = o.checked;
+          else if (n && "selected" in n) n.selected = o.checked; // an <option> of a multiple select
           break;
         }
         case "scroll": {

@@ -175,7 +175,7 @@
       });
       wrapMethod(win.Element && win.Element.prototype, 'attachShadow', function (host, a, root) { hook('shadow', [host, root]); });
       var fields = [['HTMLInputElement', ['value', 'checked']], ['HTMLTextAreaElement', ['value']],
-        ['HTMLSelectElement', ['value', 'selectedIndex']]];
+        ['HTMLSelectElement', ['value', 'selectedIndex']], ['HTMLOptionElement', ['selected']]];
       fields.forEach(function (f) {
         var C = win[f[0]];
         f[1].forEach(function (prop) {
@@ -397,6 +397,8 @@
             else rn.v = el.value;
           } else if (tag === 'textarea' || tag === 'select') {
             rn.v = el.value;
+          } else if (tag === 'option') {
+            if (inMultiple(el)) rn.c = el.selected;
           } else if (tag === 'link') {
             var css = stylesheetText(el);
             if (css !== null) rn.css = css;
@@ -872,9 +874,19 @@
       }, 200);
     }
 
+    /** The `<select multiple>` an option belongs to, if any: only there is
+     *  each option's `selected` state worth recording (a single select's
+     *  value says it all). */
+    function inMultiple(opt) {
+      var sel = opt.parentNode;
+      if (sel && sel.localName === 'optgroup') sel = sel.parentNode;
+      return sel && sel.localName === 'select' && sel.multiple ? sel : null;
+    }
+
     /** Records a form field's live state (typed, or set by script). */
     function fieldChanged(el) {
       if (!el || el.nodeType !== 1) return;
+      if (el.localName === 'option') { el = inMultiple(el); if (!el) return; }
       var tag = el.localName;
       if (tag !== 'input' && tag !== 'textarea' && tag !== 'select') return;
       var id = idOf(el);
@@ -883,13 +895,25 @@
       var check = el.type === 'checkbox' || el.type === 'radio';
       // `input` then `change`, or a framework re-setting the same value on
       // every render, record one event.
+      var opts = tag === 'select' && el.multiple ? el.options : null;
       var key = check ? String(el.checked) : 'v' + el.value;
+      for (var i = 0; opts && i < opts.length; i++) key += opts[i].selected ? '1' : '0';
       if (lastField.get(el) === key) return;
       lastField.set(el, key);
-      var ev = fieldDesc(el, { k: 'input', t: now(), id: id });
+      var t = now();
+      var ev = fieldDesc(el, { k: 'input', t: t, id: id });
       if (check) ev.c = el.checked;
       else ev.v = el.value;
       enqueue(ev);
+      // Each option's state (kept or dropped by the select's masking rule,
+      // which the option events carry through the select's description).
+      for (var j = 0; opts && j < opts.length; j++) {
+        var oid = idOf(opts[j]);
+        if (!oid) continue;
+        var oe = fieldDesc(el, { k: 'input', t: t, id: oid, c: opts[j].selected });
+        oe.tag = 'option';
+        enqueue(oe);
+      }
     }
     var lastField = new WeakMap();
 

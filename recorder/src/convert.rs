@@ -192,7 +192,7 @@ pub fn event(raw: RawEvent) -> Option<Event> {
                 EventData::Input(Input {
                     id,
                     value,
-                    checked: field.c,
+                    checked: f.checked(field.c),
                 }),
             )
         }
@@ -372,7 +372,7 @@ fn node(raw: RawNode) -> Option<FlatNode> {
                 attrs: attrs.collect(),
                 ns: namespace(raw.ns.as_deref()),
                 value,
-                checked: raw.c,
+                checked: field.checked(raw.c),
                 stylesheet: raw.css,
                 tag: raw.tag,
             })

@@ -68,6 +68,18 @@ impl Field<'_> {
         }
     }
 
+    /// The `checked` state as it may leave the browser. A checkbox's state
+    /// is recorded in clear (like rrweb's); an `<option>`'s `selected`
+    /// (recorded for multiple selects, whose choice no single value holds)
+    /// is the choice itself, so it follows the value rule of its select.
+    pub fn checked(&self, c: Option<bool>) -> Option<bool> {
+        if self.tag == "option" && self.value_masked() {
+            None
+        } else {
+            c
+        }
+    }
+
     /// An attribute of this element as it may leave the browser.
     pub fn attr(&self, name: &str, value: String) -> String {
         if name == "value" && self.is_field() && self.value_masked() {
@@ -110,6 +122,22 @@ mod tests {
             autocomplete: ac,
             flags,
         }
+    }
+
+    #[test]
+    fn an_option_choice_is_kept_only_where_its_select_is_in_clear() {
+        let option = |ac: &'static str, flags: u32| Field {
+            tag: "option",
+            ty: "text",
+            autocomplete: ac,
+            flags,
+        };
+        assert_eq!(option("", 0).checked(Some(true)), None);
+        assert_eq!(option("", UNMASK).checked(Some(true)), Some(true));
+        assert_eq!(option("cc-exp-month", UNMASK).checked(Some(true)), None);
+        assert_eq!(option("", UNMASK | WAS_SENSITIVE).checked(Some(false)), None);
+        // Checkboxes and radios keep their state, masked or not.
+        assert_eq!(input("checkbox", "", 0).checked(Some(true)), Some(true));
     }
 
     #[test]

@@ -108,6 +108,28 @@
     }
   };
 
+  // What an element shows that is not in its attributes: the live state of
+  // form fields (in clear only), media playback (the position only while
+  // paused: a playing element's clock runs on in both documents) and scroll
+  // offsets (rounded: the replay may land on a fraction of a pixel).
+  const stateOf = (el, tag, masked) => {
+    if (!isHtml(el)) return null;
+    const st = {};
+    if (tag === 'input' && (el.type === 'checkbox' || el.type === 'radio')) st.checked = el.checked;
+    else if ((tag === 'input' || tag === 'textarea' || tag === 'select') && !masked) st.value = el.value;
+    if (tag === 'option') {
+      const sel = el.closest('select');
+      if (!sel || inClear(sel)) st.selected = el.selected;
+    }
+    if (tag === 'video' || tag === 'audio') {
+      st.paused = el.paused;
+      st.rate = el.playbackRate;
+      if (el.paused) st.time = Math.round(el.currentTime * 10) / 10;
+    }
+    if (el.scrollTop || el.scrollLeft) st.scroll = [Math.round(el.scrollLeft), Math.round(el.scrollTop)];
+    return Object.keys(st).length ? st : null;
+  };
+
   const isStylesheetLink = (el) =>
     isHtml(el) && tagOf(el) === 'link' &&
     (el.getAttribute('rel') || '').toLowerCase().split(/\s+/).includes('stylesheet');
@@ -120,6 +142,8 @@
       case 9: { // document
         const out = { type: 'document', children: [] };
         adoptedOf(node, out, b);
+        const win = node.defaultView;
+        if (win && (win.scrollX || win.scrollY)) out.scroll = [Math.round(win.scrollX), Math.round(win.scrollY)];
         return out;
       }
       case 11: { // an open shadow root
@@ -166,6 +190,8 @@
           attrs[name] = normValue(name, node.getAttribute(name) ?? '', b);
         }
         out.attrs = attrs;
+        const st = stateOf(node, tag, masked);
+        if (st) out.state = st;
         if (tag === 'style' && node.sheet) out.rules = rulesOf(node.sheet, b);
         if (script) {
           out.children = [];

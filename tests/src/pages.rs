@@ -26,6 +26,15 @@ pub fn pages_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("pages")
 }
 
+/// Where `.ci/setup` installs the npm packages the library-based corpus
+/// pages use (`REEL_E2E_NPM` overrides it); served under `/npm/`.
+pub fn npm_dir() -> PathBuf {
+    match std::env::var_os("REEL_E2E_NPM") {
+        Some(d) => PathBuf::from(d),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/e2e-npm/node_modules"),
+    }
+}
+
 /// One request the page server received.
 #[derive(Clone, Debug)]
 pub struct RequestLog {
@@ -251,7 +260,20 @@ async fn lookup(state: &State, path: &str) -> (u16, String, Vec<u8>) {
     if rel.is_empty() || rel.ends_with('/') {
         rel.push_str("index.html");
     }
-    let file = state.root.join(&rel);
+    let file = match rel.strip_prefix("npm/") {
+        Some(module) => {
+            let file = npm_dir().join(module);
+            if !file.is_file() && !npm_dir().is_dir() {
+                return (
+                    404,
+                    "text/plain; charset=utf-8".into(),
+                    format!("{} is missing: run .ci/setup", npm_dir().display()).into_bytes(),
+                );
+            }
+            file
+        }
+        None => state.root.join(&rel),
+    };
     match tokio::fs::read(&file).await {
         Ok(body) => (200, content_type(&rel).to_string(), body),
         // Browsers ask for it unprompted; a 404 would be logged as an error.

@@ -59,7 +59,64 @@ const CASES: &[Case] = &[
         steps: &["moves()", "splits()", "merge()", "thousands()"],
         throws: false,
     },
+    Case {
+        page: "svg",
+        steps: &["draw()", "animate()", "teardown()"],
+        throws: false,
+    },
+    Case {
+        page: "text",
+        steps: &["editDom()", "normalizeAll()", "focusEditable()", TYPE_IN_EDITABLE],
+        throws: false,
+    },
+    Case {
+        page: "media",
+        steps: &["seekBoth()", "playFast()", "pauseAndSeek()"],
+        throws: false,
+    },
+    Case {
+        page: "scroll",
+        steps: &["scrollWindow()", "scrollNested()", "scrollBack()"],
+        throws: false,
+    },
+    Case {
+        page: "odd",
+        steps: &["parseOdd()", "mutateOdd()"],
+        throws: false,
+    },
+    Case {
+        page: "table-sort",
+        steps: &["sortByQty()", "filterAndStyle()", "reverseAndReplace()"],
+        throws: false,
+    },
+    Case {
+        page: "lib-vue",
+        steps: &["addMany()", "reorder()", "filterAndRemove()", "clearAll()"],
+        throws: false,
+    },
+    Case {
+        page: "lib-preact",
+        steps: &["appReady.then(() => sortByScore())", "shuffle()", "shrink()"],
+        throws: false,
+    },
+    Case {
+        page: "lib-lit",
+        steps: &[
+            "customElements.whenDefined('reel-list').then(() => ready())",
+            "grow()",
+            "bump()",
+            "extraSheet()",
+        ],
+        throws: false,
+    },
 ];
+
+/// Typing into a contenteditable the way a user does (the browser's own
+/// editing splits and merges text nodes): `document.execCommand` stands in
+/// for key presses, since a step is one expression in the page.
+const TYPE_IN_EDITABLE: &str = "(document.execCommand('insertText', false, ' typed words'), \
+     document.execCommand('insertParagraph'), document.execCommand('insertText', false, 'new line'), \
+     document.execCommand('bold'), document.execCommand('insertText', false, ' bold too'), true)";
 
 /// Records `case` and returns the session id, the expected documents by
 /// marker, and the recorded page.
