@@ -398,7 +398,8 @@
           } else if (tag === 'textarea' || tag === 'select') {
             rn.v = el.value;
           } else if (tag === 'option') {
-            if (inMultiple(el)) rn.c = el.selected;
+            var msel = inMultiple(el);
+            if (msel) { rn.c = el.selected; rn.ac = msel.getAttribute('autocomplete') || ''; }
           } else if (tag === 'link') {
             var css = stylesheetText(el);
             if (css !== null) rn.css = css;

@@ -352,7 +352,10 @@ fn node(raw: RawNode) -> Option<FlatNode> {
             height: raw.bh.max(0.0).round() as u32,
         },
         1 => {
-            let (ty, ac) = field_attrs(&raw);
+            let (ty, mut ac) = field_attrs(&raw);
+            if let Some(select_ac) = &raw.ac {
+                ac = select_ac.to_ascii_lowercase();
+            }
             let field = Field {
                 tag: &raw.tag,
                 ty: &ty,
@@ -421,6 +424,39 @@ mod tests {
     fn parse(json: &str) -> Vec<Event> {
         let raws: Vec<RawEvent> = serde_json::from_str(json).expect("valid raw json");
         raws.into_iter().filter_map(event).collect()
+    }
+
+    #[test]
+    fn option_choices_follow_their_selects_masking() {
+        let ev = parse(
+            r#"[{"k":"snap","t":1,"sx":0,"sy":0,"nodes":[
+                {"id":1,"p":0,"k":1,"tag":"option","c":true,"ac":""},
+                {"id":2,"p":0,"k":1,"tag":"option","c":true,"ac":"","m":2},
+                {"id":3,"p":0,"k":1,"tag":"option","c":true,"ac":"CC-EXP-MONTH","m":2}
+            ]},
+            {"k":"input","t":2,"id":2,"tag":"option","type":"text","ac":"","m":2,"c":false},
+            {"k":"input","t":2,"id":3,"tag":"option","type":"text","ac":"cc-exp","m":2,"c":false}]"#,
+        );
+        let EventData::FullSnapshot(s) = &ev[0].data else {
+            panic!("not a snapshot")
+        };
+        let checked: Vec<_> = s
+            .nodes
+            .iter()
+            .map(|n| match &n.kind {
+                NodeKind::Element(e) => e.checked,
+                k => panic!("not an element: {k:?}"),
+            })
+            .collect();
+        assert_eq!(checked, [None, Some(true), None]);
+        let inputs: Vec<_> = ev[1..]
+            .iter()
+            .map(|e| match &e.data {
+                EventData::Input(i) => i.checked,
+                d => panic!("not an input: {d:?}"),
+            })
+            .collect();
+        assert_eq!(inputs, [Some(false), None]);
     }
 
     #[test]

@@ -203,6 +203,10 @@ pub struct RawNode {
     pub v: Option<String>,
     #[serde(default)]
     pub c: Option<bool>,
+    /// For an `<option>` of a multiple select: its select's
+    /// `autocomplete`, which decides whether the choice may be recorded.
+    #[serde(default)]
+    pub ac: Option<String>,
     /// Inlined same-origin stylesheet text.
     #[serde(default)]
     pub css: Option<String>,

@@ -58,6 +58,23 @@ const SCRIPTED_SECRETS: &[&str] = &[
     "FRAME-secret-mask-18",
 ];
 
+/// Options chosen in selects: masked ones (single, multiple), a sensitive
+/// one in an unmasked region, and an unmasked multiple select (the positive
+/// control: its choice is recorded).
+const CHOOSE: &str = r#"(() => {
+  const pick = (id, f) => {
+    const s = document.getElementById(id);
+    f(s);
+    s.dispatchEvent(new Event('input', { bubbles: true }));
+    s.dispatchEvent(new Event('change', { bubbles: true }));
+  };
+  pick('sel', (s) => { s.value = 'opt-b'; });
+  pick('msel', (s) => { s.options[0].selected = true; s.options[2].selected = true; });
+  pick('ccsel', (s) => { s.options[0].selected = true; });
+  pick('usel', (s) => { s.options[1].selected = true; });
+  return true;
+})()"#;
+
 /// Typed into a password field after it was switched to `type=text`.
 const TOGGLED: &str = "TYPED-secret-toggled-14";
 /// Typed into a `data-reel-unmask` field: must be found (positive control).
@@ -89,6 +106,7 @@ async fn record(browser: &Browser, pages: &PageServer, mask_all: bool) -> Result
     page.click("#clear").await?;
     page.type_text(CLEAR).await?;
     page.eval(SCRIPTED).await?;
+    page.eval(CHOOSE).await?;
     let typed = page
         .eval("['text','password','cc','toggled','clear'].map(id => document.getElementById(id).value)")
         .await?;
@@ -123,6 +141,79 @@ async fn leaks(server: &ReelServer, sid: &str, secret: &str) -> Result<Vec<Strin
     Ok(out)
 }
 
+/// A choice in a select is no string a byte search can find (the options'
+/// texts are in the page for anyone to see): what must not be stored is
+/// which one was chosen. So the events are read: no field value in clear
+/// but the unmasked text field's and the unmasked select's, no option state
+/// but the unmasked multiple select's (u1, u2), and that one must be there.
+fn choice_leaks(events: &[serde_json::Value]) -> Vec<String> {
+    use serde_json::Value;
+    fn walk<'a>(v: &'a Value, out: &mut Vec<&'a Value>) {
+        match v {
+            Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+            Value::Object(o) => {
+                out.push(v);
+                o.values().for_each(|x| walk(x, out));
+            }
+            _ => {}
+        }
+    }
+    let mut objects = Vec::new();
+    for e in events {
+        walk(e, &mut objects);
+    }
+    // Option node ids, with their text (the option's only child).
+    let mut option_text = std::collections::HashMap::new();
+    let mut text_of_parent = std::collections::HashMap::new();
+    for o in &objects {
+        let (Some(id), Some(kind)) = (o.get("id").and_then(Value::as_u64), o.get("kind")) else {
+            continue;
+        };
+        if kind.pointer("/Element/tag").and_then(Value::as_str) == Some("option") {
+            option_text.entry(id).or_insert_with(String::new);
+        }
+        if let (Some(t), Some(p)) = (
+            kind.get("Text").and_then(Value::as_str),
+            o.get("parent").and_then(Value::as_u64),
+        ) {
+            text_of_parent.insert(p, t.to_string());
+        }
+    }
+    for (id, text) in option_text.iter_mut() {
+        *text = text_of_parent.get(id).cloned().unwrap_or_default();
+    }
+    let mut out = Vec::new();
+    let mut control = 0;
+    for o in &objects {
+        let Some(id) = o.get("id").and_then(Value::as_u64) else {
+            continue;
+        };
+        // Snapshot elements carry `value`/`checked` inside `kind.Element`;
+        // input events carry them at the top.
+        let state = o.pointer("/kind/Element").unwrap_or(o);
+        if let Some(t) = state.pointer("/value/Text").and_then(Value::as_str) {
+            let allowed = t.is_empty() || CLEAR.starts_with(t) || t == "u2";
+            if !allowed {
+                out.push(format!("a field value in clear: {t:?} (node {id})"));
+            }
+        }
+        if let (Some(text), Some(c)) = (option_text.get(&id), state.get("checked")) {
+            if c.is_null() {
+                continue;
+            }
+            if text == "u1" || text == "u2" {
+                control += 1;
+            } else {
+                out.push(format!("the state of option {text:?} (node {id}): {c}"));
+            }
+        }
+    }
+    if control == 0 {
+        out.push("positive control: the unmasked multiple select's options have no state".into());
+    }
+    out
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_is_stored_anywhere() -> Result<()> {
     let server = ReelServer::start().await?;
@@ -149,6 +240,7 @@ async fn no_secret_is_stored_anywhere() -> Result<()> {
     for secret in secrets {
         failures.extend(leaks(&server, &sid, secret).await?);
     }
+    failures.extend(choice_leaks(&server.events(&sid).await?));
 
     // maskAllText: the page's ordinary text is masked too.
     let sid2 = record(&browser, &pages, true).await?;
