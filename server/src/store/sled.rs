@@ -65,6 +65,15 @@ fn encode_meta(m: &SessionMeta) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(m).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
+/// sled writes a log record larger than a quarter segment as a file of
+/// its own ("blob"), and a leaf holds up to 17 values: with the default
+/// 512 KiB segments, any leaf of six 20 KB chunks became a new file (create,
+/// write, sync) at every rewrite, which cost a fifth of ingest's CPU. With
+/// 8 MiB segments a leaf of real chunks stays in the log.
+const SEGMENT_SIZE: usize = 8 * 1024 * 1024;
+/// sled's default, which databases created before `SEGMENT_SIZE` keep.
+const LEGACY_SEGMENT_SIZE: usize = 512 * 1024;
+
 /// A delete retries this often when ingest keeps adding chunks under it.
 const DELETE_ATTEMPTS: usize = 16;
 
@@ -77,16 +86,14 @@ enum DeleteOutcome {
 
 impl SledStorage {
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        let db = sled::Config::new()
-            .path(dir)
-            .flush_every_ms(None)
-            .open()
-            .map_err(|e| match e {
-                sled::Error::Io(ref io) if io.to_string().contains("could not acquire lock") => {
-                    StoreError::Locked(dir.display().to_string())
-                }
-                e => StoreError::Db(e),
-            })?;
+        let db = match Self::open_db(dir, SEGMENT_SIZE) {
+            // A database created before the segment size changed keeps
+            // its own: sled refuses to change it across restarts.
+            Err(StoreError::Db(sled::Error::Unsupported(ref m))) if m.contains("io buffer size") => {
+                Self::open_db(dir, LEGACY_SEGMENT_SIZE)?
+            }
+            r => r?,
+        };
         let sessions = db.open_tree("sessions")?;
         Ok(SledStorage {
             chunks: db.open_tree("chunks")?,
@@ -96,6 +103,20 @@ impl SledStorage {
             sessions,
             db,
         })
+    }
+
+    fn open_db(dir: &Path, segment_size: usize) -> Result<sled::Db, StoreError> {
+        sled::Config::new()
+            .path(dir)
+            .flush_every_ms(None)
+            .segment_size(segment_size)
+            .open()
+            .map_err(|e| match e {
+                sled::Error::Io(ref io) if io.to_string().contains("could not acquire lock") => {
+                    StoreError::Locked(dir.display().to_string())
+                }
+                e => StoreError::Db(e),
+            })
     }
 
     /// One delete attempt; see [`Storage::delete_session`].
@@ -508,6 +529,23 @@ mod tests {
         let e = SledStorage::open(d.path()).err().unwrap();
         assert!(matches!(e, StoreError::Locked(_)), "{e:?}");
         assert!(e.to_string().contains("in use by another process"), "{e}");
+    }
+
+    #[test]
+    fn a_database_with_the_old_segment_size_still_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let db = sled::Config::new()
+                .path(dir.path())
+                .segment_size(LEGACY_SEGMENT_SIZE)
+                .open()
+                .unwrap();
+            db.open_tree("config").unwrap().insert("k", "v").unwrap();
+            db.flush().unwrap();
+        }
+        let s = SledStorage::open(dir.path()).unwrap();
+        assert_eq!(s.config_get("k").unwrap().as_deref(), Some("v"));
+        s.put_chunk(&header(1, 0, 1), b"c", NOW).unwrap();
     }
 
     #[test]
