@@ -41,6 +41,9 @@ pub enum MarkerKind {
     /// A console message at level `error`, or an uncaught error or
     /// unhandled rejection.
     Error,
+    /// The recorder dropped data (its buffer was full while the server was
+    /// unreachable): what the replay shows around here may be incomplete.
+    Gap,
 }
 
 /// What a side-panel entry is about.
@@ -56,6 +59,7 @@ pub enum EntryKind {
     Info,
     Warn,
     Error,
+    Gap,
 }
 
 /// One line of the player's side panels: the event list (navigations,
@@ -294,6 +298,11 @@ impl Timeline {
                     name: clip(&pe.message),
                     t,
                 }),
+                EventData::Dropped(d) => self.markers.push(Marker {
+                    kind: MarkerKind::Gap,
+                    name: gap_text(d),
+                    t,
+                }),
                 _ => {}
             }
         }
@@ -388,6 +397,7 @@ impl Timeline {
                     }
                     Some(entry(EntryKind::Error, clip(&text), true))
                 }
+                EventData::Dropped(d) => Some(entry(EntryKind::Gap, gap_text(d), false)),
                 _ => None,
             };
             if let Some(en) = got {
@@ -488,6 +498,15 @@ impl Timeline {
             .any(|p| p.click);
         Some((x, y, clicked))
     }
+}
+
+/// What a viewer is told about data the recorder had to drop.
+fn gap_text(d: &reel_shared::Dropped) -> String {
+    format!(
+        "recording gap: {} chunk(s), {} KB dropped while the server was unreachable",
+        d.chunks,
+        d.bytes.div_ceil(1024)
+    )
 }
 
 #[cfg(test)]
@@ -689,6 +708,30 @@ mod tests {
         );
         assert_eq!(tl.entries()[4].text, "TypeError: x (app.js:1:2)");
         assert_eq!(clip(&"é".repeat(400)).chars().count(), TEXT_MAX + 1);
+    }
+
+    #[test]
+    fn dropped_data_is_a_gap_marker_and_an_entry() {
+        let tl = Timeline::new(vec![
+            ev(0, meta("https://a.test/")),
+            ev(
+                700,
+                EventData::Dropped(reel_shared::Dropped {
+                    chunks: 3,
+                    bytes: 5000,
+                }),
+            ),
+        ]);
+        let gaps: Vec<_> = tl
+            .markers()
+            .iter()
+            .filter(|m| m.kind == MarkerKind::Gap)
+            .map(|m| (m.name.as_str(), m.t))
+            .collect();
+        let text = "recording gap: 3 chunk(s), 5 KB dropped while the server was unreachable";
+        assert_eq!(gaps, vec![(text, 700)]);
+        assert_eq!(tl.entries()[1].kind, EntryKind::Gap);
+        assert_eq!(tl.entries()[1].text, text);
     }
 
     /// Appending in pieces gives the same timeline as loading at once, and

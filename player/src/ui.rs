@@ -146,6 +146,7 @@ fn marker_label(kind: &str) -> &'static str {
         "rage_click" => "Rage click",
         "navigation" => "Navigation",
         "error" => "Error",
+        "gap" => "Recording gap",
         _ => "Marker",
     }
 }

@@ -1072,7 +1072,9 @@
 
     var wasmModuleRef = null;
     function makeWasm() {
-      return new wasmModuleRef.Recorder(opts.endpoint, opts.ingestKey, session.id, session.seq || 0);
+      var r = new wasmModuleRef.Recorder(opts.endpoint, opts.ingestKey, session.id, session.seq || 0);
+      if (opts.maxBufferBytes > 0) r.set_buffer_limit(opts.maxBufferBytes);
+      return r;
     }
 
     /**
@@ -1204,6 +1206,7 @@
       idleTimeoutMs: Number(o.idleTimeoutMs) || 0,
       maxSessionMs: Number(o.maxSessionMs) || 0,
       canvasIntervalMs: Number(o.canvasIntervalMs) || 0,
+      maxBufferBytes: Number(o.maxBufferBytes) || 0,
     };
   }
 
@@ -1286,6 +1289,7 @@
       requireConsent: d.requireConsent === 'true',
       respectDoNotTrack: d.respectDoNotTrack === 'true',
       canvasIntervalMs: Number(d.canvasIntervalMs) || 0,
+      maxBufferBytes: Number(d.maxBufferBytes) || 0,
     });
   }
 })();

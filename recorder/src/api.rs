@@ -37,6 +37,14 @@ impl Recorder {
         })
     }
 
+    /// The embedder's `maxBufferBytes`: how much sealed data may wait for
+    /// an unreachable server before the oldest is dropped.
+    pub fn set_buffer_limit(&self, bytes: f64) {
+        if bytes.is_finite() && bytes > 0.0 {
+            self.transport.borrow_mut().set_limit(bytes as usize);
+        }
+    }
+
     /// Takes a JSON array of raw events from the capture layer.
     pub fn push(&self, raw_json: &str, now: f64) -> Result<(), JsError> {
         let raws: Vec<RawEvent> = serde_json::from_str(raw_json)

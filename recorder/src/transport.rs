@@ -8,7 +8,8 @@
 //! - A chunk leaves the queue on a 2xx (durable on the server) or on a
 //!   4xx that retrying cannot fix (it is dropped with a warning). Network
 //!   errors, 5xx and 429 are retried with exponential backoff and jitter.
-//! - The queue is bounded: past [`MAX_QUEUED_BYTES`] the oldest waiting
+//! - The queue is bounded: past its limit ([`MAX_QUEUED_BYTES`] unless the
+//!   embedder set `maxBufferBytes`) the oldest waiting
 //!   chunks are dropped, so an unreachable server never grows the page's
 //!   memory without bound.
 
@@ -19,7 +20,9 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
-const MAX_QUEUED_BYTES: usize = 16 * 1024 * 1024;
+pub const MAX_QUEUED_BYTES: usize = 16 * 1024 * 1024;
+/// The smallest limit an embedder may set: one chunk must always fit.
+pub const MIN_QUEUED_BYTES: usize = 16 * 1024;
 /// Browsers refuse keepalive requests over 64 KiB in flight in total.
 const KEEPALIVE_BUDGET: usize = 60 * 1024;
 
@@ -46,6 +49,7 @@ pub struct Transport {
     key: String,
     queue: VecDeque<Sealed>,
     queued_bytes: usize,
+    max_queued_bytes: usize,
     sending: bool,
     failures: u32,
     /// Chunks and bytes dropped since the last [`Transport::take_dropped`]:
@@ -67,10 +71,16 @@ impl Transport {
             key,
             queue: VecDeque::new(),
             queued_bytes: 0,
+            max_queued_bytes: MAX_QUEUED_BYTES,
             sending: false,
             failures: 0,
             dropped: (0, 0),
         }))
+    }
+
+    /// Sets the memory bound on chunks waiting for the server.
+    pub fn set_limit(&mut self, bytes: usize) {
+        self.max_queued_bytes = bytes.max(MIN_QUEUED_BYTES);
     }
 
     pub fn enqueue(&mut self, chunk: Sealed) {
@@ -78,7 +88,7 @@ impl Transport {
         self.queue.push_back(chunk);
         // Drop the oldest chunks that are not in flight.
         let first_droppable = usize::from(self.sending);
-        while self.queued_bytes > MAX_QUEUED_BYTES && self.queue.len() > first_droppable + 1 {
+        while self.queued_bytes > self.max_queued_bytes && self.queue.len() > first_droppable + 1 {
             if let Some(dropped) = self.queue.remove(first_droppable) {
                 self.queued_bytes -= dropped.bytes.len();
                 self.dropped.0 += 1;

@@ -210,6 +210,61 @@ async fn a_server_outage_loses_nothing() -> Result<()> {
     Ok(())
 }
 
+/// An outage longer than the recorder's buffer: the oldest chunks are
+/// dropped (memory stays bounded), the rest arrive once the server is back,
+/// and the recording says what was lost, which the player shows as a gap
+/// marker on its timeline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_outage_drops_the_oldest_and_the_player_shows_the_gap() -> Result<()> {
+    let mut server = ReelServer::start().await?;
+    let pages = PageServer::for_reel(&server).await?;
+    let browser = Browser::launch().await?;
+    let page = browser.new_page().await?;
+    page.goto(&pages.url("/corpus/manual.html")).await?;
+    let sid = s(&start(&page, "{ maxBufferBytes: 40000 }").await?);
+    page.eval("Reel.flush().then(() => true)").await?;
+    server.kill9();
+    // Six chunks of ~15 KB that do not compress (random text), each sealed
+    // at once by a flush that cannot finish while the server is down.
+    for i in 0..6 {
+        page.eval(&format!(
+            "(() => {{ let t = ''; for (let j = 0; j < 15000; j++) t += String.fromCharCode(33 + Math.floor(Math.random() * 90)); \
+             addItem('noise {i} ' + t); Reel.flush(); return true; }})()"
+        ))
+        .await?;
+        page.eval("new Promise(r => setTimeout(() => r(true), 100))")
+            .await?;
+    }
+    server.restart().await?;
+    // The gap is reported with the next tick; the flush after it sends it.
+    page.eval("new Promise(r => setTimeout(() => r(true), 1500)).then(() => Reel.flush()).then(() => Reel.stop()).then(() => true)")
+        .await
+        .context("flush after the server came back")?;
+    let events = server.events(&sid).await?;
+    let dropped: Vec<_> = events
+        .iter()
+        .filter_map(|e| e["data"].get("Dropped"))
+        .collect();
+    ensure!(!dropped.is_empty(), "no Dropped event after an outage past the cap");
+    ensure!(
+        dropped.iter().all(|d| d["chunks"].as_u64().unwrap_or(0) >= 1),
+        "Dropped events say nothing was lost: {dropped:?}"
+    );
+    // Not everything was dropped: the newest noise made it.
+    let text = serde_json::to_string(&events)?;
+    ensure!(text.contains("noise 5 "), "the newest chunk was lost too");
+    let player = reel_e2e::fidelity::open_player(&browser, &server, &sid).await?;
+    let gaps = player
+        .eval("reelPlayer.markers().filter(m => m.kind === 'gap').length")
+        .await?;
+    ensure!(gaps.as_u64().unwrap_or(0) >= 1, "the player shows no gap marker");
+    let ticks = player
+        .eval("document.querySelectorAll('.reel-tick-gap').length")
+        .await?;
+    ensure!(ticks.as_u64().unwrap_or(0) >= 1, "no gap tick on the timeline");
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nothing_is_recorded_or_stored_without_consent() -> Result<()> {
     let server = ReelServer::start().await?;
