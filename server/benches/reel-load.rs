@@ -58,6 +58,10 @@ struct Args {
     /// Extra arguments for `reel-server serve`.
     #[arg(long = "server-arg", allow_hyphen_values = true)]
     server_args: Vec<String>,
+    /// Only time the ingest validation steps on the chunks (inflate, then
+    /// the MessagePack walk), in µs per chunk, without any server.
+    #[arg(long)]
+    validate_only: bool,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -599,6 +603,56 @@ fn metric(text: &str, name: &str) -> Option<f64> {
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
 }
 
+/// µs per chunk of each validation step, best of five rounds.
+fn time_validation(templates: &[Template]) {
+    use reel_server::validate::{check_events, inflate, validate_chunk, IngestLimits};
+    let limits = IngestLimits::default();
+    let chunks: Vec<Vec<u8>> = templates
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let req = t.request(SessionId([i as u8; 16]), i as u32, "k", "h");
+            let at = req.windows(4).position(|w| w == b"REEL").expect("chunk");
+            req[at..].to_vec()
+        })
+        .collect();
+    let raws: Vec<Vec<u8>> = templates
+        .iter()
+        .map(|t| inflate(&t.body, limits.max_decompressed).expect("inflate"))
+        .collect();
+    let rounds = 200;
+    let time = |f: &dyn Fn()| {
+        (0..5)
+            .map(|_| {
+                let t = Instant::now();
+                for _ in 0..rounds {
+                    f();
+                }
+                t.elapsed().as_secs_f64() * 1e6 / (rounds * templates.len()) as f64
+            })
+            .fold(f64::INFINITY, f64::min)
+    };
+    let inflate_us = time(&|| {
+        for t in templates {
+            std::hint::black_box(inflate(&t.body, limits.max_decompressed).expect("inflate"));
+        }
+    });
+    let walk_us = time(&|| {
+        for (r, t) in raws.iter().zip(templates) {
+            check_events(r, t.header.event_count).expect("walk");
+        }
+    });
+    let all_us = time(&|| {
+        for c in &chunks {
+            std::hint::black_box(validate_chunk(c, &limits).expect("valid"));
+        }
+    });
+    println!(
+        "per chunk: inflate {inflate_us:.1} µs (fresh buffers), walk {walk_us:.1} µs, \
+         validate_chunk {all_us:.1} µs (header + inflate + walk, reused buffers)"
+    );
+}
+
 fn main() {
     let args = Args::parse();
     let target = args.chunk_kb * 1024;
@@ -623,6 +677,11 @@ fn main() {
         templates[1].header.event_count,
         raw_sizes.iter().sum::<usize>() / raw_sizes.len()
     );
+
+    if args.validate_only {
+        time_validation(&templates);
+        return;
+    }
 
     let tmp;
     let mut server_pid = None;
