@@ -25,7 +25,9 @@
 use super::{ListRange, Page, PutOutcome, Storage, StorageStats, StoreError};
 use crate::index::{self, SessionMeta};
 use reel_shared::{ChunkHeader, SessionId};
-use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
+use sled::transaction::{
+    ConflictableTransactionError, TransactionError, Transactional, TransactionalTree,
+};
 use sled::{IVec, Tree};
 use std::ops::Bound;
 use std::path::Path;
@@ -74,6 +76,42 @@ const SEGMENT_SIZE: usize = 8 * 1024 * 1024;
 /// sled's default, which databases created before `SEGMENT_SIZE` keep.
 const LEGACY_SEGMENT_SIZE: usize = 512 * 1024;
 
+/// One chunk's part of a put transaction. Reads see the transaction's own
+/// earlier writes, so a group holding several chunks of one session (or
+/// the same chunk twice) merges them one after the other.
+fn put_one(
+    chunks: &TransactionalTree,
+    sessions: &TransactionalTree,
+    by_start: &TransactionalTree,
+    header: &ChunkHeader,
+    raw: &[u8],
+    now_ms: u64,
+) -> Result<PutOutcome, ConflictableTransactionError<StoreError>> {
+    let ckey = chunk_key(&header.session, header.seq);
+    let skey = header.session.as_bytes();
+    if chunks.get(ckey)?.is_some() {
+        return Ok(PutOutcome::Duplicate);
+    }
+    let old = match sessions.get(skey)? {
+        Some(v) => Some(decode_meta(&v).map_err(ConflictableTransactionError::Abort)?),
+        None => None,
+    };
+    let new_session = old.is_none();
+    let old_start = old.as_ref().map(SessionMeta::start_key);
+    let meta = index::merge(old, header, raw.len() as u64, now_ms);
+    let new_start = meta.start_key();
+    if old_start != Some(new_start) {
+        if let Some(k) = old_start {
+            by_start.remove(&k[..])?;
+        }
+        by_start.insert(&new_start[..], &[][..])?;
+    }
+    chunks.insert(&ckey[..], raw)?;
+    let bytes = encode_meta(&meta).map_err(ConflictableTransactionError::Abort)?;
+    sessions.insert(&skey[..], bytes)?;
+    Ok(PutOutcome::Stored { new_session })
+}
+
 /// A delete retries this often when ingest keeps adding chunks under it.
 const DELETE_ATTEMPTS: usize = 16;
 
@@ -89,7 +127,9 @@ impl SledStorage {
         let db = match Self::open_db(dir, SEGMENT_SIZE) {
             // A database created before the segment size changed keeps
             // its own: sled refuses to change it across restarts.
-            Err(StoreError::Db(sled::Error::Unsupported(ref m))) if m.contains("io buffer size") => {
+            Err(StoreError::Db(sled::Error::Unsupported(ref m)))
+                if m.contains("io buffer size") =>
+            {
                 Self::open_db(dir, LEGACY_SEGMENT_SIZE)?
             }
             r => r?,
@@ -158,37 +198,35 @@ impl Storage for SledStorage {
         raw: &[u8],
         now_ms: u64,
     ) -> Result<PutOutcome, StoreError> {
-        let ckey = chunk_key(&header.session, header.seq);
-        let skey = header.session.as_bytes();
-        let outcome = (&self.chunks, &self.sessions, &self.by_start).transaction(
+        let outcomes = self.put_chunks(&[(header, raw)], now_ms)?;
+        outcomes
+            .into_iter()
+            .next()
+            .ok_or_else(|| StoreError::Corrupt("no outcome for a chunk".into()))
+    }
+
+    fn put_chunks(
+        &self,
+        batch: &[(&ChunkHeader, &[u8])],
+        now_ms: u64,
+    ) -> Result<Vec<PutOutcome>, StoreError> {
+        let outcomes = (&self.chunks, &self.sessions, &self.by_start).transaction(
             |(chunks, sessions, by_start)| {
-                if chunks.get(ckey)?.is_some() {
-                    return Ok(PutOutcome::Duplicate);
+                // Rebuilt on every attempt: sled reruns a conflicting
+                // transaction from the start.
+                let mut outcomes = Vec::with_capacity(batch.len());
+                for (header, raw) in batch {
+                    outcomes.push(put_one(chunks, sessions, by_start, header, raw, now_ms)?);
                 }
-                let old = match sessions.get(skey)? {
-                    Some(v) => Some(decode_meta(&v).map_err(ConflictableTransactionError::Abort)?),
-                    None => None,
-                };
-                let new_session = old.is_none();
-                let old_start = old.as_ref().map(SessionMeta::start_key);
-                let meta = index::merge(old, header, raw.len() as u64, now_ms);
-                let new_start = meta.start_key();
-                if old_start != Some(new_start) {
-                    if let Some(k) = old_start {
-                        by_start.remove(&k[..])?;
-                    }
-                    by_start.insert(&new_start[..], &[][..])?;
-                }
-                chunks.insert(&ckey[..], raw)?;
-                let bytes = encode_meta(&meta).map_err(ConflictableTransactionError::Abort)?;
-                sessions.insert(&skey[..], bytes)?;
-                Ok(PutOutcome::Stored { new_session })
+                Ok(outcomes)
             },
         )?;
-        if outcome == (PutOutcome::Stored { new_session: true }) {
-            self.session_count.fetch_add(1, Ordering::Relaxed);
-        }
-        Ok(outcome)
+        let new = outcomes
+            .iter()
+            .filter(|o| **o == (PutOutcome::Stored { new_session: true }))
+            .count();
+        self.session_count.fetch_add(new as u64, Ordering::Relaxed);
+        Ok(outcomes)
     }
 
     fn has_session(&self, id: &SessionId) -> Result<bool, StoreError> {
@@ -398,6 +436,28 @@ mod tests {
             (2, 5, 6, 2)
         );
         assert_eq!(s.key_counts(), (2, 1, 1));
+    }
+
+    #[test]
+    fn a_group_merges_chunks_of_one_session_and_spots_duplicates() {
+        let (_d, s) = open();
+        let (a, b, c) = (header(1, 1, 2_000), header(1, 0, 1_000), header(2, 0, 5));
+        let out = s
+            .put_chunks(&[(&a, b"aa"), (&b, b"b"), (&a, b"aa"), (&c, b"c")], NOW)
+            .unwrap();
+        assert_eq!(
+            out,
+            [
+                PutOutcome::Stored { new_session: true },
+                PutOutcome::Stored { new_session: false },
+                PutOutcome::Duplicate,
+                PutOutcome::Stored { new_session: true },
+            ]
+        );
+        let m = s.session(&a.session).unwrap().unwrap();
+        assert_eq!((m.chunks, m.bytes, m.started_at), (2, 3, 1_000));
+        assert_eq!(s.key_counts(), (3, 2, 2));
+        assert_eq!(s.stats().unwrap().sessions, 2);
     }
 
     #[test]
