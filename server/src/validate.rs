@@ -301,6 +301,23 @@ impl Reader<'_> {
             n -= 1;
             let m = *b.get(pos).ok_or_else(truncated)?;
             pos += 1;
+            let e = MARKERS[usize::from(m)];
+            if e & SLOW == 0 {
+                // One table load instead of a many-way branch: the marker
+                // types of real events come in no predictable order.
+                let end = pos + usize::from(e & LEN_MASK);
+                let payload = b.get(pos..end).ok_or_else(truncated)?;
+                if e & STR != 0 && !is_ascii(payload) && std::str::from_utf8(payload).is_err() {
+                    return Err(ChunkError::BadBody("a string is not UTF-8".into()));
+                }
+                pos = end;
+                n += u64::from(e >> ELEMS_SHIFT);
+                // Every element takes at least one byte.
+                if n > (b.len() - pos) as u64 {
+                    return Err(truncated());
+                }
+                continue;
+            }
             // (payload bytes to skip, of which UTF-8; elements to add)
             let (len, utf8, elems): (u64, bool, u64) = match m {
                 0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => continue,
@@ -356,6 +373,41 @@ impl Reader<'_> {
         self.pos = pos;
         Ok(())
     }
+}
+
+/// The fast path's view of each MessagePack marker byte: payload bytes
+/// (a fixed-size scalar's, or a fixstr's length) in the low bits, elements
+/// added (fixarray, fixmap) above them, and two flags. Markers whose length
+/// follows them, and the unused 0xc1, take the slow path.
+static MARKERS: [u16; 256] = markers();
+const LEN_MASK: u16 = 0x3f;
+const STR: u16 = 1 << 6;
+const SLOW: u16 = 1 << 7;
+const ELEMS_SHIFT: u16 = 8;
+
+const fn markers() -> [u16; 256] {
+    let mut t = [SLOW; 256];
+    let mut m = 0usize;
+    while m < 256 {
+        let low = (m & 0x0f) as u16;
+        t[m] = match m as u8 {
+            0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => 0,
+            0x80..=0x8f => (2 * low) << ELEMS_SHIFT,
+            0x90..=0x9f => low << ELEMS_SHIFT,
+            0xa0..=0xbf => (m & 0x1f) as u16 | STR,
+            0xcc | 0xd0 => 1,
+            0xcd | 0xd1 | 0xd4 => 2,
+            0xd5 => 3,
+            0xca | 0xce | 0xd2 => 4,
+            0xd6 => 5,
+            0xcb | 0xcf | 0xd3 => 8,
+            0xd7 => 9,
+            0xd8 => 17,
+            _ => SLOW,
+        };
+        m += 1;
+    }
+    t
 }
 
 /// Whether every byte is below 0x80; branch-free, so it vectorises.
