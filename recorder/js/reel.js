@@ -35,6 +35,9 @@
   var CONSOLE_LEVELS = ['debug', 'log', 'info', 'warn', 'error'];
   var MAX_TEXT = 1024;
   var DRAIN_SLICE = 3000;
+  var SNAP_PART = 2000;
+  var ADD_BUDGET = 1500; // nodes serialised per task in a burst of adds
+  var SNAP_SLICE_MS = 12; // the full snapshot's walk, per task
   var MASKABLE_ATTRS = { value: 1, placeholder: 1, title: 1, alt: 1, 'aria-label': 1, 'aria-description': 1 };
 
   var inReel = 0;
@@ -263,13 +266,14 @@
 
     function enqueue(ev) {
       if (stopped) return;
+      if (walking && ev.k !== 'meta' && ev.k !== 'snap-part') { walking.held.push(ev); return; }
       queue.push(ev);
       if (!queueTimer) queueTimer = setTimeout(drain, 100);
     }
 
     /** How much work an event is to encode and convert, roughly in nodes. */
     function weight(ev) {
-      if (ev.k === 'snap') return ev.nodes.length;
+      if (ev.k === 'snap' || ev.k === 'snap-part') return ev.nodes.length;
       if (ev.k !== 'mut') return 1;
       var w = (ev.attr ? ev.attr.length : 0) + (ev.text ? ev.text.length : 0) + (ev.rem ? ev.rem.length : 0);
       for (var i = 0; ev.add && i < ev.add.length; i++) w += ev.add[i].nodes.length;
@@ -289,8 +293,24 @@
         while (n < queue.length && (n === 0 || w + weight(queue[n]) <= DRAIN_SLICE)) w += weight(queue[n++]);
         var batch = JSON.stringify(queue.splice(0, n));
         try { wasm.push(batch, now()); } catch (e) { warn(e); }
+        compressLater();
         if (!all && queue.length) { queueTimer = setTimeout(drain, 0); return; }
       }
+    }
+
+    /**
+     * Compresses the open chunk a frame (~128 KB encoded) per task, between
+     * the page's own tasks, so that sealing it is short whatever its size.
+     */
+    var workTimer = 0;
+    function compressLater() {
+      if (workTimer) return;
+      workTimer = setTimeout(function work() {
+        workTimer = 0;
+        var more = false;
+        try { more = !!(wasm && wasm.work()); } catch (e) { warn(e); }
+        if (more) workTimer = setTimeout(work, 0);
+      }, 0);
     }
 
     /* ---------------- serialisation ---------------- */
@@ -311,15 +331,37 @@
 
     /** The context bits an element passes to its content, looking through
      *  shadow roots and frames (the snapshot inherits them the same way). */
-    function ctxOf(node) {
-      var m = opts.maskAllText ? M_MASK : 0;
-      for (var n = node; n; n = up(n)) {
+    function ctxOf(node, memo) {
+      var m = memo ? inherited(node, memo) : opts.maskAllText ? M_MASK : 0;
+      for (var n = node; n && !memo; n = up(n)) {
         if (n.nodeType !== 1) continue;
         if (n.hasAttribute('data-reel-mask') || matches(n, opts.maskTextSelector)) m |= M_MASK;
         if (n.hasAttribute('data-reel-unmask')) m |= M_UNMASK;
       }
       var el = node.nodeType === 1 ? node : node.parentElement;
       if (el && sensitive.has(el)) m |= M_SENSITIVE;
+      return m;
+    }
+
+    /** The mask bits `node` inherits, with `memo` (a Map for one batch of
+     *  mutations) remembering them for every ancestor on the way: a batch
+     *  touching thousands of texts climbs each ancestor once. */
+    function inherited(node, memo) {
+      var path = [], m;
+      for (var n = node; n; n = up(n)) {
+        m = memo.get(n);
+        if (m !== undefined) break;
+        path.push(n);
+      }
+      if (m === undefined) m = opts.maskAllText ? M_MASK : 0;
+      for (var i = path.length - 1; i >= 0; i--) {
+        var x = path[i];
+        if (x.nodeType === 1) {
+          if (x.hasAttribute('data-reel-mask') || matches(x, opts.maskTextSelector)) m |= M_MASK;
+          if (x.hasAttribute('data-reel-unmask')) m |= M_UNMASK;
+        }
+        memo.set(x, m);
+      }
       return m;
     }
 
@@ -360,8 +402,16 @@
      * records about them are not sent twice.
      */
     function serialize(root, parentId, rootCtx, out, fresh) {
-      var stack = [root, parentId, rootCtx];
+      walk([root, parentId, rootCtx], out, fresh, Infinity);
+    }
+
+    /** The loop of `serialize`, resumable: stops once `performance.now()`
+     *  passes `deadline` (checked every 256 nodes) and returns whether it
+     *  finished; `stack` then holds where to go on. */
+    function walk(stack, out, fresh, deadline) {
+      var n = 0;
       while (stack.length) {
+        if ((++n & 255) === 0 && performance.now() > deadline) return false;
         var ctx = stack.pop(), pid = stack.pop(), node = stack.pop();
         var type = node.nodeType;
         if (type !== 1 && type !== 3 && type !== 4 && type !== 8 && type !== 9 && type !== 10 && type !== 11) continue;
@@ -444,6 +494,7 @@
         for (var c = node.lastChild; c; c = c.previousSibling) stack.push(c, id, type === 1 ? childCtx : ctx);
         if (inner) stack.push(inner, id, childCtx);
       }
+      return true;
     }
 
     /** Starts observing a document or shadow root, and queues its adopted
@@ -466,13 +517,60 @@
       for (var i = 0; i < l.length; i++) { l[i].t = t; enqueue(l[i]); }
     }
 
+    /*
+     * The full snapshot is walked in slices of SNAP_SLICE_MS, so a big page
+     * costs several short tasks, not one long one. The observer runs from
+     * the start: if the page changes anything while the walk is under way
+     * (`walking.dirty`), the walk starts over and finishes in one go, which
+     * is consistent by construction, and the records it saw are dropped
+     * (the snapshot shows their result). Events captured meanwhile wait in
+     * `walking.held` and follow the snapshot. Anything that needs the
+     * recording complete (flush, a marker, a CSSOM hook, stop) finishes the
+     * walk first, in one go.
+     */
+    var walking = null;
+
     function snapshot() {
       var t = now();
+      pending = null; // the snapshot has them
       enqueue({ k: 'meta', t: t, href: location.href, title: document.title || '', w: innerWidth, h: innerHeight, ua: navigator.userAgent });
-      var nodes = [];
-      serialize(document, 0, opts.maskAllText ? M_MASK : 0, nodes, null);
-      enqueue({ k: 'snap', t: t, nodes: nodes, sx: scrollX, sy: scrollY });
+      var w = walking = { stack: [document, 0, opts.maskAllText ? M_MASK : 0], nodes: [], held: [], dirty: false, timer: 0 };
+      late = [];
+      (function step() {
+        w.timer = 0;
+        if (walking !== w) return;
+        if (!w.dirty && !walk(w.stack, w.nodes, null, performance.now() + SNAP_SLICE_MS)) {
+          w.timer = setTimeout(function () { try { step(); } catch (e) { warn(e); walking = null; } }, 0);
+          return;
+        }
+        completeSnapshot();
+      })();
+    }
+
+    /** Finishes the walk under way now (starting over if the page changed
+     *  since it began), and sends the snapshot and what was held. */
+    function completeSnapshot() {
+      var w = walking;
+      if (!w) return;
+      if (w.timer) clearTimeout(w.timer);
+      if (observer && observer.takeRecords().length) w.dirty = true;
+      if (w.dirty) {
+        w.nodes = [];
+        late = [];
+        walk([document, 0, opts.maskAllText ? M_MASK : 0], w.nodes, null, Infinity);
+        if (observer) observer.takeRecords();
+      } else {
+        walk(w.stack, w.nodes, null, Infinity);
+      }
+      walking = null;
+      var t = now(), nodes = w.nodes;
+      // A big page goes to the wasm half in parts, each handed over (and
+      // converted) in its own task; the last part is the snapshot event.
+      var at = 0;
+      for (; nodes.length - at > SNAP_PART; at += SNAP_PART) enqueue({ k: 'snap-part', nodes: nodes.slice(at, at + SNAP_PART) });
+      enqueue({ k: 'snap', t: t, nodes: at ? nodes.slice(at) : nodes, sx: scrollX, sy: scrollY });
       flushLate(t);
+      for (var i = 0; i < w.held.length; i++) enqueue(w.held[i]);
     }
 
     /* ---------------- stylesheets ---------------- */
@@ -598,7 +696,13 @@
       field: function (el) { fieldChanged(el); },
       pre: function () { drainMutations(); },
     };
-    this.hook = function (name, args) { if (!stopped) hooks[name].apply(null, args); };
+    this.hook = function (name, args) {
+      if (stopped) return;
+      // A hooked change (a shadow root, a CSSOM edit, a field set by
+      // script) during the snapshot's walk: finish the walk first.
+      if (walking) completeSnapshot();
+      hooks[name].apply(null, args);
+    };
 
     /* ---------------- mutations ---------------- */
 
@@ -627,19 +731,28 @@
       return ev;
     }
 
-    /** Orders same-tree nodes in document order; trees by first sight. */
+    /**
+     * Orders roots that share a parent in document order (each add's `next`
+     * sibling must already be recorded, so they are serialised last first);
+     * parents in first-seen order. By index in the parent, one pass over its
+     * children: `compareDocumentPosition` walks the sibling list, so sorting
+     * thousands of siblings with it is quadratic.
+     */
     function sortRoots(roots) {
-      var trees = new Map();
+      var byParent = new Map();
       roots.forEach(function (n) {
-        var r = n.getRootNode();
-        if (!trees.has(r)) trees.set(r, []);
-        trees.get(r).push(n);
+        var list = byParent.get(n.parentNode);
+        if (!list) byParent.set(n.parentNode, list = []);
+        list.push(n);
       });
       var out = [];
-      trees.forEach(function (list) {
-        list.sort(function (a, b) {
-          return a.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING ? -1 : 1;
-        });
+      byParent.forEach(function (list, parent) {
+        if (list.length > 1) {
+          var at = new Map();
+          var i = 0;
+          for (var c = parent.firstChild; c; c = c.nextSibling) at.set(c, i++);
+          list.sort(function (a, b) { return at.get(a) - at.get(b); });
+        }
         out.push.apply(out, list);
       });
       return out;
@@ -652,7 +765,7 @@
      * then attribute and text changes of nodes that were not just added.
      */
     function onMutations(records) {
-      if (stopped || !records.length) return;
+      if (stopped || (!records.length && !pending)) return;
       var t = now();
       var rem = [], remSeen = new Set();
       var added = new Set();
@@ -711,14 +824,21 @@
       roots = sortRoots(roots);
       var fresh = new Set();
       var add = [];
-      for (var x = roots.length - 1; x >= 0; x--) {
-        var root = roots[x];
-        var next = root.nextSibling;
-        while (next && !idOf(next)) next = next.nextSibling;
-        var nodes = [];
-        var parent = root.parentNode;
-        serialize(root, idOf(parent), textCtx(parent, ctxOf(parent)), nodes, fresh);
-        if (nodes.length) add.push({ p: idOf(parent), n: next ? idOf(next) : 0, nodes: nodes });
+      // Roots left over from an earlier batch go first, as they are now:
+      // records since then that touch them describe what this serialises.
+      if (pending) serializePending(Infinity, add, fresh, remSeen, rootSet);
+      // The last roots first (an add's `next` sibling must be recorded);
+      // past the budget, the rest waits for the next task.
+      var budget = ADD_BUDGET;
+      var x = roots.length - 1;
+      for (; x >= 0 && budget > 0; x--) {
+        // A root inside a pending one was just serialised with it.
+        if (!fresh.has(roots[x])) budget -= addRoot(roots[x], add, fresh, remSeen, rootSet);
+      }
+      if (x >= 0) {
+        pending = [];
+        for (var q = 0; q <= x; q++) pending.push(roots[q], roots[q].parentNode);
+        if (!pendingTimer) pendingTimer = setTimeout(continuePending, 0);
       }
 
       var attr = [];
@@ -732,11 +852,12 @@
         });
       });
       var text = [];
+      var memo = new Map();
       texts.forEach(function (n) {
         var id = idOf(n);
         if (!id || fresh.has(n) || !recorded(n)) return;
         var ev = { id: id, v: n.data };
-        var m = textCtx(n.parentNode, ctxOf(n));
+        var m = textCtx(n.parentNode, ctxOf(n, memo));
         if (m) ev.m = m;
         text.push(ev);
       });
@@ -761,7 +882,55 @@
       flushLate(t);
     }
 
+    /**
+     * Serialises one added root into an add; returns how many nodes. Its
+     * `next` sibling is the first after it already recorded and staying
+     * put: not one this batch removes or has yet to add.
+     */
+    function addRoot(root, add, fresh, remSeen, rootSet) {
+      var next = root.nextSibling;
+      while (next && !(idOf(next) && (fresh.has(next) || !(remSeen.has(idOf(next)) || rootSet.has(next))))) next = next.nextSibling;
+      var nodes = [];
+      var parent = root.parentNode;
+      serialize(root, idOf(parent), textCtx(parent, ctxOf(parent)), nodes, fresh);
+      if (nodes.length) add.push({ p: idOf(parent), n: next ? idOf(next) : 0, nodes: nodes });
+      return nodes.length;
+    }
+
+    /*
+     * A burst that adds more than ADD_BUDGET nodes is serialised over
+     * several tasks: the mutation event carries the removes, attributes,
+     * texts and the last roots' adds; the other roots wait in `pending`
+     * (root, parent the root had, ...; document order) and go out from the
+     * end in later tasks. Any new batch (or anything that must see the
+     * recording up to date: markers, flush, CSSOM hooks) first serialises
+     * what is pending, as it is then, so the replay never applies a later
+     * record before an earlier add. A pending root that moved or left since
+     * is skipped: its own records say where it went.
+     */
+    var pending = null, pendingTimer = 0;
+    function serializePending(budget, add, fresh, remSeen, rootSet) {
+      while (pending && pending.length && budget > 0) {
+        var parent = pending.pop(), root = pending.pop();
+        if (root.parentNode !== parent || !idOf(parent) || !recorded(root)) continue;
+        budget -= addRoot(root, add, fresh, remSeen, rootSet);
+      }
+      if (pending && !pending.length) pending = null;
+    }
+    function continuePending() {
+      pendingTimer = 0;
+      if (!pending || stopped) { pending = null; return; }
+      var t = now(), add = [];
+      try {
+        serializePending(ADD_BUDGET, add, new Set(), new Set(), new Set());
+      } catch (e) { warn(e); pending = null; }
+      if (add.length) enqueue({ k: 'mut', t: t, rem: [], add: add, attr: [], text: [] });
+      flushLate(t);
+      if (pending) pendingTimer = setTimeout(continuePending, 0);
+    }
+
     function drainMutations() {
+      if (walking) completeSnapshot();
       if (observer) onMutations(observer.takeRecords());
     }
 
@@ -1014,6 +1183,7 @@
 
     function begin() {
       observer = new MutationObserver(function (records) {
+        if (walking) { walking.dirty = true; return; }
         try { onMutations(records); } catch (e) { warn(e); }
       });
       docs.push(document);
@@ -1169,8 +1339,10 @@
     this.stop = function (discard) {
       if (stopped) return Promise.resolve();
       var done = discard ? Promise.resolve() : self.flush().catch(warn);
+      if (discard) walking = null;
       return done.then(function () {
         stopped = true;
+        walking = null;
         if (observer) observer.disconnect();
         observer = null;
         listeners.forEach(function (l) { l[0].removeEventListener(l[1], l[2], l[3]); });

@@ -6,7 +6,7 @@ use crate::batch::Batcher;
 use crate::convert;
 use crate::raw::RawEvent;
 use crate::transport::{self, Shared, Transport};
-use reel_shared::{Dropped, Event, EventData, SessionId};
+use reel_shared::{Dropped, Event, EventData, FlatNode, SessionId};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -15,6 +15,8 @@ use wasm_bindgen::prelude::*;
 pub struct Recorder {
     batcher: Rc<RefCell<Batcher>>,
     transport: Shared,
+    /// Nodes of a snapshot whose `snap` has not arrived yet.
+    snapshot_head: RefCell<Vec<FlatNode>>,
 }
 
 #[wasm_bindgen]
@@ -34,6 +36,7 @@ impl Recorder {
         Ok(Recorder {
             batcher: Rc::new(RefCell::new(Batcher::new(session, next_seq))),
             transport: Transport::new(endpoint, session_id, ingest_key),
+            snapshot_head: RefCell::new(Vec::new()),
         })
     }
 
@@ -45,15 +48,41 @@ impl Recorder {
         }
     }
 
-    /// Takes a JSON array of raw events from the capture layer.
+    /// Takes a JSON array of raw events from the capture layer, converts
+    /// (and so masks) them and encodes them into the open chunk.
     pub fn push(&self, raw_json: &str, now: f64) -> Result<(), JsError> {
         let raws: Vec<RawEvent> = serde_json::from_str(raw_json)
             .map_err(|e| JsError::new(&format!("reel: bad batch: {e}")))?;
-        let events = raws.into_iter().filter_map(convert::event);
+        let mut events = Vec::with_capacity(raws.len());
+        for raw in raws {
+            if let RawEvent::SnapshotPart { nodes } = raw {
+                let mut head = self.snapshot_head.borrow_mut();
+                head.extend(nodes.into_iter().filter_map(convert::node));
+                continue;
+            }
+            let Some(mut event) = convert::event(raw) else {
+                continue;
+            };
+            if let EventData::FullSnapshot(s) = &mut event.data {
+                let mut head = std::mem::take(&mut *self.snapshot_head.borrow_mut());
+                if !head.is_empty() {
+                    head.append(&mut s.nodes);
+                    s.nodes = head;
+                }
+            }
+            events.push(event);
+        }
         self.batcher
             .borrow_mut()
-            .push(events, raw_json.len(), now as u64);
-        Ok(())
+            .push(events, now as u64)
+            .map_err(|e| JsError::new(&format!("reel: could not encode: {e}")))
+    }
+
+    /// Compresses a piece of the open chunk ahead of its seal, so sealing
+    /// a big chunk is never one long task; returns whether more is waiting
+    /// (the capture layer then calls again from a later task).
+    pub fn work(&self) -> bool {
+        self.batcher.borrow_mut().work()
     }
 
     /// Seals the open chunk if it is due, and makes sure the transport runs.
@@ -64,7 +93,9 @@ impl Recorder {
                 t: now as u64,
                 data: EventData::Dropped(Dropped { chunks, bytes }),
             };
-            self.batcher.borrow_mut().push([ev], 32, now as u64);
+            if let Err(e) = self.batcher.borrow_mut().push([ev], now as u64) {
+                transport::warn(&format!("could not encode: {e}"));
+            }
         }
         if self.batcher.borrow().due(now as u64) {
             self.seal();

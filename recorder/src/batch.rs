@@ -6,18 +6,19 @@
 //! dense and never reused within a session: the server deduplicates on
 //! `(session, seq)`, so a resent chunk is harmless and a lost one is visible.
 
-use reel_shared::{encode_chunk, ChunkError, Event, SessionId};
+use reel_shared::{ChunkEncoder, ChunkError, Event, SessionId};
 
 /// Seal after this much time since the chunk's first event.
 pub const MAX_AGE_MS: u64 = 5_000;
-/// Seal once the buffered events' estimated size passes this.
+/// Seal once the events' encoded size passes this.
 pub const MAX_BYTES: usize = 512 * 1024;
 
+/// Invariant: `open` is `Some` exactly while the open chunk has events, and
+/// `opened_at` with it.
 pub struct Batcher {
     session: SessionId,
     next_seq: u32,
-    events: Vec<Event>,
-    estimated_bytes: usize,
+    open: Option<ChunkEncoder>,
     opened_at: Option<u64>,
 }
 
@@ -33,8 +34,7 @@ impl Batcher {
         Batcher {
             session,
             next_seq,
-            events: Vec::new(),
-            estimated_bytes: 0,
+            open: None,
             opened_at: None,
         }
     }
@@ -48,46 +48,51 @@ impl Batcher {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.events.is_empty()
+        self.open.is_none()
     }
 
-    /// Adds events; `estimated_bytes` is the size of their raw form, a
-    /// good-enough proxy for the encoded size.
+    /// Adds events, encoding them now (the cost is spread over the pushes,
+    /// which the capture layer makes in short tasks).
     pub fn push(
         &mut self,
         events: impl IntoIterator<Item = Event>,
-        estimated_bytes: usize,
         now: u64,
-    ) {
-        let before = self.events.len();
-        self.events.extend(events);
-        if self.events.len() > before {
-            self.estimated_bytes += estimated_bytes;
+    ) -> Result<(), ChunkError> {
+        for e in events {
+            let (session, seq) = (self.session, self.next_seq);
+            self.open
+                .get_or_insert_with(|| ChunkEncoder::new(session, seq))
+                .push(&e)?;
             self.opened_at.get_or_insert(now);
         }
+        Ok(())
+    }
+
+    /// Compresses a frame's worth of the open chunk ahead of its seal;
+    /// returns whether more is waiting.
+    pub fn work(&mut self) -> bool {
+        self.open.as_mut().is_some_and(ChunkEncoder::compress_some)
     }
 
     /// Whether the open chunk should be sealed now.
     pub fn due(&self, now: u64) -> bool {
-        match self.opened_at {
-            None => false,
-            Some(opened) => {
-                self.estimated_bytes >= MAX_BYTES || now.saturating_sub(opened) >= MAX_AGE_MS
+        match (&self.open, self.opened_at) {
+            (Some(enc), Some(opened)) => {
+                enc.encoded_bytes() >= MAX_BYTES || now.saturating_sub(opened) >= MAX_AGE_MS
             }
+            _ => false,
         }
     }
 
     /// Seals the open chunk, if any.
     pub fn seal(&mut self) -> Result<Option<Sealed>, ChunkError> {
-        if self.events.is_empty() {
+        let Some(enc) = self.open.take() else {
             return Ok(None);
-        }
-        let events = std::mem::take(&mut self.events);
-        self.estimated_bytes = 0;
+        };
         self.opened_at = None;
         let seq = self.next_seq;
         self.next_seq += 1;
-        let bytes = encode_chunk(self.session, seq, &events)?;
+        let bytes = enc.finish()?;
         Ok(Some(Sealed { seq, bytes }))
     }
 }
@@ -111,7 +116,7 @@ mod tests {
     fn seals_by_age_and_size_with_dense_seqs() {
         let mut b = Batcher::new(SessionId([7; 16]), 3);
         assert!(!b.due(0));
-        b.push([ev(10)], 10, 100);
+        b.push([ev(10)], 100).unwrap();
         assert!(!b.due(100 + MAX_AGE_MS - 1));
         assert!(b.due(100 + MAX_AGE_MS));
         let s = b.seal().unwrap().unwrap();
@@ -120,7 +125,16 @@ mod tests {
         assert_eq!(chunk.header.seq, 3);
         assert_eq!(chunk.events, vec![ev(10)]);
         assert!(b.seal().unwrap().is_none());
-        b.push([ev(11)], MAX_BYTES, 200);
+        b.push([ev(11)], 200).unwrap();
+        assert!(!b.due(200));
+        let big = Event {
+            t: 12,
+            data: EventData::Custom(Custom {
+                name: "x".repeat(MAX_BYTES),
+                data: None,
+            }),
+        };
+        b.push([big], 200).unwrap();
         assert!(b.due(200));
         assert_eq!(b.seal().unwrap().unwrap().seq, 4);
         assert_eq!(b.next_seq(), 5);
@@ -129,7 +143,7 @@ mod tests {
     #[test]
     fn pushing_nothing_opens_nothing() {
         let mut b = Batcher::new(SessionId([1; 16]), 0);
-        b.push([], 100, 5);
+        b.push([], 5).unwrap();
         assert!(b.is_empty());
         assert!(!b.due(u64::MAX));
     }

@@ -74,6 +74,8 @@ pub fn event(raw: RawEvent) -> Option<Event> {
                 user_agent: ua,
             }),
         ),
+        // Held by the caller until its `snap` arrives: see `api.rs`.
+        RawEvent::SnapshotPart { .. } => return None,
         RawEvent::Snapshot { t, nodes, sx, sy } => (
             t,
             EventData::FullSnapshot(Snapshot {
@@ -343,7 +345,7 @@ fn namespace(ns: Option<&str>) -> Namespace {
     }
 }
 
-fn node(raw: RawNode) -> Option<FlatNode> {
+pub fn node(raw: RawNode) -> Option<FlatNode> {
     let kind = match raw.k {
         1 if raw.m & flags::BLOCK != 0 => NodeKind::Blocked {
             tag: raw.tag,

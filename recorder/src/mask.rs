@@ -135,7 +135,10 @@ mod tests {
         assert_eq!(option("", 0).checked(Some(true)), None);
         assert_eq!(option("", UNMASK).checked(Some(true)), Some(true));
         assert_eq!(option("cc-exp-month", UNMASK).checked(Some(true)), None);
-        assert_eq!(option("", UNMASK | WAS_SENSITIVE).checked(Some(false)), None);
+        assert_eq!(
+            option("", UNMASK | WAS_SENSITIVE).checked(Some(false)),
+            None
+        );
         // Checkboxes and radios keep their state, masked or not.
         assert_eq!(input("checkbox", "", 0).checked(Some(true)), Some(true));
     }

@@ -43,6 +43,11 @@ pub enum RawEvent {
         sx: f64,
         sy: f64,
     },
+    /// The first nodes of a big snapshot, sent ahead in their own task so
+    /// no single hand-off converts the whole page; the `snap` that follows
+    /// carries the rest.
+    #[serde(rename = "snap-part")]
+    SnapshotPart { nodes: Vec<RawNode> },
     #[serde(rename = "mut")]
     Mutation {
         t: f64,

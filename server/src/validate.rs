@@ -154,8 +154,14 @@ fn inflate_into(
             return Err(ChunkError::BodyTooLarge(cap));
         }
         if hint == 0 {
-            // The frame is complete and flushed.
-            break;
+            // The frame is complete and flushed. A body may hold several
+            // frames (the recorder compresses big chunks a piece at a
+            // time): libzstd goes on with the next one on the next call.
+            let rest = &body[input.pos()..];
+            if rest.is_empty() || !rest.starts_with(&reel_shared::chunk::ZSTD_MAGIC) {
+                break;
+            }
+            continue;
         }
         if input.pos() == before_in && out.len() == before_out && out.len() < out.capacity() {
             // No progress with room to write: the input ran out mid-frame.

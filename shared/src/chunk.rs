@@ -5,8 +5,11 @@
 //! ```
 //!
 //! The header is small and uncompressed so the server can validate and index
-//! a chunk without decompressing it. The body is one zstd frame holding the
-//! MessagePack-encoded `Vec<Event>`.
+//! a chunk without decompressing it. The body is zstd: one frame, or several
+//! concatenated (as the zstd format allows, and the zstd tool reads), whose
+//! content together is the MessagePack-encoded `Vec<Event>`. Several frames
+//! let the recorder compress a big chunk a piece at a time, in separate
+//! tasks, instead of in one long task when it seals (see [`ChunkEncoder`]).
 //!
 //! Decoding takes untrusted bytes: it never panics, never recurses on input,
 //! and never allocates more than [`Limits`] allow, whatever the bytes claim
@@ -48,20 +51,23 @@ pub struct ChunkStats {
 impl ChunkStats {
     pub fn from_events(events: &[Event]) -> Self {
         let mut s = ChunkStats::default();
-        for e in events {
-            match &e.data {
-                EventData::Meta(m) => {
-                    s.urls.push(m.href.clone());
-                    s.user_agent = Some(m.user_agent.clone());
-                }
-                EventData::Mouse(m) if m.kind == MouseKind::Click => s.clicks += 1,
-                EventData::Identify(i) => s.user_id = Some(i.user_id.clone()),
-                EventData::PageError(_) => s.errors += 1,
-                EventData::Console(c) if c.level == ConsoleLevel::Error => s.errors += 1,
-                _ => {}
-            }
-        }
+        events.iter().for_each(|e| s.add(e));
         s
+    }
+
+    /// Counts one more event.
+    pub fn add(&mut self, e: &Event) {
+        match &e.data {
+            EventData::Meta(m) => {
+                self.urls.push(m.href.clone());
+                self.user_agent = Some(m.user_agent.clone());
+            }
+            EventData::Mouse(m) if m.kind == MouseKind::Click => self.clicks += 1,
+            EventData::Identify(i) => self.user_id = Some(i.user_id.clone()),
+            EventData::PageError(_) => self.errors += 1,
+            EventData::Console(c) if c.level == ConsoleLevel::Error => self.errors += 1,
+            _ => {}
+        }
     }
 }
 
@@ -105,7 +111,7 @@ pub enum ChunkError {
     BadBody(String),
     #[error("chunk body decompresses to more than {0} bytes")]
     BodyTooLarge(usize),
-    #[error("chunk body has bytes after its zstd frame")]
+    #[error("chunk body has bytes after its zstd frames")]
     TrailingBytes,
     #[error("chunk holds {0} events, over the limit of {1}")]
     TooManyEvents(usize, usize),
@@ -121,30 +127,152 @@ pub enum ChunkError {
 /// derived from the events, so they cannot disagree with the body.
 #[cfg(feature = "encode")]
 pub fn encode_chunk(session: SessionId, seq: u32, events: &[Event]) -> Result<Vec<u8>, ChunkError> {
-    if events.is_empty() {
-        return Err(ChunkError::Empty);
+    let mut enc = ChunkEncoder::new(session, seq);
+    for e in events {
+        enc.push(e)?;
     }
-    let header = ChunkHeader {
-        session,
-        seq,
-        t_start: events.iter().map(|e| e.t).min().unwrap_or(0),
-        t_end: events.iter().map(|e| e.t).max().unwrap_or(0),
-        event_count: u32::try_from(events.len()).map_err(|e| ChunkError::Encode(e.to_string()))?,
-        stats: ChunkStats::from_events(events),
-    };
-    let header_bytes = rmp_serde::to_vec(&header).map_err(|e| ChunkError::Encode(e.to_string()))?;
-    let body = rmp_serde::to_vec(events).map_err(|e| ChunkError::Encode(e.to_string()))?;
+    enc.finish()
+}
+
+/// A chunk built an event at a time, and compressed a piece at a time.
+///
+/// Events are MessagePack-encoded as they are pushed; [`compress_some`]
+/// turns the oldest [`FRAME_BYTES`] of them into a zstd frame, whenever the
+/// caller has a moment (the recorder calls it from its own short tasks), so
+/// that [`finish`] only compresses what is left. The body's leading frame
+/// holds just the array header, which needs the final count: frames are
+/// independent, so it can be compressed last and still go first.
+///
+/// [`compress_some`]: ChunkEncoder::compress_some
+/// [`finish`]: ChunkEncoder::finish
+#[cfg(feature = "encode")]
+pub struct ChunkEncoder {
+    session: SessionId,
+    seq: u32,
+    t_start: u64,
+    t_end: u64,
+    count: u32,
+    stats: ChunkStats,
+    /// Encoded events not compressed yet.
+    raw: Vec<u8>,
+    /// Frames of the events before `raw`.
+    frames: Vec<u8>,
+    /// Bytes of encoded events so far (compressed or not).
+    encoded: usize,
+}
+
+/// How much encoded data one frame holds: ruzstd's block size, so a frame
+/// is one block, and compressing it is a short task (~10 ms in the browser).
+#[cfg(feature = "encode")]
+pub const FRAME_BYTES: usize = 128 * 1024;
+
+#[cfg(feature = "encode")]
+fn zstd_frame(data: &[u8]) -> Vec<u8> {
     // Fastest is the level ruzstd's encoder implements fully; it is also
     // what a recorder on the page's main thread can afford.
-    let compressed =
-        ruzstd::encoding::compress_to_vec(&body[..], ruzstd::encoding::CompressionLevel::Fastest);
-    let mut out = Vec::with_capacity(PRELUDE + header_bytes.len() + compressed.len());
-    out.extend_from_slice(MAGIC);
-    out.push(FORMAT_VERSION);
-    out.extend_from_slice(&(header_bytes.len() as u32).to_le_bytes());
-    out.extend_from_slice(&header_bytes);
-    out.extend_from_slice(&compressed);
-    Ok(out)
+    ruzstd::encoding::compress_to_vec(data, ruzstd::encoding::CompressionLevel::Fastest)
+}
+
+#[cfg(feature = "encode")]
+impl ChunkEncoder {
+    pub fn new(session: SessionId, seq: u32) -> Self {
+        ChunkEncoder {
+            session,
+            seq,
+            t_start: u64::MAX,
+            t_end: 0,
+            count: 0,
+            stats: ChunkStats::default(),
+            raw: Vec::new(),
+            frames: Vec::new(),
+            encoded: 0,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Encoded size of the events so far, before compression.
+    pub fn encoded_bytes(&self) -> usize {
+        self.encoded
+    }
+
+    pub fn push(&mut self, e: &Event) -> Result<(), ChunkError> {
+        let before = self.raw.len();
+        rmp_serde::encode::write(&mut self.raw, e)
+            .map_err(|err| ChunkError::Encode(err.to_string()))?;
+        self.encoded += self.raw.len() - before;
+        self.count = self
+            .count
+            .checked_add(1)
+            .ok_or_else(|| ChunkError::Encode("too many events".into()))?;
+        self.t_start = self.t_start.min(e.t);
+        self.t_end = self.t_end.max(e.t);
+        self.stats.add(e);
+        Ok(())
+    }
+
+    /// Compresses one frame's worth of the pending events, if there is that
+    /// much; returns whether another full frame is still pending.
+    pub fn compress_some(&mut self) -> bool {
+        if self.raw.len() >= FRAME_BYTES {
+            let frame = zstd_frame(&self.raw[..FRAME_BYTES]);
+            self.frames.extend_from_slice(&frame);
+            self.raw.drain(..FRAME_BYTES);
+        }
+        self.raw.len() >= FRAME_BYTES
+    }
+
+    /// The finished chunk.
+    pub fn finish(self) -> Result<Vec<u8>, ChunkError> {
+        if self.count == 0 {
+            return Err(ChunkError::Empty);
+        }
+        let header = ChunkHeader {
+            session: self.session,
+            seq: self.seq,
+            t_start: self.t_start,
+            t_end: self.t_end,
+            event_count: self.count,
+            stats: self.stats,
+        };
+        let header_bytes =
+            rmp_serde::to_vec(&header).map_err(|e| ChunkError::Encode(e.to_string()))?;
+        // A MessagePack array header, in its shortest form (as rmp-serde
+        // writes a `Vec`).
+        let mut array = Vec::with_capacity(5);
+        match self.count {
+            n @ 0..=15 => array.push(0x90 | n as u8),
+            n @ 16..=0xffff => {
+                array.push(0xdc);
+                array.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+            n => {
+                array.push(0xdd);
+                array.extend_from_slice(&n.to_be_bytes());
+            }
+        }
+        let mut out = Vec::with_capacity(
+            PRELUDE + header_bytes.len() + self.frames.len() + self.raw.len() / 3,
+        );
+        out.extend_from_slice(MAGIC);
+        out.push(FORMAT_VERSION);
+        out.extend_from_slice(&(header_bytes.len() as u32).to_le_bytes());
+        out.extend_from_slice(&header_bytes);
+        if self.frames.is_empty() {
+            // A small chunk: one frame.
+            array.extend_from_slice(&self.raw);
+            out.extend_from_slice(&zstd_frame(&array));
+        } else {
+            out.extend_from_slice(&zstd_frame(&array));
+            out.extend_from_slice(&self.frames);
+            if !self.raw.is_empty() {
+                out.extend_from_slice(&zstd_frame(&self.raw));
+            }
+        }
+        Ok(out)
+    }
 }
 
 /// Reads a chunk's header without touching its body; returns the header and
@@ -191,21 +319,30 @@ pub fn decode_header<'a>(
 /// Decompresses a chunk body, refusing to produce more than
 /// `limits.max_decompressed` bytes.
 pub fn decompress_body(mut body: &[u8], limits: &Limits) -> Result<Vec<u8>, ChunkError> {
-    let decoder = ruzstd::decoding::StreamingDecoder::new(&mut body)
-        .map_err(|e| ChunkError::BadBody(e.to_string()))?;
     let mut out = Vec::new();
-    decoder
-        .take(limits.max_decompressed as u64 + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| ChunkError::BadBody(e.to_string()))?;
-    if out.len() > limits.max_decompressed {
-        return Err(ChunkError::BodyTooLarge(limits.max_decompressed));
+    loop {
+        let decoder = ruzstd::decoding::StreamingDecoder::new(&mut body)
+            .map_err(|e| ChunkError::BadBody(e.to_string()))?;
+        // The limit is on the whole body, across its frames.
+        let room = (limits.max_decompressed - out.len()) as u64 + 1;
+        decoder
+            .take(room)
+            .read_to_end(&mut out)
+            .map_err(|e| ChunkError::BadBody(e.to_string()))?;
+        if out.len() > limits.max_decompressed {
+            return Err(ChunkError::BodyTooLarge(limits.max_decompressed));
+        }
+        if body.is_empty() {
+            return Ok(out);
+        }
+        if !body.starts_with(&ZSTD_MAGIC) {
+            return Err(ChunkError::TrailingBytes);
+        }
     }
-    if !body.is_empty() {
-        return Err(ChunkError::TrailingBytes);
-    }
-    Ok(out)
 }
+
+/// The first bytes of every zstd frame.
+pub const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 
 /// Decodes a whole chunk: header, body, events, and their agreement.
 pub fn decode_chunk(bytes: &[u8], limits: &Limits) -> Result<Chunk, ChunkError> {

@@ -11,9 +11,9 @@ pub mod event;
 pub mod ids;
 pub mod node;
 
-#[cfg(feature = "encode")]
-pub use chunk::encode_chunk;
 pub use chunk::{decode_chunk, decode_header, Chunk, ChunkError, ChunkHeader, ChunkStats, Limits};
+#[cfg(feature = "encode")]
+pub use chunk::{encode_chunk, ChunkEncoder, FRAME_BYTES};
 pub use event::*;
 pub use ids::{NodeId, SessionId, SessionIdError, NO_NODE};
 pub use node::*;

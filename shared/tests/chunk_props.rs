@@ -306,6 +306,37 @@ proptest! {
         prop_assert_eq!(chunk.events, events);
     }
 
+    /// A chunk compressed a frame at a time, at any points between pushes,
+    /// decodes to the same events as one compressed at once; the bomb limit
+    /// holds across frames.
+    #[test]
+    fn chunks_compressed_in_pieces_round_trip(events in prop::collection::vec(event(), 1..40), pad in 0usize..600, every in 1usize..8) {
+        // Big enough events that the chunk spans several frames.
+        let mut events = events;
+        for (i, e) in events.iter_mut().enumerate() {
+            if i % 3 == 0 {
+                e.data = EventData::Custom(Custom { name: format!("{i}-{}", "pad ".repeat(pad * 30 + i)), data: None });
+            }
+        }
+        let mut enc = ChunkEncoder::new(SessionId([9; 16]), 4);
+        for (i, e) in events.iter().enumerate() {
+            enc.push(e).unwrap();
+            if i % every == 0 {
+                while enc.compress_some() {}
+            }
+        }
+        let encoded = enc.encoded_bytes();
+        let bytes = enc.finish().unwrap();
+        let chunk = decode_chunk(&bytes, &Limits::default()).unwrap();
+        prop_assert_eq!(&chunk.events, &events);
+        prop_assert_eq!(chunk.header.event_count as usize, events.len());
+        prop_assert_eq!(&chunk.header.stats, &ChunkStats::from_events(&events));
+        let tight = Limits { max_decompressed: encoded + 5, ..Limits::default() };
+        prop_assert!(decode_chunk(&bytes, &tight).is_ok());
+        let under = Limits { max_decompressed: encoded.saturating_sub(2), ..Limits::default() };
+        prop_assert!(decode_chunk(&bytes, &under).is_err());
+    }
+
     #[test]
     fn garbage_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
         let _ = decode_chunk(&bytes, &Limits::default());

@@ -243,6 +243,51 @@ async fn a_valid_chunk_is_stored_listed_and_readable() {
         .assert_json_error(StatusCode::BAD_REQUEST);
 }
 
+/// The recorder compresses a big chunk a frame at a time: a body of several
+/// zstd frames is ingested and read back whole; bytes after the frames that
+/// are not a frame are still refused.
+#[tokio::test]
+async fn a_chunk_of_several_frames_is_accepted() {
+    let s = server();
+    let id = sid(0xcd);
+    let mut enc = reel_shared::ChunkEncoder::new(id, 0);
+    let mut evs = events(T0, "https://shop.example/big", None, 1);
+    for i in 0..40u64 {
+        evs.push(Event {
+            t: T0 + 10 + i,
+            data: EventData::Custom(Custom {
+                name: format!("{i} {}", "filler text ".repeat(1_000)),
+                data: None,
+            }),
+        });
+    }
+    for e in &evs {
+        enc.push(e).unwrap();
+        while enc.compress_some() {}
+    }
+    let bytes = enc.finish().unwrap();
+    let frames = bytes
+        .windows(4)
+        .filter(|w| *w == reel_shared::chunk::ZSTD_MAGIC)
+        .count();
+    assert!(frames >= 3, "{frames} frames");
+    let r = s.ingest(id, 0, bytes.clone()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let ev = s.get(&format!("/api/v1/sessions/{id}/events")).await.json();
+    assert_eq!(ev.as_array().map(Vec::len), Some(evs.len()));
+    assert_eq!(
+        ev[evs.len() - 1]["data"]["Custom"]["name"]
+            .as_str()
+            .map(|n| n.starts_with("39 ")),
+        Some(true)
+    );
+    let mut trailing = bytes;
+    trailing.extend_from_slice(b"junk");
+    s.ingest(id, 1, trailing)
+        .await
+        .assert_json_error(StatusCode::BAD_REQUEST);
+}
+
 #[tokio::test]
 async fn bad_ingest_gets_json_4xx_and_the_server_keeps_going() {
     let s = server();
