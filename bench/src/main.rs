@@ -28,12 +28,11 @@ mod serve;
 mod trace;
 
 use anyhow::{anyhow, bail, Context, Result};
-use reel_e2e::cdp::{base64_decode, CdpEvent};
+use reel_e2e::cdp::{base64_decode, CdpEvent, Collector};
 use reel_e2e::{Browser, Page, ReelServer};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Runs per workload and mode; the report shows the median.
@@ -368,62 +367,6 @@ fn npm_install(prefix: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Collects the page's CDP events of interest while a run lasts.
-struct Collector {
-    events: Arc<Mutex<Vec<CdpEvent>>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Collector {
-    fn start(page: &Page) -> Self {
-        let mut rx = page.subscribe();
-        let events = Arc::new(Mutex::new(Vec::new()));
-        let sink = events.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                match rx.recv().await {
-                    Ok(ev) => {
-                        if matches!(
-                            ev.method.as_str(),
-                            "Tracing.dataCollected"
-                                | "Tracing.tracingComplete"
-                                | "Network.requestWillBeSent"
-                        ) {
-                            sink.lock().unwrap_or_else(|e| e.into_inner()).push(ev);
-                        }
-                    }
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                        eprintln!("reel-bench: warning: {n} CDP events lost");
-                    }
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
-                }
-            }
-        });
-        Collector { events, task }
-    }
-
-    fn snapshot(&self) -> Vec<CdpEvent> {
-        self.events
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
-    fn has(&self, method: &str) -> bool {
-        self.events
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .any(|e| e.method == method)
-    }
-}
-
-impl Drop for Collector {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
 async fn metrics(page: &Page) -> Result<std::collections::HashMap<String, f64>> {
     let r = page.call("Performance.getMetrics", json!({})).await?;
     let list = r
@@ -493,7 +436,12 @@ async fn measure(
         .await?;
 
     let run_id = format!("{}-{}-{}", w.name, mode.name(), rep);
-    let collector = Collector::start(page);
+    let collector = Collector::start(page, |m| {
+        matches!(
+            m,
+            "Tracing.dataCollected" | "Tracing.tracingComplete" | "Network.requestWillBeSent"
+        )
+    });
     page.call(
         "Tracing.start",
         json!({

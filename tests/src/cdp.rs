@@ -894,6 +894,51 @@ pub fn base64_decode(s: &str) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// Collects the events of a page whose method `keep` accepts, from its
+/// creation until it is dropped: what a benchmark reads after a run
+/// (trace data, network requests).
+pub struct Collector {
+    events: Arc<Mutex<Vec<CdpEvent>>>,
+    task: JoinHandle<()>,
+}
+
+impl Collector {
+    pub fn start(page: &Page, keep: fn(&str) -> bool) -> Self {
+        let mut rx = page.subscribe();
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let sink = events.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                match rx.recv().await {
+                    Ok(ev) if keep(&ev.method) => lock(&sink).push(ev),
+                    Ok(_) => {}
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        eprintln!("cdp: warning: {n} events lost by a collector");
+                    }
+                    Err(broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        });
+        Collector { events, task }
+    }
+
+    /// What was collected so far.
+    pub fn snapshot(&self) -> Vec<CdpEvent> {
+        lock(&self.events).clone()
+    }
+
+    /// Whether an event named `method` was collected.
+    pub fn has(&self, method: &str) -> bool {
+        lock(&self.events).iter().any(|e| e.method == method)
+    }
+}
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

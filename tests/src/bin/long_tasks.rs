@@ -14,11 +14,10 @@
 //! `cargo run --release -p reel-e2e --bin long_tasks [-- RUNS]`.
 
 use anyhow::{bail, Context, Result};
-use reel_e2e::cdp::CdpEvent;
-use reel_e2e::{Browser, Page, PageServer, ReelServer};
+use reel_e2e::cdp::Collector;
+use reel_e2e::{Browser, PageServer, ReelServer};
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const CATEGORIES: &[&str] = &[
@@ -130,50 +129,6 @@ fn tasks(events: &[Value]) -> Vec<Task> {
     out
 }
 
-struct Collector {
-    events: Arc<Mutex<Vec<CdpEvent>>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Collector {
-    fn start(page: &Page) -> Self {
-        let mut rx = page.subscribe();
-        let events = Arc::new(Mutex::new(Vec::new()));
-        let sink = events.clone();
-        let task = tokio::spawn(async move {
-            while let Ok(ev) = rx.recv().await {
-                if ev.method.starts_with("Tracing.") {
-                    sink.lock().unwrap_or_else(|e| e.into_inner()).push(ev);
-                }
-            }
-        });
-        Collector { events, task }
-    }
-
-    fn complete(&self) -> bool {
-        self.events
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .any(|e| e.method == "Tracing.tracingComplete")
-    }
-
-    fn trace_events(&self) -> Vec<Value> {
-        let evs = self.events.lock().unwrap_or_else(|e| e.into_inner());
-        evs.iter()
-            .filter(|e| e.method == "Tracing.dataCollected")
-            .filter_map(|e| e.params["value"].as_array().cloned())
-            .flatten()
-            .collect()
-    }
-}
-
-impl Drop for Collector {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
 /// The user-timing marks of the trace, by name (ms).
 fn marks(events: &[Value]) -> HashMap<String, f64> {
     events
@@ -190,7 +145,7 @@ fn marks(events: &[Value]) -> HashMap<String, f64> {
 async fn run(browser: &Browser, pages: &PageServer) -> Result<(Task, Task)> {
     let page = browser.new_page().await?;
     page.goto(&pages.url("/corpus/big.html")).await?;
-    let collector = Collector::start(&page);
+    let collector = Collector::start(&page, |m| m.starts_with("Tracing."));
     page.call(
         "Tracing.start",
         json!({
@@ -210,13 +165,19 @@ async fn run(browser: &Browser, pages: &PageServer) -> Result<(Task, Task)> {
         .await?;
     page.call("Tracing.end", json!({})).await?;
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !collector.complete() {
+    while !collector.has("Tracing.tracingComplete") {
         if Instant::now() > deadline {
             bail!("no Tracing.tracingComplete within 60 s");
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let events = collector.trace_events();
+    let events: Vec<Value> = collector
+        .snapshot()
+        .iter()
+        .filter(|e| e.method == "Tracing.dataCollected")
+        .filter_map(|e| e.params["value"].as_array().cloned())
+        .flatten()
+        .collect();
     let m = marks(&events);
     let (Some(&burst), Some(&end)) = (m.get("reel:burst"), m.get("reel:end")) else {
         bail!(
