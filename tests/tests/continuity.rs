@@ -245,9 +245,14 @@ async fn a_long_outage_drops_the_oldest_and_the_player_shows_the_gap() -> Result
         .iter()
         .filter_map(|e| e["data"].get("Dropped"))
         .collect();
-    ensure!(!dropped.is_empty(), "no Dropped event after an outage past the cap");
     ensure!(
-        dropped.iter().all(|d| d["chunks"].as_u64().unwrap_or(0) >= 1),
+        !dropped.is_empty(),
+        "no Dropped event after an outage past the cap"
+    );
+    ensure!(
+        dropped
+            .iter()
+            .all(|d| d["chunks"].as_u64().unwrap_or(0) >= 1),
         "Dropped events say nothing was lost: {dropped:?}"
     );
     // Not everything was dropped: the newest noise made it.
@@ -257,11 +262,17 @@ async fn a_long_outage_drops_the_oldest_and_the_player_shows_the_gap() -> Result
     let gaps = player
         .eval("reelPlayer.markers().filter(m => m.kind === 'gap').length")
         .await?;
-    ensure!(gaps.as_u64().unwrap_or(0) >= 1, "the player shows no gap marker");
+    ensure!(
+        gaps.as_u64().unwrap_or(0) >= 1,
+        "the player shows no gap marker"
+    );
     let ticks = player
         .eval("document.querySelectorAll('.reel-tick-gap').length")
         .await?;
-    ensure!(ticks.as_u64().unwrap_or(0) >= 1, "no gap tick on the timeline");
+    ensure!(
+        ticks.as_u64().unwrap_or(0) >= 1,
+        "no gap tick on the timeline"
+    );
     Ok(())
 }
 

@@ -66,7 +66,12 @@ const CASES: &[Case] = &[
     },
     Case {
         page: "text",
-        steps: &["editDom()", "normalizeAll()", "focusEditable()", TYPE_IN_EDITABLE],
+        steps: &[
+            "editDom()",
+            "normalizeAll()",
+            "focusEditable()",
+            TYPE_IN_EDITABLE,
+        ],
         throws: false,
     },
     Case {
@@ -96,7 +101,11 @@ const CASES: &[Case] = &[
     },
     Case {
         page: "lib-preact",
-        steps: &["appReady.then(() => sortByScore())", "shuffle()", "shrink()"],
+        steps: &[
+            "appReady.then(() => sortByScore())",
+            "shuffle()",
+            "shrink()",
+        ],
         throws: false,
     },
     Case {
