@@ -56,7 +56,12 @@ const CASES: &[Case] = &[
     },
     Case {
         page: "storm",
-        steps: &["moves()", "splits()", "merge()", "thousands()"],
+        steps: &["moves()", "splits()", "merge()", "thousands()", "interleaved()"],
+        throws: false,
+    },
+    Case {
+        page: "busy",
+        steps: &["settle()", "burstWhileBusy()", "stopBusy()"],
         throws: false,
     },
     Case {
