@@ -555,8 +555,10 @@
       if (w.timer) clearTimeout(w.timer);
       if (observer && observer.takeRecords().length) w.dirty = true;
       if (w.dirty) {
+        // `late` keeps what the first pass queued: constructed sheets are
+        // sent once (the restart would not queue them again), and the rest
+        // is state set again, harmless twice.
         w.nodes = [];
-        late = [];
         walk([document, 0, opts.maskAllText ? M_MASK : 0], w.nodes, null, Infinity);
         if (observer) observer.takeRecords();
       } else {
