@@ -960,5 +960,7 @@ fn diff_attrs(
     }
 }
 
+mod diff;
+
 #[cfg(test)]
 pub(crate) mod tests;

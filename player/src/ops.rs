@@ -15,6 +15,7 @@
 //! {"op":"reset","doc":1}
 //! {"op":"create","id":5,"parent":3,"next":0,"node":{"t":"element","tag":"div","ns":"html","attrs":[["class","a"]]}}
 //! {"op":"create","id":6,"parent":5,"next":0,"node":{"t":"text","text":"hi"}}
+//! {"op":"move","id":6,"parent":3,"next":0}
 //! {"op":"remove","id":6}
 //! {"op":"set_attr","id":5,"name":"class","value":"b"}
 //! {"op":"remove_attr","id":5,"name":"class"}
@@ -44,6 +45,13 @@ pub enum DomOp {
         parent: NodeId,
         next: NodeId,
         node: NewNode,
+    },
+    /// Move a node in the document (with its subtree) under `parent`,
+    /// before `next` when `next` is a child of `parent`, else to the end.
+    Move {
+        id: NodeId,
+        parent: NodeId,
+        next: NodeId,
     },
     /// Detach a node (with its subtree) from the document.
     Remove {

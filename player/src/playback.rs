@@ -81,9 +81,14 @@ impl Playback {
             self.forward(end)
         } else {
             let (model, applied) = self.timeline.state_at(t);
+            let ops = if self.shown {
+                model.diff_from(&self.model)
+            } else {
+                None
+            };
             self.model = model;
             self.next = applied;
-            self.model.render_all()
+            ops.unwrap_or_else(|| self.model.render_all())
         };
         self.time = t;
         self.shown = true;
@@ -232,9 +237,16 @@ mod tests {
         );
         assert!(pb.seek(10_000).is_empty(), "clamped to the end");
         assert_eq!(pb.time(), 10);
-        assert!(
-            matches!(pb.seek(0).first(), Some(DomOp::Reset { .. })),
-            "backward rebuilds"
+        assert_eq!(
+            pb.seek(0),
+            vec![
+                DomOp::RemoveAttr {
+                    id: 2,
+                    name: "a".into()
+                },
+                DomOp::Scroll { id: 1, x: 0, y: 0 },
+            ],
+            "backward changes only what differs"
         );
         pb.invalidate();
         assert!(matches!(pb.seek(0).first(), Some(DomOp::Reset { .. })));

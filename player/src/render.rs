@@ -135,6 +135,14 @@ export function reel_apply(doc, json) {
           m.set(o.id, n);
           break;
         }
+        case "move": {
+          const n = m.get(o.id);
+          const parent = m.get(o.parent);
+          if (!n || !parent) break;
+          const next = o.next ? m.get(o.next) : null;
+          parent.insertBefore(n, next && next.parentNode === parent ? next : null);
+          break;
+        }
         case "remove": {
           const n = m.get(o.id);
           if (n && n.parentNode) n.parentNode.removeChild(n);

@@ -124,6 +124,30 @@ impl FakeDom {
                         }
                     }
                 }
+                DomOp::Move { id, parent, next } => {
+                    assert!(
+                        self.connected(*parent) && self.connected(*id),
+                        "move of or under a node not in the document: {op:?}"
+                    );
+                    let mut up = *parent;
+                    while up != 0 {
+                        assert_ne!(up, *id, "move under itself: {op:?}");
+                        up = self.nodes[&up].parent;
+                    }
+                    let old = self.nodes[id].parent;
+                    if let Some(p) = self.nodes.get_mut(&old) {
+                        p.children.retain(|c| c != id);
+                    }
+                    self.nodes.get_mut(id).expect("checked").parent = *parent;
+                    let p = self.nodes.get_mut(parent).expect("checked");
+                    match p.children.iter().position(|c| c == next) {
+                        Some(i) if *next != 0 => p.children.insert(i, *id),
+                        _ => {
+                            assert_eq!(*next, 0, "move before a node that is not a child: {op:?}");
+                            p.children.push(*id);
+                        }
+                    }
+                }
                 DomOp::Remove { id } => {
                     let parent = self.live(*id, op).parent;
                     if let Some(p) = self.nodes.get_mut(&parent) {

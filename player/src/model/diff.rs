@@ -1,0 +1,465 @@
+//! The ops that turn a DOM showing one state of the model into another,
+//! keeping every node the two states share.
+//!
+//! A far seek used to rebuild the whole document. For a page of a few
+//! thousand nodes the browser's part of that (creating the nodes, then
+//! styling and laying out all of them from nothing) cost 150–400 ms on a
+//! loaded machine, whatever the model did. Keeping the nodes both states
+//! share leaves the browser only the changed ones to style and lay out.
+//!
+//! A node is kept when it is rendered in both states, under the same
+//! parent, which is itself kept (or is the document), and when what the DOM
+//! cannot take back is compatible: same kind, tag and namespace, and no live
+//! form state, scroll or media that the target state would not restate.
+//! Everything else is removed and created afresh, as a rebuild would. The
+//! result equals `render_all` of the target (tested against it).
+//!
+//! Pages using CSSOM edits, constructed or adopted sheets, shadow roots,
+//! nested documents, media or canvas are rebuilt instead: their live state
+//! is not all in the nodes, and a rebuild is known to restate it.
+
+use super::{media_ops, state_ops, Model, VNode};
+use crate::ops::{DomOp, NewNode};
+use reel_shared::{NodeId, NodeKind, NO_NODE};
+use std::collections::{HashMap, HashSet};
+
+impl Model {
+    /// The ops that bring a DOM showing `old` to show `self`, or `None` when
+    /// only a rebuild ([`Model::render_all`]) is known to be right.
+    pub fn diff_from(&self, old: &Model) -> Option<Vec<DomOp>> {
+        if self.root == NO_NODE
+            || self.root != old.root
+            || self.href != old.href
+            || !self.plain()
+            || !old.plain()
+        {
+            return None;
+        }
+        let root = self.nodes.get(&self.root)?;
+        let old_root = old.nodes.get(&old.root)?;
+        if root.scroll.is_none() && old_root.scroll.is_some() {
+            return None;
+        }
+        // Every remove goes first: an id removed here may be created again
+        // under another parent, and the executor must not remove the new
+        // node in its place.
+        let mut removes = Vec::new();
+        let mut ops = Vec::new();
+        let mut late = Vec::new();
+        // Kept parents whose children still need matching.
+        let mut todo = vec![self.root];
+        while let Some(p) = todo.pop() {
+            let new_kids: Vec<NodeId> = self
+                .children(p)
+                .filter(|c| self.nodes.get(c).is_some_and(|n| n.rendered))
+                .collect();
+            let old_kids: Vec<NodeId> = old
+                .children(p)
+                .filter(|c| old.nodes.get(c).is_some_and(|n| n.rendered))
+                .collect();
+            // The common case: the same children in the same order.
+            if new_kids == old_kids && new_kids.iter().all(|&c| self.reusable(old, c)) {
+                for &c in &new_kids {
+                    self.update(old, c, &mut ops, &mut late);
+                    if self.has_children(old, c) {
+                        todo.push(c);
+                    }
+                }
+                continue;
+            }
+            let old_index: HashMap<NodeId, usize> =
+                old_kids.iter().enumerate().map(|(i, &c)| (c, i)).collect();
+            let keep: HashSet<NodeId> = new_kids
+                .iter()
+                .copied()
+                .filter(|c| old_index.contains_key(c) && self.reusable(old, *c))
+                .collect();
+            for c in &old_kids {
+                if !keep.contains(c) {
+                    removes.push(DomOp::Remove { id: *c });
+                }
+            }
+            // Old positions of the kept children, in their new order; the
+            // longest increasing run stays where it is, the rest moves.
+            let kept_order: Vec<NodeId> = new_kids
+                .iter()
+                .copied()
+                .filter(|c| keep.contains(c))
+                .collect();
+            let stay = longest_increasing(&kept_order, |c| old_index.get(c).copied().unwrap_or(0));
+            // Right to left, so that the sibling each node goes before is
+            // already where it belongs.
+            let mut next = NO_NODE;
+            for &c in new_kids.iter().rev() {
+                if keep.contains(&c) {
+                    if !stay.contains(&c) {
+                        ops.push(DomOp::Move {
+                            id: c,
+                            parent: p,
+                            next,
+                        });
+                    }
+                    self.update(old, c, &mut ops, &mut late);
+                    if self.has_children(old, c) {
+                        todo.push(c);
+                    }
+                } else {
+                    self.create_subtree(c, next, &mut ops, &mut late);
+                }
+                next = c;
+            }
+        }
+        if let Some((x, y)) = root.scroll {
+            late.push(DomOp::Scroll {
+                id: self.root,
+                x,
+                y,
+            });
+        }
+        removes.extend(ops);
+        removes.extend(late);
+        Some(removes)
+    }
+
+    /// Whether kept node `id` has children on either side, i.e. whether
+    /// they need matching at all.
+    fn has_children(&self, old: &Model, id: NodeId) -> bool {
+        [self.nodes.get(&id), old.nodes.get(&id)]
+            .iter()
+            .any(|n| n.is_some_and(|n| n.first_child != NO_NODE))
+    }
+
+    /// Whether every live state of this page is in its nodes' content,
+    /// form state and scroll positions.
+    fn plain(&self) -> bool {
+        self.sheet_edits.is_empty()
+            && self.constructed.is_empty()
+            && self.adopted.is_empty()
+            && self.nodes.iter().all(|(&id, n)| {
+                n.media.is_none()
+                    && n.canvas.is_none()
+                    && (id == self.root
+                        || !matches!(n.kind, NodeKind::Document | NodeKind::ShadowRoot))
+            })
+    }
+
+    /// Whether the DOM node showing `id` in `old` can show it in `self`
+    /// (same parent is checked by the caller).
+    fn reusable(&self, old: &Model, id: NodeId) -> bool {
+        let (Some(n), Some(o)) = (self.nodes.get(&id), old.nodes.get(&id)) else {
+            return false;
+        };
+        if n.parent != o.parent
+            || !n.rendered
+            || !o.rendered
+            || (n.scroll.is_none() && o.scroll.is_some())
+        {
+            return false;
+        }
+        // Raw kinds, not sanitised ones: the page URL is the same on both
+        // sides, so equal recorded content sanitises equally.
+        let same_kind = match (&n.kind, &o.kind) {
+            (NodeKind::Element(a), NodeKind::Element(b)) => a.tag == b.tag && a.ns == b.ns,
+            (
+                NodeKind::Blocked { tag, ns, .. },
+                NodeKind::Blocked {
+                    tag: t2, ns: n2, ..
+                },
+            ) => tag == t2 && ns == n2,
+            (NodeKind::Text(_), NodeKind::Text(_))
+            | (NodeKind::Comment(_), NodeKind::Comment(_))
+            | (NodeKind::CData(_), NodeKind::CData(_)) => true,
+            (NodeKind::Doctype { .. }, NodeKind::Doctype { .. }) => n.kind == o.kind,
+            _ => false,
+        };
+        same_kind && form_state_compatible(n, o)
+    }
+
+    /// The ops that change kept node `id` from its `old` content to this.
+    fn update(&self, old: &Model, id: NodeId, ops: &mut Vec<DomOp>, late: &mut Vec<DomOp>) {
+        let (Some(n), Some(o)) = (self.nodes.get(&id), old.nodes.get(&id)) else {
+            return;
+        };
+        // Unchanged recorded content (the common case) needs no sanitising.
+        if n.kind != o.kind {
+            match (self.new_node(id), old.new_node(id)) {
+                (
+                    Some(NewNode::Element { attrs, .. }),
+                    Some(NewNode::Element { attrs: before, .. }),
+                ) if attrs != before => super::diff_attrs(id, &before, &attrs, ops),
+                (
+                    Some(
+                        NewNode::Text { text }
+                        | NewNode::Comment { text }
+                        | NewNode::Cdata { text },
+                    ),
+                    Some(
+                        NewNode::Text { text: t2 }
+                        | NewNode::Comment { text: t2 }
+                        | NewNode::Cdata { text: t2 },
+                    ),
+                ) if text != t2 => ops.push(DomOp::SetText { id, text }),
+                _ => {}
+            }
+        }
+        if let (NodeKind::Element(a), NodeKind::Element(b)) = (&n.kind, &o.kind) {
+            if a.value != b.value || a.checked != b.checked {
+                state_ops(id, n, late);
+            }
+        }
+        if n.scroll != o.scroll {
+            if let Some((x, y)) = n.scroll {
+                late.push(DomOp::Scroll { id, x, y });
+            }
+        }
+    }
+
+    /// Creates `id` and everything under it, as `render_all` would, before
+    /// sibling `next`.
+    fn create_subtree(
+        &self,
+        id: NodeId,
+        next: NodeId,
+        ops: &mut Vec<DomOp>,
+        late: &mut Vec<DomOp>,
+    ) {
+        let mut cur = id;
+        let mut before = next;
+        while cur != NO_NODE {
+            let Some(n) = self.nodes.get(&cur) else { break };
+            if n.rendered {
+                if let Some(node) = self.new_node(cur) {
+                    ops.push(DomOp::Create {
+                        id: cur,
+                        parent: n.parent,
+                        next: before,
+                        node,
+                    });
+                }
+                before = NO_NODE;
+                state_ops(cur, n, late);
+                if let Some((x, y)) = n.scroll {
+                    late.push(DomOp::Scroll { id: cur, x, y });
+                }
+                media_ops(cur, n, late);
+                if n.first_child != NO_NODE {
+                    cur = n.first_child;
+                    continue;
+                }
+            }
+            cur = self.next_in_subtree(cur, id);
+        }
+    }
+
+    /// The node after `cur` in document order once its children are done,
+    /// staying inside `top`'s subtree.
+    fn next_in_subtree(&self, cur: NodeId, top: NodeId) -> NodeId {
+        let mut c = cur;
+        while c != top && c != NO_NODE {
+            let Some(n) = self.nodes.get(&c) else {
+                return NO_NODE;
+            };
+            if n.next != NO_NODE {
+                return n.next;
+            }
+            c = n.parent;
+        }
+        NO_NODE
+    }
+}
+
+/// Whether a live element showing `o`'s form state can show `n`'s: a live
+/// value or checkedness once set cannot be unset by an op.
+fn form_state_compatible(n: &VNode, o: &VNode) -> bool {
+    match (&n.kind, &o.kind) {
+        (NodeKind::Element(a), NodeKind::Element(b)) => {
+            (a.value.is_some() || b.value.is_none()) && (a.checked.is_some() || b.checked.is_none())
+        }
+        _ => true,
+    }
+}
+
+/// The members of the longest subsequence of `items` whose `key`s
+/// increase (patience sorting, O(n log n)).
+fn longest_increasing<T: Copy + Eq + std::hash::Hash>(
+    items: &[T],
+    key: impl Fn(&T) -> usize,
+) -> HashSet<T> {
+    // tails[k]: index into items of the smallest tail of a run of length k+1.
+    let mut tails: Vec<usize> = Vec::new();
+    let mut prev: Vec<Option<usize>> = vec![None; items.len()];
+    for (i, item) in items.iter().enumerate() {
+        let k = key(item);
+        let pos = tails.partition_point(|&j| key(&items[j]) < k);
+        if pos > 0 {
+            prev[i] = Some(tails[pos - 1]);
+        }
+        if pos == tails.len() {
+            tails.push(i);
+        } else {
+            tails[pos] = i;
+        }
+    }
+    let mut out = HashSet::new();
+    let mut cur = tails.last().copied();
+    while let Some(i) = cur {
+        out.insert(items[i]);
+        cur = prev[i];
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::longest_increasing;
+    use crate::model::tests::{doc, el, meta, random_event, snapshot, Rng};
+    use crate::model::Model;
+    use crate::testdom::FakeDom;
+    use reel_shared::EventData;
+
+    /// How long a far seek's diff takes natively on a page like
+    /// `seek_bench`'s (a 1,500-item list, 12,000 changes apart):
+    /// `cargo test --release -p reel-player diff_cost -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn diff_cost() {
+        use crate::model::tests::text;
+        use reel_shared::{AddedTree, AttrChange, Mutation, TextChange};
+        let mut rng = Rng::new(3);
+        let mut nodes = vec![doc(1), el(2, 1, "html", &[]), el(3, 2, "body", &[])];
+        let mut items = Vec::new();
+        let mut id = 100;
+        for i in 0..1500 {
+            nodes.push(el(id, 3, "li", &[("class", "item")]));
+            nodes.push(el(id + 1, id, "span", &[]));
+            nodes.push(text(id + 2, id + 1, &format!("#{i}")));
+            nodes.push(text(id + 3, id, &format!(" item {i}")));
+            items.push((id, id + 3));
+            id += 4;
+        }
+        let mut m = Model::new();
+        m.apply(&meta("https://a.test/x/"));
+        m.apply(&snapshot(nodes));
+        let mut states = vec![m.clone()];
+        for k in 0..24_000u32 {
+            let pick = rng.below(items.len() as u64) as usize;
+            let (li, tx) = items[pick];
+            let mu = match rng.below(20) {
+                0..=9 => Mutation {
+                    texts: vec![TextChange {
+                        id: tx,
+                        text: format!(" changed {k}"),
+                    }],
+                    ..Default::default()
+                },
+                10..=14 => Mutation {
+                    attrs: vec![AttrChange {
+                        id: li,
+                        name: "class".into(),
+                        value: Some(format!("item h{}", rng.below(9))),
+                    }],
+                    ..Default::default()
+                },
+                15..=17 => {
+                    items.push((id, id + 1));
+                    id += 2;
+                    Mutation {
+                        adds: vec![AddedTree {
+                            parent: 3,
+                            next: li,
+                            nodes: vec![el(id - 2, 3, "li", &[]), text(id - 1, id - 2, "new")],
+                        }],
+                        ..Default::default()
+                    }
+                }
+                _ => {
+                    if items.len() > 100 {
+                        items.swap_remove(pick);
+                    }
+                    Mutation {
+                        removes: vec![li],
+                        ..Default::default()
+                    }
+                }
+            };
+            m.apply(&EventData::Mutation(mu));
+            if k % 12_000 == 11_999 {
+                states.push(m.clone());
+            }
+        }
+        for pair in states.windows(2) {
+            let t = std::time::Instant::now();
+            let ops = pair[1].diff_from(&pair[0]).expect("plain page");
+            let diff = t.elapsed();
+            let t = std::time::Instant::now();
+            let all = pair[1].render_all();
+            let render = t.elapsed();
+            let t = std::time::Instant::now();
+            let c = pair[1].clone();
+            let clone = t.elapsed();
+            println!(
+                "{} nodes: diff {diff:?} ({} ops), render_all {render:?} ({} ops), clone {clone:?}",
+                c.len(),
+                ops.len(),
+                all.len()
+            );
+        }
+    }
+
+    /// Any two states of one page: the diff from the first, applied to a
+    /// DOM showing it, shows the second exactly as a rebuild would.
+    #[test]
+    fn a_diff_shows_what_a_rebuild_shows() {
+        let mut diffed = 0;
+        for seed in 0..40 {
+            let mut rng = Rng::new(seed + 7);
+            let mut next_id = 3;
+            let mut m = Model::new();
+            m.apply(&meta("https://a.test/x/"));
+            m.apply(&snapshot(vec![
+                doc(1),
+                el(2, 1, "html", &[]),
+                el(3, 2, "body", &[]),
+            ]));
+            let mut states = vec![m.clone()];
+            for _ in 0..600 {
+                let e = random_event(&mut rng, &mut next_id);
+                // A new snapshot or page shares nothing: rare here, so
+                // that states share a lot.
+                if matches!(e, EventData::FullSnapshot(_) | EventData::Meta(_))
+                    && rng.below(10) != 0
+                {
+                    continue;
+                }
+                m.apply(&e);
+                if rng.below(20) == 0 {
+                    states.push(m.clone());
+                }
+            }
+            for _ in 0..30 {
+                let a = &states[rng.below(states.len() as u64) as usize];
+                let b = &states[rng.below(states.len() as u64) as usize];
+                let mut dom = FakeDom::from_ops(&a.render_all());
+                let Some(ops) = b.diff_from(a) else { continue };
+                diffed += 1;
+                dom.apply(&ops);
+                assert_eq!(
+                    dom.html(),
+                    FakeDom::from_ops(&b.render_all()).html(),
+                    "seed {seed}"
+                );
+            }
+        }
+        assert!(diffed > 600, "only {diffed} pairs diffed");
+    }
+
+    #[test]
+    fn longest_increasing_run() {
+        let v = [5usize, 1, 2, 8, 3, 4, 0];
+        let s = longest_increasing(&v, |&x| x);
+        let mut got: Vec<usize> = s.into_iter().collect();
+        got.sort();
+        assert_eq!(got, vec![1, 2, 3, 4]);
+        assert!(longest_increasing::<usize>(&[], |&x| x).is_empty());
+    }
+}
