@@ -36,7 +36,8 @@
   var MAX_TEXT = 1024;
   var DRAIN_SLICE = 3000;
   var SNAP_PART = 2000;
-  var ADD_BUDGET = 1500; // nodes serialised per task in a burst of adds
+  var ADD_BUDGET = 600;
+  var DEFER_CHANGES = 500; // attribute and text changes read in the callback // nodes serialised per task in a burst of adds
   var SNAP_SLICE_MS = 12; // the full snapshot's walk, per task
   var MASKABLE_ATTRS = { value: 1, placeholder: 1, title: 1, alt: 1, 'aria-label': 1, 'aria-description': 1 };
 
@@ -766,7 +767,10 @@
      * order so each one's next sibling already exists when it is applied),
      * then attribute and text changes of nodes that were not just added.
      */
-    function onMutations(records) {
+    /** `spread`: called by the observer, so a big batch may be finished
+     *  in later tasks; otherwise (a drain: a marker, flush, a hook) it is
+     *  finished now, with whatever an earlier batch left pending. */
+    function onMutations(records, spread) {
       if (stopped || (!records.length && !pending)) return;
       var t = now();
       var rem = [], remSeen = new Set();
@@ -774,20 +778,33 @@
       var attrs = new Map();
       var texts = new Set();
       for (var i = 0; i < records.length; i++) {
-        var r = records[i];
-        if (r.type === 'childList') {
-          for (var j = 0; j < r.removedNodes.length; j++) {
-            var id = idOf(r.removedNodes[j]);
+        var r = records[i], type = r.type;
+        if (type === 'childList') {
+          // Each NodeList read is a call into the browser: once per record.
+          var gone = r.removedNodes, came = r.addedNodes;
+          for (var j = 0, nj = gone.length; j < nj; j++) {
+            var id = idOf(gone[j]);
             if (id && !remSeen.has(id)) { remSeen.add(id); rem.push(id); }
           }
-          for (var k = 0; k < r.addedNodes.length; k++) added.add(r.addedNodes[k]);
-        } else if (r.type === 'attributes') {
+          for (var k = 0, nk = came.length; k < nk; k++) added.add(came[k]);
+        } else if (type === 'attributes') {
           var names = attrs.get(r.target);
           if (!names) attrs.set(r.target, names = new Set());
           names.add(r.attributeName);
-        } else if (r.type === 'characterData') {
+        } else if (type === 'characterData') {
           texts.add(r.target);
         }
+      }
+
+      // Attribute and text changes deferred by an earlier batch are read
+      // now, with this one's (they read current values either way).
+      if (pending) {
+        pending.attrs.forEach(function (names, el) {
+          var mine = attrs.get(el);
+          if (!mine) attrs.set(el, names);
+          else names.forEach(function (n) { mine.add(n); });
+        });
+        pending.texts.forEach(function (n) { texts.add(n); });
       }
 
       // The roots to serialise: connected, under a recorded parent, not
@@ -828,41 +845,29 @@
       var add = [];
       // Roots left over from an earlier batch go first, as they are now:
       // records since then that touch them describe what this serialises.
-      if (pending) serializePending(Infinity, add, fresh, remSeen, rootSet);
+      if (pending) {
+        serializePending(Infinity, add, fresh, remSeen, rootSet);
+        pending = null;
+      }
       // The last roots first (an add's `next` sibling must be recorded);
       // past the budget, the rest waits for the next task.
-      var budget = ADD_BUDGET;
+      var budget = spread ? ADD_BUDGET : Infinity;
       var x = roots.length - 1;
       for (; x >= 0 && budget > 0; x--) {
         // A root inside a pending one was just serialised with it.
         if (!fresh.has(roots[x])) budget -= addRoot(roots[x], add, fresh, remSeen, rootSet);
       }
-      if (x >= 0) {
-        pending = [];
-        for (var q = 0; q <= x; q++) pending.push(roots[q], roots[q].parentNode);
+      if (x >= 0 || (spread && attrs.size + texts.size > DEFER_CHANGES)) {
+        // A big batch: the rest of the adds, then the attribute and text
+        // reads, go out from later tasks (see `continuePending`).
+        pending = { roots: [], attrs: attrs, texts: texts, fresh: fresh };
+        for (var q = 0; q <= x; q++) pending.roots.push(roots[q], roots[q].parentNode);
+        attrs = new Map();
+        texts = new Set();
         if (!pendingTimer) pendingTimer = setTimeout(continuePending, 0);
       }
 
-      var attr = [];
-      attrs.forEach(function (names, el) {
-        var id = idOf(el);
-        if (!id || fresh.has(el) || blocked.has(el) || !recorded(el)) return;
-        names.forEach(function (name) {
-          var ev = { id: id, name: name, v: el.getAttribute(name) };
-          if (MASKABLE_ATTRS[name]) fieldDesc(el, ev);
-          attr.push(ev);
-        });
-      });
-      var text = [];
-      var memo = new Map();
-      texts.forEach(function (n) {
-        var id = idOf(n);
-        if (!id || fresh.has(n) || !recorded(n)) return;
-        var ev = { id: id, v: n.data };
-        var m = textCtx(n.parentNode, ctxOf(n, memo));
-        if (m) ev.m = m;
-        text.push(ev);
-      });
+      var ch = changes(attrs, texts, fresh), attr = ch.attr, text = ch.text;
       if (rem.length || add.length || attr.length || text.length) {
         // A huge batch goes out as consecutive events (removes, slices of
         // the adds in order, then attributes and texts): the player applies
@@ -900,35 +905,70 @@
     }
 
     /*
-     * A burst that adds more than ADD_BUDGET nodes is serialised over
-     * several tasks: the mutation event carries the removes, attributes,
-     * texts and the last roots' adds; the other roots wait in `pending`
-     * (root, parent the root had, ...; document order) and go out from the
-     * end in later tasks. Any new batch (or anything that must see the
-     * recording up to date: markers, flush, CSSOM hooks) first serialises
-     * what is pending, as it is then, so the replay never applies a later
+     * A burst is spread over several tasks. The mutation event from the
+     * observer's callback carries the removes and the last roots' adds (up
+     * to ADD_BUDGET nodes); the other roots (`pending.roots`: root, the
+     * parent it had, ...; document order) go out from the end in later
+     * tasks, then the attribute and text changes, read then (their current
+     * values, which is what the replay needs). Any new batch (or anything
+     * that must see the recording up to date: markers, flush, CSSOM hooks)
+     * first serialises what is pending, as it is then, and takes over its
+     * attribute and text changes, so the replay never applies a later
      * record before an earlier add. A pending root that moved or left since
      * is skipped: its own records say where it went.
      */
     var pending = null, pendingTimer = 0;
     function serializePending(budget, add, fresh, remSeen, rootSet) {
-      while (pending && pending.length && budget > 0) {
-        var parent = pending.pop(), root = pending.pop();
+      var list = pending.roots;
+      while (list.length && budget > 0) {
+        var parent = list.pop(), root = list.pop();
         if (root.parentNode !== parent || !idOf(parent) || !recorded(root)) continue;
         budget -= addRoot(root, add, fresh, remSeen, rootSet);
       }
-      if (pending && !pending.length) pending = null;
     }
     function continuePending() {
       pendingTimer = 0;
       if (!pending || stopped) { pending = null; return; }
-      var t = now(), add = [];
+      var t = now(), p = pending;
       try {
-        serializePending(ADD_BUDGET, add, new Set(), new Set(), new Set());
+        if (p.roots.length) {
+          var add = [];
+          serializePending(ADD_BUDGET, add, p.fresh, new Set(), new Set());
+          if (add.length) enqueue({ k: 'mut', t: t, rem: [], add: add, attr: [], text: [] });
+        } else {
+          pending = null;
+          var ch = changes(p.attrs, p.texts, p.fresh);
+          if (ch.attr.length || ch.text.length) enqueue({ k: 'mut', t: t, rem: [], add: [], attr: ch.attr, text: ch.text });
+        }
       } catch (e) { warn(e); pending = null; }
-      if (add.length) enqueue({ k: 'mut', t: t, rem: [], add: add, attr: [], text: [] });
       flushLate(t);
       if (pending) pendingTimer = setTimeout(continuePending, 0);
+    }
+
+    /** The attribute and text changes of a batch, as they read now; nodes
+     *  in `fresh` were just serialised whole. */
+    function changes(attrs, texts, fresh) {
+      var attr = [];
+      attrs.forEach(function (names, el) {
+        var id = idOf(el);
+        if (!id || fresh.has(el) || blocked.has(el) || !recorded(el)) return;
+        names.forEach(function (name) {
+          var ev = { id: id, name: name, v: el.getAttribute(name) };
+          if (MASKABLE_ATTRS[name]) fieldDesc(el, ev);
+          attr.push(ev);
+        });
+      });
+      var text = [];
+      var memo = new Map();
+      texts.forEach(function (n) {
+        var id = idOf(n);
+        if (!id || fresh.has(n) || !recorded(n)) return;
+        var ev = { id: id, v: n.data };
+        var m = textCtx(n.parentNode, ctxOf(n, memo));
+        if (m) ev.m = m;
+        text.push(ev);
+      });
+      return { attr: attr, text: text };
     }
 
     function drainMutations() {
@@ -1186,7 +1226,7 @@
     function begin() {
       observer = new MutationObserver(function (records) {
         if (walking) { walking.dirty = true; return; }
-        try { onMutations(records); } catch (e) { warn(e); }
+        try { onMutations(records, true); } catch (e) { warn(e); }
       });
       docs.push(document);
       observedRoots.add(document);
