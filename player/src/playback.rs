@@ -16,6 +16,13 @@ use crate::timeline::Timeline;
 /// even when a keyframe lies in between.
 pub const INCREMENTAL_MAX: usize = 2_000;
 
+/// A diffing seek gives way to a rebuild once the live DOM has had this
+/// many nodes created per node of the document (the larger of the shown
+/// and the target state) since its last rebuild...
+pub const MAX_CREATED_PER_NODE: usize = 4;
+/// ... plus this many, so that a small page is not rebuilt all the time.
+pub const MAX_CREATED: usize = 10_000;
+
 #[derive(Debug)]
 pub struct Playback {
     timeline: Timeline,
@@ -27,6 +34,11 @@ pub struct Playback {
     time: u64,
     /// Whether the live DOM has been built at all.
     shown: bool,
+    /// Nodes created in the live DOM since it was last rebuilt. The
+    /// executor's id map only forgets a removed node's own id, not its
+    /// descendants', until the next rebuild; diffing seeks rebuild rarely,
+    /// so this bounds what removed subtrees can keep alive.
+    created: usize,
 }
 
 impl Playback {
@@ -37,6 +49,7 @@ impl Playback {
             next: 0,
             time: 0,
             shown: false,
+            created: 0,
         }
     }
 
@@ -81,7 +94,8 @@ impl Playback {
             self.forward(end)
         } else {
             let (model, applied) = self.timeline.state_at(t);
-            let ops = if self.shown {
+            let bound = MAX_CREATED_PER_NODE * self.model.len().max(model.len()) + MAX_CREATED;
+            let ops = if self.shown && self.created <= bound {
                 model.diff_from(&self.model)
             } else {
                 None
@@ -90,6 +104,13 @@ impl Playback {
             self.next = applied;
             ops.unwrap_or_else(|| self.model.render_all())
         };
+        if matches!(ops.first(), Some(DomOp::Reset { .. })) {
+            self.created = 0;
+        }
+        self.created += ops
+            .iter()
+            .filter(|op| matches!(op, DomOp::Create { .. }))
+            .count();
         self.time = t;
         self.shown = true;
         ops
@@ -200,6 +221,37 @@ mod tests {
             assert_eq!(dom.html(), FakeDom::from_ops(&expected.render_all()).html());
         }
         assert_eq!(pb.time(), 1000);
+    }
+
+    #[test]
+    fn diffing_seeks_give_way_to_a_rebuild_after_much_churn() {
+        let mut events = vec![Event {
+            t: 0,
+            data: snapshot(vec![doc(1), el(2, 1, "html", &[]), el(3, 2, "body", &[])]),
+        }];
+        for i in 0..3000 {
+            events.push(Event {
+                t: 1 + u64::from(i),
+                data: reel_shared::EventData::Mutation(reel_shared::Mutation {
+                    adds: vec![reel_shared::AddedTree {
+                        parent: 3,
+                        next: 0,
+                        nodes: vec![el(100 + i, 3, "div", &[])],
+                    }],
+                    ..Default::default()
+                }),
+            });
+        }
+        let mut pb = Playback::new(Timeline::new(events));
+        let rebuilt = |ops: &[DomOp]| matches!(ops.first(), Some(DomOp::Reset { .. }));
+        assert!(rebuilt(&pb.seek(0)));
+        let mut rebuilds = Vec::new();
+        for k in 0..20 {
+            let ops = pb.seek(if k % 2 == 0 { 3_000 } else { 0 });
+            rebuilds.push(rebuilt(&ops));
+        }
+        assert!(!rebuilds[..8].contains(&true), "{rebuilds:?}");
+        assert!(rebuilds.contains(&true), "{rebuilds:?}");
     }
 
     #[test]
