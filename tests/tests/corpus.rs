@@ -56,7 +56,13 @@ const CASES: &[Case] = &[
     },
     Case {
         page: "storm",
-        steps: &["moves()", "splits()", "merge()", "thousands()", "interleaved()"],
+        steps: &[
+            "moves()",
+            "splits()",
+            "merge()",
+            "thousands()",
+            "interleaved()",
+        ],
         throws: false,
     },
     Case {
