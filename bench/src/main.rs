@@ -485,13 +485,9 @@ async fn measure(
         profile::stop_and_print(page, &run_id).await?;
     }
     page.call("Tracing.end", json!({})).await?;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !collector.has("Tracing.tracingComplete") {
-        if Instant::now() > deadline {
-            bail!("no Tracing.tracingComplete within 60 s");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    collector
+        .wait_for("Tracing.tracingComplete", Duration::from_secs(60))
+        .await?;
     let events = collector.snapshot();
     let longest = trace::longest_main_thread_task(&events)?;
 

@@ -931,6 +931,18 @@ impl Collector {
     pub fn has(&self, method: &str) -> bool {
         lock(&self.events).iter().any(|e| e.method == method)
     }
+
+    /// Waits until an event named `method` is collected.
+    pub async fn wait_for(&self, method: &str, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        while !self.has(method) {
+            if Instant::now() > deadline {
+                bail!("no {method} within {timeout:?}");
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+        Ok(())
+    }
 }
 
 impl Drop for Collector {

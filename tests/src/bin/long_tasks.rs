@@ -18,7 +18,7 @@ use reel_e2e::cdp::Collector;
 use reel_e2e::{Browser, PageServer, ReelServer};
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const CATEGORIES: &[&str] = &[
     "disabled-by-default-devtools.timeline",
@@ -164,13 +164,9 @@ async fn run(browser: &Browser, pages: &PageServer) -> Result<(Task, Task)> {
     page.eval("performance.mark('reel:end'); Reel.flush().then(() => true)")
         .await?;
     page.call("Tracing.end", json!({})).await?;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !collector.has("Tracing.tracingComplete") {
-        if Instant::now() > deadline {
-            bail!("no Tracing.tracingComplete within 60 s");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    collector
+        .wait_for("Tracing.tracingComplete", Duration::from_secs(60))
+        .await?;
     let events: Vec<Value> = collector
         .snapshot()
         .iter()
