@@ -333,20 +333,16 @@
     /** The context bits an element passes to its content, looking through
      *  shadow roots and frames (the snapshot inherits them the same way). */
     function ctxOf(node, memo) {
-      var m = memo ? inherited(node, memo) : opts.maskAllText ? M_MASK : 0;
-      for (var n = node; n && !memo; n = up(n)) {
-        if (n.nodeType !== 1) continue;
-        if (n.hasAttribute('data-reel-mask') || matches(n, opts.maskTextSelector)) m |= M_MASK;
-        if (n.hasAttribute('data-reel-unmask')) m |= M_UNMASK;
-      }
+      var m = inherited(node, memo || new Map());
       var el = node.nodeType === 1 ? node : node.parentElement;
       if (el && sensitive.has(el)) m |= M_SENSITIVE;
       return m;
     }
 
-    /** The mask bits `node` inherits, with `memo` (a Map for one batch of
-     *  mutations) remembering them for every ancestor on the way: a batch
-     *  touching thousands of texts climbs each ancestor once. */
+    /** The mask bits `node` inherits from itself and its ancestors, with
+     *  `memo` remembering them for every node on the way: shared across a
+     *  batch of mutations, a batch touching thousands of texts climbs each
+     *  ancestor once. */
     function inherited(node, memo) {
       var path = [], m;
       for (var n = node; n; n = up(n)) {

@@ -284,6 +284,16 @@ pub async fn mark(page: &Page, name: &str) -> Result<Value> {
     .map_err(|e| anyhow!("marking {name}: {e:#}"))
 }
 
+/// A new page of `browser` that sends `server`'s API token with every
+/// request (the player and the sessions list need it).
+pub async fn authorised_page(browser: &crate::Browser, server: &crate::ReelServer) -> Result<Page> {
+    let page = browser.new_page().await?;
+    let auth = format!("Bearer {}", server.api_token());
+    page.set_extra_headers(&[("Authorization", auth.as_str())])
+        .await?;
+    Ok(page)
+}
+
 /// Opens the player page for `session_id` in a new page of `browser`,
 /// authorised by the API token, and waits until `reelPlayer.ready`.
 pub async fn open_player(
@@ -291,11 +301,7 @@ pub async fn open_player(
     server: &crate::ReelServer,
     session_id: &str,
 ) -> Result<Page> {
-    let player = browser.new_page().await?;
-    let auth = format!("Bearer {}", server.api_token());
-    player
-        .set_extra_headers(&[("Authorization", auth.as_str())])
-        .await?;
+    let player = authorised_page(browser, server).await?;
     player
         .goto(&server.url(&format!("/sessions/{session_id}")))
         .await?;

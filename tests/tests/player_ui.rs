@@ -249,11 +249,7 @@ fn new_id() -> Result<SessionId> {
 }
 
 async fn open_player(browser: &Browser, server: &ReelServer, path: &str) -> Result<Page> {
-    let player = browser.new_page().await?;
-    let auth = format!("Bearer {}", server.api_token());
-    player
-        .set_extra_headers(&[("Authorization", auth.as_str())])
-        .await?;
+    let player = reel_e2e::fidelity::authorised_page(browser, server).await?;
     player
         .call(
             "Emulation.setDeviceMetricsOverride",
@@ -634,10 +630,7 @@ async fn sessions_list_filters_and_deletes() -> Result<()> {
         50,
     )
     .await?;
-    let list = browser.new_page().await?;
-    let auth = format!("Bearer {}", server.api_token());
-    list.set_extra_headers(&[("Authorization", auth.as_str())])
-        .await?;
+    let list = reel_e2e::fidelity::authorised_page(&browser, &server).await?;
     list.call(
         "Emulation.setDeviceMetricsOverride",
         json!({"width": 1400, "height": 700, "deviceScaleFactor": 1, "mobile": false}),
@@ -750,12 +743,8 @@ async fn xss_corpus_stays_inert_in_the_player() -> Result<()> {
         "the corpus' payloads did not even run in the recorded page: {recorded_hits}"
     );
 
-    let player = browser.new_page().await?;
+    let player = reel_e2e::fidelity::authorised_page(&browser, &server).await?;
     let mut rx = player.subscribe();
-    let auth = format!("Bearer {}", server.api_token());
-    player
-        .set_extra_headers(&[("Authorization", auth.as_str())])
-        .await?;
     let url = server.url(&format!("/sessions/{session}"));
     player.goto(&url).await?;
     player.wait_for("!!window.reelPlayer", WAIT).await?;
@@ -872,6 +861,7 @@ async fn xss_corpus_stays_inert_in_the_player() -> Result<()> {
         ran == json!(false),
         "an inline script ran in the player page"
     );
+    let auth = format!("Bearer {}", server.api_token());
     let resp = reel_e2e::http::get(&url, &[("Authorization", auth.as_str())]).await?;
     let csp = resp
         .header("content-security-policy")
