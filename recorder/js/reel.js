@@ -527,17 +527,32 @@
      */
     var walking = null;
 
+    /** Ends the walk `w` (done, replaced or abandoned): whoever waits on
+     *  it (`Reel.start`) goes on. */
+    function endWalk(w) {
+      if (!w) return;
+      if (walking === w) walking = null;
+      w.resolve();
+    }
+
+    /** Resolves once no snapshot walk is under way. */
+    function snapshotTaken() {
+      return walking ? walking.done.then(snapshotTaken) : Promise.resolve();
+    }
+
     function snapshot() {
       var t = now();
       pending = null; // the snapshot has them
       enqueue({ k: 'meta', t: t, href: location.href, title: document.title || '', w: innerWidth, h: innerHeight, ua: navigator.userAgent });
+      endWalk(walking); // a new snapshot supersedes one under way
       var w = walking = { stack: [document, 0, opts.maskAllText ? M_MASK : 0], nodes: [], held: [], dirty: false, timer: 0 };
+      w.done = new Promise(function (resolve) { w.resolve = resolve; });
       late = [];
       (function step() {
         w.timer = 0;
         if (walking !== w) return;
         if (!w.dirty && !walk(w.stack, w.nodes, null, performance.now() + SNAP_SLICE_MS)) {
-          w.timer = setTimeout(function () { try { step(); } catch (e) { warn(e); walking = null; } }, 0);
+          w.timer = setTimeout(function () { try { step(); } catch (e) { warn(e); endWalk(w); } }, 0);
           return;
         }
         completeSnapshot();
@@ -561,7 +576,7 @@
       } else {
         walk(w.stack, w.nodes, null, Infinity);
       }
-      walking = null;
+      endWalk(w);
       var t = now(), nodes = w.nodes;
       // A big page goes to the wasm half in parts, each handed over (and
       // converted) in its own task; the last part is the snapshot event.
@@ -1328,6 +1343,9 @@
         drain();
         wasm.tick(now());
         persist();
+        // The contract: `start` resolves once the first full snapshot is
+        // taken (its walk may span several tasks).
+        return snapshotTaken();
       });
     }).then(function () { return { sessionId: self.sessionId }; });
 
@@ -1377,10 +1395,10 @@
     this.stop = function (discard) {
       if (stopped) return Promise.resolve();
       var done = discard ? Promise.resolve() : self.flush().catch(warn);
-      if (discard) walking = null;
+      if (discard) endWalk(walking);
       return done.then(function () {
         stopped = true;
-        walking = null;
+        endWalk(walking);
         if (observer) observer.disconnect();
         observer = null;
         listeners.forEach(function (l) { l[0].removeEventListener(l[1], l[2], l[3]); });
