@@ -51,7 +51,7 @@ impl Recorder {
     /// Takes a JSON array of raw events from the capture layer, converts
     /// (and so masks) them and encodes them into the open chunk.
     pub fn push(&self, raw_json: &str, now: f64) -> Result<(), JsError> {
-        let raws: Vec<RawEvent> = serde_json::from_str(raw_json)
+        let raws = crate::raw::parse_batch(raw_json)
             .map_err(|e| JsError::new(&format!("reel: bad batch: {e}")))?;
         let mut events = Vec::with_capacity(raws.len());
         for raw in raws {

@@ -424,7 +424,7 @@ mod tests {
     use reel_shared::FieldValue;
 
     fn parse(json: &str) -> Vec<Event> {
-        let raws: Vec<RawEvent> = serde_json::from_str(json).expect("valid raw json");
+        let raws = crate::raw::parse_batch(json).expect("valid raw json");
         raws.into_iter().filter_map(event).collect()
     }
 

@@ -12,6 +12,7 @@
 
 pub mod batch;
 pub mod convert;
+pub mod json;
 pub mod mask;
 pub mod raw;
 

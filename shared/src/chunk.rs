@@ -200,8 +200,7 @@ impl ChunkEncoder {
 
     pub fn push(&mut self, e: &Event) -> Result<(), ChunkError> {
         let before = self.raw.len();
-        rmp_serde::encode::write(&mut self.raw, e)
-            .map_err(|err| ChunkError::Encode(err.to_string()))?;
+        crate::msgpack::write_event(&mut self.raw, e);
         self.encoded += self.raw.len() - before;
         self.count = self
             .count
@@ -237,22 +236,11 @@ impl ChunkEncoder {
             event_count: self.count,
             stats: self.stats,
         };
-        let header_bytes =
-            rmp_serde::to_vec(&header).map_err(|e| ChunkError::Encode(e.to_string()))?;
-        // A MessagePack array header, in its shortest form (as rmp-serde
-        // writes a `Vec`).
+        let mut header_bytes = Vec::with_capacity(128);
+        crate::msgpack::write_header(&mut header_bytes, &header);
+        // The body's outer array, as rmp-serde writes a `Vec`.
         let mut array = Vec::with_capacity(5);
-        match self.count {
-            n @ 0..=15 => array.push(0x90 | n as u8),
-            n @ 16..=0xffff => {
-                array.push(0xdc);
-                array.extend_from_slice(&(n as u16).to_be_bytes());
-            }
-            n => {
-                array.push(0xdd);
-                array.extend_from_slice(&n.to_be_bytes());
-            }
-        }
+        crate::msgpack::array_header(&mut array, self.count as usize);
         let mut out = Vec::with_capacity(
             PRELUDE + header_bytes.len() + self.frames.len() + self.raw.len() / 3,
         );

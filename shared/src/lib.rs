@@ -9,6 +9,8 @@
 pub mod chunk;
 pub mod event;
 pub mod ids;
+#[cfg(feature = "encode")]
+pub mod msgpack;
 pub mod node;
 
 pub use chunk::{decode_chunk, decode_header, Chunk, ChunkError, ChunkHeader, ChunkStats, Limits};

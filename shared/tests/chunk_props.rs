@@ -295,6 +295,102 @@ fn event() -> impl Strategy<Value = Event> {
 }
 
 proptest! {
+    /// The hand-written MessagePack writer (which keeps serde out of the
+    /// recorder's wasm) writes exactly what rmp-serde writes, so decoders
+    /// that read with serde see no difference.
+    #[test]
+    fn the_hand_written_writer_matches_rmp_serde(e in event()) {
+        let mut ours = Vec::new();
+        reel_shared::msgpack::write_event(&mut ours, &e);
+        prop_assert_eq!(ours, rmp_serde::to_vec(&e).unwrap());
+    }
+
+    #[test]
+    fn the_hand_written_header_matches_rmp_serde(id in any::<[u8; 16]>(), seq in any::<u32>(), t in any::<u64>(), n in any::<u32>(), clicks in any::<u32>(), urls in prop::collection::vec(text(), 0..20), user in prop::option::of(text()), ua in prop::option::of("\\PC{0,300}")) {
+        let h = ChunkHeader {
+            session: SessionId(id), seq, t_start: t / 2, t_end: t, event_count: n,
+            stats: ChunkStats { clicks, errors: clicks / 3, urls, user_id: user, user_agent: ua },
+        };
+        let mut ours = Vec::new();
+        reel_shared::msgpack::write_header(&mut ours, &h);
+        prop_assert_eq!(ours, rmp_serde::to_vec(&h).unwrap());
+    }
+}
+
+/// Lengths and values at every size boundary of the MessagePack encodings.
+#[test]
+fn the_hand_written_writer_matches_rmp_serde_at_size_boundaries() {
+    for len in [0usize, 15, 16, 31, 32, 255, 256, 65535, 65536, 70000] {
+        let s = "x".repeat(len);
+        let nodes: Vec<FlatNode> = (0..len.min(70000) as u32)
+            .map(|i| FlatNode {
+                id: i,
+                parent: i / 2,
+                kind: NodeKind::Text(String::new()),
+            })
+            .collect();
+        let e = Event {
+            t: len as u64,
+            data: EventData::Mutation(Mutation {
+                removes: (0..len as u32).collect(),
+                adds: vec![AddedTree {
+                    parent: 1,
+                    next: 0,
+                    nodes,
+                }],
+                attrs: vec![AttrChange {
+                    id: 3,
+                    name: s.clone(),
+                    value: Some(s.clone()),
+                }],
+                texts: vec![TextChange {
+                    id: u32::MAX,
+                    text: s,
+                }],
+            }),
+        };
+        let mut ours = Vec::new();
+        reel_shared::msgpack::write_event(&mut ours, &e);
+        assert!(
+            ours == rmp_serde::to_vec(&e).unwrap(),
+            "differs at length {len}"
+        );
+    }
+    for v in [
+        0i32,
+        1,
+        -1,
+        127,
+        128,
+        -32,
+        -33,
+        -128,
+        -129,
+        255,
+        256,
+        32767,
+        -32768,
+        -32769,
+        65535,
+        65536,
+        i32::MAX,
+        i32::MIN,
+    ] {
+        let e = Event {
+            t: v.unsigned_abs() as u64 * 4_000_000_000,
+            data: EventData::Scroll(Scroll {
+                id: v.unsigned_abs(),
+                x: v,
+                y: -v.saturating_add(1),
+            }),
+        };
+        let mut ours = Vec::new();
+        reel_shared::msgpack::write_event(&mut ours, &e);
+        assert_eq!(ours, rmp_serde::to_vec(&e).unwrap(), "differs at {v}");
+    }
+}
+
+proptest! {
     #[test]
     fn events_round_trip(id in any::<[u8; 16]>(), seq in any::<u32>(), events in prop::collection::vec(event(), 1..20)) {
         let bytes = encode_chunk(SessionId(id), seq, &events).unwrap();

@@ -14,6 +14,8 @@ const WASM_PROFILE: &str = "wasm-release";
 /// Binaryen from npm, pinned: Debian's (108) corrupts the externref table
 /// that wasm-bindgen emits for current rustc. `.ci/setup` installs it here.
 const WASM_OPT: &str = "target/tools/node_modules/.bin/wasm-opt";
+/// terser from npm, pinned in `.ci/setup` too.
+const TERSER: &str = "target/tools/node_modules/.bin/terser";
 
 /// The features rustc's wasm32 output uses, named so that wasm-opt neither
 /// rejects them nor introduces newer ones (`--all-features` lets it emit
@@ -117,7 +119,15 @@ fn dist() -> Result<()> {
             .with_context(|| format!("wasm-bindgen on {krate}"))?;
         wasm_opt(&out_dir.join(format!("{krate}_bg.wasm")))?;
     }
-    copy(&root.join("recorder/js/reel.js"), &dist.join("reel.js"))?;
+    // What every embedding page downloads is minified; the player's glue
+    // is left readable (it is not on anyone's page).
+    minify(
+        &root.join("recorder/js/reel.js"),
+        &dist.join("reel.js"),
+        false,
+    )?;
+    let glue = dist.join("recorder/reel_recorder.js");
+    minify(&glue, &glue, true)?;
     for entry in std::fs::read_dir(root.join("player/static"))? {
         let entry = entry?;
         if entry.file_type()?.is_file() {
@@ -146,13 +156,42 @@ fn wasm_opt(file: &Path) -> Result<()> {
     }
     let tmp = file.with_extension("opt.wasm");
     let mut cmd = Command::new(wasm_opt);
-    cmd.arg("-Oz")
-        .args(WASM_OPT_FEATURES)
-        .arg(file)
-        .arg("-o")
-        .arg(&tmp);
+    cmd.arg("-Oz").args(WASM_OPT_FEATURES);
+    // `REEL_WASM_NAMES=1 cargo xtask dist`: keep the function names, for
+    // attributing the bundle's bytes to code (the shipped build drops them).
+    if std::env::var_os("REEL_WASM_NAMES").is_some() {
+        cmd.arg("-g");
+    }
+    cmd.arg(file).arg("-o").arg(&tmp);
     run(cmd)?;
     std::fs::rename(&tmp, file)?;
+    Ok(())
+}
+
+/// terser, like wasm-opt, is an optimisation: without it the file is
+/// copied as it is, and the build says so.
+fn minify(from: &Path, to: &Path, module: bool) -> Result<()> {
+    let terser = root().join(TERSER);
+    if !terser.exists() {
+        eprintln!(
+            "xtask: {TERSER} not found (bash .ci/setup installs it); {} left unminified",
+            to.display()
+        );
+        if from != to {
+            copy(from, to)?;
+        }
+        return Ok(());
+    }
+    let tmp = to.with_extension("min.js");
+    let mut cmd = Command::new(terser);
+    cmd.arg(from)
+        .args(["--compress", "--mangle", "--ecma", "2017", "--output"])
+        .arg(&tmp);
+    if module {
+        cmd.arg("--module");
+    }
+    run(cmd)?;
+    std::fs::rename(&tmp, to)?;
     Ok(())
 }
 
