@@ -22,7 +22,10 @@ use std::io::Read;
 
 pub const MAGIC: &[u8; 4] = b"REEL";
 /// Bumped on any change a decoder of the previous version cannot read.
-pub const FORMAT_VERSION: u8 = 1;
+/// 2: node ids in node lists are relative (see [`crate::node`]).
+pub const FORMAT_VERSION: u8 = 2;
+/// The oldest version this build still reads (1: absolute node ids).
+pub const OLDEST_VERSION: u8 = 1;
 const PRELUDE: usize = 4 + 1 + 4;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -101,7 +104,7 @@ pub enum ChunkError {
     Truncated,
     #[error("not a Reel chunk (bad magic)")]
     BadMagic,
-    #[error("unsupported chunk format version {0} (this build reads {FORMAT_VERSION})")]
+    #[error("unsupported chunk format version {0} (this build reads {OLDEST_VERSION} to {FORMAT_VERSION})")]
     UnsupportedVersion(u8),
     #[error("chunk header is {0} bytes, over the limit of {1}")]
     HeaderTooLarge(usize, usize),
@@ -276,7 +279,7 @@ pub fn decode_header<'a>(
         return Err(ChunkError::BadMagic);
     }
     let version = *bytes.get(4).ok_or(ChunkError::Truncated)?;
-    if version != FORMAT_VERSION {
+    if !(OLDEST_VERSION..=FORMAT_VERSION).contains(&version) {
         return Err(ChunkError::UnsupportedVersion(version));
     }
     let len_bytes: [u8; 4] = bytes
@@ -336,8 +339,16 @@ pub const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 pub fn decode_chunk(bytes: &[u8], limits: &Limits) -> Result<Chunk, ChunkError> {
     let (header, body) = decode_header(bytes, limits)?;
     let raw = decompress_body(body, limits)?;
-    let events: Vec<Event> =
+    let mut events: Vec<Event> =
         rmp_serde::from_slice(&raw).map_err(|e| ChunkError::BadBody(e.to_string()))?;
+    // decode_header checked the version byte.
+    if bytes.get(4).is_some_and(|&v| v >= 2) {
+        for e in &mut events {
+            for list in crate::node::node_lists(&mut e.data) {
+                crate::node::ids_from_wire(list);
+            }
+        }
+    }
     if events.len() > limits.max_events {
         return Err(ChunkError::TooManyEvents(events.len(), limits.max_events));
     }

@@ -4,7 +4,8 @@
 //! that embeds it, and serde's generic serializer plus rmp-serde cost it
 //! tens of kilobytes of wasm for what is a fixed, small model. This writer
 //! produces byte for byte what `rmp_serde::to_vec` produces for the same
-//! value (its default configuration: structs as arrays, enum variants by
+//! value once its node ids are made relative ([`crate::node::ids_to_wire`];
+//! rmp-serde's default configuration: structs as arrays, enum variants by
 //! name, integers in their shortest form), so every decoder, which still
 //! reads with serde, is unaffected; `shared/tests/chunk_props.rs` checks
 //! the equality on arbitrary events.
@@ -303,12 +304,16 @@ fn write_data(out: &mut Vec<u8>, d: &EventData) {
     }
 }
 
+/// A node list, with its ids relative as format 2 sends them
+/// ([`crate::node::ids_to_wire`]).
 fn nodes(out: &mut Vec<u8>, nodes: &[FlatNode]) {
     array(out, nodes.len());
+    let mut prev = 0u32;
     for n in nodes {
         array(out, 3);
-        uint(out, n.id.into());
-        uint(out, n.parent.into());
+        uint(out, n.id.wrapping_sub(prev).into());
+        uint(out, n.id.wrapping_sub(n.parent).into());
+        prev = n.id;
         node_kind(out, &n.kind);
     }
 }

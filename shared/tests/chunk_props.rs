@@ -302,7 +302,7 @@ proptest! {
     fn the_hand_written_writer_matches_rmp_serde(e in event()) {
         let mut ours = Vec::new();
         reel_shared::msgpack::write_event(&mut ours, &e);
-        prop_assert_eq!(ours, rmp_serde::to_vec(&e).unwrap());
+        prop_assert_eq!(ours, rmp_serde::to_vec(&on_the_wire(e)).unwrap());
     }
 
     #[test]
@@ -315,6 +315,83 @@ proptest! {
         reel_shared::msgpack::write_header(&mut ours, &h);
         prop_assert_eq!(ours, rmp_serde::to_vec(&h).unwrap());
     }
+}
+
+/// The event as format 2 sends it: node ids relative.
+fn on_the_wire(mut e: Event) -> Event {
+    match &mut e.data {
+        EventData::FullSnapshot(s) => ids_to_wire(&mut s.nodes),
+        EventData::Mutation(m) => m.adds.iter_mut().for_each(|a| ids_to_wire(&mut a.nodes)),
+        _ => {}
+    }
+    e
+}
+
+/// A chunk of format 1 (absolute node ids, as recorders before format 2
+/// wrote them) still decodes to the same events.
+#[test]
+fn format_1_chunks_still_decode() {
+    let events = vec![
+        Event {
+            t: 5,
+            data: EventData::FullSnapshot(Snapshot {
+                nodes: vec![
+                    FlatNode {
+                        id: 1,
+                        parent: 0,
+                        kind: NodeKind::Document,
+                    },
+                    FlatNode {
+                        id: 2,
+                        parent: 1,
+                        kind: NodeKind::Text("a".into()),
+                    },
+                    FlatNode {
+                        id: 7,
+                        parent: 1,
+                        kind: NodeKind::Comment("b".into()),
+                    },
+                ],
+                scroll_x: 0,
+                scroll_y: 0,
+            }),
+        },
+        Event {
+            t: 6,
+            data: EventData::Mutation(Mutation {
+                adds: vec![AddedTree {
+                    parent: 7,
+                    next: 0,
+                    nodes: vec![FlatNode {
+                        id: 3,
+                        parent: 7,
+                        kind: NodeKind::ShadowRoot,
+                    }],
+                }],
+                ..Mutation::default()
+            }),
+        },
+    ];
+    let v2 = encode_chunk(SessionId([1; 16]), 0, &events).unwrap();
+    let (header, _) = decode_header(&v2, &Limits::default()).unwrap();
+    let mut header_bytes = rmp_serde::to_vec(&header).unwrap();
+    let mut v1 = b"REEL\x01".to_vec();
+    v1.extend_from_slice(&(header_bytes.len() as u32).to_le_bytes());
+    v1.append(&mut header_bytes);
+    v1.extend_from_slice(&ruzstd::encoding::compress_to_vec(
+        &rmp_serde::to_vec(&events).unwrap()[..],
+        ruzstd::encoding::CompressionLevel::Fastest,
+    ));
+    assert_eq!(
+        decode_chunk(&v1, &Limits::default()).unwrap().events,
+        events
+    );
+    assert_eq!(
+        decode_chunk(&v2, &Limits::default()).unwrap().events,
+        events
+    );
+    // And the relative ids really are what version 2 stores.
+    assert_ne!(v1[9..], v2[9..]);
 }
 
 /// Lengths and values at every size boundary of the MessagePack encodings.
@@ -352,7 +429,7 @@ fn the_hand_written_writer_matches_rmp_serde_at_size_boundaries() {
         let mut ours = Vec::new();
         reel_shared::msgpack::write_event(&mut ours, &e);
         assert!(
-            ours == rmp_serde::to_vec(&e).unwrap(),
+            ours == rmp_serde::to_vec(&on_the_wire(e)).unwrap(),
             "differs at length {len}"
         );
     }
