@@ -227,13 +227,17 @@ impl<'a> Parser<'a> {
         })
     }
 
-    /// A string, or `None` for `null`.
-    pub fn opt_string(&mut self) -> Result<Option<String>> {
+    /// `None` for `null`, else what `read` reads.
+    pub fn opt<T>(&mut self, read: fn(&mut Self) -> Result<T>) -> Result<Option<T>> {
         if self.null() {
             Ok(None)
         } else {
-            self.string().map(Some)
+            read(self).map(Some)
         }
+    }
+
+    pub fn opt_string(&mut self) -> Result<Option<String>> {
+        self.opt(Self::string)
     }
 
     pub fn bool(&mut self) -> Result<bool> {
@@ -247,11 +251,7 @@ impl<'a> Parser<'a> {
     }
 
     pub fn opt_bool(&mut self) -> Result<Option<bool>> {
-        if self.null() {
-            Ok(None)
-        } else {
-            self.bool().map(Some)
-        }
+        self.opt(Self::bool)
     }
 
     /// A number; `null` reads as 0, because that is what JSON.stringify
@@ -274,11 +274,7 @@ impl<'a> Parser<'a> {
     }
 
     pub fn opt_u32(&mut self) -> Result<Option<u32>> {
-        if self.null() {
-            Ok(None)
-        } else {
-            self.u32().map(Some)
-        }
+        self.opt(Self::u32)
     }
 
     pub fn u32s(&mut self) -> Result<Vec<u32>> {
