@@ -12,6 +12,8 @@ pub mod ids;
 #[cfg(feature = "encode")]
 pub mod msgpack;
 pub mod node;
+#[cfg(feature = "encode")]
+pub mod zstd;
 
 pub use chunk::{decode_chunk, decode_header, Chunk, ChunkError, ChunkHeader, ChunkStats, Limits};
 #[cfg(feature = "encode")]
