@@ -6,7 +6,8 @@
 //! ```
 //!
 //! Ours is run as the recorder would: one [`FrameEncoder`] per file, fed
-//! 128 KiB pieces. Every output of ours is checked to decode with libzstd.
+//! 128 KiB pieces. Every output of ours is checked to decode with libzstd and
+//! ruzstd.
 
 use std::time::Instant;
 
@@ -50,7 +51,12 @@ fn main() {
         let (mine, mine_speed) = timed(data.len(), || ours(&data));
         let mut back = Vec::with_capacity(data.len());
         zstd_safe::decompress(&mut back, &mine).expect("libzstd decodes ours");
-        assert!(back == data, "{path}: round trip differs");
+        assert!(back == data, "{path}: round trip differs (libzstd)");
+        let mut src = &mine[..];
+        let mut dec = ruzstd::decoding::StreamingDecoder::new(&mut src).expect("ruzstd header");
+        back.clear();
+        std::io::Read::read_to_end(&mut dec, &mut back).expect("ruzstd decodes ours");
+        assert!(back == data, "{path}: round trip differs (ruzstd)");
         let (theirs, theirs_speed) = timed(data.len(), || {
             ruzstd::encoding::compress_to_vec(
                 &data[..],

@@ -7,7 +7,7 @@
 //! * Frames: magic, Frame_Header_Descriptor without checksum or dictionary.
 //!   [`FrameEncoder`] writes a Window_Descriptor for [`WINDOW`] (the content
 //!   size is not known up front); [`compress`] writes a single-segment header
-//!   with the content size.
+//!   with the content size when that is at most [`WINDOW`].
 //! * Blocks hold at most [`BLOCK_MAX`] bytes of input. A block is compressed
 //!   (literals + sequences) unless that is not smaller, then raw. A raw block
 //!   leaves the repeat offsets as they were before it, as the decoder does.
@@ -62,8 +62,6 @@ const LAZY_BELOW: usize = 8;
 const INSERT_MAX: usize = 16;
 /// The step over unmatched input grows by one every 2^SKIP bytes.
 const SKIP: u32 = 7;
-
-const MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
 
 /// Little-endian bit writer: zstd's bitstreams are written forwards and
 /// read backwards from the final marker bit.
@@ -882,8 +880,10 @@ pub struct FrameEncoder {
     reps: [u32; 3],
     /// Whether the frame header is out.
     started: bool,
-    /// Content size for a single-segment header ([`compress`]).
-    size: Option<u64>,
+    /// Content size for a single-segment header ([`compress`], up to
+    /// [`WINDOW`]: a larger single-segment window could exceed what
+    /// decoders accept, libzstd's default limit being 128 MiB).
+    size: Option<u32>,
     lits: Vec<u8>,
     seqs: Vec<Seq>,
     t: Box<Scratch>,
@@ -931,29 +931,39 @@ impl FrameEncoder {
             return;
         }
         self.started = true;
-        out.extend_from_slice(&MAGIC);
-        match self.size {
-            None => {
-                // No content size, window 2^WINDOW_LOG (exponent, mantissa 0).
-                out.push(0);
-                out.push(((WINDOW_LOG - 10) << 3) as u8);
+        // Magic, then either no content size and a window of 2^WINDOW_LOG
+        // (exponent, mantissa 0), or single segment: the window is the
+        // content, whose size follows in 1, 2 (less 256) or 4 bytes.
+        let mut h = [
+            0x28,
+            0xB5,
+            0x2F,
+            0xFD,
+            0,
+            ((WINDOW_LOG - 10) << 3) as u8,
+            0,
+            0,
+            0,
+        ];
+        let len = match self.size {
+            None => 6,
+            Some(n) if n < 256 => {
+                h[4] = 0x20;
+                h[5] = n as u8;
+                6
+            }
+            Some(n) if n < 65536 + 256 => {
+                h[4] = 0x60;
+                put(&mut h, 5, &(n - 256).to_le_bytes(), 2);
+                7
             }
             Some(n) => {
-                // Single segment: the window is the content.
-                if n < 256 {
-                    out.extend_from_slice(&[0x20, n as u8]);
-                } else if n < 65536 + 256 {
-                    out.push(0x60);
-                    out.extend_from_slice(&((n - 256) as u16).to_le_bytes());
-                } else if n <= u32::MAX as u64 {
-                    out.push(0xA0);
-                    out.extend_from_slice(&(n as u32).to_le_bytes());
-                } else {
-                    out.push(0xE0);
-                    out.extend_from_slice(&n.to_le_bytes());
-                }
+                h[4] = 0xA0;
+                put(&mut h, 5, &n.to_le_bytes(), 4);
+                9
             }
-        }
+        };
+        out.extend_from_slice(h.get(..len).unwrap_or(&h));
     }
 
     fn blocks(&mut self, data: &[u8], last: bool, out: &mut Vec<u8>) {
@@ -1168,7 +1178,7 @@ impl FrameEncoder {
 /// Compresses `data` as one whole frame (with its content size).
 pub fn compress(data: &[u8]) -> Vec<u8> {
     let mut e = FrameEncoder::new();
-    e.size = Some(data.len() as u64);
+    e.size = (data.len() <= WINDOW).then_some(data.len() as u32);
     let mut out = Vec::with_capacity(data.len() / 3 + 64);
     e.blocks(data, true, &mut out);
     out
