@@ -1,4 +1,5 @@
-//! `reel-server`: one process that ingests chunks, stores them in sled, and
+//! `reel-server`: one process that ingests chunks, stores them (a segment
+//! log for the chunks, sled for the session index), and
 //! serves the API, the recorder and the player.
 
 use anyhow::Context;
@@ -32,7 +33,7 @@ enum Command {
 
 #[derive(Args)]
 struct DataArg {
-    /// Directory of the sled database.
+    /// The data directory (sled index, segment log, generated secrets).
     #[arg(
         long,
         value_name = "DIR",

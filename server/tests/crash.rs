@@ -291,10 +291,23 @@ fn split_chunks(mut body: &[u8]) -> Vec<Vec<u8>> {
     out
 }
 
+/// The newest file of the data dir's segment log.
+fn newest_segment(data: &Path) -> std::path::PathBuf {
+    let mut segs: Vec<_> = std::fs::read_dir(data.join("segments"))
+        .expect("a segments dir in the data dir")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .collect();
+    segs.sort();
+    segs.pop().expect("a segment file")
+}
+
 /// Several recorders post chunks in a loop; the server is SIGKILLed while
-/// they are at it, three times over on the same data dir. After each
-/// restart every acknowledged chunk is there byte for byte, and every
-/// session is readable and counts exactly the chunks it holds.
+/// they are at it, three times over on the same data dir (the last two
+/// times with a torn write added at the end of the segment log). After
+/// each restart every acknowledged chunk is there byte for byte, every
+/// session is readable and counts exactly the chunks it holds, and the
+/// torn bytes are gone.
 #[test]
 fn acknowledged_chunks_survive_kill_9_under_concurrent_writers() {
     use std::collections::BTreeMap;
@@ -358,8 +371,27 @@ fn acknowledged_chunks_survive_kill_9_under_concurrent_writers() {
             next_seq[w] = t.join().unwrap();
         }
         assert!(before > 0, "round {round}: nothing was acknowledged");
+        // The chunks are in the segment log; from the second round on, its
+        // end also holds a torn write (a crash mid-`pwrite` of a group, or
+        // a power cut before its sync): recovery must cut it off and keep
+        // everything acknowledged.
+        let newest = newest_segment(dir.path());
+        let intact_len = std::fs::metadata(&newest).unwrap().len();
+        if round > 0 {
+            let mut f = std::fs::OpenOptions::new()
+                .append(true)
+                .open(&newest)
+                .unwrap();
+            let mut torn = 5_000u32.to_le_bytes().to_vec();
+            torn.extend_from_slice(&[0xa5; 700]);
+            f.write_all(&torn).unwrap();
+        }
 
         let server = start(dir.path(), &args);
+        if round > 0 {
+            let len = std::fs::metadata(&newest).unwrap().len();
+            assert_eq!(len, intact_len, "round {round}: the torn write was not cut");
+        }
         let acked = acked.lock().unwrap();
         for w in 0..WRITERS {
             let id = SessionId([0xc0 + w; 16]);

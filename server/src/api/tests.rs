@@ -1,4 +1,5 @@
-//! HTTP-level tests against the real router and a real sled in a temp dir.
+//! HTTP-level tests against the real router and the real store (segment
+//! log and sled index) in a temp dir.
 
 use super::*;
 use crate::store::Store;

@@ -2,9 +2,10 @@
 //! whatever keeps the bytes, and [`Store`], the handle the rest of the
 //! server holds, which adds the group commit on top of any backend.
 //!
-//! Only [`SledStorage`] exists today. A second backend (object storage,
-//! say) implements [`Storage`] and nothing above this module changes: the
-//! API layer never names sled.
+//! The server's backend is [`LogStorage`]: chunk bodies in an append-only
+//! segment log of our own ([`segments`]), the session index in sled. A
+//! second backend (object storage, say) implements [`Storage`] and nothing
+//! above this module changes: the API layer never names either.
 //!
 //! Invariants every backend keeps:
 //!
@@ -13,17 +14,20 @@
 //!    never count a chunk twice (a duplicate `(session, seq)` is detected
 //!    by the same atomic step that would store it), and a session listed
 //!    by [`Storage::list_sessions`] has metadata.
-//! 2. Writes are not durable until [`Storage::sync`] returns. Nothing in
+//! 2. Writes are not durable until [`Storage::sync`] returns (and a
+//!    backend may keep the chunks of [`Storage::put_chunks`] invisible to
+//!    readers until then, as [`LogStorage`] does). Nothing in
 //!    the storage layer acknowledges anything; the HTTP layer awaits
 //!    [`Store::flush`] before a `2xx`, which is what makes a `2xx` mean
 //!    "survives a crash" (contract §3).
 //! 3. [`Storage::delete_session`] leaves no key of the session behind.
 
+mod log;
 #[cfg(test)]
 pub mod mem;
-mod sled;
+pub mod segments;
 
-pub use self::sled::SledStorage;
+pub use self::log::LogStorage;
 
 use crate::index::{SessionMeta, START_KEY_LEN};
 use axum::body::Bytes;
@@ -51,6 +55,14 @@ pub enum StoreError {
     Flush(String),
     #[error("the session kept changing while it was being deleted; try again")]
     Busy,
+    #[error(transparent)]
+    Log(#[from] segments::LogError),
+    #[error(
+        "the data directory {0} holds a database of an earlier layout (chunks inside sled), \
+         which this version does not read: export its sessions with the version that wrote it \
+         and import them here, or use another directory"
+    )]
+    OldLayout(String),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -407,9 +419,9 @@ impl Store {
             .map_err(|_| StoreError::Flush("the writer stopped".into()))?
     }
 
-    /// The sled backend in `dir`.
+    /// The server's backend (segment log and sled index) in `dir`.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        Ok(Self::new(Arc::new(SledStorage::open(dir)?)))
+        Ok(Self::new(Arc::new(LogStorage::open(dir)?)))
     }
 
     /// Makes every write that completed before this call durable, sharing

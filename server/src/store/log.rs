@@ -1,0 +1,1468 @@
+//! The server's [`Storage`]: chunk bodies in an append-only segment log
+//! ([`super::segments`]), and in sled only what is small: the session
+//! index and where each chunk is.
+//!
+//! Data dir layout: sled's files at the top (`db`, `conf`, ...), the log in
+//! `segments/`. sled trees:
+//!
+//! | tree        | key                                   | value                               |
+//! |-------------|---------------------------------------|-------------------------------------|
+//! | `chunk_loc` | session id (16 bytes) ++ seq (u32 BE) | [`Loc`]: segment, offset, length    |
+//! | `sessions`  | session id (16 bytes)                 | [`SessionMeta`] as JSON             |
+//! | `by_start`  | started_at ms (u64 BE) ++ session id  | empty                               |
+//! | `log_meta`  | `indexed_to`                          | [`Pos`]: the log up to here is in sled |
+//! | `wipe`      | [`Loc`] of a deleted chunk            | empty: bytes still to zero          |
+//! | `config`    | name (UTF-8)                          | value (UTF-8)                       |
+//!
+//! Why: sled wrote each 20 KB chunk 1.6 times over and rewrote leaves of
+//! them, and a sled transaction and flush per group was half of ingest's
+//! CPU. Here a group of chunks is one `pwrite` and one `fdatasync` of the
+//! log; the index takes it in memory, and reaches sled about once a second
+//! in one transaction (a checkpoint), which sled need not even flush: the
+//! log is the record of what was acknowledged, the index is rebuilt from it.
+//!
+//! The index in memory (the overlay) holds what was indexed since the last
+//! checkpoint: chunk locations and the sessions' whole current metadata.
+//! Every read looks there first, then in sled. A checkpoint freezes the
+//! overlay (readers still see it), writes it to sled, then drops it.
+//!
+//! How the invariants of [`crate::store`] hold:
+//!
+//! 1. [`Storage::put_chunks`] (the ingest writer) checks for duplicates
+//!    (chunks appended but not yet indexed, the overlay, sled), appends the
+//!    rest to the log, and returns. [`Storage::sync`] (the syncer) syncs
+//!    the log, then indexes every chunk appended before it began into the
+//!    overlay. So a chunk is visible exactly when it is durable, and no
+//!    index names a record the log could lose.
+//! 2. Crash recovery: sled keeps the checkpoints it was given up to some
+//!    point (a checkpoint is one transaction, and `indexed_to` moves in it);
+//!    the overlay is gone. At open every intact record of the log after
+//!    `indexed_to` is indexed again (a torn tail is cut, see
+//!    [`super::segments`]), so every acknowledged chunk is back, counted
+//!    once.
+//! 3. [`Storage::delete_session`] writes the overlay to sled, then removes
+//!    the session's index entries and records its chunks' locations in
+//!    `wipe`, in one transaction, while ingest cannot index (so no chunk
+//!    merges into metadata being deleted); flushes sled (so no index entry
+//!    can come back and point at zeros); zeroes the records in the log and
+//!    syncs; then forgets the `wipe` entries. A crash in between leaves
+//!    `wipe` entries, which the next open zeroes first. Segments with no
+//!    live record left (but the newest) are removed.
+//! 4. [`Storage::put_chunk`] (imports, tests) is a group of one followed by
+//!    a sync: durable and visible on return.
+//!
+//! Data dirs of the earlier layout (chunks in a sled tree `chunks`) are
+//! refused with [`StoreError::OldLayout`], not read.
+
+use super::segments::{Loc, NewRecord, Pos, Record, SegmentLog};
+use super::{ListRange, Page, PutOutcome, Storage, StorageStats, StoreError};
+use crate::index::{self, SessionMeta, START_KEY_LEN};
+use reel_shared::{ChunkHeader, Limits, SessionId};
+use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
+use sled::{IVec, Tree};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::Bound;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+impl From<TransactionError<StoreError>> for StoreError {
+    fn from(e: TransactionError<StoreError>) -> Self {
+        match e {
+            TransactionError::Abort(e) => e,
+            TransactionError::Storage(e) => StoreError::Db(e),
+        }
+    }
+}
+
+/// sled's segment size. Databases of the earlier layout were created with
+/// 8 MiB or with sled's default, and sled refuses to open one with any
+/// other: both are tried, so that such a directory gets the clear
+/// [`StoreError::OldLayout`] rather than sled's complaint.
+const SLED_SEGMENT_SIZE: usize = 8 * 1024 * 1024;
+const LEGACY_SLED_SEGMENT_SIZE: usize = 512 * 1024;
+
+/// How often the overlay is written to sled: bounds its memory and how much
+/// of the log an open after a crash reads again.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+/// Records re-indexed per checkpoint at open.
+const REINDEX_BATCH: usize = 4096;
+
+const INDEXED_TO: &[u8] = b"indexed_to";
+
+type Key = (SessionId, u32);
+
+/// Appended to the log, not yet indexed.
+struct Appended {
+    header: ChunkHeader,
+    loc: Loc,
+    now_ms: u64,
+}
+
+#[derive(Default)]
+struct Pending {
+    records: Vec<Appended>,
+    keys: HashSet<Key>,
+    /// How many of `records` (and of those being indexed) each session has.
+    sessions: HashMap<SessionId, u32>,
+}
+
+/// Index entries not yet in sled.
+#[derive(Default, Clone)]
+struct Gen {
+    locs: BTreeMap<Key, Loc>,
+    /// Each session's whole current metadata.
+    metas: HashMap<SessionId, SessionMeta>,
+    /// The log is indexed up to here once this generation is in sled.
+    end: Option<Pos>,
+}
+
+#[derive(Default)]
+struct Overlay {
+    active: Gen,
+    /// Being written to sled by a checkpoint; older than `active`.
+    frozen: Option<Arc<Gen>>,
+}
+
+impl Overlay {
+    fn gens(&self) -> impl Iterator<Item = &Gen> {
+        std::iter::once(&self.active).chain(self.frozen.as_deref())
+    }
+
+    fn loc(&self, key: &Key) -> Option<Loc> {
+        self.gens().find_map(|g| g.locs.get(key).copied())
+    }
+
+    fn meta(&self, id: &SessionId) -> Option<&SessionMeta> {
+        self.gens().find_map(|g| g.metas.get(id))
+    }
+}
+
+/// Everything but the checkpointer thread's handle.
+struct Shared {
+    db: sled::Db,
+    chunk_loc: Tree,
+    sessions: Tree,
+    by_start: Tree,
+    log_meta: Tree,
+    wipe: Tree,
+    config: Tree,
+    log: SegmentLog,
+    /// Sessions in sled and the overlay.
+    session_count: AtomicU64,
+    pending: Mutex<Pending>,
+    overlay: Mutex<Overlay>,
+    /// One sync at a time: a sync must not index a chunk whose segment
+    /// another, unfinished sync took the duty to fdatasync.
+    sync_lock: Mutex<()>,
+    /// Held by a checkpoint and by a delete (which writes the overlay to
+    /// sled itself): one writer of the overlay to sled at a time.
+    checkpoint_lock: Mutex<()>,
+    /// Live (indexed or pending) records per segment.
+    live: Mutex<HashMap<u32, u64>>,
+    /// Set when syncing the log failed: what the kernel had not written is
+    /// lost, and a retry would succeed without it (fsync semantics). From
+    /// then on every write fails until a restart reads the log again.
+    failed: AtomicBool,
+}
+
+pub struct LogStorage {
+    s: Arc<Shared>,
+    stop: Arc<(Mutex<bool>, Condvar)>,
+    checkpointer: Option<std::thread::JoinHandle<()>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn chunk_key(id: &SessionId, seq: u32) -> [u8; 20] {
+    let mut k = [0u8; 20];
+    k[..16].copy_from_slice(id.as_bytes());
+    k[16..].copy_from_slice(&seq.to_be_bytes());
+    k
+}
+
+fn decode_meta(bytes: &[u8]) -> Result<SessionMeta, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn encode_meta(m: &SessionMeta) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(m).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn decode_loc(v: &[u8]) -> Result<Loc, StoreError> {
+    Loc::from_bytes(v).ok_or_else(|| StoreError::Corrupt("short chunk location".into()))
+}
+
+fn seq_of(k: &[u8]) -> Result<u32, StoreError> {
+    let b: [u8; 4] = k
+        .get(16..20)
+        .and_then(|s| s.try_into().ok())
+        .ok_or_else(|| StoreError::Corrupt("short chunk key".into()))?;
+    Ok(u32::from_be_bytes(b))
+}
+
+/// A delete retries this often when its listing and its transaction
+/// disagree (which the locks should make impossible).
+const DELETE_ATTEMPTS: usize = 16;
+
+enum DeleteOutcome {
+    Deleted,
+    NotFound,
+    Raced,
+}
+
+impl LogStorage {
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let s = Arc::new(Shared::open(dir)?);
+        let stop = Arc::new((Mutex::new(false), Condvar::new()));
+        let (s2, stop2) = (s.clone(), stop.clone());
+        let checkpointer = std::thread::Builder::new()
+            .name("reel-index".into())
+            .spawn(move || loop {
+                {
+                    let (m, cv) = &*stop2;
+                    let g = lock(m);
+                    let (g, _) = cv
+                        .wait_timeout_while(g, CHECKPOINT_EVERY, |stopped| !*stopped)
+                        .unwrap_or_else(|e| e.into_inner());
+                    if *g {
+                        return;
+                    }
+                }
+                if let Err(e) = s2.checkpoint(false) {
+                    tracing::error!("writing the index to sled failed: {e}");
+                }
+            })
+            .map_err(|e| StoreError::Flush(format!("cannot start the index thread: {e}")))?;
+        Ok(LogStorage {
+            s,
+            stop,
+            checkpointer: Some(checkpointer),
+        })
+    }
+}
+
+impl Drop for LogStorage {
+    fn drop(&mut self) {
+        {
+            let (m, cv) = &*self.stop;
+            *lock(m) = true;
+            cv.notify_all();
+        }
+        if let Some(t) = self.checkpointer.take() {
+            let _ = t.join();
+        }
+        // A clean stop leaves nothing for the next open to re-index.
+        if self.s.sync().is_ok() && self.s.checkpoint(true).is_ok() {
+            let _ = self.s.db.flush();
+        }
+    }
+}
+
+impl Shared {
+    fn open(dir: &Path) -> Result<Self, StoreError> {
+        let db = match Self::open_db(dir, SLED_SEGMENT_SIZE) {
+            Err(StoreError::Db(sled::Error::Unsupported(ref m)))
+                if m.contains("io buffer size") =>
+            {
+                Self::open_db(dir, LEGACY_SLED_SEGMENT_SIZE)?
+            }
+            r => r?,
+        };
+        if db.tree_names().iter().any(|n| n == b"chunks") {
+            return Err(StoreError::OldLayout(dir.display().to_string()));
+        }
+        let log_meta = db.open_tree("log_meta")?;
+        let from = match log_meta.get(INDEXED_TO)? {
+            Some(v) => {
+                Pos::from_bytes(&v).ok_or_else(|| StoreError::Corrupt("short indexed_to".into()))?
+            }
+            None => Pos::START,
+        };
+        let sessions = db.open_tree("sessions")?;
+        let (log, recovered) = SegmentLog::open(&dir.join("segments"), from)?;
+        let s = Shared {
+            chunk_loc: db.open_tree("chunk_loc")?,
+            by_start: db.open_tree("by_start")?,
+            config: db.open_tree("config")?,
+            wipe: db.open_tree("wipe")?,
+            session_count: AtomicU64::new(sessions.len() as u64),
+            sessions,
+            log_meta,
+            log,
+            db,
+            pending: Mutex::default(),
+            overlay: Mutex::default(),
+            sync_lock: Mutex::new(()),
+            checkpoint_lock: Mutex::new(()),
+            live: Mutex::default(),
+            failed: AtomicBool::new(false),
+        };
+        s.finish_wipes()?;
+        s.reindex(recovered.records, recovered.end)?;
+        if recovered.cut_bytes > 0 {
+            tracing::warn!(
+                bytes = recovered.cut_bytes,
+                "cut a torn tail off the segment log (writes never acknowledged)"
+            );
+        }
+        s.count_live_and_reclaim()?;
+        Ok(s)
+    }
+
+    fn open_db(dir: &Path, segment_size: usize) -> Result<sled::Db, StoreError> {
+        sled::Config::new()
+            .path(dir)
+            .flush_every_ms(None)
+            .segment_size(segment_size)
+            .open()
+            .map_err(|e| match e {
+                sled::Error::Io(ref io) if io.to_string().contains("could not acquire lock") => {
+                    StoreError::Locked(dir.display().to_string())
+                }
+                e => StoreError::Db(e),
+            })
+    }
+
+    /// Zeroes what a delete interrupted by a crash left to zero.
+    fn finish_wipes(&self) -> Result<(), StoreError> {
+        let keys: Vec<IVec> = self.wipe.iter().keys().collect::<Result<_, _>>()?;
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let locs: Vec<Loc> = keys
+            .iter()
+            .map(|k| decode_loc(k))
+            .collect::<Result<_, _>>()?;
+        self.log.wipe(&locs)?;
+        for k in keys {
+            self.wipe.remove(k)?;
+        }
+        self.db.flush()?;
+        tracing::info!(chunks = locs.len(), "finished wiping deleted chunks");
+        Ok(())
+    }
+
+    /// Indexes the records the log holds past `indexed_to` (invariant 2).
+    fn reindex(&self, records: Vec<Record>, end: Option<Pos>) -> Result<(), StoreError> {
+        // What ingest accepted, whatever the limits were then: the header
+        // was validated against the body before the record was written,
+        // and the checksum says these are the same bytes.
+        let limits = Limits {
+            max_header: usize::MAX,
+            max_decompressed: usize::MAX,
+            max_events: usize::MAX,
+        };
+        let count = records.len();
+        let mut batch = Vec::with_capacity(REINDEX_BATCH.min(count));
+        for r in records {
+            match reel_shared::decode_header(&r.chunk, &limits) {
+                Ok((header, _)) if header.session == r.session && header.seq == r.seq => {
+                    batch.push(Appended {
+                        header,
+                        loc: r.loc,
+                        now_ms: r.now_ms,
+                    });
+                }
+                // Cannot happen short of a bug: the chunk was validated
+                // before it was written.
+                _ => tracing::error!(
+                    seg = r.loc.seg,
+                    off = r.loc.off,
+                    "a log record whose chunk header does not match; not indexed"
+                ),
+            }
+            if batch.len() == REINDEX_BATCH {
+                self.index(&batch, None)?;
+                self.checkpoint(true)?;
+                batch.clear();
+            }
+        }
+        self.index(&batch, end)?;
+        self.checkpoint(true)?;
+        self.db.flush()?;
+        if count > 0 {
+            tracing::info!(chunks = count, "re-indexed the end of the segment log");
+        }
+        Ok(())
+    }
+
+    /// Indexes synced records into the overlay, and notes that the log is
+    /// indexed up to `end` (or past the last record).
+    fn index(&self, records: &[Appended], end: Option<Pos>) -> Result<(), StoreError> {
+        let Some(end) = end.or_else(|| records.last().map(|a| a.loc.end())) else {
+            return Ok(());
+        };
+        let mut dups = Vec::new();
+        let mut new = 0;
+        let mut ov = lock(&self.overlay);
+        for a in records {
+            let h = &a.header;
+            let key = (h.session, h.seq);
+            if ov.loc(&key).is_some()
+                || self.chunk_loc.contains_key(chunk_key(&h.session, h.seq))?
+            {
+                dups.push(a.loc.seg);
+                continue;
+            }
+            let old = match ov.meta(&h.session) {
+                Some(m) => Some(m.clone()),
+                None => match self.sessions.get(h.session.as_bytes())? {
+                    Some(v) => Some(decode_meta(&v)?),
+                    None => None,
+                },
+            };
+            if old.is_none() {
+                new += 1;
+            }
+            let meta = index::merge(old, h, u64::from(a.loc.chunk_len), a.now_ms);
+            ov.active.metas.insert(h.session, meta);
+            ov.active.locs.insert(key, a.loc);
+        }
+        ov.active.end = Some(end);
+        drop(ov);
+        self.session_count.fetch_add(new, Ordering::Relaxed);
+        if !dups.is_empty() {
+            let mut live = lock(&self.live);
+            for seg in dups {
+                if let Some(n) = live.get_mut(&seg) {
+                    *n = n.saturating_sub(1);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes one generation of the overlay to sled, in one transaction.
+    fn write_gen(&self, g: &Gen) -> Result<(), StoreError> {
+        if g.end.is_none() && g.locs.is_empty() && g.metas.is_empty() {
+            return Ok(());
+        }
+        let metas: Vec<(&SessionId, Vec<u8>, [u8; START_KEY_LEN])> = g
+            .metas
+            .iter()
+            .map(|(id, m)| Ok((id, encode_meta(m)?, m.start_key())))
+            .collect::<Result<_, StoreError>>()?;
+        (
+            &self.chunk_loc,
+            &self.sessions,
+            &self.by_start,
+            &self.log_meta,
+        )
+            .transaction(|(chunk_loc, sessions, by_start, log_meta)| {
+                for ((id, seq), loc) in &g.locs {
+                    chunk_loc.insert(&chunk_key(id, *seq)[..], &loc.to_bytes()[..])?;
+                }
+                for (id, bytes, start) in &metas {
+                    let old = sessions.insert(&id.as_bytes()[..], bytes.as_slice())?;
+                    let old_start = match old {
+                        Some(v) => Some(
+                            decode_meta(&v)
+                                .map_err(ConflictableTransactionError::Abort)?
+                                .start_key(),
+                        ),
+                        None => None,
+                    };
+                    if old_start != Some(*start) {
+                        if let Some(k) = old_start {
+                            by_start.remove(&k[..])?;
+                        }
+                        by_start.insert(&start[..], &[][..])?;
+                    }
+                }
+                if let Some(end) = g.end {
+                    log_meta.insert(INDEXED_TO, &end.to_bytes()[..])?;
+                }
+                Ok(())
+            })?;
+        Ok(())
+    }
+
+    /// Writes the overlay to sled. `wait`: also when a delete is at it
+    /// (which writes it itself; the periodic checkpoint just skips a turn).
+    fn checkpoint(&self, wait: bool) -> Result<(), StoreError> {
+        let _c = if wait {
+            lock(&self.checkpoint_lock)
+        } else {
+            match self.checkpoint_lock.try_lock() {
+                Ok(g) => g,
+                Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => return Ok(()),
+            }
+        };
+        let g = {
+            let mut ov = lock(&self.overlay);
+            if ov.active.end.is_none() {
+                return Ok(());
+            }
+            let g = Arc::new(std::mem::take(&mut ov.active));
+            ov.frozen = Some(g.clone());
+            g
+        };
+        let written = self.write_gen(&g);
+        let mut ov = lock(&self.overlay);
+        let frozen = ov.frozen.take();
+        if written.is_err() {
+            // Back under the newer entries, for the next checkpoint.
+            if let Some(f) = frozen {
+                let f = Arc::unwrap_or_clone(f);
+                for (k, v) in f.locs {
+                    ov.active.locs.entry(k).or_insert(v);
+                }
+                for (k, v) in f.metas {
+                    ov.active.metas.entry(k).or_insert(v);
+                }
+                ov.active.end = ov.active.end.or(f.end);
+            }
+        }
+        drop(ov);
+        written
+    }
+
+    /// Counts live records per segment, and removes the segments with none
+    /// (a crash may have come between a delete and its reclaiming).
+    fn count_live_and_reclaim(&self) -> Result<(), StoreError> {
+        let mut live: HashMap<u32, u64> = HashMap::new();
+        for v in self.chunk_loc.iter().values() {
+            *live.entry(decode_loc(&v?)?.seg).or_default() += 1;
+        }
+        let dead: Vec<u32> = self
+            .log
+            .segments()
+            .into_iter()
+            .filter(|s| !live.contains_key(s))
+            .collect();
+        *lock(&self.live) = live;
+        for seg in dead {
+            self.log.remove_segment(seg)?;
+        }
+        Ok(())
+    }
+
+    fn check_failed(&self) -> Result<(), StoreError> {
+        if self.failed.load(Ordering::Relaxed) {
+            return Err(StoreError::Flush(
+                "an earlier sync of the segment log failed; restart the server".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether `(id, seq)` is indexed (overlay or sled).
+    fn indexed(&self, id: &SessionId, seq: u32) -> Result<bool, StoreError> {
+        if lock(&self.overlay).loc(&(*id, seq)).is_some() {
+            return Ok(true);
+        }
+        Ok(self.chunk_loc.contains_key(chunk_key(id, seq))?)
+    }
+
+    fn loc(&self, id: &SessionId, seq: u32) -> Result<Option<Loc>, StoreError> {
+        if let Some(l) = lock(&self.overlay).loc(&(*id, seq)) {
+            return Ok(Some(l));
+        }
+        self.chunk_loc
+            .get(chunk_key(id, seq))?
+            .map(|v| decode_loc(&v))
+            .transpose()
+    }
+
+    fn read_loc(&self, id: &SessionId, seq: u32, loc: Loc) -> Result<Vec<u8>, StoreError> {
+        let r = self.log.read(loc)?;
+        if r.session != *id || r.seq != seq {
+            return Err(StoreError::Corrupt(format!(
+                "the log record for {id}/{seq} holds {}/{}",
+                r.session, r.seq
+            )));
+        }
+        Ok(r.chunk)
+    }
+
+    /// One delete attempt; see [`Storage::delete_session`] and invariant 3.
+    fn try_delete(&self, id: &SessionId) -> Result<DeleteOutcome, StoreError> {
+        let _c = lock(&self.checkpoint_lock);
+        let skey = id.as_bytes();
+        let (outcome, entries) = {
+            // Ingest cannot index while this is held.
+            let mut ov = lock(&self.overlay);
+            let g = std::mem::take(&mut ov.active);
+            if let Err(e) = self.write_gen(&g) {
+                ov.active = g;
+                return Err(e);
+            }
+            // A transaction can only touch keys it names: the chunk keys
+            // are listed first, and checked against the metadata's count.
+            let entries: Vec<(IVec, IVec)> =
+                self.chunk_loc.scan_prefix(skey).collect::<Result<_, _>>()?;
+            let outcome = (&self.chunk_loc, &self.sessions, &self.by_start, &self.wipe)
+                .transaction(|(chunk_loc, sessions, by_start, wipe)| {
+                    let Some(v) = sessions.get(skey)? else {
+                        return Ok(DeleteOutcome::NotFound);
+                    };
+                    let meta = decode_meta(&v).map_err(ConflictableTransactionError::Abort)?;
+                    if meta.chunks != entries.len() as u64 {
+                        return Ok(DeleteOutcome::Raced);
+                    }
+                    for (k, loc) in &entries {
+                        chunk_loc.remove(k)?;
+                        wipe.insert(loc, &[][..])?;
+                    }
+                    sessions.remove(&skey[..])?;
+                    by_start.remove(&meta.start_key()[..])?;
+                    Ok(DeleteOutcome::Deleted)
+                })?;
+            (outcome, entries)
+        };
+        if let DeleteOutcome::Deleted = outcome {
+            self.session_count.fetch_sub(1, Ordering::Relaxed);
+            // Durable before a byte is zeroed: no index entry may survive
+            // a crash and point at zeros.
+            self.db.flush()?;
+            let locs: Vec<Loc> = entries
+                .iter()
+                .map(|(_, v)| decode_loc(v))
+                .collect::<Result<_, _>>()?;
+            self.log.wipe(&locs)?;
+            let mut batch = sled::Batch::default();
+            for (_, loc) in &entries {
+                batch.remove(loc);
+            }
+            self.wipe.apply_batch(batch)?;
+            self.reclaim(&locs)?;
+        }
+        Ok(outcome)
+    }
+
+    /// Removes the segments `locs` were the last live records of.
+    fn reclaim(&self, locs: &[Loc]) -> Result<(), StoreError> {
+        let mut dead = Vec::new();
+        {
+            let mut live = lock(&self.live);
+            for loc in locs {
+                if let Some(n) = live.get_mut(&loc.seg) {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        live.remove(&loc.seg);
+                        dead.push(loc.seg);
+                    }
+                }
+            }
+        }
+        for seg in dead {
+            // The current segment stays (and is simply empty of live data).
+            self.log.remove_segment(seg)?;
+        }
+        Ok(())
+    }
+
+    fn put_chunks(
+        &self,
+        batch: &[(&ChunkHeader, &[u8])],
+        now_ms: u64,
+    ) -> Result<Vec<PutOutcome>, StoreError> {
+        self.check_failed()?;
+        // Held throughout: the syncer removes keys from `pending` only
+        // after indexing them, so a key is always in one or the other.
+        let mut pending = lock(&self.pending);
+        let mut outcomes = Vec::with_capacity(batch.len());
+        let mut fresh: Vec<usize> = Vec::with_capacity(batch.len());
+        let mut seen: HashSet<Key> = HashSet::new();
+        let mut group_sessions: HashSet<SessionId> = HashSet::new();
+        for (i, (h, _)) in batch.iter().enumerate() {
+            let key = (h.session, h.seq);
+            if seen.contains(&key)
+                || pending.keys.contains(&key)
+                || self.indexed(&h.session, h.seq)?
+            {
+                outcomes.push(PutOutcome::Duplicate);
+                continue;
+            }
+            seen.insert(key);
+            let new_session = !group_sessions.contains(&h.session)
+                && !pending.sessions.contains_key(&h.session)
+                && !self.has_session(&h.session)?;
+            group_sessions.insert(h.session);
+            outcomes.push(PutOutcome::Stored { new_session });
+            fresh.push(i);
+        }
+        if fresh.is_empty() {
+            return Ok(outcomes);
+        }
+        let records: Vec<NewRecord<'_>> = fresh
+            .iter()
+            .map(|&i| NewRecord {
+                session: batch[i].0.session,
+                seq: batch[i].0.seq,
+                now_ms,
+                chunk: batch[i].1,
+            })
+            .collect();
+        let locs = self.log.append(&records)?;
+        {
+            let mut live = lock(&self.live);
+            for loc in &locs {
+                *live.entry(loc.seg).or_default() += 1;
+            }
+        }
+        for (&i, loc) in fresh.iter().zip(locs) {
+            let h = batch[i].0;
+            pending.keys.insert((h.session, h.seq));
+            *pending.sessions.entry(h.session).or_default() += 1;
+            pending.records.push(Appended {
+                header: h.clone(),
+                loc,
+                now_ms,
+            });
+        }
+        Ok(outcomes)
+    }
+
+    fn has_session(&self, id: &SessionId) -> Result<bool, StoreError> {
+        if lock(&self.overlay).meta(id).is_some() {
+            return Ok(true);
+        }
+        Ok(self.sessions.contains_key(id.as_bytes())?)
+    }
+
+    fn session(&self, id: &SessionId) -> Result<Option<SessionMeta>, StoreError> {
+        if let Some(m) = lock(&self.overlay).meta(id) {
+            return Ok(Some(m.clone()));
+        }
+        self.sessions
+            .get(id.as_bytes())?
+            .map(|v| decode_meta(&v))
+            .transpose()
+    }
+
+    fn chunks(&self, id: &SessionId, from: u32) -> Result<Vec<(u32, Vec<u8>)>, StoreError> {
+        // Sled first, then the overlay: a checkpoint moves entries from the
+        // overlay to sled, never back, so read in this order nothing is
+        // missed (and a duplicate is the same location).
+        let mut locs: BTreeMap<u32, Loc> = BTreeMap::new();
+        for kv in self
+            .chunk_loc
+            .range(chunk_key(id, from)..=chunk_key(id, u32::MAX))
+        {
+            let (k, v) = kv?;
+            locs.insert(seq_of(&k)?, decode_loc(&v)?);
+        }
+        {
+            let ov = lock(&self.overlay);
+            for g in ov.gens() {
+                for ((_, seq), loc) in g.locs.range((*id, from)..=(*id, u32::MAX)) {
+                    locs.insert(*seq, *loc);
+                }
+            }
+        }
+        locs.into_iter()
+            .map(|(seq, loc)| Ok((seq, self.read_loc(id, seq, loc)?)))
+            .collect()
+    }
+
+    fn read_chunk(&self, id: &SessionId, seq: u32) -> Result<Option<Vec<u8>>, StoreError> {
+        self.loc(id, seq)?
+            .map(|loc| self.read_loc(id, seq, loc))
+            .transpose()
+    }
+
+    fn list_sessions(
+        &self,
+        range: ListRange,
+        keep: &mut dyn FnMut(&SessionMeta) -> bool,
+    ) -> Result<Page, StoreError> {
+        let lo_key = index::start_key(range.since, &SessionId([0; 16]));
+        let hi_incl = index::start_key(range.until, &SessionId([0xff; 16]));
+        let in_range = |k: &[u8; START_KEY_LEN]| {
+            *k >= lo_key && *k <= hi_incl && range.before.is_none_or(|b| *k < b)
+        };
+        let lo = lo_key.to_vec();
+        let hi = match range.before {
+            Some(c) if c <= hi_incl => Bound::Excluded(c.to_vec()),
+            _ => Bound::Included(hi_incl.to_vec()),
+        };
+        let empty = match &hi {
+            Bound::Excluded(h) => *h <= lo,
+            Bound::Included(h) => *h < lo,
+            Bound::Unbounded => false,
+        };
+        let mut page = Page {
+            sessions: Vec::new(),
+            next: None,
+        };
+        if empty {
+            return Ok(page);
+        }
+        // The overlay's sessions are listed from its metadata, and sled's
+        // entries for them skipped: their start may have moved.
+        let (mut mine, ids) = {
+            let ov = lock(&self.overlay);
+            let mut ids = HashSet::new();
+            let mut mine = Vec::new();
+            for g in ov.gens() {
+                for (id, m) in &g.metas {
+                    if ids.insert(*id) && in_range(&m.start_key()) {
+                        mine.push(m.clone());
+                    }
+                }
+            }
+            (mine, ids)
+        };
+        mine.sort_by_key(|m| std::cmp::Reverse(m.start_key()));
+        let mut mine = mine.into_iter().peekable();
+        let mut stored = self
+            .by_start
+            .range((Bound::Included(lo), hi))
+            .keys()
+            .rev()
+            .peekable();
+        loop {
+            let take_mine = match (mine.peek(), stored.peek()) {
+                (None, None) => break,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (Some(m), Some(Ok(k))) => m.start_key()[..] > k[..],
+                (Some(_), Some(Err(_))) => false,
+            };
+            let meta = if take_mine {
+                mine.next()
+            } else {
+                let key = stored.next().transpose()?;
+                let Some(id) = key
+                    .as_ref()
+                    .and_then(|k| k.get(8..))
+                    .and_then(SessionId::from_slice)
+                else {
+                    continue;
+                };
+                if ids.contains(&id) {
+                    continue;
+                }
+                // A session deleted (or moved) between the two reads: skip it.
+                match self.session(&id)? {
+                    Some(m) if key.is_some_and(|k| k[..] == m.start_key()[..]) => Some(m),
+                    _ => continue,
+                }
+            };
+            let Some(meta) = meta else { continue };
+            if !keep(&meta) {
+                continue;
+            }
+            if page.sessions.len() == range.limit {
+                page.next = page.sessions.last().map(SessionMeta::start_key);
+                break;
+            }
+            page.sessions.push(meta);
+        }
+        Ok(page)
+    }
+
+    fn inactive_before(&self, cutoff_ms: u64) -> Result<Vec<SessionId>, StoreError> {
+        let (mut out, ids) = {
+            let ov = lock(&self.overlay);
+            let mut ids = HashSet::new();
+            let mut out = Vec::new();
+            for g in ov.gens() {
+                for (id, m) in &g.metas {
+                    if ids.insert(*id) && m.last_activity() < cutoff_ms {
+                        out.push(*id);
+                    }
+                }
+            }
+            (out, ids)
+        };
+        for v in self.sessions.iter().values() {
+            let meta = decode_meta(&v?)?;
+            if !ids.contains(&meta.id) && meta.last_activity() < cutoff_ms {
+                out.push(meta.id);
+            }
+        }
+        Ok(out)
+    }
+
+    fn sync(&self) -> Result<(), StoreError> {
+        self.check_failed()?;
+        let _s = lock(&self.sync_lock);
+        let records = std::mem::take(&mut lock(&self.pending).records);
+        if let Err(e) = self.log.sync() {
+            self.failed.store(true, Ordering::Relaxed);
+            tracing::error!("syncing the segment log failed: {e}; refusing writes from now on");
+            return Err(e.into());
+        }
+        if records.is_empty() {
+            return Ok(());
+        }
+        let indexed = self.index(&records, None);
+        if let Err(e) = &indexed {
+            // Durable in the log, so the next open indexes them; this
+            // process cannot tell which are in the index.
+            self.failed.store(true, Ordering::Relaxed);
+            tracing::error!("indexing synced chunks failed: {e}; refusing writes from now on");
+        }
+        let mut pending = lock(&self.pending);
+        for a in &records {
+            let h = &a.header;
+            pending.keys.remove(&(h.session, h.seq));
+            if let Some(n) = pending.sessions.get_mut(&h.session) {
+                *n -= 1;
+                if *n == 0 {
+                    pending.sessions.remove(&h.session);
+                }
+            }
+        }
+        indexed
+    }
+}
+
+impl Storage for LogStorage {
+    fn put_chunk(
+        &self,
+        header: &ChunkHeader,
+        raw: &[u8],
+        now_ms: u64,
+    ) -> Result<PutOutcome, StoreError> {
+        let outcomes = self.s.put_chunks(&[(header, raw)], now_ms)?;
+        self.s.sync()?;
+        outcomes
+            .into_iter()
+            .next()
+            .ok_or_else(|| StoreError::Corrupt("no outcome for a chunk".into()))
+    }
+
+    fn put_chunks(
+        &self,
+        batch: &[(&ChunkHeader, &[u8])],
+        now_ms: u64,
+    ) -> Result<Vec<PutOutcome>, StoreError> {
+        self.s.put_chunks(batch, now_ms)
+    }
+
+    fn has_session(&self, id: &SessionId) -> Result<bool, StoreError> {
+        self.s.has_session(id)
+    }
+
+    fn session(&self, id: &SessionId) -> Result<Option<SessionMeta>, StoreError> {
+        self.s.session(id)
+    }
+
+    fn chunks(&self, id: &SessionId, from: u32) -> Result<Vec<(u32, Vec<u8>)>, StoreError> {
+        self.s.chunks(id, from)
+    }
+
+    fn read_chunk(&self, id: &SessionId, seq: u32) -> Result<Option<Vec<u8>>, StoreError> {
+        self.s.read_chunk(id, seq)
+    }
+
+    fn list_sessions(
+        &self,
+        range: ListRange,
+        keep: &mut dyn FnMut(&SessionMeta) -> bool,
+    ) -> Result<Page, StoreError> {
+        self.s.list_sessions(range, keep)
+    }
+
+    fn inactive_before(&self, cutoff_ms: u64) -> Result<Vec<SessionId>, StoreError> {
+        self.s.inactive_before(cutoff_ms)
+    }
+
+    fn delete_session(&self, id: &SessionId) -> Result<bool, StoreError> {
+        for _ in 0..DELETE_ATTEMPTS {
+            match self.s.try_delete(id)? {
+                DeleteOutcome::Deleted => return Ok(true),
+                DeleteOutcome::NotFound => return Ok(false),
+                DeleteOutcome::Raced => continue,
+            }
+        }
+        Err(StoreError::Busy)
+    }
+
+    fn sync(&self) -> Result<(), StoreError> {
+        self.s.sync()
+    }
+
+    fn config_get(&self, name: &str) -> Result<Option<String>, StoreError> {
+        self.s
+            .config
+            .get(name.as_bytes())?
+            .map(|v| String::from_utf8(v.to_vec()).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .transpose()
+    }
+
+    fn config_set(&self, name: &str, value: &str) -> Result<(), StoreError> {
+        self.s.config.insert(name.as_bytes(), value.as_bytes())?;
+        // Rare, and nothing else flushes sled every time.
+        self.s.db.flush()?;
+        Ok(())
+    }
+
+    fn stats(&self) -> Result<StorageStats, StoreError> {
+        Ok(StorageStats {
+            sessions: self.s.session_count.load(Ordering::Relaxed),
+            size_on_disk: self.s.db.size_on_disk()? + self.s.log.size()?,
+        })
+    }
+
+    fn session_key_count(&self) -> Result<usize, StoreError> {
+        self.s.checkpoint(true)?;
+        // Every tree but `config` and the log's bookkeeping, including any
+        // a later version adds.
+        let mut n = 0;
+        for name in self.s.db.tree_names() {
+            if name == b"config" || name == b"__sled__default" || name == b"log_meta" {
+                continue;
+            }
+            n += self.s.db.open_tree(name)?.len();
+        }
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reel_shared::{encode_chunk, ChunkStats, Custom, Event, EventData};
+
+    const NOW: u64 = 1_800_000_000_000;
+
+    fn open() -> (tempfile::TempDir, LogStorage) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LogStorage::open(dir.path()).unwrap();
+        (dir, store)
+    }
+
+    impl LogStorage {
+        fn key_counts(&self) -> (usize, usize, usize) {
+            self.s.checkpoint(true).unwrap();
+            (
+                self.s.chunk_loc.len(),
+                self.s.sessions.len(),
+                self.s.by_start.len(),
+            )
+        }
+
+        fn list(
+            &self,
+            since: u64,
+            until: u64,
+            before: Option<[u8; crate::index::START_KEY_LEN]>,
+            limit: usize,
+            mut keep: impl FnMut(&SessionMeta) -> bool,
+        ) -> Result<Page, StoreError> {
+            let range = ListRange {
+                since,
+                until,
+                before,
+                limit,
+            };
+            self.list_sessions(range, &mut keep)
+        }
+    }
+
+    fn header(id: u8, seq: u32, t: u64) -> ChunkHeader {
+        ChunkHeader {
+            session: SessionId([id; 16]),
+            seq,
+            t_start: t,
+            t_end: t + 100,
+            event_count: 3,
+            stats: ChunkStats {
+                clicks: 1,
+                errors: u32::from(id % 2),
+                ..Default::default()
+            },
+        }
+    }
+
+    /// A real chunk (the log's recovery reads headers back from chunks).
+    fn real_chunk(id: u8, seq: u32, text: &str) -> (ChunkHeader, Vec<u8>) {
+        let events = vec![Event {
+            t: 1_700_000_000_000 + u64::from(seq) * 1_000,
+            data: EventData::Custom(Custom {
+                name: text.to_owned(),
+                data: None,
+            }),
+        }];
+        let raw = encode_chunk(SessionId([id; 16]), seq, &events).unwrap();
+        let (h, _) = reel_shared::decode_header(&raw, &Limits::default()).unwrap();
+        (h, raw)
+    }
+
+    fn files_containing(dir: &Path, needle: &[u8]) -> Vec<std::path::PathBuf> {
+        let mut found = Vec::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let e = e.unwrap();
+                if e.file_type().unwrap().is_dir() {
+                    stack.push(e.path());
+                } else {
+                    let bytes = std::fs::read(e.path()).unwrap();
+                    if bytes.windows(needle.len()).any(|w| w == needle) {
+                        found.push(e.path());
+                    }
+                }
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn duplicates_are_not_counted_twice() {
+        let (_d, s) = open();
+        let h = header(1, 0, 1_000);
+        assert_eq!(
+            s.put_chunk(&h, b"abc", NOW).unwrap(),
+            PutOutcome::Stored { new_session: true }
+        );
+        assert_eq!(s.put_chunk(&h, b"abc", NOW).unwrap(), PutOutcome::Duplicate);
+        assert_eq!(
+            s.put_chunk(&header(1, 1, 1_200), b"de", NOW).unwrap(),
+            PutOutcome::Stored { new_session: false }
+        );
+        let m = s.session(&h.session).unwrap().unwrap();
+        assert_eq!(
+            (m.chunks, m.bytes, m.event_count, m.click_count),
+            (2, 5, 6, 2)
+        );
+        assert_eq!(s.key_counts(), (2, 1, 1));
+    }
+
+    #[test]
+    fn a_group_merges_chunks_of_one_session_and_spots_duplicates() {
+        let (_d, s) = open();
+        let (a, b, c) = (header(1, 1, 2_000), header(1, 0, 1_000), header(2, 0, 5));
+        let out = s
+            .put_chunks(&[(&a, b"aa"), (&b, b"b"), (&a, b"aa"), (&c, b"c")], NOW)
+            .unwrap();
+        assert_eq!(
+            out,
+            [
+                PutOutcome::Stored { new_session: true },
+                PutOutcome::Stored { new_session: false },
+                PutOutcome::Duplicate,
+                PutOutcome::Stored { new_session: true },
+            ]
+        );
+        // Appended, not yet synced: not visible, but already a duplicate.
+        assert!(s.session(&a.session).unwrap().is_none());
+        assert_eq!(
+            s.put_chunks(&[(&b, b"b")], NOW).unwrap(),
+            [PutOutcome::Duplicate]
+        );
+        s.sync().unwrap();
+        let m = s.session(&a.session).unwrap().unwrap();
+        assert_eq!((m.chunks, m.bytes, m.started_at), (2, 3, 1_000));
+        assert_eq!(s.key_counts(), (3, 2, 2));
+        assert_eq!(s.stats().unwrap().sessions, 2);
+        assert_eq!(
+            s.put_chunks(&[(&b, b"b")], NOW).unwrap(),
+            [PutOutcome::Duplicate]
+        );
+    }
+
+    #[test]
+    fn an_earlier_chunk_moves_the_start_key() {
+        let (_d, s) = open();
+        s.put_chunk(&header(1, 5, 5_000), b"x", NOW).unwrap();
+        s.put_chunk(&header(1, 0, 1_000), b"y", NOW).unwrap();
+        let m = s.session(&SessionId([1; 16])).unwrap().unwrap();
+        assert_eq!((m.started_at, m.ended_at), (1_000, 5_100));
+        assert_eq!(s.key_counts(), (2, 1, 1), "one by_start key per session");
+        let page = s.list(0, u64::MAX, None, 10, |_| true).unwrap();
+        assert_eq!(page.sessions, vec![m]);
+    }
+
+    #[test]
+    fn chunks_come_back_in_seq_order_from_a_seq() {
+        let (_d, s) = open();
+        for seq in [3u32, 1, 256, 0, 2] {
+            s.put_chunk(
+                &header(1, seq, 1_000 + u64::from(seq)),
+                &seq.to_le_bytes(),
+                NOW,
+            )
+            .unwrap();
+        }
+        s.put_chunk(&header(2, 0, 1), b"other", NOW).unwrap();
+        let seqs: Vec<u32> = s
+            .chunks(&SessionId([1; 16]), 0)
+            .unwrap()
+            .iter()
+            .map(|c| c.0)
+            .collect();
+        assert_eq!(seqs, [0, 1, 2, 3, 256]);
+        let from: Vec<u32> = s
+            .chunks(&SessionId([1; 16]), 3)
+            .unwrap()
+            .iter()
+            .map(|c| c.0)
+            .collect();
+        assert_eq!(from, [3, 256]);
+        assert_eq!(
+            s.read_chunk(&SessionId([1; 16]), 256).unwrap().unwrap(),
+            &256u32.to_le_bytes()[..]
+        );
+        assert!(s.read_chunk(&SessionId([1; 16]), 4).unwrap().is_none());
+    }
+
+    #[test]
+    fn listing_is_newest_first_and_paginates() {
+        let (_d, s) = open();
+        for id in 1..=9u8 {
+            s.put_chunk(&header(id, 0, u64::from(id) * 1_000), b"c", NOW)
+                .unwrap();
+        }
+        let ids = |p: &Page| p.sessions.iter().map(|m| m.id.0[0]).collect::<Vec<_>>();
+        let p1 = s.list(0, u64::MAX, None, 4, |_| true).unwrap();
+        assert_eq!(ids(&p1), [9, 8, 7, 6]);
+        let p2 = s.list(0, u64::MAX, p1.next, 4, |_| true).unwrap();
+        assert_eq!(ids(&p2), [5, 4, 3, 2]);
+        let p3 = s.list(0, u64::MAX, p2.next, 4, |_| true).unwrap();
+        assert_eq!(ids(&p3), [1]);
+        assert!(p3.next.is_none());
+        let all = s.list(0, u64::MAX, None, 9, |_| true).unwrap();
+        assert!(all.next.is_none());
+        let odd = |m: &SessionMeta| m.error_count > 0;
+        let o1 = s.list(0, u64::MAX, None, 2, odd).unwrap();
+        assert_eq!(ids(&o1), [9, 7]);
+        let o2 = s.list(0, u64::MAX, o1.next, 2, odd).unwrap();
+        assert_eq!(ids(&o2), [5, 3]);
+        let o3 = s.list(0, u64::MAX, o2.next, 2, odd).unwrap();
+        assert_eq!(ids(&o3), [1]);
+        assert_eq!(
+            ids(&s.list(3_000, 5_000, None, 10, |_| true).unwrap()),
+            [5, 4, 3]
+        );
+        assert!(s
+            .list(5_000, 3_000, None, 10, |_| true)
+            .unwrap()
+            .sessions
+            .is_empty());
+    }
+
+    #[test]
+    fn delete_removes_every_key() {
+        let (_d, s) = open();
+        for seq in 0..5 {
+            s.put_chunk(&header(1, seq, 1_000), b"c", NOW).unwrap();
+        }
+        s.put_chunk(&header(2, 0, 1_000), b"c", NOW).unwrap();
+        assert!(s.delete_session(&SessionId([1; 16])).unwrap());
+        assert_eq!(s.key_counts(), (1, 1, 1), "only the other session is left");
+        assert!(!s.delete_session(&SessionId([1; 16])).unwrap());
+        assert!(s.session(&SessionId([1; 16])).unwrap().is_none());
+        assert!(s.chunks(&SessionId([1; 16]), 0).unwrap().is_empty());
+        assert!(s.delete_session(&SessionId([2; 16])).unwrap());
+        assert_eq!(s.key_counts(), (0, 0, 0));
+        assert_eq!(s.session_key_count().unwrap(), 0, "no key in any tree");
+    }
+
+    /// The bytes of a deleted session are in no file of the data dir; the
+    /// other session's are, and still read back, also after a reopen.
+    #[test]
+    fn delete_zeroes_the_chunks_bytes_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let (secret, kept) = (b"SECRET-chunk-bytes-1234", b"KEPT-chunk-bytes-5678");
+        {
+            let s = LogStorage::open(dir.path()).unwrap();
+            s.put_chunk(&header(1, 0, 1_000), b"first", NOW).unwrap();
+            s.put_chunk(&header(2, 0, 1_000), kept, NOW).unwrap();
+            s.put_chunk(&header(1, 1, 1_000), secret, NOW).unwrap();
+            assert_eq!(files_containing(dir.path(), secret).len(), 1);
+            assert!(s.delete_session(&SessionId([1; 16])).unwrap());
+            assert!(files_containing(dir.path(), secret).is_empty());
+            assert_eq!(files_containing(dir.path(), kept).len(), 1);
+            assert_eq!(s.read_chunk(&SessionId([2; 16]), 0).unwrap().unwrap(), kept);
+            assert_eq!(s.session_key_count().unwrap(), 3, "no wipe entry left");
+        }
+        let s = LogStorage::open(dir.path()).unwrap();
+        assert!(s.session(&SessionId([1; 16])).unwrap().is_none());
+        assert_eq!(s.read_chunk(&SessionId([2; 16]), 0).unwrap().unwrap(), kept);
+        assert!(files_containing(dir.path(), secret).is_empty());
+    }
+
+    /// A delete interrupted after its transaction: the next open zeroes
+    /// what the `wipe` tree lists.
+    #[test]
+    fn an_interrupted_wipe_is_finished_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = b"SECRET-left-by-a-crash";
+        {
+            let s = LogStorage::open(dir.path()).unwrap();
+            s.put_chunk(&header(1, 0, 1_000), secret, NOW).unwrap();
+            s.put_chunk(&header(2, 0, 1_000), b"other", NOW).unwrap();
+            // The transaction's part of a delete, then "crash".
+            s.s.checkpoint(true).unwrap();
+            let (k, v) = s.s.chunk_loc.iter().next().unwrap().unwrap();
+            s.s.chunk_loc.remove(k).unwrap();
+            s.s.wipe.insert(v, &[][..]).unwrap();
+            s.s.sessions.remove(SessionId([1; 16]).as_bytes()).unwrap();
+            s.s.db.flush().unwrap();
+        }
+        assert_eq!(files_containing(dir.path(), secret).len(), 1);
+        let s = LogStorage::open(dir.path()).unwrap();
+        assert!(files_containing(dir.path(), secret).is_empty());
+        assert!(s.s.wipe.is_empty());
+        assert_eq!(
+            s.read_chunk(&SessionId([2; 16]), 0).unwrap().unwrap(),
+            b"other"
+        );
+    }
+
+    /// Chunks synced to the log but never indexed (a crash between the two,
+    /// or sled losing its unflushed transactions) are indexed at open, once.
+    #[test]
+    fn recovery_reindexes_what_the_log_holds_past_the_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let chunks: Vec<(ChunkHeader, Vec<u8>)> =
+            (0..4).map(|seq| real_chunk(7, seq, "ev")).collect();
+        {
+            let s = LogStorage::open(dir.path()).unwrap();
+            s.put_chunk(&chunks[0].0, &chunks[0].1, NOW).unwrap();
+            s.s.db.flush().unwrap();
+            // Straight into the log, synced, as if the index step had not
+            // run before the crash.
+            let recs: Vec<NewRecord<'_>> = chunks[1..]
+                .iter()
+                .map(|(h, raw)| NewRecord {
+                    session: h.session,
+                    seq: h.seq,
+                    now_ms: NOW + 5,
+                    chunk: raw,
+                })
+                .collect();
+            s.s.log.append(&recs).unwrap();
+            s.s.log.sync().unwrap();
+        }
+        let s = LogStorage::open(dir.path()).unwrap();
+        let id = SessionId([7; 16]);
+        let m = s.session(&id).unwrap().unwrap();
+        assert_eq!((m.chunks, m.event_count), (4, 4));
+        assert_eq!(m.last_activity(), NOW + 5);
+        let stored: Vec<Vec<u8>> = s.chunks(&id, 0).unwrap().into_iter().map(|c| c.1).collect();
+        let sent: Vec<Vec<u8>> = chunks.iter().map(|c| c.1.clone()).collect();
+        assert_eq!(stored, sent);
+        assert_eq!(s.stats().unwrap().sessions, 1);
+        drop(s);
+        // Indexed once: a second open finds nothing more to do.
+        let s = LogStorage::open(dir.path()).unwrap();
+        assert_eq!(s.session(&id).unwrap().unwrap().chunks, 4);
+        assert_eq!(
+            s.put_chunk(&chunks[2].0, &chunks[2].1, NOW).unwrap(),
+            PutOutcome::Duplicate
+        );
+    }
+
+    /// Garbage after the last record (a torn write) is cut at open; what
+    /// was synced before is all there.
+    #[test]
+    fn a_torn_tail_is_cut_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let (h, raw) = real_chunk(3, 0, "kept");
+        {
+            let s = LogStorage::open(dir.path()).unwrap();
+            s.put_chunk(&h, &raw, NOW).unwrap();
+        }
+        let seg = dir.path().join("segments/00000001.log");
+        let len = std::fs::metadata(&seg).unwrap().len();
+        let mut f = std::fs::OpenOptions::new().append(true).open(&seg).unwrap();
+        std::io::Write::write_all(&mut f, &[0x55; 100]).unwrap();
+        drop(f);
+        let s = LogStorage::open(dir.path()).unwrap();
+        assert_eq!(std::fs::metadata(&seg).unwrap().len(), len);
+        assert_eq!(s.read_chunk(&h.session, 0).unwrap().unwrap(), raw);
+        let (h1, raw1) = real_chunk(3, 1, "next");
+        s.put_chunk(&h1, &raw1, NOW).unwrap();
+        assert_eq!(s.session(&h.session).unwrap().unwrap().chunks, 2);
+    }
+
+    #[test]
+    fn dead_segments_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = LogStorage::open(dir.path()).unwrap();
+        let big = vec![9u8; 1024 * 1024];
+        // 70 MiB of one session (a whole 64 MiB segment and more), then a
+        // little of another.
+        for seq in 0..70 {
+            s.put_chunk(&header(1, seq, 1_000), &big, NOW).unwrap();
+        }
+        for seq in 0..5 {
+            s.put_chunk(&header(2, seq, 1_000), &big, NOW).unwrap();
+        }
+        let before = s.s.log.segments();
+        assert_eq!(before.len(), 2, "{before:?}");
+        assert!(s.delete_session(&SessionId([1; 16])).unwrap());
+        assert_eq!(s.s.log.segments(), [before[1]], "the dead segment went");
+        assert!(s.stats().unwrap().size_on_disk < 40 * 1024 * 1024);
+        assert_eq!(s.chunks(&SessionId([2; 16]), 0).unwrap().len(), 5);
+        assert!(s.delete_session(&SessionId([2; 16])).unwrap());
+        assert_eq!(
+            s.s.log.segments(),
+            [s.s.log.current()],
+            "the current one stays"
+        );
+    }
+
+    #[test]
+    fn retention_scan_and_stats() {
+        let (_d, s) = open();
+        s.put_chunk(&header(1, 0, 1_000), b"a", NOW - 10_000)
+            .unwrap();
+        s.put_chunk(&header(2, 0, NOW + 50_000), b"b", NOW - 10_000)
+            .unwrap();
+        s.put_chunk(&header(3, 0, 1_000), b"c", NOW - 10_000)
+            .unwrap();
+        s.put_chunk(&header(3, 1, 1_000), b"d", NOW).unwrap();
+        let mut old = s.inactive_before(NOW - 1).unwrap();
+        old.sort();
+        assert_eq!(old, [SessionId([1; 16]), SessionId([2; 16])]);
+        assert!(s.inactive_before(NOW - 10_000).unwrap().is_empty());
+        assert_eq!(s.stats().unwrap().sessions, 3);
+        assert!(s.delete_session(&SessionId([3; 16])).unwrap());
+        assert_eq!(s.stats().unwrap().sessions, 2);
+        assert!(s.stats().unwrap().size_on_disk > 0);
+        assert_eq!(s.session_key_count().unwrap(), 2 * 3);
+    }
+
+    #[test]
+    fn a_second_open_of_the_same_dir_is_refused_clearly() {
+        let (d, _s) = open();
+        let e = LogStorage::open(d.path()).err().unwrap();
+        assert!(matches!(e, StoreError::Locked(_)), "{e:?}");
+        assert!(e.to_string().contains("in use by another process"), "{e}");
+    }
+
+    #[test]
+    fn a_data_dir_of_the_sled_only_layout_is_refused_clearly() {
+        for segment_size in [LEGACY_SLED_SEGMENT_SIZE, SLED_SEGMENT_SIZE] {
+            let dir = tempfile::tempdir().unwrap();
+            {
+                let db = sled::Config::new()
+                    .path(dir.path())
+                    .segment_size(segment_size)
+                    .open()
+                    .unwrap();
+                db.open_tree("chunks").unwrap().insert("k", "v").unwrap();
+                db.flush().unwrap();
+            }
+            let e = LogStorage::open(dir.path()).err().unwrap();
+            assert!(matches!(e, StoreError::OldLayout(_)), "{e:?}");
+            assert!(e.to_string().contains("earlier layout"), "{e}");
+        }
+    }
+
+    #[test]
+    fn config_round_trips_and_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = LogStorage::open(dir.path()).unwrap();
+            assert_eq!(s.config_get("k").unwrap(), None);
+            s.config_set("k", "v").unwrap();
+            s.put_chunk(&header(1, 0, 1), b"c", NOW).unwrap();
+        }
+        let s = LogStorage::open(dir.path()).unwrap();
+        assert_eq!(s.config_get("k").unwrap().as_deref(), Some("v"));
+        assert_eq!(s.session(&SessionId([1; 16])).unwrap().unwrap().chunks, 1);
+    }
+}

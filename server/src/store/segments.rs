@@ -1,0 +1,737 @@
+//! The segment log: where chunk bodies live, appended once, never rewritten
+//! (except to wipe them).
+//!
+//! Files: `segments/NNNNNNNN.log` in the data dir, numbered from 1 in the
+//! order they are written. Each is
+//!
+//! ```text
+//! segment := "REELSEG1" record*
+//! record  := len: u32 LE   crc: u32 LE   payload (len bytes)
+//! payload := session id (16 bytes)   seq: u32 LE   now_ms: u64 LE   chunk (as received)
+//! ```
+//!
+//! `crc` is the CRC-32 (IEEE) of `payload`. A position in the log is
+//! `(segment, offset)`; positions order records in the order they were
+//! written.
+//!
+//! Invariants:
+//!
+//! 1. One appender at a time (the ingest writer, or a CLI import), always
+//!    at the end of the newest segment: records are never moved or
+//!    rewritten. A group of records is one `pwrite`; it becomes durable
+//!    with one `fdatasync` of every segment it touched ([`SegmentLog::sync`]).
+//! 2. Nothing refers to a record before it is durable: the index (in sled,
+//!    see [`super::log`]) learns of a record only after the sync that
+//!    covers it. So every acknowledged record lies before the first
+//!    record that is not intact, and cutting the log there after a crash
+//!    loses nothing that was acknowledged.
+//! 3. A wiped record keeps its `len` and has `crc` and payload all zero:
+//!    its bytes are gone, and a scan still steps over it. A record whose
+//!    checksum does not match is torn (a write the crash interrupted);
+//!    at open the log is cut at the first one (the file truncated there,
+//!    any later segment removed, see 2).
+//! 4. A segment is removed only once no live record is left in it, and
+//!    never the newest one (the appender's).
+
+use reel_shared::SessionId;
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+pub const SEGMENT_MAGIC: &[u8; 8] = b"REELSEG1";
+const SEGMENT_HEADER: u64 = SEGMENT_MAGIC.len() as u64;
+/// `len` and `crc`.
+const RECORD_HEAD: u64 = 8;
+/// Session id, seq and the server's clock, before the chunk.
+const PAYLOAD_HEAD: usize = 16 + 4 + 8;
+/// A segment is closed once it holds this much; a group never straddles
+/// two segments, so one may exceed it by a group.
+pub const MAX_SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
+/// No record is larger: a `len` above it is garbage, not a record.
+const MAX_RECORD: u64 = 1 << 30;
+
+/// A position in the log: records before it, records after it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Pos {
+    pub seg: u32,
+    pub off: u64,
+}
+
+impl Pos {
+    pub const START: Pos = Pos { seg: 0, off: 0 };
+
+    pub fn to_bytes(self) -> [u8; 12] {
+        let mut b = [0u8; 12];
+        b[..4].copy_from_slice(&self.seg.to_be_bytes());
+        b[4..].copy_from_slice(&self.off.to_be_bytes());
+        b
+    }
+
+    pub fn from_bytes(b: &[u8]) -> Option<Pos> {
+        Some(Pos {
+            seg: u32::from_be_bytes(b.get(..4)?.try_into().ok()?),
+            off: u64::from_be_bytes(b.get(4..12)?.try_into().ok()?),
+        })
+    }
+}
+
+/// Where one record is: its segment, the offset of its `len`, and the
+/// length of the chunk it holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Loc {
+    pub seg: u32,
+    pub off: u64,
+    pub chunk_len: u32,
+}
+
+impl Loc {
+    pub fn to_bytes(self) -> [u8; 16] {
+        let mut b = [0u8; 16];
+        b[..4].copy_from_slice(&self.seg.to_be_bytes());
+        b[4..12].copy_from_slice(&self.off.to_be_bytes());
+        b[12..].copy_from_slice(&self.chunk_len.to_be_bytes());
+        b
+    }
+
+    pub fn from_bytes(b: &[u8]) -> Option<Loc> {
+        Some(Loc {
+            seg: u32::from_be_bytes(b.get(..4)?.try_into().ok()?),
+            off: u64::from_be_bytes(b.get(4..12)?.try_into().ok()?),
+            chunk_len: u32::from_be_bytes(b.get(12..16)?.try_into().ok()?),
+        })
+    }
+
+    fn payload_len(self) -> u64 {
+        PAYLOAD_HEAD as u64 + u64::from(self.chunk_len)
+    }
+
+    /// The position right after the record.
+    pub fn end(self) -> Pos {
+        Pos {
+            seg: self.seg,
+            off: self.off + RECORD_HEAD + self.payload_len(),
+        }
+    }
+}
+
+/// One record as read back.
+#[derive(Debug)]
+pub struct Record {
+    pub loc: Loc,
+    pub session: SessionId,
+    pub seq: u32,
+    pub now_ms: u64,
+    pub chunk: Vec<u8>,
+}
+
+/// One record to append.
+pub struct NewRecord<'a> {
+    pub session: SessionId,
+    pub seq: u32,
+    pub now_ms: u64,
+    pub chunk: &'a [u8],
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error("segment log I/O: {0}")]
+    Io(#[from] io::Error),
+    #[error("segment log: {0}")]
+    Corrupt(String),
+}
+
+/// What opening found.
+#[derive(Debug, Default)]
+pub struct Recovered {
+    /// Intact records at or after the position given to [`SegmentLog::open`].
+    pub records: Vec<Record>,
+    /// The end of the log as kept.
+    pub end: Option<Pos>,
+    /// Bytes cut off a torn tail (and later segments), if any.
+    pub cut_bytes: u64,
+}
+
+/// The appender's end of the log.
+struct Tail {
+    seg: u32,
+    file: Arc<File>,
+    end: u64,
+    /// Segments written since the last sync.
+    dirty: Vec<(u32, Arc<File>)>,
+}
+
+pub struct SegmentLog {
+    dir: PathBuf,
+    max_segment: u64,
+    files: RwLock<BTreeMap<u32, Arc<File>>>,
+    tail: Mutex<Tail>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn segment_name(seg: u32) -> String {
+    format!("{seg:08}.log")
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// How a scan of one segment's bytes (from `base`) ended.
+enum ScanEnd {
+    Clean,
+    /// The first byte (relative to the scanned buffer) not part of an
+    /// intact or wiped record.
+    Torn(usize),
+}
+
+/// Parses records from `buf`, which starts at offset `base` of segment
+/// `seg`; intact ones are pushed to `out`, wiped ones skipped.
+fn scan(seg: u32, base: u64, buf: &[u8], out: &mut Vec<Record>) -> ScanEnd {
+    let mut p = 0usize;
+    while p < buf.len() {
+        let Some(head) = buf.get(p..p + RECORD_HEAD as usize) else {
+            return ScanEnd::Torn(p);
+        };
+        let len = u64::from(u32::from_le_bytes([head[0], head[1], head[2], head[3]]));
+        let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+        if len < PAYLOAD_HEAD as u64 || len > MAX_RECORD {
+            return ScanEnd::Torn(p);
+        }
+        let start = p + RECORD_HEAD as usize;
+        let Some(payload) = buf.get(start..start + len as usize) else {
+            return ScanEnd::Torn(p);
+        };
+        if crc == 0 && payload.iter().all(|b| *b == 0) {
+            p = start + len as usize;
+            continue;
+        }
+        if crc32fast::hash(payload) != crc {
+            return ScanEnd::Torn(p);
+        }
+        let Some(session) = SessionId::from_slice(&payload[..16]) else {
+            return ScanEnd::Torn(p);
+        };
+        let seq = u32::from_le_bytes([payload[16], payload[17], payload[18], payload[19]]);
+        let mut now = [0u8; 8];
+        now.copy_from_slice(&payload[20..28]);
+        out.push(Record {
+            loc: Loc {
+                seg,
+                off: base + p as u64,
+                chunk_len: (len - PAYLOAD_HEAD as u64) as u32,
+            },
+            session,
+            seq,
+            now_ms: u64::from_le_bytes(now),
+            chunk: payload[PAYLOAD_HEAD..].to_vec(),
+        });
+        p = start + len as usize;
+    }
+    ScanEnd::Clean
+}
+
+impl SegmentLog {
+    /// Opens (or creates) the log in `dir`, returning every intact record
+    /// at or after `from` (the index already holds those before), and
+    /// cutting a torn tail (invariant 3).
+    pub fn open(dir: &Path, from: Pos) -> Result<(SegmentLog, Recovered), LogError> {
+        Self::open_with(dir, from, MAX_SEGMENT_BYTES)
+    }
+
+    pub fn open_with(
+        dir: &Path,
+        from: Pos,
+        max_segment: u64,
+    ) -> Result<(SegmentLog, Recovered), LogError> {
+        std::fs::create_dir_all(dir)?;
+        let mut numbers = Vec::new();
+        for entry in std::fs::read_dir(dir)? {
+            let name = entry?.file_name();
+            let Some(n) = name
+                .to_str()
+                .and_then(|n| n.strip_suffix(".log"))
+                .filter(|n| n.len() == 8)
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            numbers.push(n);
+        }
+        numbers.sort_unstable();
+
+        let mut files = BTreeMap::new();
+        let mut rec = Recovered::default();
+        let mut cut = false;
+        for seg in numbers {
+            let path = dir.join(segment_name(seg));
+            if cut {
+                rec.cut_bytes += std::fs::metadata(&path)?.len();
+                std::fs::remove_file(&path)?;
+                continue;
+            }
+            let mut file = OpenOptions::new().read(true).write(true).open(&path)?;
+            if seg < from.seg {
+                // Wholly indexed: nothing to read.
+                files.insert(seg, Arc::new(file));
+                continue;
+            }
+            let len = file.metadata()?.len();
+            let mut magic = [0u8; SEGMENT_MAGIC.len()];
+            let header_ok = len >= SEGMENT_HEADER
+                && file.read_exact_at(&mut magic, 0).is_ok()
+                && &magic == SEGMENT_MAGIC;
+            if !header_ok {
+                // Created, but its header never made it: nothing in it
+                // (or after it) was ever synced.
+                rec.cut_bytes += len;
+                file.set_len(0)?;
+                file.write_all_at(SEGMENT_MAGIC, 0)?;
+                file.sync_all()?;
+                rec.end = Some(Pos {
+                    seg,
+                    off: SEGMENT_HEADER,
+                });
+                files.insert(seg, Arc::new(file));
+                cut = true;
+                continue;
+            }
+            let start = if seg == from.seg {
+                from.off.max(SEGMENT_HEADER)
+            } else {
+                SEGMENT_HEADER
+            };
+            if start > len {
+                return Err(LogError::Corrupt(format!(
+                    "the index covers {start} bytes of segment {seg}, which holds {len}"
+                )));
+            }
+            let mut buf = Vec::with_capacity((len - start) as usize);
+            file.seek(SeekFrom::Start(start))?;
+            (&mut file).take(len - start).read_to_end(&mut buf)?;
+            match scan(seg, start, &buf, &mut rec.records) {
+                ScanEnd::Clean => rec.end = Some(Pos { seg, off: len }),
+                ScanEnd::Torn(p) => {
+                    let at = start + p as u64;
+                    rec.cut_bytes += len - at;
+                    file.set_len(at)?;
+                    file.sync_all()?;
+                    rec.end = Some(Pos { seg, off: at });
+                    cut = true;
+                }
+            }
+            files.insert(seg, Arc::new(file));
+        }
+        if cut {
+            sync_dir(dir)?;
+        }
+
+        // The appender continues the newest segment, or starts one.
+        let tail = match files.iter().next_back() {
+            Some((&seg, file)) if seg >= from.seg => {
+                let end = file.metadata()?.len();
+                Tail {
+                    seg,
+                    file: file.clone(),
+                    end,
+                    dirty: Vec::new(),
+                }
+            }
+            last => {
+                let seg = last.map_or(0, |(s, _)| *s).max(from.seg) + 1;
+                let file = Arc::new(Self::create_segment(dir, seg)?);
+                files.insert(seg, file.clone());
+                rec.end = Some(Pos {
+                    seg,
+                    off: SEGMENT_HEADER,
+                });
+                Tail {
+                    seg,
+                    file,
+                    end: SEGMENT_HEADER,
+                    dirty: Vec::new(),
+                }
+            }
+        };
+        if rec.end.is_none() {
+            rec.end = Some(Pos {
+                seg: tail.seg,
+                off: tail.end,
+            });
+        }
+        Ok((
+            SegmentLog {
+                dir: dir.to_path_buf(),
+                max_segment,
+                files: RwLock::new(files),
+                tail: Mutex::new(tail),
+            },
+            rec,
+        ))
+    }
+
+    /// A new, empty segment whose name is durable in the directory.
+    fn create_segment(dir: &Path, seg: u32) -> io::Result<File> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(dir.join(segment_name(seg)))?;
+        file.write_all_at(SEGMENT_MAGIC, 0)?;
+        file.sync_all()?;
+        sync_dir(dir)?;
+        Ok(file)
+    }
+
+    /// Appends `records` as one write at the end of the log (starting a
+    /// new segment first when the current one is full). Not durable until
+    /// [`SegmentLog::sync`].
+    pub fn append(&self, records: &[NewRecord<'_>]) -> Result<Vec<Loc>, LogError> {
+        let total: u64 = records
+            .iter()
+            .map(|r| RECORD_HEAD + PAYLOAD_HEAD as u64 + r.chunk.len() as u64)
+            .sum();
+        let mut tail = lock(&self.tail);
+        if tail.end > SEGMENT_HEADER && tail.end + total > self.max_segment {
+            let seg = tail.seg + 1;
+            let file = Arc::new(Self::create_segment(&self.dir, seg)?);
+            self.files
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(seg, file.clone());
+            tail.seg = seg;
+            tail.file = file;
+            tail.end = SEGMENT_HEADER;
+        }
+        let mut buf = Vec::with_capacity(total as usize);
+        let mut locs = Vec::with_capacity(records.len());
+        for r in records {
+            let chunk_len = u32::try_from(r.chunk.len())
+                .ok()
+                .filter(|l| u64::from(*l) + (PAYLOAD_HEAD as u64) <= MAX_RECORD)
+                .ok_or_else(|| LogError::Corrupt("a chunk too large for a record".into()))?;
+            let off = tail.end + buf.len() as u64;
+            let len = PAYLOAD_HEAD as u32 + chunk_len;
+            buf.extend_from_slice(&len.to_le_bytes());
+            let crc_at = buf.len();
+            buf.extend_from_slice(&[0; 4]);
+            let payload_at = buf.len();
+            buf.extend_from_slice(r.session.as_bytes());
+            buf.extend_from_slice(&r.seq.to_le_bytes());
+            buf.extend_from_slice(&r.now_ms.to_le_bytes());
+            buf.extend_from_slice(r.chunk);
+            let crc = crc32fast::hash(&buf[payload_at..]);
+            buf[crc_at..crc_at + 4].copy_from_slice(&crc.to_le_bytes());
+            locs.push(Loc {
+                seg: tail.seg,
+                off,
+                chunk_len,
+            });
+        }
+        let at = tail.end;
+        tail.file.write_all_at(&buf, at)?;
+        tail.end += buf.len() as u64;
+        let seg = tail.seg;
+        if tail.dirty.last().map(|(s, _)| *s) != Some(seg) {
+            let f = tail.file.clone();
+            tail.dirty.push((seg, f));
+        }
+        Ok(locs)
+    }
+
+    /// Makes every append that returned before the call durable: one
+    /// `fdatasync` per segment written since the last sync.
+    pub fn sync(&self) -> Result<(), LogError> {
+        let dirty = std::mem::take(&mut lock(&self.tail).dirty);
+        for (_, f) in &dirty {
+            f.sync_data()?;
+        }
+        Ok(())
+    }
+
+    fn file(&self, seg: u32) -> Option<Arc<File>> {
+        self.files
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&seg)
+            .cloned()
+    }
+
+    /// Reads the record at `loc` back, checking its checksum.
+    pub fn read(&self, loc: Loc) -> Result<Record, LogError> {
+        let file = self
+            .file(loc.seg)
+            .ok_or_else(|| LogError::Corrupt(format!("segment {} is missing", loc.seg)))?;
+        let mut buf = vec![0u8; (RECORD_HEAD + loc.payload_len()) as usize];
+        file.read_exact_at(&mut buf, loc.off)?;
+        let mut out = Vec::with_capacity(1);
+        match scan(loc.seg, loc.off, &buf, &mut out) {
+            ScanEnd::Clean if out.len() == 1 => out
+                .pop()
+                .ok_or_else(|| LogError::Corrupt("no record".into())),
+            _ => Err(LogError::Corrupt(format!(
+                "no intact record at segment {} offset {}",
+                loc.seg, loc.off
+            ))),
+        }
+    }
+
+    /// Overwrites the records at `locs` with zeros (all but their `len`)
+    /// and syncs: their bytes are gone from the disk when this returns.
+    /// A location in a segment already removed is skipped.
+    pub fn wipe(&self, locs: &[Loc]) -> Result<(), LogError> {
+        let mut touched: BTreeMap<u32, Arc<File>> = BTreeMap::new();
+        let zeros = vec![0u8; 64 * 1024];
+        for loc in locs {
+            let Some(file) = self.file(loc.seg) else {
+                continue;
+            };
+            let from = loc.off + 4;
+            let to = loc.end().off;
+            if to > file.metadata()?.len() {
+                return Err(LogError::Corrupt(format!(
+                    "a record to wipe runs past the end of segment {}",
+                    loc.seg
+                )));
+            }
+            let mut at = from;
+            while at < to {
+                let n = (to - at).min(zeros.len() as u64) as usize;
+                file.write_all_at(&zeros[..n], at)?;
+                at += n as u64;
+            }
+            touched.insert(loc.seg, file);
+        }
+        for f in touched.values() {
+            f.sync_data()?;
+        }
+        Ok(())
+    }
+
+    /// The segment being appended to.
+    pub fn current(&self) -> u32 {
+        lock(&self.tail).seg
+    }
+
+    /// Every segment's number, oldest first.
+    pub fn segments(&self) -> Vec<u32> {
+        self.files
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .copied()
+            .collect()
+    }
+
+    /// Removes a segment (invariant 4: the caller knows nothing in it is
+    /// live). The current one is never removed. Readers that already hold
+    /// the file keep reading it.
+    pub fn remove_segment(&self, seg: u32) -> Result<bool, LogError> {
+        let tail = lock(&self.tail);
+        if seg == tail.seg {
+            return Ok(false);
+        }
+        let removed = self
+            .files
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&seg)
+            .is_some();
+        drop(tail);
+        if removed {
+            std::fs::remove_file(self.dir.join(segment_name(seg)))?;
+            sync_dir(&self.dir)?;
+        }
+        Ok(removed)
+    }
+
+    /// The bytes all segments occupy.
+    pub fn size(&self) -> Result<u64, LogError> {
+        let files: Vec<Arc<File>> = self
+            .files
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        let mut n = 0;
+        for f in files {
+            n += f.metadata()?.len();
+        }
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new(id: u8, seq: u32, chunk: &[u8]) -> NewRecord<'_> {
+        NewRecord {
+            session: SessionId([id; 16]),
+            seq,
+            now_ms: 42 + u64::from(seq),
+            chunk,
+        }
+    }
+
+    fn seg_path(dir: &Path, seg: u32) -> PathBuf {
+        dir.join(segment_name(seg))
+    }
+
+    fn contains(hay: &[u8], needle: &[u8]) -> bool {
+        hay.windows(needle.len()).any(|w| w == needle)
+    }
+
+    #[test]
+    fn appends_read_back_and_reopen_from_a_position() {
+        let dir = tempfile::tempdir().unwrap();
+        let (log, rec0) = SegmentLog::open(dir.path(), Pos::START).unwrap();
+        assert!(rec0.records.is_empty());
+        let locs = log
+            .append(&[new(1, 0, b"alpha"), new(1, 1, b"beta")])
+            .unwrap();
+        let more = log.append(&[new(2, 7, b"gamma")]).unwrap();
+        log.sync().unwrap();
+        let r = log.read(locs[1]).unwrap();
+        assert_eq!((r.session, r.seq, r.now_ms), (SessionId([1; 16]), 1, 43));
+        assert_eq!(r.chunk, b"beta");
+        assert_eq!(log.read(more[0]).unwrap().chunk, b"gamma");
+        drop(log);
+
+        // From the end of the first record: the two after it.
+        let (log, rec) = SegmentLog::open(dir.path(), locs[0].end()).unwrap();
+        let seqs: Vec<u32> = rec.records.iter().map(|r| r.seq).collect();
+        assert_eq!(seqs, [1, 7]);
+        assert_eq!(rec.records[1].loc, more[0]);
+        assert_eq!(rec.end, Some(more[0].end()));
+        assert_eq!(rec.cut_bytes, 0);
+        // Appends continue after what is there.
+        let next = log.append(&[new(3, 0, b"delta")]).unwrap();
+        assert_eq!(next[0].off, more[0].end().off);
+    }
+
+    #[test]
+    fn a_torn_tail_is_cut_and_appends_continue_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (log, _) = SegmentLog::open(dir.path(), Pos::START).unwrap();
+        let locs = log
+            .append(&[new(1, 0, b"one"), new(1, 1, b"two"), new(1, 2, b"three")])
+            .unwrap();
+        log.sync().unwrap();
+        drop(log);
+        // The last record half written.
+        let path = seg_path(dir.path(), locs[2].seg);
+        let f = OpenOptions::new().write(true).open(&path).unwrap();
+        f.set_len(locs[2].off + 10).unwrap();
+        let (log, rec) = SegmentLog::open(dir.path(), Pos::START).unwrap();
+        assert_eq!(rec.records.len(), 2);
+        assert_eq!(rec.end, Some(locs[1].end()));
+        assert_eq!(rec.cut_bytes, 10);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), locs[1].end().off);
+        let again = log.append(&[new(1, 2, b"three")]).unwrap();
+        assert_eq!(again[0].off, locs[2].off);
+        log.sync().unwrap();
+        assert_eq!(log.read(again[0]).unwrap().chunk, b"three");
+        // Only a few bytes of a header.
+        drop(log);
+        f.set_len(locs[2].end().off + 3).unwrap();
+        let (_, rec) = SegmentLog::open(dir.path(), Pos::START).unwrap();
+        assert_eq!(rec.records.len(), 3);
+        assert_eq!(rec.cut_bytes, 3);
+    }
+
+    #[test]
+    fn a_bad_checksum_cuts_the_log_there_and_drops_later_segments() {
+        let dir = tempfile::tempdir().unwrap();
+        // Tiny segments: one group each.
+        let (log, _) = SegmentLog::open_with(dir.path(), Pos::START, 64).unwrap();
+        let a = log.append(&[new(1, 0, b"first")]).unwrap();
+        let b = log.append(&[new(1, 1, b"second")]).unwrap();
+        let c = log.append(&[new(1, 2, b"third")]).unwrap();
+        log.sync().unwrap();
+        assert_eq!((a[0].seg, b[0].seg, c[0].seg), (1, 2, 3));
+        drop(log);
+        // Flip a byte of the second record's chunk.
+        let path = seg_path(dir.path(), 2);
+        let mut bytes = std::fs::read(&path).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0x40;
+        std::fs::write(&path, &bytes).unwrap();
+        let (log, rec) = SegmentLog::open_with(dir.path(), Pos::START, 64).unwrap();
+        assert_eq!(rec.records.len(), 1, "only the record before the bad one");
+        assert_eq!(rec.records[0].chunk, b"first");
+        assert_eq!(rec.end, Some(Pos { seg: 2, off: 8 }));
+        assert!(!seg_path(dir.path(), 3).exists(), "later segment dropped");
+        assert_eq!(log.segments(), [1, 2]);
+        assert_eq!(log.current(), 2);
+        assert!(log.read(b[0]).is_err());
+    }
+
+    #[test]
+    fn wipe_zeroes_the_bytes_and_scans_step_over_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let (log, _) = SegmentLog::open(dir.path(), Pos::START).unwrap();
+        let secret = b"SECRET-do-not-keep-me";
+        let locs = log
+            .append(&[new(1, 0, b"before"), new(2, 0, secret), new(1, 1, b"after")])
+            .unwrap();
+        log.sync().unwrap();
+        let path = seg_path(dir.path(), locs[1].seg);
+        assert!(contains(&std::fs::read(&path).unwrap(), secret));
+        log.wipe(&[locs[1]]).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(!contains(&bytes, secret));
+        assert!(!contains(&bytes, &[2u8; 16]), "the session id is gone too");
+        assert!(log.read(locs[1]).is_err());
+        assert_eq!(log.read(locs[2]).unwrap().chunk, b"after");
+        drop(log);
+        let (_, rec) = SegmentLog::open(dir.path(), Pos::START).unwrap();
+        let chunks: Vec<&[u8]> = rec.records.iter().map(|r| &r.chunk[..]).collect();
+        assert_eq!(chunks, [&b"before"[..], &b"after"[..]]);
+        assert_eq!(rec.cut_bytes, 0);
+    }
+
+    #[test]
+    fn segments_rotate_and_dead_ones_can_go_but_never_the_current() {
+        let dir = tempfile::tempdir().unwrap();
+        let (log, _) = SegmentLog::open_with(dir.path(), Pos::START, 100).unwrap();
+        let mut locs = Vec::new();
+        for seq in 0..6 {
+            locs.extend(log.append(&[new(1, seq, &[7u8; 40])]).unwrap());
+        }
+        log.sync().unwrap();
+        assert_eq!(log.segments(), [1, 2, 3, 4, 5, 6]);
+        assert!(log.remove_segment(2).unwrap());
+        assert!(!log.remove_segment(6).unwrap(), "the current segment stays");
+        assert!(!seg_path(dir.path(), 2).exists());
+        assert!(log.read(locs[1]).is_err());
+        assert_eq!(log.read(locs[2]).unwrap().seq, 2);
+        log.wipe(&[locs[1]]).unwrap(); // already gone: skipped
+        drop(log);
+        // An index that covers up to a removed segment reads on from there.
+        let (_, rec) = SegmentLog::open_with(dir.path(), locs[1].end(), 100).unwrap();
+        let seqs: Vec<u32> = rec.records.iter().map(|r| r.seq).collect();
+        assert_eq!(seqs, [2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn a_segment_whose_header_never_landed_is_reset() {
+        let dir = tempfile::tempdir().unwrap();
+        let (log, _) = SegmentLog::open(dir.path(), Pos::START).unwrap();
+        log.append(&[new(1, 0, b"kept")]).unwrap();
+        log.sync().unwrap();
+        drop(log);
+        std::fs::write(seg_path(dir.path(), 2), b"REE").unwrap();
+        let (log, rec) = SegmentLog::open(dir.path(), Pos::START).unwrap();
+        assert_eq!(rec.records.len(), 1);
+        assert_eq!(log.current(), 2);
+        let l = log.append(&[new(1, 1, b"next")]).unwrap();
+        assert_eq!((l[0].seg, l[0].off), (2, SEGMENT_HEADER));
+    }
+}
