@@ -870,7 +870,13 @@ struct Scratch {
     codes: Vec<[u8; 3]>,
 }
 
-/// Compresses one frame piece by piece; matches reach back across pieces.
+/// Compresses one frame piece by piece; matches reach back across pieces
+/// (up to [`WINDOW`] bytes).
+///
+/// Memory: 512 KiB of match tables from [`FrameEncoder::new`], history
+/// growing with the input up to 2 × [`WINDOW`] (2 MiB), and per-block
+/// scratch (≤ 128 KiB of literals, ≤ 384 KiB of sequences, ~6 KiB of
+/// tables). It does not grow further however long the frame.
 pub struct FrameEncoder {
     hist: Vec<u8>,
     head: Vec<u32>,
@@ -990,6 +996,13 @@ impl FrameEncoder {
             self.next_ins = self.next_ins.saturating_sub(shift);
         }
         let start = self.hist.len();
+        // Grow by doubling, but never past HIST_CAP (Vec's own doubling
+        // could reach twice that).
+        let need = start + data.len();
+        if need > self.hist.capacity() {
+            self.hist
+                .reserve_exact((2 * need).min(HIST_CAP).max(need) - start);
+        }
         self.hist.extend_from_slice(data);
         let end = self.hist.len();
         let saved = self.reps;
