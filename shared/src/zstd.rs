@@ -132,6 +132,9 @@ fn log2_fp(v: u32) -> u32 {
     hb * 256 + frac
 }
 
+/// Unaligned little-endian reads. Callers stay in bounds; a read past the
+/// end gives 0 rather than a panic path (code size, and no way to abort the
+/// page's recorder from here).
 #[inline(always)]
 fn rd64(b: &[u8], i: usize) -> u64 {
     match b.get(i..).and_then(|s| s.first_chunk::<8>()) {
@@ -144,8 +147,6 @@ fn rd64(b: &[u8], i: usize) -> u64 {
 fn rd32(b: &[u8], i: usize) -> u32 {
     match b.get(i..).and_then(|s| s.first_chunk::<4>()) {
         Some(c) => u32::from_le_bytes(*c),
-        // Distinct from any real read only in that callers compare two of
-        // them; both ends are in bounds wherever it matters.
         None => 0,
     }
 }
@@ -167,6 +168,8 @@ fn match_len(b: &[u8], a: usize, p: usize, end: usize) -> usize {
     n
 }
 
+/// Hash of the MIN_MATCH bytes at the bottom of `v` (multiplicative, the
+/// top HASH_LOG bits).
 #[inline(always)]
 fn hash(v: u64) -> usize {
     ((v << (64 - 8 * MIN_MATCH as u32)).wrapping_mul(0xCF1B_BCDC_B7A5_6463) >> (64 - HASH_LOG))
