@@ -255,7 +255,6 @@ impl Fse {
     }
 
     /// The state after encoding `s` as the first symbol (no bits).
-    #[inline(always)]
     fn init(&self, s: u8) -> u32 {
         let (dnb, dfs) = self.syms[s as usize & 63];
         let nb = dnb.wrapping_add(1 << 15) >> 16;
@@ -263,7 +262,6 @@ impl Fse {
         self.states[((v >> nb) as i32 + dfs) as usize & 511] as u32
     }
 
-    #[inline(always)]
     fn encode(&self, w: &mut Bits, state: &mut u32, s: u8) {
         let (dnb, dfs) = self.syms[s as usize & 63];
         let nb = state.wrapping_add(dnb) >> 16;
@@ -271,7 +269,6 @@ impl Fse {
         *state = self.states[((*state >> nb) as i32 + dfs) as usize & 511] as u32;
     }
 
-    #[inline(always)]
     fn flush(&self, w: &mut Bits, state: u32) {
         w.add(state, self.log);
     }
