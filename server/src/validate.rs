@@ -311,10 +311,22 @@ impl Reader<'_> {
             if e & SLOW == 0 {
                 // One table load instead of a many-way branch: the marker
                 // types of real events come in no predictable order.
-                let end = pos + usize::from(e & LEN_MASK);
+                let len = usize::from(e & LEN_MASK);
+                let end = pos + len;
                 let payload = b.get(pos..end).ok_or_else(truncated)?;
-                if e & STR != 0 && !is_ascii(payload) && std::str::from_utf8(payload).is_err() {
-                    return Err(ChunkError::BadBody("a string is not UTF-8".into()));
+                if e & STR != 0 {
+                    // A fixstr is at most 31 bytes: checked in one go
+                    // where 32 bytes can be read, not byte by byte.
+                    let ascii = match b
+                        .get(pos..pos + 32)
+                        .and_then(|w| <&[u8; 32]>::try_from(w).ok())
+                    {
+                        Some(w) => short_is_ascii(w, len),
+                        None => is_ascii(payload),
+                    };
+                    if !ascii && std::str::from_utf8(payload).is_err() {
+                        return Err(ChunkError::BadBody("a string is not UTF-8".into()));
+                    }
                 }
                 pos = end;
                 n += u64::from(e >> ELEMS_SHIFT);
@@ -416,6 +428,26 @@ const fn markers() -> [u16; 256] {
     t
 }
 
+/// Whether the first `len` (at most 32) bytes of `w` are below 0x80:
+/// two masked 16-byte words, no loop whose length varies string by string.
+#[inline]
+fn short_is_ascii(w: &[u8; 32], len: usize) -> bool {
+    let mut lo = [0u8; 16];
+    let mut hi = [0u8; 16];
+    lo.copy_from_slice(&w[..16]);
+    hi.copy_from_slice(&w[16..]);
+    let (lo, hi) = (u128::from_le_bytes(lo), u128::from_le_bytes(hi));
+    let mask = |n: usize| -> u128 {
+        if n >= 16 {
+            u128::MAX
+        } else {
+            (1u128 << (n * 8)) - 1
+        }
+    };
+    let high_bits = u128::from_le_bytes([0x80; 16]);
+    ((lo & mask(len)) | (hi & mask(len.saturating_sub(16)))) & high_bits == 0
+}
+
 /// Whether every byte is below 0x80; branch-free, so it vectorises.
 #[inline]
 fn is_ascii(s: &[u8]) -> bool {
@@ -426,6 +458,24 @@ fn is_ascii(s: &[u8]) -> bool {
 pub(crate) mod tests {
     use super::*;
     use reel_shared::{encode_chunk, Custom, Event, EventData, SessionId};
+
+    /// The fixstr check agrees with the plain one for every length and
+    /// every place of a non-ASCII byte, inside the string or just past it.
+    #[test]
+    fn short_ascii_check_matches_the_plain_one() {
+        for len in 0..=31usize {
+            for bad in 0..32usize {
+                let mut w = [b'a'; 32];
+                w[bad] = 0xc3;
+                assert_eq!(
+                    short_is_ascii(&w, len),
+                    is_ascii(&w[..len]),
+                    "len {len}, non-ASCII byte at {bad}"
+                );
+            }
+            assert!(short_is_ascii(&[b'z'; 32], len));
+        }
+    }
 
     fn events(n: u64) -> Vec<Event> {
         (0..n)
