@@ -186,25 +186,23 @@ struct Pending {
     reply: oneshot::Sender<Result<PutOutcome, StoreError>>,
 }
 
-/// Written, not yet synced: the answers wait for the sync.
-struct Written {
-    reply: oneshot::Sender<Result<PutOutcome, StoreError>>,
-    outcome: Result<PutOutcome, StoreError>,
-}
-
-/// The ingest pipeline: one thread writes, one syncs, so that a group is
-/// written while the previous one is being synced.
+/// The ingest pipeline: one thread that takes whatever queued, writes it as
+/// one group, syncs, and answers.
 ///
 /// Each request used to run its own transaction on the blocking pool and
 /// then wait for a shared sync: two thread hand-offs and a transaction per
-/// chunk, and under load a fifth of the server's CPU went to switching
-/// threads. Here whatever queued while the writer was busy becomes one
-/// transaction, and whatever was written while the syncer was busy shares
-/// one sync; each request is answered once the sync that covers its chunk
-/// has returned (the contract's "2xx means durable").
+/// chunk. Then a writer thread and a syncer thread overlapped a group's
+/// write with the previous group's sync, which paid while a write was a
+/// sled transaction; with the segment log a write is one `pwrite`, and the
+/// writer, idle between chunks, was woken once per chunk (a futex wake and
+/// a context switch each, on this virtual machine ~10 µs). One thread that
+/// spends most of its time in `fdatasync` is seldom idle, so a request
+/// rarely wakes it: whatever queued during a sync is the next group. Each
+/// request is answered once the sync that covers its chunk has returned
+/// (the contract's "2xx means durable").
 ///
-/// Started on first use; dropping the last [`Store`] clone stops both
-/// threads after they drain their queues.
+/// Started on first use; dropping the last [`Store`] clone stops the
+/// thread after it drains its queue.
 struct Writer {
     tx: std::sync::Mutex<Option<mpsc::Sender<Pending>>>,
     threads: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>>,
@@ -236,19 +234,13 @@ impl Writer {
             return Ok(tx.clone());
         }
         let (pending_tx, pending_rx) = mpsc::channel::<Pending>();
-        let (written_tx, written_rx) = mpsc::channel::<Vec<Written>>();
-        let b = backend.clone();
-        let write = std::thread::Builder::new()
-            .name("reel-writer".into())
-            .spawn(move || write_groups(&*b, &pending_rx, &written_tx))
-            .map_err(|e| StoreError::Flush(format!("cannot start the writer: {e}")))?;
         let (b, gc) = (backend.clone(), commit.clone());
-        let sync = std::thread::Builder::new()
-            .name("reel-syncer".into())
-            .spawn(move || sync_groups(&*b, &gc, &written_rx))
-            .map_err(|e| StoreError::Flush(format!("cannot start the syncer: {e}")))?;
+        let commit = std::thread::Builder::new()
+            .name("reel-writer".into())
+            .spawn(move || commit_groups(&*b, &gc, &pending_rx))
+            .map_err(|e| StoreError::Flush(format!("cannot start the writer: {e}")))?;
         if let Ok(mut t) = self.threads.lock() {
-            t.extend([write, sync]);
+            t.push(commit);
         }
         *tx = Some(pending_tx.clone());
         Ok(pending_tx)
@@ -257,7 +249,7 @@ impl Writer {
 
 impl Drop for Writer {
     fn drop(&mut self) {
-        // Closing the queue ends the writer, whose end closes the syncer's.
+        // Closing the queue ends the thread once it has drained it.
         if let Ok(mut tx) = self.tx.lock() {
             tx.take();
         }
@@ -269,12 +261,9 @@ impl Drop for Writer {
     }
 }
 
-/// The writer thread: takes everything queued, writes it as one group.
-fn write_groups(
-    backend: &dyn Storage,
-    pending: &mpsc::Receiver<Pending>,
-    written: &mpsc::Sender<Vec<Written>>,
-) {
+/// The writer thread: takes everything queued, writes it as one group,
+/// syncs, answers.
+fn commit_groups(backend: &dyn Storage, gc: &GroupCommit, pending: &mpsc::Receiver<Pending>) {
     while let Ok(first) = pending.recv() {
         let mut bytes = first.raw.len();
         let mut group = vec![first];
@@ -302,27 +291,6 @@ fn write_groups(
                 .collect(),
         };
         drop(batch);
-        let done = group
-            .into_iter()
-            .zip(outcomes)
-            .map(|(p, outcome)| Written {
-                reply: p.reply,
-                outcome,
-            })
-            .collect();
-        if written.send(done).is_err() {
-            return;
-        }
-    }
-}
-
-/// The syncer thread: one sync for every group written since the last.
-fn sync_groups(backend: &dyn Storage, gc: &GroupCommit, written: &mpsc::Receiver<Vec<Written>>) {
-    while let Ok(first) = written.recv() {
-        let mut groups = vec![first];
-        while let Ok(g) = written.try_recv() {
-            groups.push(g);
-        }
         let started = Instant::now();
         let synced = backend.sync();
         if synced.is_ok() {
@@ -332,13 +300,13 @@ fn sync_groups(backend: &dyn Storage, gc: &GroupCommit, written: &mpsc::Receiver
                 Ordering::Relaxed,
             );
         }
-        for w in groups.into_iter().flatten() {
-            let answer = match (&synced, w.outcome) {
+        for (p, outcome) in group.into_iter().zip(outcomes) {
+            let answer = match (&synced, outcome) {
                 (Ok(()), outcome) => outcome,
                 (Err(e), _) => Err(StoreError::Flush(e.to_string())),
             };
             // The request may have gone (client hung up): nothing to do.
-            let _ = w.reply.send(answer);
+            let _ = p.reply.send(answer);
         }
     }
 }
