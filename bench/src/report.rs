@@ -88,15 +88,36 @@ fn asset(name: String, file: &Path) -> Result<Asset> {
     })
 }
 
-/// Reel's three recorder files against rrweb's minified record + packer.
+/// Reel's recorder files (with the glue's `inline_js` snippet modules,
+/// which a page fetches too) against rrweb's minified record + packer.
 pub fn bundle_sizes(dist: &Path, rrweb: &Path) -> Result<Bundles> {
     let mut reel = Vec::new();
-    for f in [
+    let mut files: Vec<String> = [
         "reel.js",
         "recorder/reel_recorder.js",
         "recorder/reel_recorder_bg.wasm",
-    ] {
-        reel.push(asset(f.to_string(), &dist.join(f))?);
+    ]
+    .map(String::from)
+    .to_vec();
+    if let Ok(krates) = std::fs::read_dir(dist.join("recorder/snippets")) {
+        let mut snippets: Vec<String> = krates
+            .filter_map(|k| std::fs::read_dir(k.ok()?.path()).ok())
+            .flatten()
+            .filter_map(|f| {
+                f.ok()?
+                    .path()
+                    .strip_prefix(dist)
+                    .ok()
+                    .map(|p| p.display().to_string())
+            })
+            .filter(|p| p.ends_with(".js"))
+            .collect();
+        snippets.sort();
+        files.extend(snippets);
+    }
+    for f in files {
+        let path = dist.join(&f);
+        reel.push(asset(f, &path)?);
     }
     let mut rrweb_files = vec![
         "record/umd/record.min.js".to_string(),

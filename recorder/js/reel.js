@@ -465,8 +465,11 @@
             late.push(mediaEvent(el, id, 'seek'));
           }
           // Scroll offsets force a layout: read them for the full snapshot
-          // only (a node just added is almost never scrolled yet).
-          if (!fresh && (el.scrollTop || el.scrollLeft)) late.push({ k: 'scroll', t: 0, id: id, x: el.scrollLeft, y: el.scrollTop });
+          // only (a node just added is almost never scrolled yet), and only
+          // where there is content to scroll (children, a shadow tree, or
+          // a field's own text): most elements of a big page are leaves.
+          if (!fresh && (el.firstChild || el.shadowRoot || tag === 'textarea' || tag === 'input') &&
+              (el.scrollTop || el.scrollLeft)) late.push({ k: 'scroll', t: 0, id: id, x: el.scrollLeft, y: el.scrollTop });
           if (sensitive.has(el)) m |= M_SENSITIVE;
           if (m) rn.m = m;
           if (!skipChildren && el.shadowRoot && el.shadowRoot.mode === 'open') {
@@ -724,11 +727,12 @@
 
     /** Is `node` in a tree this recording observes (the page, an open
      *  shadow root of it, a same-origin frame's document)? */
+    // A connected node's shadow-including root is its node document
+    // (inserting a node adopts it), so no climb through shadow hosts.
     function recorded(node) {
       if (!node.isConnected) return false;
-      var r = node.getRootNode();
-      while (r && r.host) r = r.host.getRootNode();
-      return r === document || (r && r.nodeType === 9 && observedRoots.has(r));
+      var d = node.nodeType === 9 ? node : node.ownerDocument;
+      return d === document || observedRoots.has(d);
     }
 
     function insideBlocked(node) {

@@ -6,7 +6,7 @@ use crate::batch::Batcher;
 use crate::convert;
 use crate::raw::RawEvent;
 use crate::transport::{self, Shared, Transport};
-use reel_shared::{Dropped, Event, EventData, FlatNode, SessionId};
+use reel_shared::{ChunkError, Dropped, Event, EventData, FlatNode, SessionId};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -75,7 +75,7 @@ impl Recorder {
         self.batcher
             .borrow_mut()
             .push(events, now as u64)
-            .map_err(|e| JsError::new(&format!("reel: could not encode: {e}")))
+            .map_err(|e| JsError::new(&format!("reel: could not encode: {}", why(&e))))
     }
 
     /// Compresses a piece of the open chunk ahead of its seal, so sealing
@@ -94,7 +94,7 @@ impl Recorder {
                 data: EventData::Dropped(Dropped { chunks, bytes }),
             };
             if let Err(e) = self.batcher.borrow_mut().push([ev], now as u64) {
-                transport::warn(&format!("could not encode: {e}"));
+                transport::warn(&format!("could not encode: {}", why(&e)));
             }
         }
         if self.batcher.borrow().due(now as u64) {
@@ -145,7 +145,7 @@ impl Recorder {
         match b.seal() {
             Ok(Some(sealed)) => self.transport.borrow_mut().enqueue(sealed),
             Ok(None) => {}
-            Err(e) => transport::warn(&format!("could not encode a chunk: {e}")),
+            Err(e) => transport::warn(&format!("could not encode a chunk: {}", why(&e))),
         }
         b.next_seq().checked_sub(1)
     }
@@ -157,16 +157,20 @@ impl Recorder {
 }
 
 async fn wait_until(t: &Shared, done: impl Fn(&Transport) -> bool) {
-    #[wasm_bindgen(
-        inline_js = "export function tick() { return new Promise(r => setTimeout(r, 20)); }"
-    )]
-    extern "C" {
-        fn tick() -> js_sys::Promise;
-    }
     loop {
         if done(&t.borrow()) {
             return;
         }
-        let _ = wasm_bindgen_futures::JsFuture::from(tick()).await;
+        let _ = wasm_bindgen_futures::JsFuture::from(transport::sleep(20.0)).await;
+    }
+}
+
+/// What went wrong in the encoder, which only fails in these two ways.
+/// Not `ChunkError`'s `Display`: that formats every decoder error too, and
+/// its code would ride along in every page's download.
+fn why(e: &ChunkError) -> &str {
+    match e {
+        ChunkError::Encode(why) => why,
+        _ => "the chunk is empty",
     }
 }

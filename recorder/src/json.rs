@@ -99,43 +99,14 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// The string value of `key` in the object that starts here, without
-    /// consuming the object: the tag that says how to read the rest. It is
-    /// found at once when it comes first, as the capture layer writes it.
-    pub fn tag(&mut self, key: &str) -> Result<String> {
-        let start = self.i;
-        let mut found = None;
-        let first = {
-            self.expect(b'{', "expected an object")?;
-            if self.peek() == Some(b'"') {
-                let k = self.raw_str()?;
-                let is_key = match &k {
-                    Str::Borrowed(k) => *k == key,
-                    Str::Owned(k) => k == key,
-                };
-                is_key && self.expect(b':', "expected :").is_ok()
-            } else {
-                false
-            }
-        };
-        if first {
-            found = Some(self.string()?);
-        } else {
-            self.i = start;
-            self.object(|p, k| {
-                if k == key && found.is_none() {
-                    found = Some(p.string()?);
-                    Ok(())
-                } else {
-                    p.skip()
-                }
-            })?;
-        }
-        self.i = start;
-        match found {
-            Some(tag) => Ok(tag),
-            None => self.error("missing tag"),
-        }
+    /// Where the parser is, for errors reported later.
+    pub fn position(&self) -> usize {
+        self.i
+    }
+
+    /// The next value's first byte, to choose how to read it.
+    pub fn next_byte(&mut self) -> Option<u8> {
+        self.peek()
     }
 
     /// Calls `item` once per element of an array.
@@ -395,15 +366,20 @@ impl<'a> Parser<'a> {
                 }
                 Some(b'"') => {
                     self.i = i + 1;
-                    // Both ends are ASCII quotes, so char boundaries.
-                    return Ok(Str::Borrowed(&self.s[start..i]));
+                    // Both ends are ASCII quotes, so char boundaries;
+                    // `get`, not indexing, keeps the panic path (and its
+                    // formatting code) out of the wasm.
+                    return match self.s.get(start..i) {
+                        Some(s) => Ok(Str::Borrowed(s)),
+                        None => self.error("bad string"),
+                    };
                 }
                 Some(b'\\') => break,
                 Some(_) => i += 1,
             }
         }
         let mut out = String::with_capacity(i - start + 16);
-        out.push_str(&self.s[start..i]);
+        out.push_str(self.s.get(start..i).unwrap_or_default());
         loop {
             match b.get(i) {
                 None => {
@@ -462,7 +438,7 @@ impl<'a> Parser<'a> {
                         .iter()
                         .position(|&c| c == b'"' || c == b'\\')
                         .map_or(b.len(), |n| i + n);
-                    out.push_str(&self.s[i..run]);
+                    out.push_str(self.s.get(i..run).unwrap_or_default());
                     i = run;
                 }
             }

@@ -264,10 +264,6 @@ fn triples(p: &mut Parser) -> Res<Vec<(f64, f64, f64)>> {
     Ok(v)
 }
 
-fn pairs_f64(p: &mut Parser) -> Res<Vec<(f64, f64)>> {
-    Ok(triples(p)?.into_iter().map(|(a, b, _)| (a, b)).collect())
-}
-
 fn pairs_str(p: &mut Parser) -> Res<Vec<(String, String)>> {
     let mut v = Vec::new();
     p.array(|p| {
@@ -298,281 +294,258 @@ fn list<T>(p: &mut Parser, item: fn(&mut Parser) -> Res<T>) -> Res<Vec<T>> {
 }
 
 impl RawEvent {
-    /// One event. Every field may be absent (it then reads as zero or
-    /// empty): the capture layer is our own script, and a half-filled event
-    /// is better recorded than a whole batch refused.
+    /// One event. Its members are gathered first (a [`Bag`]), then read by
+    /// kind: one small reader for every kind, rather than a parser per kind,
+    /// which was the largest part of this module's wasm. Every field may be
+    /// absent (it then reads as zero or empty): the capture layer is our own
+    /// script, and a half-filled event is better recorded than a whole batch
+    /// refused. A field of the wrong type is an error.
     fn parse(p: &mut Parser) -> Res<RawEvent> {
-        let kind = p.tag("k")?;
-        let mut t = 0.0;
-        // Read `t` and the kind-specific fields in one pass.
-        macro_rules! fields {
-            ($($key:literal => $read:expr),* $(,)?) => {
-                p.object(|p, k| {
-                    match k {
-                        "t" => t = p.f64()?,
-                        $($key => $read(p)?,)*
-                        _ => p.skip()?,
-                    }
-                    Ok(())
-                })?
-            };
-        }
+        let mut b = Bag {
+            at: p.position(),
+            ..Bag::default()
+        };
+        p.object(|p, k| b.read(p, k))?;
+        let kind = b.string("k")?;
+        let t = b.f64("t")?;
         Ok(match kind.as_str() {
-            "meta" => {
-                let (mut href, mut title, mut w, mut h, mut ua) =
-                    (String::new(), String::new(), 0, 0, String::new());
-                fields! {
-                    "href" => |p: &mut Parser| p.string().map(|v| href = v),
-                    "title" => |p: &mut Parser| p.string().map(|v| title = v),
-                    "w" => |p: &mut Parser| p.u32().map(|v| w = v),
-                    "h" => |p: &mut Parser| p.u32().map(|v| h = v),
-                    "ua" => |p: &mut Parser| p.string().map(|v| ua = v),
-                }
-                RawEvent::Meta {
-                    t,
-                    href,
-                    title,
-                    w,
-                    h,
-                    ua,
-                }
-            }
-            "snap" => {
-                let (mut nodes, mut sx, mut sy) = (Vec::new(), 0.0, 0.0);
-                fields! {
-                    "nodes" => |p: &mut Parser| list(p, RawNode::parse).map(|v| nodes = v),
-                    "sx" => |p: &mut Parser| p.f64().map(|v| sx = v),
-                    "sy" => |p: &mut Parser| p.f64().map(|v| sy = v),
-                }
-                RawEvent::Snapshot { t, nodes, sx, sy }
-            }
-            "snap-part" => {
-                let mut nodes = Vec::new();
-                fields! {
-                    "nodes" => |p: &mut Parser| list(p, RawNode::parse).map(|v| nodes = v),
-                }
-                RawEvent::SnapshotPart { nodes }
-            }
-            "mut" => {
-                let (mut rem, mut add, mut attr, mut text) =
-                    (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-                fields! {
-                    "rem" => |p: &mut Parser| p.u32s().map(|v| rem = v),
-                    "add" => |p: &mut Parser| list(p, RawAdd::parse).map(|v| add = v),
-                    "attr" => |p: &mut Parser| list(p, RawAttr::parse).map(|v| attr = v),
-                    "text" => |p: &mut Parser| list(p, RawText::parse).map(|v| text = v),
-                }
-                RawEvent::Mutation {
-                    t,
-                    rem,
-                    add,
-                    attr,
-                    text,
-                }
-            }
-            "move" => {
-                let mut pos = Vec::new();
-                fields! { "pos" => |p: &mut Parser| triples(p).map(|v| pos = v) }
-                RawEvent::MouseMove { t, pos }
-            }
-            "mouse" => {
-                let (mut kind, mut id, mut x, mut y) = (String::new(), 0, 0.0, 0.0);
-                fields! {
-                    "kind" => |p: &mut Parser| p.string().map(|v| kind = v),
-                    "id" => |p: &mut Parser| p.u32().map(|v| id = v),
-                    "x" => |p: &mut Parser| p.f64().map(|v| x = v),
-                    "y" => |p: &mut Parser| p.f64().map(|v| y = v),
-                }
-                RawEvent::Mouse { t, kind, id, x, y }
-            }
-            "scroll" => {
-                let (mut id, mut x, mut y) = (0, 0.0, 0.0);
-                fields! {
-                    "id" => |p: &mut Parser| p.u32().map(|v| id = v),
-                    "x" => |p: &mut Parser| p.f64().map(|v| x = v),
-                    "y" => |p: &mut Parser| p.f64().map(|v| y = v),
-                }
-                RawEvent::Scroll { t, id, x, y }
-            }
-            "vp" => {
-                let (mut w, mut h) = (0, 0);
-                fields! {
-                    "w" => |p: &mut Parser| p.u32().map(|v| w = v),
-                    "h" => |p: &mut Parser| p.u32().map(|v| h = v),
-                }
-                RawEvent::Viewport { t, w, h }
-            }
-            "input" => {
-                let mut id = 0;
-                let mut field = RawField::default();
-                p.object(|p, k| {
-                    match k {
-                        "t" => t = p.f64()?,
-                        "id" => id = p.u32()?,
-                        _ => field.read(p, k)?,
-                    }
-                    Ok(())
-                })?;
-                RawEvent::Input { t, id, field }
-            }
-            "custom" => {
-                let (mut name, mut data) = (String::new(), None);
-                fields! {
-                    "name" => |p: &mut Parser| p.string().map(|v| name = v),
-                    "data" => |p: &mut Parser| p.opt_string().map(|v| data = v),
-                }
-                RawEvent::Custom { t, name, data }
-            }
-            "identify" => {
-                let (mut user, mut traits) = (String::new(), None);
-                fields! {
-                    "user" => |p: &mut Parser| p.string().map(|v| user = v),
-                    "traits" => |p: &mut Parser| p.opt_string().map(|v| traits = v),
-                }
-                RawEvent::Identify { t, user, traits }
-            }
-            "console" => {
-                let (mut level, mut text) = (String::new(), String::new());
-                fields! {
-                    "level" => |p: &mut Parser| p.string().map(|v| level = v),
-                    "text" => |p: &mut Parser| p.string().map(|v| text = v),
-                }
-                RawEvent::Console { t, level, text }
-            }
-            "err" => {
-                let (mut kind, mut msg, mut src, mut stack) =
-                    (String::new(), String::new(), None, None);
-                fields! {
-                    "kind" => |p: &mut Parser| p.string().map(|v| kind = v),
-                    "msg" => |p: &mut Parser| p.string().map(|v| msg = v),
-                    "src" => |p: &mut Parser| p.opt_string().map(|v| src = v),
-                    "stack" => |p: &mut Parser| p.opt_string().map(|v| stack = v),
-                }
-                RawEvent::Error {
-                    t,
-                    kind,
-                    msg,
-                    src,
-                    stack,
-                }
-            }
-            "sheet" => {
-                let (mut node, mut cs, mut op, mut path, mut i, mut rule, mut text) = (
-                    None,
-                    None,
-                    String::new(),
-                    Vec::new(),
-                    0,
-                    String::new(),
-                    String::new(),
-                );
-                fields! {
-                    "node" => |p: &mut Parser| p.opt_u32().map(|v| node = v),
-                    "cs" => |p: &mut Parser| p.opt_u32().map(|v| cs = v),
-                    "op" => |p: &mut Parser| p.string().map(|v| op = v),
-                    "path" => |p: &mut Parser| p.u32s().map(|v| path = v),
-                    "i" => |p: &mut Parser| p.u32().map(|v| i = v),
-                    "rule" => |p: &mut Parser| p.string().map(|v| rule = v),
-                    "text" => |p: &mut Parser| p.string().map(|v| text = v),
-                }
-                RawEvent::Sheet {
-                    t,
-                    node,
-                    cs,
-                    op,
-                    path,
-                    i,
-                    rule,
-                    text,
-                }
-            }
-            "adopt" => {
-                let (mut root, mut sheets) = (0, Vec::new());
-                fields! {
-                    "root" => |p: &mut Parser| p.u32().map(|v| root = v),
-                    "sheets" => |p: &mut Parser| p.u32s().map(|v| sheets = v),
-                }
-                RawEvent::Adopt { t, root, sheets }
-            }
-            "media" => {
-                let (mut id, mut a, mut time, mut rate, mut muted, mut vol) =
-                    (0, String::new(), 0.0, 0.0, false, 0.0);
-                fields! {
-                    "id" => |p: &mut Parser| p.u32().map(|v| id = v),
-                    "a" => |p: &mut Parser| p.string().map(|v| a = v),
-                    "time" => |p: &mut Parser| p.f64().map(|v| time = v),
-                    "rate" => |p: &mut Parser| p.f64().map(|v| rate = v),
-                    "muted" => |p: &mut Parser| p.bool().map(|v| muted = v),
-                    "vol" => |p: &mut Parser| p.f64().map(|v| vol = v),
-                }
-                RawEvent::Media {
-                    t,
-                    id,
-                    a,
-                    time,
-                    rate,
-                    muted,
-                    vol,
-                }
-            }
-            "canvas" => {
-                let (mut id, mut url) = (0, String::new());
-                fields! {
-                    "id" => |p: &mut Parser| p.u32().map(|v| id = v),
-                    "url" => |p: &mut Parser| p.string().map(|v| url = v),
-                }
-                RawEvent::Canvas { t, id, url }
-            }
-            "focus" => {
-                let (mut id, mut f) = (0, false);
-                fields! {
-                    "id" => |p: &mut Parser| p.u32().map(|v| id = v),
-                    "f" => |p: &mut Parser| p.bool().map(|v| f = v),
-                }
-                RawEvent::Focus { t, id, f }
-            }
-            "sel" => {
-                let (mut a, mut ao, mut f, mut fo) = (0, 0, 0, 0);
-                fields! {
-                    "a" => |p: &mut Parser| p.u32().map(|v| a = v),
-                    "ao" => |p: &mut Parser| p.u32().map(|v| ao = v),
-                    "f" => |p: &mut Parser| p.u32().map(|v| f = v),
-                    "fo" => |p: &mut Parser| p.u32().map(|v| fo = v),
-                }
-                RawEvent::Selection { t, a, ao, f, fo }
-            }
-            "vis" => {
-                let mut v = false;
-                fields! { "v" => |p: &mut Parser| p.bool().map(|x| v = x) }
-                RawEvent::Visibility { t, v }
-            }
-            "touch" => {
-                let (mut kind, mut pts) = (String::new(), Vec::new());
-                fields! {
-                    "kind" => |p: &mut Parser| p.string().map(|v| kind = v),
-                    "pts" => |p: &mut Parser| pairs_f64(p).map(|v| pts = v),
-                }
-                RawEvent::Touch { t, kind, pts }
-            }
-            _ => return p.error("unknown event kind"),
+            "meta" => RawEvent::Meta {
+                t,
+                href: b.string("href")?,
+                title: b.string("title")?,
+                w: b.u32("w")?,
+                h: b.u32("h")?,
+                ua: b.string("ua")?,
+            },
+            "snap" => RawEvent::Snapshot {
+                t,
+                nodes: std::mem::take(&mut b.nodes),
+                sx: b.f64("sx")?,
+                sy: b.f64("sy")?,
+            },
+            "snap-part" => RawEvent::SnapshotPart { nodes: b.nodes },
+            "mut" => RawEvent::Mutation {
+                t,
+                rem: b.ints("rem"),
+                add: b.add,
+                attr: b.attr,
+                text: b.text,
+            },
+            "move" => RawEvent::MouseMove { t, pos: b.pos },
+            "mouse" => RawEvent::Mouse {
+                t,
+                kind: b.string("kind")?,
+                id: b.u32("id")?,
+                x: b.f64("x")?,
+                y: b.f64("y")?,
+            },
+            "scroll" => RawEvent::Scroll {
+                t,
+                id: b.u32("id")?,
+                x: b.f64("x")?,
+                y: b.f64("y")?,
+            },
+            "vp" => RawEvent::Viewport {
+                t,
+                w: b.u32("w")?,
+                h: b.u32("h")?,
+            },
+            "input" => RawEvent::Input {
+                t,
+                id: b.u32("id")?,
+                field: RawField {
+                    tag: b.string("tag")?,
+                    ty: b.string("type")?,
+                    ac: b.string("ac")?,
+                    m: b.u32("m")?,
+                    v: b.opt_string("v")?,
+                    c: b.opt_bool("c")?,
+                },
+            },
+            "custom" => RawEvent::Custom {
+                t,
+                name: b.string("name")?,
+                data: b.opt_string("data")?,
+            },
+            "identify" => RawEvent::Identify {
+                t,
+                user: b.string("user")?,
+                traits: b.opt_string("traits")?,
+            },
+            "console" => RawEvent::Console {
+                t,
+                level: b.string("level")?,
+                text: b.string("text")?,
+            },
+            "err" => RawEvent::Error {
+                t,
+                kind: b.string("kind")?,
+                msg: b.string("msg")?,
+                src: b.opt_string("src")?,
+                stack: b.opt_string("stack")?,
+            },
+            "sheet" => RawEvent::Sheet {
+                t,
+                node: b.opt_u32("node")?,
+                cs: b.opt_u32("cs")?,
+                op: b.string("op")?,
+                path: b.ints("path"),
+                i: b.u32("i")?,
+                rule: b.string("rule")?,
+                text: b.string("text")?,
+            },
+            "adopt" => RawEvent::Adopt {
+                t,
+                root: b.u32("root")?,
+                sheets: b.ints("sheets"),
+            },
+            "media" => RawEvent::Media {
+                t,
+                id: b.u32("id")?,
+                a: b.string("a")?,
+                time: b.f64("time")?,
+                rate: b.f64("rate")?,
+                muted: b.bool("muted")?,
+                vol: b.f64("vol")?,
+            },
+            "canvas" => RawEvent::Canvas {
+                t,
+                id: b.u32("id")?,
+                url: b.string("url")?,
+            },
+            "focus" => RawEvent::Focus {
+                t,
+                id: b.u32("id")?,
+                f: b.bool("f")?,
+            },
+            "sel" => RawEvent::Selection {
+                t,
+                a: b.u32("a")?,
+                ao: b.u32("ao")?,
+                f: b.u32("f")?,
+                fo: b.u32("fo")?,
+            },
+            "vis" => RawEvent::Visibility { t, v: b.bool("v")? },
+            "touch" => RawEvent::Touch {
+                t,
+                kind: b.string("kind")?,
+                pts: b.pos.into_iter().map(|(x, y, _)| (x, y)).collect(),
+            },
+            _ => return b.wrong("unknown event kind"),
         })
     }
 }
 
-impl RawField {
-    /// Reads one of the field-description keys (shared by `input` events
-    /// and attribute changes); skips any other.
-    fn read(&mut self, p: &mut Parser, key: &str) -> Res<()> {
-        match key {
-            "tag" => self.tag = p.string()?,
-            "type" => self.ty = p.string()?,
-            "ac" => self.ac = p.string()?,
-            "m" => self.m = p.u32()?,
-            "v" => self.v = p.opt_string()?,
-            "c" => self.c = p.opt_bool()?,
-            _ => p.skip()?,
-        }
+/// A scalar member of an event object.
+enum Scalar {
+    Num(f64),
+    Str(String),
+    Bool(bool),
+    Null,
+}
+
+/// The members of one event object: scalars by name, the few arrays by
+/// what they hold.
+#[derive(Default)]
+struct Bag {
+    /// Where the object starts, for errors.
+    at: usize,
+    scalars: Vec<(String, Scalar)>,
+    /// `rem`, `path`, `sheets`.
+    ints: Vec<(String, Vec<u32>)>,
+    nodes: Vec<RawNode>,
+    add: Vec<RawAdd>,
+    attr: Vec<RawAttr>,
+    text: Vec<RawText>,
+    /// `pos` (x, y, dt) and `pts` (x, y).
+    pos: Vec<(f64, f64, f64)>,
+}
+
+impl Bag {
+    fn read(&mut self, p: &mut Parser, k: &str) -> Res<()> {
+        let v = match p.next_byte() {
+            Some(b'[') => {
+                match k {
+                    "nodes" => self.nodes = list(p, RawNode::parse)?,
+                    "add" => self.add = list(p, RawAdd::parse)?,
+                    "attr" => self.attr = list(p, RawAttr::parse)?,
+                    "text" => self.text = list(p, RawText::parse)?,
+                    "pos" | "pts" => self.pos = triples(p)?,
+                    "rem" | "path" | "sheets" => self.ints.push((k.to_owned(), p.u32s()?)),
+                    _ => p.skip()?,
+                }
+                return Ok(());
+            }
+            Some(b'{') => return p.skip(),
+            Some(b'"') => Scalar::Str(p.string()?),
+            Some(b't' | b'f') => Scalar::Bool(p.bool()?),
+            Some(b'n') if p.null() => Scalar::Null,
+            _ => Scalar::Num(p.f64()?),
+        };
+        self.scalars.push((k.to_owned(), v));
         Ok(())
+    }
+
+    fn wrong<T>(&self, what: &'static str) -> Res<T> {
+        Err(JsonError { at: self.at, what })
+    }
+
+    fn take(&mut self, k: &str) -> Option<Scalar> {
+        let i = self.scalars.iter().rposition(|(n, _)| n == k)?;
+        Some(self.scalars.swap_remove(i).1)
+    }
+
+    fn f64(&mut self, k: &str) -> Res<f64> {
+        match self.take(k) {
+            None | Some(Scalar::Null) => Ok(0.0),
+            Some(Scalar::Num(v)) => Ok(v),
+            Some(_) => self.wrong("expected a number"),
+        }
+    }
+
+    fn opt_u32(&mut self, k: &str) -> Res<Option<u32>> {
+        match self.take(k) {
+            None | Some(Scalar::Null) => Ok(None),
+            Some(Scalar::Num(v)) if v >= 0.0 && v <= u32::MAX as f64 && v.fract() == 0.0 => {
+                Ok(Some(v as u32))
+            }
+            Some(_) => self.wrong("expected a whole number (u32)"),
+        }
+    }
+
+    fn u32(&mut self, k: &str) -> Res<u32> {
+        Ok(self.opt_u32(k)?.unwrap_or(0))
+    }
+
+    fn opt_string(&mut self, k: &str) -> Res<Option<String>> {
+        match self.take(k) {
+            None | Some(Scalar::Null) => Ok(None),
+            Some(Scalar::Str(s)) => Ok(Some(s)),
+            Some(_) => self.wrong("expected a string"),
+        }
+    }
+
+    fn string(&mut self, k: &str) -> Res<String> {
+        Ok(self.opt_string(k)?.unwrap_or_default())
+    }
+
+    fn opt_bool(&mut self, k: &str) -> Res<Option<bool>> {
+        match self.take(k) {
+            None | Some(Scalar::Null) => Ok(None),
+            Some(Scalar::Bool(b)) => Ok(Some(b)),
+            Some(_) => self.wrong("expected true or false"),
+        }
+    }
+
+    fn bool(&mut self, k: &str) -> Res<bool> {
+        Ok(self.opt_bool(k)?.unwrap_or(false))
+    }
+
+    fn ints(&mut self, k: &str) -> Vec<u32> {
+        match self.ints.iter().rposition(|(n, _)| n == k) {
+            Some(i) => self.ints.swap_remove(i).1,
+            None => Vec::new(),
+        }
     }
 }
 

@@ -7,9 +7,12 @@
 //! The header is small and uncompressed so the server can validate and index
 //! a chunk without decompressing it. The body is zstd: one frame, or several
 //! concatenated (as the zstd format allows, and the zstd tool reads), whose
-//! content together is the MessagePack-encoded `Vec<Event>`. Several frames
-//! let the recorder compress a big chunk a piece at a time, in separate
+//! content together is the MessagePack-encoded `Vec<Event>`. The recorder
+//! writes two: a tiny one for the array header (whose count is known last)
+//! and the events', which it compresses a block at a time, in separate
 //! tasks, instead of in one long task when it seals (see [`ChunkEncoder`]).
+//! The compressor is our own ([`crate::zstd`]); decoders are ruzstd's and
+//! libzstd's.
 //!
 //! Decoding takes untrusted bytes: it never panics, never recurses on input,
 //! and never allocates more than [`Limits`] allow, whatever the bytes claim
@@ -140,11 +143,13 @@ pub fn encode_chunk(session: SessionId, seq: u32, events: &[Event]) -> Result<Ve
 /// A chunk built an event at a time, and compressed a piece at a time.
 ///
 /// Events are MessagePack-encoded as they are pushed; [`compress_some`]
-/// turns the oldest [`FRAME_BYTES`] of them into a zstd frame, whenever the
-/// caller has a moment (the recorder calls it from its own short tasks), so
-/// that [`finish`] only compresses what is left. The body's leading frame
-/// holds just the array header, which needs the final count: frames are
-/// independent, so it can be compressed last and still go first.
+/// turns the oldest [`FRAME_BYTES`] of them into the next block of the
+/// body's zstd frame, whenever the caller has a moment (the recorder calls
+/// it from its own short tasks), so that [`finish`] only compresses what is
+/// left. Matches reach back across blocks (one frame, one window). The
+/// body's leading frame holds just the array header, which needs the final
+/// count: frames are independent, so it can be compressed last and still
+/// go first.
 ///
 /// [`compress_some`]: ChunkEncoder::compress_some
 /// [`finish`]: ChunkEncoder::finish
@@ -158,23 +163,19 @@ pub struct ChunkEncoder {
     stats: ChunkStats,
     /// Encoded events not compressed yet.
     raw: Vec<u8>,
-    /// Frames of the events before `raw`.
-    frames: Vec<u8>,
+    /// The events before `raw`: the body frame so far, and its encoder
+    /// (started by the first [`ChunkEncoder::compress_some`] that has a
+    /// block's worth).
+    body: Vec<u8>,
+    frame: Option<crate::zstd::FrameEncoder>,
     /// Bytes of encoded events so far (compressed or not).
     encoded: usize,
 }
 
-/// How much encoded data one frame holds: ruzstd's block size, so a frame
-/// is one block, and compressing it is a short task (~10 ms in the browser).
+/// How much encoded data one block holds: zstd's largest block, so
+/// compressing it is a short task (a few ms in the browser).
 #[cfg(feature = "encode")]
-pub const FRAME_BYTES: usize = 128 * 1024;
-
-#[cfg(feature = "encode")]
-fn zstd_frame(data: &[u8]) -> Vec<u8> {
-    // Fastest is the level ruzstd's encoder implements fully; it is also
-    // what a recorder on the page's main thread can afford.
-    ruzstd::encoding::compress_to_vec(data, ruzstd::encoding::CompressionLevel::Fastest)
-}
+pub const FRAME_BYTES: usize = crate::zstd::BLOCK_MAX;
 
 #[cfg(feature = "encode")]
 impl ChunkEncoder {
@@ -187,7 +188,8 @@ impl ChunkEncoder {
             count: 0,
             stats: ChunkStats::default(),
             raw: Vec::new(),
-            frames: Vec::new(),
+            body: Vec::new(),
+            frame: None,
             encoded: 0,
         }
     }
@@ -219,8 +221,10 @@ impl ChunkEncoder {
     /// much; returns whether another full frame is still pending.
     pub fn compress_some(&mut self) -> bool {
         if self.raw.len() >= FRAME_BYTES {
-            let frame = zstd_frame(&self.raw[..FRAME_BYTES]);
-            self.frames.extend_from_slice(&frame);
+            let frame = self
+                .frame
+                .get_or_insert_with(crate::zstd::FrameEncoder::new);
+            frame.block(&self.raw[..FRAME_BYTES], &mut self.body);
             self.raw.drain(..FRAME_BYTES);
         }
         self.raw.len() >= FRAME_BYTES
@@ -244,22 +248,26 @@ impl ChunkEncoder {
         // The body's outer array, as rmp-serde writes a `Vec`.
         let mut array = Vec::with_capacity(5);
         crate::msgpack::array_header(&mut array, self.count as usize);
-        let mut out = Vec::with_capacity(
-            PRELUDE + header_bytes.len() + self.frames.len() + self.raw.len() / 3,
-        );
+        let mut out =
+            Vec::with_capacity(PRELUDE + header_bytes.len() + self.body.len() + self.raw.len() / 3);
         out.extend_from_slice(MAGIC);
         out.push(FORMAT_VERSION);
         out.extend_from_slice(&(header_bytes.len() as u32).to_le_bytes());
         out.extend_from_slice(&header_bytes);
-        if self.frames.is_empty() {
-            // A small chunk: one frame.
-            array.extend_from_slice(&self.raw);
-            out.extend_from_slice(&zstd_frame(&array));
-        } else {
-            out.extend_from_slice(&zstd_frame(&array));
-            out.extend_from_slice(&self.frames);
-            if !self.raw.is_empty() {
-                out.extend_from_slice(&zstd_frame(&self.raw));
+        match self.frame {
+            None => {
+                // A small chunk: one frame.
+                array.extend_from_slice(&self.raw);
+                out.extend_from_slice(&crate::zstd::compress(&array));
+            }
+            Some(mut frame) => {
+                let mut body = self.body;
+                for block in self.raw.chunks(FRAME_BYTES) {
+                    frame.block(block, &mut body);
+                }
+                frame.finish(&mut body);
+                out.extend_from_slice(&crate::zstd::compress(&array));
+                out.extend_from_slice(&body);
             }
         }
         Ok(out)

@@ -128,6 +128,10 @@ fn dist() -> Result<()> {
     )?;
     let glue = dist.join("recorder/reel_recorder.js");
     minify(&glue, &glue, true)?;
+    // The glue imports the crate's `inline_js` snippets as modules of their own.
+    for snippet in snippets(&dist)? {
+        minify(&snippet, &snippet, true)?;
+    }
     for entry in std::fs::read_dir(root.join("player/static"))? {
         let entry = entry?;
         if entry.file_type()?.is_file() {
@@ -195,6 +199,26 @@ fn minify(from: &Path, to: &Path, module: bool) -> Result<()> {
     Ok(())
 }
 
+/// The recorder's `inline_js` modules, which wasm-bindgen writes under
+/// `snippets/` and the glue imports: part of what a page downloads.
+fn snippets(dist: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let dir = dist.join("recorder/snippets");
+    if !dir.exists() {
+        return Ok(out);
+    }
+    for krate in std::fs::read_dir(&dir)? {
+        for f in std::fs::read_dir(krate?.path())? {
+            let f = f?.path();
+            if f.extension().is_some_and(|e| e == "js") {
+                out.push(f);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
 fn gzip_len(file: &Path) -> Result<u64> {
     let out = Command::new("gzip")
         .args(["-9", "-c"])
@@ -207,18 +231,35 @@ fn gzip_len(file: &Path) -> Result<u64> {
 /// Prints what an embedding page downloads, and what the player costs.
 fn sizes() -> Result<()> {
     let dist = root().join("dist");
-    let files = [
+    let mut files: Vec<PathBuf> = [
         "reel.js",
         "recorder/reel_recorder.js",
         "recorder/reel_recorder_bg.wasm",
-        "player/reel_player.js",
-        "player/reel_player_bg.wasm",
-    ];
-    println!("{:<34} {:>10} {:>10}", "asset", "bytes", "gzip -9");
-    for f in files {
-        let p = dist.join(f);
-        if let Ok(meta) = std::fs::metadata(&p) {
-            println!("{:<34} {:>10} {:>10}", f, meta.len(), gzip_len(&p)?);
+    ]
+    .iter()
+    .map(|f| dist.join(f))
+    .collect();
+    files.extend(snippets(&dist)?);
+    let recorder = files.len();
+    files.push(dist.join("player/reel_player.js"));
+    files.push(dist.join("player/reel_player_bg.wasm"));
+    println!("{:<40} {:>10} {:>10}", "asset", "bytes", "gzip -9");
+    let (mut raw, mut gz) = (0, 0);
+    for (i, p) in files.iter().enumerate() {
+        if let Ok(meta) = std::fs::metadata(p) {
+            let g = gzip_len(p)?;
+            let name = p.strip_prefix(&dist).unwrap_or(p).display().to_string();
+            println!("{:<40} {:>10} {:>10}", name, meta.len(), g);
+            if i < recorder {
+                raw += meta.len();
+                gz += g;
+            }
+        }
+        if i + 1 == recorder {
+            println!(
+                "{:<40} {:>10} {:>10}",
+                "(what a recording page downloads)", raw, gz
+            );
         }
     }
     Ok(())
