@@ -20,7 +20,8 @@
 //!    the storage layer acknowledges anything; the HTTP layer awaits
 //!    [`Store::flush`] before a `2xx`, which is what makes a `2xx` mean
 //!    "survives a crash" (contract §3).
-//! 3. [`Storage::delete_session`] leaves no key of the session behind.
+//! 3. [`Storage::delete_session`] leaves no key of the session behind
+//!    (and [`LogStorage`] no byte of its chunks: they are zeroed on disk).
 
 mod log;
 #[cfg(test)]
@@ -366,7 +367,7 @@ impl Store {
 
     /// Stores a validated chunk (see [`Storage::put_chunk`]) and returns
     /// once it is durable, through the ingest writer: concurrent calls share
-    /// one transaction and one sync.
+    /// one group (one log write) and one sync.
     pub async fn put_durable(
         &self,
         header: ChunkHeader,
