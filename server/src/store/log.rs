@@ -1025,9 +1025,23 @@ mod tests {
 
     const NOW: u64 = 1_800_000_000_000;
 
+    /// Opens `dir`, waiting out a previous instance's lock: sled releases
+    /// it from a background thread, moments after the instance is dropped.
+    fn open_dir(dir: &Path) -> LogStorage {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match LogStorage::open(dir) {
+                Err(StoreError::Locked(_)) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                r => return r.unwrap(),
+            }
+        }
+    }
+
     fn open() -> (tempfile::TempDir, LogStorage) {
         let dir = tempfile::tempdir().unwrap();
-        let store = LogStorage::open(dir.path()).unwrap();
+        let store = open_dir(dir.path());
         (dir, store)
     }
 
@@ -1265,7 +1279,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (secret, kept) = (b"SECRET-chunk-bytes-1234", b"KEPT-chunk-bytes-5678");
         {
-            let s = LogStorage::open(dir.path()).unwrap();
+            let s = open_dir(dir.path());
             s.put_chunk(&header(1, 0, 1_000), b"first", NOW).unwrap();
             s.put_chunk(&header(2, 0, 1_000), kept, NOW).unwrap();
             s.put_chunk(&header(1, 1, 1_000), secret, NOW).unwrap();
@@ -1276,7 +1290,7 @@ mod tests {
             assert_eq!(s.read_chunk(&SessionId([2; 16]), 0).unwrap().unwrap(), kept);
             assert_eq!(s.session_key_count().unwrap(), 3, "no wipe entry left");
         }
-        let s = LogStorage::open(dir.path()).unwrap();
+        let s = open_dir(dir.path());
         assert!(s.session(&SessionId([1; 16])).unwrap().is_none());
         assert_eq!(s.read_chunk(&SessionId([2; 16]), 0).unwrap().unwrap(), kept);
         assert!(files_containing(dir.path(), secret).is_empty());
@@ -1289,7 +1303,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let secret = b"SECRET-left-by-a-crash";
         {
-            let s = LogStorage::open(dir.path()).unwrap();
+            let s = open_dir(dir.path());
             s.put_chunk(&header(1, 0, 1_000), secret, NOW).unwrap();
             s.put_chunk(&header(2, 0, 1_000), b"other", NOW).unwrap();
             // The transaction's part of a delete, then "crash".
@@ -1301,7 +1315,7 @@ mod tests {
             s.s.db.flush().unwrap();
         }
         assert_eq!(files_containing(dir.path(), secret).len(), 1);
-        let s = LogStorage::open(dir.path()).unwrap();
+        let s = open_dir(dir.path());
         assert!(files_containing(dir.path(), secret).is_empty());
         assert!(s.s.wipe.is_empty());
         assert_eq!(
@@ -1318,7 +1332,7 @@ mod tests {
         let chunks: Vec<(ChunkHeader, Vec<u8>)> =
             (0..4).map(|seq| real_chunk(7, seq, "ev")).collect();
         {
-            let s = LogStorage::open(dir.path()).unwrap();
+            let s = open_dir(dir.path());
             s.put_chunk(&chunks[0].0, &chunks[0].1, NOW).unwrap();
             s.s.db.flush().unwrap();
             // Straight into the log, synced, as if the index step had not
@@ -1335,7 +1349,7 @@ mod tests {
             s.s.log.append(&recs).unwrap();
             s.s.log.sync().unwrap();
         }
-        let s = LogStorage::open(dir.path()).unwrap();
+        let s = open_dir(dir.path());
         let id = SessionId([7; 16]);
         let m = s.session(&id).unwrap().unwrap();
         assert_eq!((m.chunks, m.event_count), (4, 4));
@@ -1346,7 +1360,7 @@ mod tests {
         assert_eq!(s.stats().unwrap().sessions, 1);
         drop(s);
         // Indexed once: a second open finds nothing more to do.
-        let s = LogStorage::open(dir.path()).unwrap();
+        let s = open_dir(dir.path());
         assert_eq!(s.session(&id).unwrap().unwrap().chunks, 4);
         assert_eq!(
             s.put_chunk(&chunks[2].0, &chunks[2].1, NOW).unwrap(),
@@ -1361,7 +1375,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (h, raw) = real_chunk(3, 0, "kept");
         {
-            let s = LogStorage::open(dir.path()).unwrap();
+            let s = open_dir(dir.path());
             s.put_chunk(&h, &raw, NOW).unwrap();
         }
         let seg = dir.path().join("segments/00000001.log");
@@ -1369,7 +1383,7 @@ mod tests {
         let mut f = std::fs::OpenOptions::new().append(true).open(&seg).unwrap();
         std::io::Write::write_all(&mut f, &[0x55; 100]).unwrap();
         drop(f);
-        let s = LogStorage::open(dir.path()).unwrap();
+        let s = open_dir(dir.path());
         assert_eq!(std::fs::metadata(&seg).unwrap().len(), len);
         assert_eq!(s.read_chunk(&h.session, 0).unwrap().unwrap(), raw);
         let (h1, raw1) = real_chunk(3, 1, "next");
@@ -1380,7 +1394,7 @@ mod tests {
     #[test]
     fn dead_segments_are_removed() {
         let dir = tempfile::tempdir().unwrap();
-        let s = LogStorage::open(dir.path()).unwrap();
+        let s = open_dir(dir.path());
         let big = vec![9u8; 1024 * 1024];
         // 70 MiB of one session (a whole 64 MiB segment and more), then a
         // little of another.
@@ -1456,12 +1470,12 @@ mod tests {
     fn config_round_trips_and_survives_reopen() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let s = LogStorage::open(dir.path()).unwrap();
+            let s = open_dir(dir.path());
             assert_eq!(s.config_get("k").unwrap(), None);
             s.config_set("k", "v").unwrap();
             s.put_chunk(&header(1, 0, 1), b"c", NOW).unwrap();
         }
-        let s = LogStorage::open(dir.path()).unwrap();
+        let s = open_dir(dir.path());
         assert_eq!(s.config_get("k").unwrap().as_deref(), Some("v"));
         assert_eq!(s.session(&SessionId([1; 16])).unwrap().unwrap().chunks, 1);
     }
