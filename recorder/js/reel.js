@@ -290,13 +290,36 @@
     function drain(all) {
       if (queueTimer) { clearTimeout(queueTimer); queueTimer = 0; }
       while (wasm && queue.length) {
-        var n = 0, w = 0;
-        while (n < queue.length && (n === 0 || w + weight(queue[n]) <= DRAIN_SLICE)) w += weight(queue[n++]);
-        var batch = JSON.stringify(queue.splice(0, n));
-        try { wasm.push(batch, now()); } catch (e) { warn(e); }
-        compressLater();
+        pushSlice();
         if (!all && queue.length) { queueTimer = setTimeout(drain, 0); return; }
       }
+    }
+
+    /** Hands the wasm half the oldest DRAIN_SLICE of the queue. */
+    function pushSlice() {
+      var n = 0, w = 0;
+      while (n < queue.length && (n === 0 || w + weight(queue[n]) <= DRAIN_SLICE)) w += weight(queue[n++]);
+      var batch = JSON.stringify(queue.splice(0, n));
+      try { wasm.push(batch, now()); } catch (e) { warn(e); }
+      compressLater();
+    }
+
+    /**
+     * Resolves once everything queued is in the wasm half and compressed
+     * but for the last block: one slice, or one block of compression, per
+     * task, so that `flush()` after a big snapshot is not one long task.
+     */
+    function settle() {
+      return new Promise(function (resolve) {
+        (function step() {
+          var more = false;
+          try {
+            if (wasm && queue.length) { pushSlice(); more = true; }
+            else more = !!(wasm && wasm.work());
+          } catch (e) { warn(e); }
+          if (more) setTimeout(step, 0); else resolve();
+        })();
+      });
     }
 
     /**
@@ -1380,11 +1403,15 @@
         drainMutations();
         flushMoves();
         if (scrollTimer) { clearTimeout(scrollTimer); flushScrolls(); }
+        return settle();
+      }).then(function () {
+        // Whatever arrived while settling is in the seal too, and so is a
+        // session that rotated away meanwhile (its recorder still sending).
         drain(true);
         if (!wasm) return;
         var p = wasm.flush();
         persist();
-        return p;
+        return Promise.all([p].concat(oldWasm.map(function (o) { return o.flush(); })));
       }).then(function () { return undefined; });
     };
 

@@ -119,25 +119,11 @@ impl<'a> Parser<'a> {
     }
 
     fn array_dyn(&mut self, item: &mut dyn FnMut(&mut Self) -> Result<()>) -> Result<()> {
-        self.expect(b'[', "expected an array")?;
-        self.enter()?;
-        if self.peek() == Some(b']') {
-            self.i += 1;
-            self.depth -= 1;
-            return Ok(());
-        }
-        loop {
-            item(self)?;
-            match self.peek() {
-                Some(b',') => self.i += 1,
-                Some(b']') => {
-                    self.i += 1;
-                    self.depth -= 1;
-                    return Ok(());
-                }
-                _ => return self.error("expected , or ] in an array"),
-            }
-        }
+        self.seq(
+            [b'[', b']'],
+            ["expected an array", "expected , or ] in an array"],
+            item,
+        )
     }
 
     /// Calls `field` once per member of an object with its key; `field`
@@ -147,35 +133,51 @@ impl<'a> Parser<'a> {
     }
 
     fn object_dyn(&mut self, field: &mut dyn FnMut(&mut Self, &str) -> Result<()>) -> Result<()> {
-        self.expect(b'{', "expected an object")?;
+        self.seq(
+            [b'{', b'}'],
+            ["expected an object", "expected , or } in an object"],
+            &mut |p: &mut Self| {
+                if p.peek() != Some(b'"') {
+                    return p.error("expected a key");
+                }
+                match p.raw_str()? {
+                    Str::Borrowed(k) => {
+                        p.expect(b':', "expected :")?;
+                        field(p, k)
+                    }
+                    Str::Owned(k) => {
+                        p.expect(b':', "expected :")?;
+                        field(p, &k)
+                    }
+                }
+            },
+        )
+    }
+
+    /// An array or an object: `open`, items separated by commas, `close`.
+    fn seq(
+        &mut self,
+        [open, close]: [u8; 2],
+        [not_open, bad_separator]: [&'static str; 2],
+        item: &mut dyn FnMut(&mut Self) -> Result<()>,
+    ) -> Result<()> {
+        self.expect(open, not_open)?;
         self.enter()?;
-        if self.peek() == Some(b'}') {
+        if self.peek() == Some(close) {
             self.i += 1;
             self.depth -= 1;
             return Ok(());
         }
         loop {
-            if self.peek() != Some(b'"') {
-                return self.error("expected a key");
-            }
-            match self.raw_str()? {
-                Str::Borrowed(k) => {
-                    self.expect(b':', "expected :")?;
-                    field(self, k)?;
-                }
-                Str::Owned(k) => {
-                    self.expect(b':', "expected :")?;
-                    field(self, &k)?;
-                }
-            }
+            item(self)?;
             match self.peek() {
                 Some(b',') => self.i += 1,
-                Some(b'}') => {
+                Some(c) if c == close => {
                     self.i += 1;
                     self.depth -= 1;
                     return Ok(());
                 }
-                _ => return self.error("expected , or } in an object"),
+                _ => return self.error(bad_separator),
             }
         }
     }

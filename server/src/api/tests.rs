@@ -267,11 +267,14 @@ async fn a_chunk_of_several_frames_is_accepted() {
         while enc.compress_some() {}
     }
     let bytes = enc.finish().unwrap();
-    let frames = bytes
-        .windows(4)
-        .filter(|w| *w == reel_shared::chunk::ZSTD_MAGIC)
-        .count();
-    assert!(frames >= 3, "{frames} frames");
+    let frames = |b: &[u8]| {
+        b.windows(4)
+            .filter(|w| *w == reel_shared::chunk::ZSTD_MAGIC)
+            .count()
+    };
+    // The recorder's encoder writes two: the array header's, then the
+    // events' (compressed a block at a time).
+    assert!(frames(&bytes) >= 2, "{} frames", frames(&bytes));
     let r = s.ingest(id, 0, bytes.clone()).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     let ev = s.get(&format!("/api/v1/sessions/{id}/events")).await.json();
@@ -282,6 +285,26 @@ async fn a_chunk_of_several_frames_is_accepted() {
             .map(|n| n.starts_with("39 ")),
         Some(true)
     );
+    // Any split is valid zstd: the same content in four frames, cut
+    // mid-event, as another encoder might write it.
+    let id2 = sid(0xce);
+    let whole = reel_shared::encode_chunk(id2, 0, &evs).unwrap();
+    let limits = reel_shared::Limits::default();
+    let (_, body) = reel_shared::decode_header(&whole, &limits).unwrap();
+    let plain = reel_shared::chunk::decompress_body(body, &limits).unwrap();
+    let mut split = whole[..whole.len() - body.len()].to_vec();
+    let cuts = [0, 1, plain.len() / 3, plain.len() / 2 + 7, plain.len()];
+    for w in cuts.windows(2) {
+        split.extend_from_slice(&reel_shared::zstd::compress(&plain[w[0]..w[1]]));
+    }
+    assert_eq!(frames(&split), 4);
+    let r = s.ingest(id2, 0, split).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let ev = s
+        .get(&format!("/api/v1/sessions/{id2}/events"))
+        .await
+        .json();
+    assert_eq!(ev.as_array().map(Vec::len), Some(evs.len()));
     let mut trailing = bytes;
     trailing.extend_from_slice(b"junk");
     s.ingest(id, 1, trailing)
