@@ -357,26 +357,33 @@ pub fn results_markdown(
     );
     let _ = writeln!(
         s,
-        "| workload | longest task none / rrweb / Reel (ms) | JS heap none / rrweb / Reel (MB) | Reel wasm memory (MB) |"
+        "| workload | longest task none / rrweb / Reel (ms) | Reel/rrweb | JS heap none / rrweb / Reel (MB) | Reel wasm memory (MB) | Reel (JS + wasm) / rrweb (JS) |"
     );
-    let _ = writeln!(s, "|---|---:|---:|---:|");
+    let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|");
     for w in WORKLOADS
         .iter()
         .filter(|w| runs.iter().any(|r| r.workload == w.name))
     {
-        let lt = |m: &str| ms(med(runs, w.name, m, |r| Some(r.longest_ms)));
-        let hp = |m: &str| mb(med(runs, w.name, m, |r| Some(r.heap)));
+        let longest = |m: &str| med(runs, w.name, m, |r| Some(r.longest_ms));
+        let heap = |m: &str| med(runs, w.name, m, |r| Some(r.heap));
+        let wasm = med(runs, w.name, "reel", |r| r.wasm_memory);
+        let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (Some(a), Some(b)) if b > 0.0 => format!("{:.2}×", a / b),
+            _ => "n/a".to_string(),
+        };
         let _ = writeln!(
             s,
-            "| {} | {} / {} / {} | {} / {} / {} | {} |",
+            "| {} | {} / {} / {} | {} | {} / {} / {} | {} | {} |",
             w.name,
-            lt("none"),
-            lt("rrweb"),
-            lt("reel"),
-            hp("none"),
-            hp("rrweb"),
-            hp("reel"),
-            mb(med(runs, w.name, "reel", |r| r.wasm_memory))
+            ms(longest("none")),
+            ms(longest("rrweb")),
+            ms(longest("reel")),
+            ratio(longest("reel"), longest("rrweb")),
+            mb(heap("none")),
+            mb(heap("rrweb")),
+            mb(heap("reel")),
+            mb(wasm),
+            ratio(heap("reel").map(|h| h + wasm.unwrap_or(0.0)), heap("rrweb")),
         );
     }
 
