@@ -118,12 +118,29 @@ impl<'a> Parser<'a> {
         self.array_dyn(&mut item)
     }
 
+    // `array_dyn` and `object_dyn` keep a loop each: one shared loop, with
+    // a closure for the object's keys, measured 210 bytes more of gzipped
+    // wasm, in a download with little room under its target.
     fn array_dyn(&mut self, item: &mut dyn FnMut(&mut Self) -> Result<()>) -> Result<()> {
-        self.seq(
-            [b'[', b']'],
-            ["expected an array", "expected , or ] in an array"],
-            item,
-        )
+        self.expect(b'[', "expected an array")?;
+        self.enter()?;
+        if self.peek() == Some(b']') {
+            self.i += 1;
+            self.depth -= 1;
+            return Ok(());
+        }
+        loop {
+            item(self)?;
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(b']') => {
+                    self.i += 1;
+                    self.depth -= 1;
+                    return Ok(());
+                }
+                _ => return self.error("expected , or ] in an array"),
+            }
+        }
     }
 
     /// Calls `field` once per member of an object with its key; `field`
@@ -133,51 +150,35 @@ impl<'a> Parser<'a> {
     }
 
     fn object_dyn(&mut self, field: &mut dyn FnMut(&mut Self, &str) -> Result<()>) -> Result<()> {
-        self.seq(
-            [b'{', b'}'],
-            ["expected an object", "expected , or } in an object"],
-            &mut |p: &mut Self| {
-                if p.peek() != Some(b'"') {
-                    return p.error("expected a key");
-                }
-                match p.raw_str()? {
-                    Str::Borrowed(k) => {
-                        p.expect(b':', "expected :")?;
-                        field(p, k)
-                    }
-                    Str::Owned(k) => {
-                        p.expect(b':', "expected :")?;
-                        field(p, &k)
-                    }
-                }
-            },
-        )
-    }
-
-    /// An array or an object: `open`, items separated by commas, `close`.
-    fn seq(
-        &mut self,
-        [open, close]: [u8; 2],
-        [not_open, bad_separator]: [&'static str; 2],
-        item: &mut dyn FnMut(&mut Self) -> Result<()>,
-    ) -> Result<()> {
-        self.expect(open, not_open)?;
+        self.expect(b'{', "expected an object")?;
         self.enter()?;
-        if self.peek() == Some(close) {
+        if self.peek() == Some(b'}') {
             self.i += 1;
             self.depth -= 1;
             return Ok(());
         }
         loop {
-            item(self)?;
+            if self.peek() != Some(b'"') {
+                return self.error("expected a key");
+            }
+            match self.raw_str()? {
+                Str::Borrowed(k) => {
+                    self.expect(b':', "expected :")?;
+                    field(self, k)?;
+                }
+                Str::Owned(k) => {
+                    self.expect(b':', "expected :")?;
+                    field(self, &k)?;
+                }
+            }
             match self.peek() {
                 Some(b',') => self.i += 1,
-                Some(c) if c == close => {
+                Some(b'}') => {
                     self.i += 1;
                     self.depth -= 1;
                     return Ok(());
                 }
-                _ => return self.error(bad_separator),
+                _ => return self.error("expected , or } in an object"),
             }
         }
     }
