@@ -62,7 +62,9 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn peek(&mut self) -> Option<u8> {
+    /// The next value's first byte (after whitespace), to choose how to
+    /// read it.
+    pub fn peek(&mut self) -> Option<u8> {
         self.ws();
         self.bytes().get(self.i).copied()
     }
@@ -102,11 +104,6 @@ impl<'a> Parser<'a> {
     /// Where the parser is, for errors reported later.
     pub fn position(&self) -> usize {
         self.i
-    }
-
-    /// The next value's first byte, to choose how to read it.
-    pub fn next_byte(&mut self) -> Option<u8> {
-        self.peek()
     }
 
     /// Calls `item` once per element of an array.
@@ -239,16 +236,10 @@ impl<'a> Parser<'a> {
 
     /// A whole number that fits a `u32`.
     pub fn u32(&mut self) -> Result<u32> {
-        let v = self.number()?;
-        if v >= 0.0 && v <= u32::MAX as f64 && v.fract() == 0.0 {
-            Ok(v as u32)
-        } else {
-            self.error("expected a whole number (u32)")
+        match whole_u32(self.number()?) {
+            Some(v) => Ok(v),
+            None => self.error("expected a whole number (u32)"),
         }
-    }
-
-    pub fn opt_u32(&mut self) -> Result<Option<u32>> {
-        self.opt(Self::u32)
     }
 
     pub fn u32s(&mut self) -> Result<Vec<u32>> {
@@ -447,6 +438,11 @@ impl<'a> Parser<'a> {
             }
         }
     }
+}
+
+/// `v` as a `u32`, if it is one exactly.
+pub fn whole_u32(v: f64) -> Option<u32> {
+    (v >= 0.0 && v <= u32::MAX as f64 && v.fract() == 0.0).then_some(v as u32)
 }
 
 enum Str<'a> {

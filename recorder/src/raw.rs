@@ -6,7 +6,7 @@
 //! context bits ([`flags`]) that the masking rules in [`crate::mask`] need;
 //! nothing leaves the browser before those rules have run.
 
-use crate::json::{JsonError, Parser};
+use crate::json::{whole_u32, JsonError, Parser};
 
 /// Context bits computed by the capture layer for each node.
 pub mod flags {
@@ -463,7 +463,7 @@ struct Bag {
 
 impl Bag {
     fn read(&mut self, p: &mut Parser, k: &str) -> Res<()> {
-        let v = match p.next_byte() {
+        let v = match p.peek() {
             Some(b'[') => {
                 match k {
                     "nodes" => self.nodes = list(p, RawNode::parse)?,
@@ -504,12 +504,14 @@ impl Bag {
     }
 
     fn opt_u32(&mut self, k: &str) -> Res<Option<u32>> {
-        match self.take(k) {
-            None | Some(Scalar::Null) => Ok(None),
-            Some(Scalar::Num(v)) if v >= 0.0 && v <= u32::MAX as f64 && v.fract() == 0.0 => {
-                Ok(Some(v as u32))
-            }
-            Some(_) => self.wrong("expected a whole number (u32)"),
+        let n = match self.take(k) {
+            None | Some(Scalar::Null) => return Ok(None),
+            Some(Scalar::Num(v)) => whole_u32(v),
+            Some(_) => None,
+        };
+        match n {
+            Some(n) => Ok(Some(n)),
+            None => self.wrong("expected a whole number (u32)"),
         }
     }
 

@@ -352,9 +352,7 @@ pub fn decode_chunk(bytes: &[u8], limits: &Limits) -> Result<Chunk, ChunkError> 
     // decode_header checked the version byte.
     if bytes.get(4).is_some_and(|&v| v >= 2) {
         for e in &mut events {
-            for list in crate::node::node_lists(&mut e.data) {
-                crate::node::ids_from_wire(list);
-            }
+            crate::node::each_node_list(&mut e.data, crate::node::ids_from_wire);
         }
     }
     if events.len() > limits.max_events {

@@ -137,12 +137,13 @@ pub fn ids_from_wire(nodes: &mut [FlatNode]) {
     }
 }
 
-/// The node lists an event carries, to apply [`ids_from_wire`] to.
-pub(crate) fn node_lists(data: &mut crate::event::EventData) -> Vec<&mut Vec<FlatNode>> {
+/// Calls `f` on every node list an event carries (a snapshot's, each added
+/// subtree's): where [`ids_to_wire`] and [`ids_from_wire`] apply.
+pub fn each_node_list(data: &mut crate::event::EventData, mut f: impl FnMut(&mut [FlatNode])) {
     use crate::event::EventData;
     match data {
-        EventData::FullSnapshot(s) => vec![&mut s.nodes],
-        EventData::Mutation(m) => m.adds.iter_mut().map(|a| &mut a.nodes).collect(),
-        _ => Vec::new(),
+        EventData::FullSnapshot(s) => f(&mut s.nodes),
+        EventData::Mutation(m) => m.adds.iter_mut().for_each(|a| f(&mut a.nodes)),
+        _ => {}
     }
 }

@@ -319,11 +319,7 @@ proptest! {
 
 /// The event as format 2 sends it: node ids relative.
 fn on_the_wire(mut e: Event) -> Event {
-    match &mut e.data {
-        EventData::FullSnapshot(s) => ids_to_wire(&mut s.nodes),
-        EventData::Mutation(m) => m.adds.iter_mut().for_each(|a| ids_to_wire(&mut a.nodes)),
-        _ => {}
-    }
+    each_node_list(&mut e.data, ids_to_wire);
     e
 }
 
