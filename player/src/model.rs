@@ -960,7 +960,7 @@ fn diff_attrs(
     }
 }
 
-mod diff;
+pub(crate) mod diff;
 
 #[cfg(test)]
 pub(crate) mod tests;

@@ -17,6 +17,7 @@
 //! {"op":"create","id":6,"parent":5,"next":0,"node":{"t":"text","text":"hi"}}
 //! {"op":"move","id":6,"parent":3,"next":0}
 //! {"op":"remove","id":6}
+//! {"op":"rebind","from":6,"id":9}
 //! {"op":"set_attr","id":5,"name":"class","value":"b"}
 //! {"op":"remove_attr","id":5,"name":"class"}
 //! {"op":"set_text","id":6,"text":"hello"}
@@ -55,6 +56,13 @@ pub enum DomOp {
     },
     /// Detach a node (with its subtree) from the document.
     Remove {
+        id: NodeId,
+    },
+    /// The DOM node known as `from` is known as `id` from now on (a node
+    /// gone from the new state lent to a new node of the same shape);
+    /// `from` names nothing afterwards.
+    Rebind {
+        from: NodeId,
         id: NodeId,
     },
     SetAttr {

@@ -149,6 +149,12 @@ export function reel_apply(doc, json) {
           m.delete(o.id);
           break;
         }
+        case "rebind": {
+          const n = m.get(o.from);
+          m.delete(o.from);
+          if (n) m.set(o.id, n);
+          break;
+        }
         case "set_attr": {
           const n = m.get(o.id);
           if (n && n.setAttribute) setAttr(n, o.name, o.value);

@@ -162,6 +162,25 @@ impl FakeDom {
                         }
                     }
                 }
+                DomOp::Rebind { from, id } => {
+                    self.live(*from, op);
+                    assert!(
+                        !self.connected(*id),
+                        "rebind to an id still in the document: {op:?}"
+                    );
+                    let n = self.nodes.remove(from).expect("live nodes exist");
+                    if let Some(p) = self.nodes.get_mut(&n.parent) {
+                        for c in p.children.iter_mut().filter(|c| *c == from) {
+                            *c = *id;
+                        }
+                    }
+                    for c in &n.children {
+                        if let Some(child) = self.nodes.get_mut(c) {
+                            child.parent = *id;
+                        }
+                    }
+                    self.nodes.insert(*id, n);
+                }
                 DomOp::SetAttr { id, name, value } => {
                     let n = self.live(*id, op);
                     match n.attrs.iter_mut().find(|(k, _)| k == name) {

@@ -1036,6 +1036,17 @@ fn install_api(w: &Window, ready: &Promise) {
     );
     method(
         &api,
+        "setRecycling",
+        Box::new(|on| {
+            crate::model::diff::RECYCLE.store(
+                on.as_bool().unwrap_or(true),
+                std::sync::atomic::Ordering::Relaxed,
+            );
+            JsValue::UNDEFINED
+        }),
+    );
+    method(
+        &api,
         "stats",
         Box::new(|_| {
             let v = with_app(|a| {

@@ -11,8 +11,17 @@
 //! parent, which is itself kept (or is the document), and when what the DOM
 //! cannot take back is compatible: same kind, tag and namespace, and no live
 //! form state, scroll or media that the target state would not restate.
+//!
+//! A node that is gone from the target can also lend its DOM node to a new
+//! node of the same shape (kind, tag, namespace) in the same gap between
+//! kept siblings, so that nothing has to move: the executor renames it
+//! ([`DomOp::Rebind`]) and the diff restates its attributes and text, then
+//! matches its children the same way. Only plain elements are recycled:
+//! form controls, media, frames and the like keep state no op restates.
+//!
 //! Everything else is removed and created afresh, as a rebuild would. The
-//! result equals `render_all` of the target (tested against it).
+//! result equals `render_all` of the target (tested against it, also over
+//! chains of diffs on one DOM, which checks the executor's renamed ids).
 //!
 //! Pages using CSSOM edits, constructed or adopted sheets, shadow roots,
 //! nested documents, media or canvas are rebuilt instead: their live state
@@ -21,7 +30,12 @@
 use super::{media_ops, state_ops, Model, VNode};
 use crate::ops::{DomOp, NewNode};
 use reel_shared::{NodeId, NodeKind, NO_NODE};
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Whether gone nodes lend their DOM nodes to new ones. On, unless the seek
+/// benchmark compares without (`reelPlayer.setRecycling(false)`).
+pub static RECYCLE: AtomicBool = AtomicBool::new(true);
 
 impl Model {
     /// The ops that bring a DOM showing `old` to show `self`, or `None` when
@@ -42,40 +56,50 @@ impl Model {
         }
         // Every remove goes first: an id removed here may be created again
         // under another parent, and the executor must not remove the new
-        // node in its place.
+        // node in its place. Renames come next, before any op names a
+        // renamed node by its new id.
         let mut removes = Vec::new();
+        let mut rebinds = Vec::new();
         let mut ops = Vec::new();
         let mut late = Vec::new();
-        // Kept parents whose children still need matching.
-        let mut todo = vec![self.root];
-        while let Some(p) = todo.pop() {
+        let recycle = RECYCLE.load(Ordering::Relaxed);
+        // Pairs (node in `self`, node of `old` whose DOM node shows it)
+        // whose children still need matching: the same id when kept, two
+        // ids when recycled.
+        let mut todo = vec![(self.root, self.root)];
+        while let Some((p, q)) = todo.pop() {
             let new_kids: Vec<NodeId> = self
                 .children(p)
                 .filter(|c| self.nodes.get(c).is_some_and(|n| n.rendered))
                 .collect();
             let old_kids: Vec<NodeId> = old
-                .children(p)
+                .children(q)
                 .filter(|c| old.nodes.get(c).is_some_and(|n| n.rendered))
                 .collect();
             // The common case: the same children in the same order.
-            if new_kids == old_kids && new_kids.iter().all(|&c| self.reusable(old, c)) {
+            if p == q && new_kids == old_kids && new_kids.iter().all(|&c| self.reusable(old, c)) {
                 for &c in &new_kids {
-                    self.update(old, c, &mut ops, &mut late);
-                    if self.has_children(old, c) {
-                        todo.push(c);
+                    self.update(old, c, c, &mut ops, &mut late);
+                    if self.has_children(old, c, c) {
+                        todo.push((c, c));
                     }
                 }
                 continue;
             }
             let old_index: HashMap<NodeId, usize> =
                 old_kids.iter().enumerate().map(|(i, &c)| (c, i)).collect();
-            let keep: HashSet<NodeId> = new_kids
+            // New child -> the old child whose DOM node shows it.
+            let mut shown_by: HashMap<NodeId, NodeId> = new_kids
                 .iter()
-                .copied()
-                .filter(|c| old_index.contains_key(c) && self.reusable(old, *c))
+                .filter(|c| old_index.contains_key(c) && self.reusable(old, **c))
+                .map(|&c| (c, c))
                 .collect();
+            if recycle {
+                self.recycle(old, &new_kids, &old_kids, &mut shown_by, &mut rebinds);
+            }
+            let used: HashSet<NodeId> = shown_by.values().copied().collect();
             for c in &old_kids {
-                if !keep.contains(c) {
+                if !used.contains(c) {
                     removes.push(DomOp::Remove { id: *c });
                 }
             }
@@ -84,14 +108,20 @@ impl Model {
             let kept_order: Vec<NodeId> = new_kids
                 .iter()
                 .copied()
-                .filter(|c| keep.contains(c))
+                .filter(|c| shown_by.contains_key(c))
                 .collect();
-            let stay = longest_increasing(&kept_order, |c| old_index.get(c).copied().unwrap_or(0));
+            let stay = longest_increasing(&kept_order, |c| {
+                shown_by
+                    .get(c)
+                    .and_then(|o| old_index.get(o))
+                    .copied()
+                    .unwrap_or(0)
+            });
             // Right to left, so that the sibling each node goes before is
             // already where it belongs.
             let mut next = NO_NODE;
             for &c in new_kids.iter().rev() {
-                if keep.contains(&c) {
+                if let Some(&o) = shown_by.get(&c) {
                     if !stay.contains(&c) {
                         ops.push(DomOp::Move {
                             id: c,
@@ -99,9 +129,9 @@ impl Model {
                             next,
                         });
                     }
-                    self.update(old, c, &mut ops, &mut late);
-                    if self.has_children(old, c) {
-                        todo.push(c);
+                    self.update(old, c, o, &mut ops, &mut late);
+                    if self.has_children(old, c, o) {
+                        todo.push((c, o));
                     }
                 } else {
                     self.create_subtree(c, next, &mut ops, &mut late);
@@ -116,15 +146,81 @@ impl Model {
                 y,
             });
         }
+        removes.extend(rebinds);
         removes.extend(ops);
         removes.extend(late);
         Some(removes)
     }
 
-    /// Whether kept node `id` has children on either side, i.e. whether
-    /// they need matching at all.
-    fn has_children(&self, old: &Model, id: NodeId) -> bool {
-        [self.nodes.get(&id), old.nodes.get(&id)]
+    /// Lends old children gone from `self` to new children that have no
+    /// node of their own: each takes the first spare of its shape that lies
+    /// in the same gap between kept children (after the last child paired,
+    /// before the next kept one), so recycling never makes a node move.
+    fn recycle(
+        &self,
+        old: &Model,
+        new_kids: &[NodeId],
+        old_kids: &[NodeId],
+        shown_by: &mut HashMap<NodeId, NodeId>,
+        rebinds: &mut Vec<DomOp>,
+    ) {
+        // Spare old children by shape, in their order: (index, id).
+        let mut spare: HashMap<Shape<'_>, VecDeque<(usize, NodeId)>> = HashMap::new();
+        for (i, &o) in old_kids.iter().enumerate() {
+            if !self.nodes.contains_key(&o) {
+                if let Some(shape) = old.nodes.get(&o).and_then(Shape::of) {
+                    spare.entry(shape).or_default().push_back((i, o));
+                }
+            }
+        }
+        if spare.is_empty() {
+            return;
+        }
+        let old_index: HashMap<NodeId, usize> =
+            old_kids.iter().enumerate().map(|(i, &c)| (c, i)).collect();
+        // For each new child, the old index of the next kept child after it.
+        let mut limit = vec![usize::MAX; new_kids.len()];
+        let mut bound = usize::MAX;
+        for (i, c) in new_kids.iter().enumerate().rev() {
+            limit[i] = bound;
+            if let Some(o) = shown_by.get(c) {
+                bound = old_index.get(o).copied().unwrap_or(usize::MAX);
+            }
+        }
+        // Old index just past the last child paired so far.
+        let mut from = 0;
+        for (i, &c) in new_kids.iter().enumerate() {
+            if let Some(o) = shown_by.get(&c) {
+                from = old_index.get(o).map_or(from, |&x| x + 1);
+                continue;
+            }
+            let Some(n) = self.nodes.get(&c) else {
+                continue;
+            };
+            let Some(queue) = Shape::of(n).and_then(|shape| spare.get_mut(&shape)) else {
+                continue;
+            };
+            // Spares behind the last pair could only be used by moving.
+            while queue.front().is_some_and(|&(at, _)| at < from) {
+                queue.pop_front();
+            }
+            let Some(&(at, o)) = queue.front() else {
+                continue;
+            };
+            if at >= limit[i] || !old.nodes.get(&o).is_some_and(|o| recyclable(n, o)) {
+                continue;
+            }
+            queue.pop_front();
+            shown_by.insert(c, o);
+            rebinds.push(DomOp::Rebind { from: o, id: c });
+            from = at + 1;
+        }
+    }
+
+    /// Whether `id`, shown by `old`'s node `was`, has children on either
+    /// side, i.e. whether they need matching at all.
+    fn has_children(&self, old: &Model, id: NodeId, was: NodeId) -> bool {
+        [self.nodes.get(&id), old.nodes.get(&was)]
             .iter()
             .any(|n| n.is_some_and(|n| n.first_child != NO_NODE))
     }
@@ -175,14 +271,23 @@ impl Model {
         same_kind && form_state_compatible(n, o)
     }
 
-    /// The ops that change kept node `id` from its `old` content to this.
-    fn update(&self, old: &Model, id: NodeId, ops: &mut Vec<DomOp>, late: &mut Vec<DomOp>) {
-        let (Some(n), Some(o)) = (self.nodes.get(&id), old.nodes.get(&id)) else {
+    /// The ops that change the DOM node showing `old`'s node `was` (the
+    /// same id when kept, another when recycled) to show `id` here.
+    fn update(
+        &self,
+        old: &Model,
+        id: NodeId,
+        was: NodeId,
+        ops: &mut Vec<DomOp>,
+        late: &mut Vec<DomOp>,
+    ) {
+        let (Some(n), Some(o)) = (self.nodes.get(&id), old.nodes.get(&was)) else {
             return;
         };
-        // Unchanged recorded content (the common case) needs no sanitising.
+        // Unchanged recorded content (the common case) needs no sanitising:
+        // the parents have the same tag, so it sanitises equally.
         if n.kind != o.kind {
-            match (self.new_node(id), old.new_node(id)) {
+            match (self.new_node(id), old.new_node(was)) {
                 (
                     Some(NewNode::Element { attrs, .. }),
                     Some(NewNode::Element { attrs: before, .. }),
@@ -268,6 +373,74 @@ impl Model {
     }
 }
 
+/// What a recycled DOM node must share with the node it comes to show:
+/// what no op can change.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Shape<'a> {
+    Element(&'a str, u8),
+    Text,
+    Comment,
+}
+
+impl<'a> Shape<'a> {
+    /// `None` for what is never recycled: documents, doctypes, shadow
+    /// roots, blocked placeholders, CDATA, and elements with live state of
+    /// their own (form controls, media, frames, canvases, templates...).
+    fn of(n: &'a VNode) -> Option<Self> {
+        match &n.kind {
+            NodeKind::Element(e) if !STATEFUL.iter().any(|t| t.eq_ignore_ascii_case(&e.tag)) => {
+                Some(Shape::Element(&e.tag, e.ns as u8))
+            }
+            NodeKind::Text(_) => Some(Shape::Text),
+            NodeKind::Comment(_) => Some(Shape::Comment),
+            _ => None,
+        }
+    }
+}
+
+/// Elements whose DOM node holds state beyond its attributes and children
+/// (a value, a selection, playback, a nested document, a bitmap, an open
+/// dialog, template content, a plugin, a script that already ran).
+const STATEFUL: &[&str] = &[
+    "input",
+    "textarea",
+    "select",
+    "option",
+    "optgroup",
+    "button",
+    "form",
+    "details",
+    "dialog",
+    "video",
+    "audio",
+    "source",
+    "track",
+    "canvas",
+    "iframe",
+    "frame",
+    "frameset",
+    "object",
+    "embed",
+    "template",
+    "slot",
+    "script",
+    "noscript",
+    "portal",
+    "fencedframe",
+];
+
+/// Whether the DOM node showing `o` (a node gone from the target) can show
+/// `n` instead: no live form state, and no scroll offset that `n` would not
+/// restate.
+fn recyclable(n: &VNode, o: &VNode) -> bool {
+    n.rendered
+        && o.rendered
+        && (o.scroll.is_none() || n.scroll.is_some())
+        && o.media.is_none()
+        && o.canvas.is_none()
+        && form_state_compatible(n, o)
+}
+
 /// Whether a live element showing `o`'s form state can show `n`'s: a live
 /// value or checkedness once set cannot be unset by an op.
 fn form_state_compatible(n: &VNode, o: &VNode) -> bool {
@@ -314,8 +487,9 @@ mod tests {
     use super::longest_increasing;
     use crate::model::tests::{doc, el, meta, random_event, snapshot, Rng};
     use crate::model::Model;
+    use crate::ops::DomOp;
     use crate::testdom::FakeDom;
-    use reel_shared::EventData;
+    use reel_shared::{EventData, NodeId};
 
     /// How long a far seek's diff takes natively on a page like
     /// `seek_bench`'s (a 1,500-item list, 12,000 changes apart):
@@ -391,6 +565,7 @@ mod tests {
             let t = std::time::Instant::now();
             let ops = pair[1].diff_from(&pair[0]).expect("plain page");
             let diff = t.elapsed();
+
             let t = std::time::Instant::now();
             let all = pair[1].render_all();
             let render = t.elapsed();
@@ -406,6 +581,34 @@ mod tests {
         }
     }
 
+    /// The states a page goes through: a snapshot of `start`, then
+    /// `events` events of `next`, one state in `every` kept. A new snapshot
+    /// or page shares nothing with what came before, so only one in `fresh`
+    /// is let through, and states share a lot.
+    fn states_of(
+        start: Vec<reel_shared::FlatNode>,
+        rng: &mut Rng,
+        (events, every, fresh): (usize, u64, u64),
+        mut next: impl FnMut(&mut Rng) -> EventData,
+    ) -> Vec<Model> {
+        let mut m = Model::new();
+        m.apply(&meta("https://a.test/x/"));
+        m.apply(&snapshot(start));
+        let mut states = vec![m.clone()];
+        for _ in 0..events {
+            let e = next(rng);
+            if matches!(e, EventData::FullSnapshot(_) | EventData::Meta(_)) && rng.below(fresh) != 0
+            {
+                continue;
+            }
+            m.apply(&e);
+            if rng.below(every) == 0 {
+                states.push(m.clone());
+            }
+        }
+        states
+    }
+
     /// Any two states of one page: the diff from the first, applied to a
     /// DOM showing it, shows the second exactly as a rebuild would.
     #[test]
@@ -414,28 +617,10 @@ mod tests {
         for seed in 0..40 {
             let mut rng = Rng::new(seed + 7);
             let mut next_id = 3;
-            let mut m = Model::new();
-            m.apply(&meta("https://a.test/x/"));
-            m.apply(&snapshot(vec![
-                doc(1),
-                el(2, 1, "html", &[]),
-                el(3, 2, "body", &[]),
-            ]));
-            let mut states = vec![m.clone()];
-            for _ in 0..600 {
-                let e = random_event(&mut rng, &mut next_id);
-                // A new snapshot or page shares nothing: rare here, so
-                // that states share a lot.
-                if matches!(e, EventData::FullSnapshot(_) | EventData::Meta(_))
-                    && rng.below(10) != 0
-                {
-                    continue;
-                }
-                m.apply(&e);
-                if rng.below(20) == 0 {
-                    states.push(m.clone());
-                }
-            }
+            let start = vec![doc(1), el(2, 1, "html", &[]), el(3, 2, "body", &[])];
+            let states = states_of(start, &mut rng, (600, 20, 10), |rng| {
+                random_event(rng, &mut next_id)
+            });
             for _ in 0..30 {
                 let a = &states[rng.below(states.len() as u64) as usize];
                 let b = &states[rng.below(states.len() as u64) as usize];
@@ -451,6 +636,123 @@ mod tests {
             }
         }
         assert!(diffed > 600, "only {diffed} pairs diffed");
+    }
+
+    /// A list that churns, as on pages whose items come and go: items of a
+    /// few shapes (some with an input or a scrolled box, which must not be
+    /// recycled), added, removed, retitled and reclassed; mixed with
+    /// `random_event`'s oddities.
+    fn churn_event(rng: &mut Rng, next_id: &mut NodeId, items: &mut Vec<NodeId>) -> EventData {
+        use crate::model::tests::text;
+        use reel_shared::{AddedTree, AttrChange, Mutation, Scroll, TextChange};
+        let pick = |rng: &mut Rng, items: &[NodeId]| items[rng.below(items.len() as u64) as usize];
+        match rng.below(8) {
+            0..=2 => {
+                let li = *next_id + 1;
+                *next_id += 4;
+                let class = ["a", "b", "c"][rng.below(3) as usize];
+                let mut nodes = vec![el(li, 4, "li", &[("class", class)])];
+                match rng.below(4) {
+                    0 => nodes.push(text(li + 1, li, &format!("item {li}"))),
+                    1 => {
+                        nodes.push(el(li + 1, li, "span", &[]));
+                        nodes.push(text(li + 2, li + 1, &format!("#{li}")));
+                        nodes.push(text(li + 3, li, " tail"));
+                    }
+                    2 => nodes.push(el(li + 1, li, "input", &[("value", "x")])),
+                    _ => nodes.push(el(li + 1, li, "div", &[("style", "overflow:auto")])),
+                }
+                let next = if items.is_empty() || rng.below(3) == 0 {
+                    0
+                } else {
+                    pick(rng, items)
+                };
+                items.push(li);
+                EventData::Mutation(Mutation {
+                    adds: vec![AddedTree {
+                        parent: 4,
+                        next,
+                        nodes,
+                    }],
+                    ..Default::default()
+                })
+            }
+            3 | 4 if !items.is_empty() => {
+                let at = rng.below(items.len() as u64) as usize;
+                let li = items.swap_remove(at);
+                EventData::Mutation(Mutation {
+                    removes: vec![li],
+                    ..Default::default()
+                })
+            }
+            5 if !items.is_empty() => EventData::Mutation(Mutation {
+                texts: vec![TextChange {
+                    id: pick(rng, items) + 1,
+                    text: format!("changed {}", rng.below(100)),
+                }],
+                ..Default::default()
+            }),
+            6 if !items.is_empty() => EventData::Mutation(Mutation {
+                attrs: vec![AttrChange {
+                    id: pick(rng, items),
+                    name: "class".into(),
+                    value: (rng.below(4) != 0).then(|| format!("h{}", rng.below(5))),
+                }],
+                ..Default::default()
+            }),
+            7 if !items.is_empty() => EventData::Scroll(Scroll {
+                id: pick(rng, items) + 1,
+                x: 0,
+                y: rng.below(50) as i32,
+            }),
+            _ => random_event(rng, next_id),
+        }
+    }
+
+    /// Diffs one after another on the same DOM, as seeks do: every state
+    /// shows as a rebuild would, so the ids the executor renamed name the
+    /// right nodes for the diffs after. Recycling must happen here.
+    #[test]
+    fn chained_diffs_show_every_state() {
+        let (mut rebinds, mut diffed) = (0, 0);
+        for seed in 0..30 {
+            let mut rng = Rng::new(seed + 101);
+            let mut next_id = 1000;
+            let mut items = Vec::new();
+            let start = vec![
+                doc(1),
+                el(2, 1, "html", &[]),
+                el(3, 2, "body", &[]),
+                el(4, 3, "ul", &[]),
+            ];
+            let states = states_of(start, &mut rng, (800, 15, 20), |rng| {
+                churn_event(rng, &mut next_id, &mut items)
+            });
+            let mut shown = &states[0];
+            let mut dom = FakeDom::from_ops(&shown.render_all());
+            for _ in 0..40 {
+                let target = &states[rng.below(states.len() as u64) as usize];
+                match target.diff_from(shown) {
+                    Some(ops) => {
+                        diffed += 1;
+                        rebinds += ops
+                            .iter()
+                            .filter(|op| matches!(op, DomOp::Rebind { .. }))
+                            .count();
+                        dom.apply(&ops);
+                    }
+                    None => dom = FakeDom::from_ops(&target.render_all()),
+                }
+                assert_eq!(
+                    dom.html(),
+                    FakeDom::from_ops(&target.render_all()).html(),
+                    "seed {seed}"
+                );
+                shown = target;
+            }
+        }
+        assert!(diffed > 300, "only {diffed} diffs");
+        assert!(rebinds > 1000, "only {rebinds} nodes recycled");
     }
 
     #[test]

@@ -184,6 +184,47 @@ fn session() -> Vec<Event> {
     events
 }
 
+/// The renderer's `Performance.getMetrics` (seconds, in thread ticks once
+/// `Performance.enable` asked for them), by name.
+async fn thread_metrics(p: &reel_e2e::Page) -> Result<std::collections::HashMap<String, f64>> {
+    let r = p
+        .call("Performance.getMetrics", serde_json::json!({}))
+        .await?;
+    Ok(r["metrics"]
+        .as_array()
+        .map(|ms| {
+            ms.iter()
+                .filter_map(|m| Some((m["name"].as_str()?.to_string(), m["value"].as_f64()?)))
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+/// The browser's floor for showing a document: its HTML written into a
+/// fresh iframe of the replay's size (sandboxed the same way) and laid out,
+/// so Chromium's own parser builds the nodes and nothing of the player
+/// runs. A seek can only beat it by keeping nodes; what a seek takes above
+/// it is the player's share. The iframe is emptied afterwards, so that it
+/// does not weigh on the next seek's layout.
+const FLOOR_JS: &str = "(async (rd) => { \
+    const rf = document.getElementById('reel-replay'); \
+    let f = document.getElementById('bench-floor'); \
+    if (!f) { \
+        f = document.createElement('iframe'); f.id = 'bench-floor'; \
+        f.setAttribute('sandbox', 'allow-same-origin'); \
+        f.style.cssText = `position:fixed;left:-30000px;top:0;border:0;width:${rf.offsetWidth}px;height:${rf.offsetHeight}px`; \
+        document.body.appendChild(f); \
+        await new Promise(r => setTimeout(r, 50)); \
+    } \
+    const html = (rd.compatMode === 'BackCompat' ? '' : '<!DOCTYPE html>') + rd.documentElement.outerHTML; \
+    const fd = f.contentDocument; \
+    const a = performance.now(); \
+    fd.open(); fd.write(html); fd.close(); \
+    fd.body.offsetHeight; \
+    const took = performance.now() - a; \
+    fd.open(); fd.write('<body></body>'); fd.close(); fd.body.offsetHeight; \
+    return took; })";
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {
     let events = session();
@@ -254,30 +295,90 @@ async fn main() -> Result<()> {
     ];
     let mut times = Vec::new();
     let mut resolved = Vec::new();
+    let mut floors = Vec::new();
+    let mut cpu = Vec::new();
+    // The renderer main thread's CPU time per seek (thread ticks): on this
+    // shared machine it moves less with other jobs than wall time does.
+    p.call(
+        "Performance.enable",
+        serde_json::json!({ "timeDomain": "threadTicks" }),
+    )
+    .await?;
     println!(
-        "seek to   laid out ms   (seek resolved ms; in wasm: model+ops+DOM, of which model+ops)"
+        "seek to   laid out ms   (seek resolved ms; in wasm: model+ops+DOM, of which model+ops)   \
+         main-thread CPU ms (script, style, layout)   browser floor ms"
     );
     for i in order {
         let t = (i as f64 + 0.5) * HOUR_MS as f64 / 20.0;
+        let before = thread_metrics(&p).await?;
         let r = p
             .eval(&format!(
                 "(async () => {{ const a = performance.now(); await reelPlayer.seek({t}); \
                  const b = performance.now(); \
                  document.getElementById('reel-replay').contentDocument.body.offsetHeight; \
-                 return {{ total: performance.now() - a, resolved: b - a, inner: reelPlayer.stats().lastSeekMs, model: reelPlayer.stats().lastSeekModelMs }}; }})()"
+                 const c = performance.now(); \
+                 return {{ total: c - a, resolved: b - a, inner: reelPlayer.stats().lastSeekMs, model: reelPlayer.stats().lastSeekModelMs }}; }})()"
             ))
             .await
             .context("seek")?;
+        let after = thread_metrics(&p).await?;
+        let spent = |name: &str| {
+            1000.0
+                * (after.get(name).copied().unwrap_or(0.0)
+                    - before.get(name).copied().unwrap_or(0.0))
+        };
+        let task = spent("TaskDuration");
+        let floor = p
+            .eval(&format!(
+                "{FLOOR_JS}(document.getElementById('reel-replay').contentDocument)"
+            ))
+            .await
+            .context("floor")?
+            .as_f64()
+            .unwrap_or(-1.0);
         let total = r["total"].as_f64().unwrap_or(-1.0);
         let done = r["resolved"].as_f64().unwrap_or(-1.0);
         println!(
-            "{:>8.0} s  {total:>8.1}      ({done:.1}; {:.1}, {:.1})",
+            "{:>8.0} s  {total:>8.1}      ({done:.1}; {:.1}, {:.1})   {task:>6.1} ({:.1}, {:.1}, {:.1})   {floor:>8.1}",
             t / 1000.0,
             r["inner"].as_f64().unwrap_or(-1.0),
-            r["model"].as_f64().unwrap_or(-1.0)
+            r["model"].as_f64().unwrap_or(-1.0),
+            spent("ScriptDuration"),
+            spent("RecalcStyleDuration"),
+            spent("LayoutDuration"),
         );
         times.push(total);
         resolved.push(done);
+        floors.push(floor);
+        cpu.push(task);
+    }
+    let mut over: Vec<f64> = times.iter().zip(&floors).map(|(t, f)| t - f).collect();
+    // Recycling gone nodes for new ones, on against off, paired: each far
+    // seek is timed both ways from the same state (the previous point),
+    // one right after the other, so the machine's drift cancels out.
+    let mut on_off = Vec::new();
+    let mut prev = 0.0;
+    for i in order {
+        let t = (i as f64 + 0.5) * HOUR_MS as f64 / 20.0;
+        let mut pair = [0.0; 2];
+        for (k, on) in [true, false].into_iter().enumerate() {
+            p.eval(&format!(
+                "(async () => {{ reelPlayer.setRecycling(true); await reelPlayer.seek({prev}); \
+                 document.getElementById('reel-replay').contentDocument.body.offsetHeight; }})()"
+            ))
+            .await?;
+            let r = p
+                .eval(&format!(
+                    "(async () => {{ reelPlayer.setRecycling({on}); const a = performance.now(); \
+                     await reelPlayer.seek({t}); \
+                     document.getElementById('reel-replay').contentDocument.body.offsetHeight; \
+                     const took = performance.now() - a; reelPlayer.setRecycling(true); return took; }})()"
+                ))
+                .await?;
+            pair[k] = r.as_f64().unwrap_or(-1.0);
+        }
+        on_off.push(pair);
+        prev = t;
     }
     // Short forward seeks: the playback path (incremental), also until
     // laid out.
@@ -314,10 +415,26 @@ async fn main() -> Result<()> {
     };
     let (med, max) = summary(&mut times);
     let (rmed, rmax) = summary(&mut resolved);
+    let (fmed, fmax) = summary(&mut floors);
+    let (cmed, cmax) = summary(&mut cpu);
+    let (omed, omax) = summary(&mut over);
     let (smed, smax) = summary(&mut short);
     let (bmed, bmax) = summary(&mut back);
     println!("seek anywhere, until laid out: median {med:.1} ms, max {max:.1} ms (20 points)");
     println!("seek anywhere, until seek() resolved: median {rmed:.1} ms, max {rmax:.1} ms");
+    println!("seek anywhere, main-thread CPU: median {cmed:.1} ms, max {cmax:.1} ms");
+    println!(
+        "browser floor (the same documents parsed and laid out from HTML by Chromium alone): median {fmed:.1} ms, max {fmax:.1} ms"
+    );
+    println!("seek minus floor, point by point: median {omed:.1} ms, max {omax:.1} ms");
+    let mut ratios: Vec<f64> = on_off.iter().map(|[on, off]| on / off).collect();
+    let (mut ons, mut offs): (Vec<f64>, Vec<f64>) = on_off.iter().map(|[a, b]| (*a, *b)).unzip();
+    let ((onmed, _), (offmed, _)) = (summary(&mut ons), summary(&mut offs));
+    let (ratio_med, ratio_max) = summary(&mut ratios);
+    println!(
+        "recycling nodes, paired far seeks until laid out: on median {onmed:.1} ms, off median {offmed:.1} ms; \
+         on/off median {ratio_med:.2}, max {ratio_max:.2}"
+    );
     println!("seek 2 s forward: median {smed:.1} ms, max {smax:.1} ms (20 steps)");
     println!("seek 1 min back: median {bmed:.1} ms, max {bmax:.1} ms (20 steps, until laid out)");
     Ok(())
