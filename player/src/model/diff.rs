@@ -400,7 +400,9 @@ impl<'a> Shape<'a> {
 
 /// Elements whose DOM node holds state beyond its attributes and children
 /// (a value, a selection, playback, a nested document, a bitmap, an open
-/// dialog, template content, a plugin, a script that already ran).
+/// dialog, template content, a plugin, a script that already ran), or that
+/// would go on showing their old resource while a new `src` or `href`
+/// loads (images, stylesheets), which a new node never does.
 const STATEFUL: &[&str] = &[
     "input",
     "textarea",
@@ -427,6 +429,11 @@ const STATEFUL: &[&str] = &[
     "noscript",
     "portal",
     "fencedframe",
+    "img",
+    "picture",
+    "image",
+    "link",
+    "marquee",
 ];
 
 /// Whether the DOM node showing `o` (a node gone from the target) can show
