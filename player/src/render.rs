@@ -88,7 +88,7 @@ function make(doc, k) {
   return null;
 }
 
-export function reel_apply(doc, json) {
+export function reel_apply(doc, json, settle) {
   const ops = JSON.parse(json);
   let m = maps.get(doc);
   if (!m) { m = new Map(); maps.set(doc, m); }
@@ -243,19 +243,34 @@ export function reel_apply(doc, json) {
       // the rest of the frame.
     }
   }
+  if (settle && doc.getAnimations) {
+    // After a jump, a page shows what it settled into: the CSS transitions
+    // the jump's changes started end at once (playback lets them run).
+    try {
+      for (const a of doc.getAnimations()) {
+        if (a.transitionProperty !== undefined) try { a.finish(); } catch (e) {}
+      }
+    } catch (e) {}
+  }
 }
 "#)]
 extern "C" {
     #[wasm_bindgen(catch)]
-    fn reel_apply(doc: &Document, json: &str) -> Result<(), JsValue>;
+    fn reel_apply(doc: &Document, json: &str, settle: bool) -> Result<(), JsValue>;
 }
 
 /// Applies a batch of ops to `doc` (the replay iframe's document).
-pub fn apply(doc: &Document, ops: &[DomOp]) {
+///
+/// `settle` after a jump (a seek, not a playback step): the changes a jump
+/// makes at once are hours or seconds of the recording, and the CSS
+/// transitions they would start (from whatever the iframe showed before)
+/// are finished, so the frame shows the state the page settled into
+/// instead of a fade that never happened.
+pub fn apply(doc: &Document, ops: &[DomOp], settle: bool) {
     if ops.is_empty() {
         return;
     }
-    if let Err(e) = reel_apply(doc, &ops::to_json(ops)) {
+    if let Err(e) = reel_apply(doc, &ops::to_json(ops), settle) {
         web_sys::console::warn_2(&"reel: could not apply a frame:".into(), &e);
     }
 }

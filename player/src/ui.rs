@@ -177,8 +177,9 @@ impl App {
         self.pb.duration() as f64
     }
 
-    /// Moves the playhead to `t` and brings the iframe there.
-    fn show(&mut self, t: f64) {
+    /// Moves the playhead to `t` and brings the iframe there; `jump` for a
+    /// seek rather than a step of playback (see [`render::apply`]).
+    fn show(&mut self, t: f64, jump: bool) {
         let t = if t.is_finite() {
             t.clamp(0.0, self.duration())
         } else {
@@ -187,7 +188,7 @@ impl App {
         let started = now();
         let ops = self.pb.seek(t.floor() as u64);
         let modelled = now();
-        render::apply(&self.doc, &ops);
+        render::apply(&self.doc, &ops, jump);
         self.last_seek_ms = now() - started;
         self.last_seek_model_ms = modelled - started;
         self.time = t;
@@ -308,7 +309,7 @@ impl App {
                 self.playing = false;
             }
         }
-        self.show(t);
+        self.show(t, false);
     }
 
     /// Events that arrived later: the timeline grows, markers and panels
@@ -323,7 +324,7 @@ impl App {
         }
         self.draw_markers();
         let t = self.time;
-        self.show(t);
+        self.show(t, false);
         changed();
     }
 
@@ -363,7 +364,7 @@ impl App {
             return;
         }
         if self.time >= self.duration() {
-            self.show(0.0);
+            self.show(0.0, true);
         }
         self.playing = true;
         self.anchor();
@@ -396,7 +397,7 @@ impl App {
 
     fn seek(&mut self, ms: f64) {
         self.scrub = None;
-        self.show(ms);
+        self.show(ms, true);
         if self.playing {
             self.anchor();
         }
@@ -777,7 +778,7 @@ fn start_app(ui: Ui, doc: Document, id: &str, events: Vec<Event>) {
     app.draw_markers();
     app.viewport = (1280, 720);
     app.fit();
-    app.show(0.0);
+    app.show(0.0, true);
     APP.with(|a| *a.borrow_mut() = Some(app));
     if let (Some(w), Some(page)) = (window(), window().and_then(|w| w.document())) {
         wire_controls(&page, &w);

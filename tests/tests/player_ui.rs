@@ -536,6 +536,84 @@ async fn controls_markers_panels_and_deep_link() -> Result<()> {
     Ok(())
 }
 
+/// A seek shows what the page settled into: a CSS transition that the
+/// seek's changes start (here 30 s long) is finished at once, forward and
+/// back; playing through the same change lets it run, as it ran on the
+/// recorded page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seek_shows_transitions_finished_and_playback_runs_them() -> Result<()> {
+    let server = ReelServer::start().await?;
+    let browser = Browser::launch().await?;
+    let id = new_id()?;
+    let mut events = page("https://fade.test/", "fade");
+    // The style text of `page()`, with a slow fade on #box's colour.
+    if let EventData::FullSnapshot(snap) = &mut events[1].data {
+        for n in &mut snap.nodes {
+            if n.id == 11 {
+                n.kind = NodeKind::Text(
+                    "#box{background-color:rgb(0,0,255);transition:background-color 30s linear}\
+                     #box.on{background-color:rgb(255,0,0)}"
+                        .into(),
+                );
+            }
+        }
+    }
+    let class = |t: u64, value: Option<&str>| {
+        at(
+            t,
+            EventData::Mutation(Mutation {
+                attrs: vec![AttrChange {
+                    id: 7,
+                    name: "class".into(),
+                    value: value.map(str::to_string),
+                }],
+                ..Default::default()
+            }),
+        )
+    };
+    events.push(class(2_000, Some("on")));
+    events.push(class(6_000, None));
+    events.push(class(8_000, Some("on")));
+    // The pointer moves all along: no idle stretch for playback to skip.
+    for k in 0..=40u64 {
+        events.push(moves(k * 250, (100, 100), (200, 100 + k as i32)));
+    }
+    events.sort_by_key(|e| e.t);
+    post(&server, id, now_ms() - 60_000, 0, &events, 10).await?;
+    let p = open_player(&browser, &server, &format!("/sessions/{id}")).await?;
+    let colour = "getComputedStyle(document.getElementById('reel-replay').contentDocument\
+                  .getElementById('box')).backgroundColor";
+    let red = json!("rgb(255, 0, 0)");
+    let blue = json!("rgb(0, 0, 255)");
+    // Forward (an incremental step), far back (a diff), and forward again.
+    for (t, want) in [
+        (3_000.0, &red),
+        (7_000.0, &blue),
+        (1_000.0, &blue),
+        (9_000.0, &red),
+    ] {
+        seek(&p, t).await?;
+        let got = p.eval(colour).await?;
+        ensure!(
+            &got == want,
+            "after seeking to {t} ms #box is {got}, not {want}"
+        );
+    }
+    // Playing through the change at 2 s: the fade runs (30 s long, so a
+    // second into it the colour is neither end).
+    seek(&p, 1_500.0).await?;
+    p.eval("reelPlayer.play()").await?;
+    p.wait_for("reelPlayer.currentTime() > 2600", WAIT).await?;
+    p.eval("reelPlayer.pause()").await?;
+    let got = p.eval(colour).await?;
+    let at_ms = num(&p, "reelPlayer.currentTime()").await?;
+    ensure!(
+        at_ms < 6_000.0 && got != red && got != blue,
+        "paused at {at_ms} ms, playing through the change: #box is {got}, so the fade did not run"
+    );
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_mode_follows_a_session_being_recorded() -> Result<()> {
     let server = ReelServer::start().await?;

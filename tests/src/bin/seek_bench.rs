@@ -8,7 +8,8 @@
 //! style and layout are most of what a viewer waits for.
 //!
 //! `cargo xtask dist && cargo build --release -p reel-server`, then
-//! `cargo run --release -p reel-e2e --bin seek_bench`.
+//! `cargo run --release -p reel-e2e --bin seek_bench` (a list that turns
+//! over), or `... --bin seek_bench -- --steady` (one that changes in place).
 
 use anyhow::{Context, Result};
 use reel_e2e::{Browser, ReelServer};
@@ -61,8 +62,9 @@ fn text(id: u32, parent: u32, s: String) -> FlatNode {
     }
 }
 
-/// The session's events, `t` from 0.
-fn session() -> Vec<Event> {
+/// The session's events, `t` from 0; `steady` for the profile whose list
+/// changes in place rather than turning over.
+fn session(steady: bool) -> Vec<Event> {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut nodes = vec![
         FlatNode {
@@ -113,7 +115,20 @@ fn session() -> Vec<Event> {
         let t = 1 + u64::from(k) * (HOUR_MS - 2) / u64::from(MUTATIONS);
         let pick = rng.below(items.len() as u64) as usize;
         let (li, tx) = items[pick];
-        let m = match rng.below(20) {
+        // Churning: 50% text, 25% class, 15% adds, 10% removes, so that the
+        // list turns over. Steady: 70%, 25%, 2.5%, 2.5%, a page whose
+        // content changes in place (a dashboard, a feed that updates).
+        let kind = if steady {
+            match rng.below(40) {
+                0..=27 => 0,
+                28..=37 => 10,
+                38 => 15,
+                _ => 19,
+            }
+        } else {
+            rng.below(20)
+        };
+        let m = match kind {
             0..=9 => Mutation {
                 texts: vec![TextChange {
                     id: tx,
@@ -227,7 +242,9 @@ const FLOOR_JS: &str = "(async (rd) => { \
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {
-    let events = session();
+    // `--steady`: the in-place profile (see `session`).
+    let steady = std::env::args().any(|a| a == "--steady");
+    let events = session(steady);
     let mutations = events
         .iter()
         .filter(|e| matches!(e.data, EventData::Mutation(_)))
@@ -261,7 +278,8 @@ async fn main() -> Result<()> {
         from = to;
     }
     println!(
-        "session: {} events ({mutations} mutations, {} snapshot nodes) over 1 h, {seq} chunks, {:.1} MB compressed (posted in {:.1} s)",
+        "session ({}): {} events ({mutations} mutations, {} snapshot nodes) over 1 h, {seq} chunks, {:.1} MB compressed (posted in {:.1} s)",
+        if steady { "steady" } else { "churning" },
         events.len(),
         4 * LIST_ITEMS + 7,
         bytes as f64 / 1e6,
