@@ -95,7 +95,8 @@ impl Model {
                 .map(|&c| (c, c))
                 .collect();
             if recycle {
-                self.recycle(old, &new_kids, &old_kids, &mut shown_by, &mut rebinds);
+                let kids = (&new_kids[..], &old_kids[..], &old_index);
+                self.recycle(old, kids, &mut shown_by, &mut rebinds);
             }
             let used: HashSet<NodeId> = shown_by.values().copied().collect();
             for c in &old_kids {
@@ -156,11 +157,11 @@ impl Model {
     /// node of their own: each takes the first spare of its shape that lies
     /// in the same gap between kept children (after the last child paired,
     /// before the next kept one), so recycling never makes a node move.
+    /// `kids`: the new children, the old ones, and the old ones' indexes.
     fn recycle(
         &self,
         old: &Model,
-        new_kids: &[NodeId],
-        old_kids: &[NodeId],
+        (new_kids, old_kids, old_index): (&[NodeId], &[NodeId], &HashMap<NodeId, usize>),
         shown_by: &mut HashMap<NodeId, NodeId>,
         rebinds: &mut Vec<DomOp>,
     ) {
@@ -176,8 +177,6 @@ impl Model {
         if spare.is_empty() {
             return;
         }
-        let old_index: HashMap<NodeId, usize> =
-            old_kids.iter().enumerate().map(|(i, &c)| (c, i)).collect();
         // For each new child, the old index of the next kept child after it.
         let mut limit = vec![usize::MAX; new_kids.len()];
         let mut bound = usize::MAX;
