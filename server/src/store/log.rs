@@ -137,6 +137,18 @@ impl Overlay {
     fn meta(&self, id: &SessionId) -> Option<&SessionMeta> {
         self.gens().find_map(|g| g.metas.get(id))
     }
+
+    /// Every session the overlay knows, once each, with its latest
+    /// metadata (the active generation's over the frozen one's).
+    fn latest_metas(&self) -> HashMap<SessionId, &SessionMeta> {
+        let mut out = HashMap::new();
+        for g in self.gens() {
+            for (id, m) in &g.metas {
+                out.entry(*id).or_insert(m);
+            }
+        }
+        out
+    }
 }
 
 /// Everything but the checkpointer thread's handle.
@@ -798,16 +810,13 @@ impl Shared {
         // entries for them skipped: their start may have moved.
         let (mut mine, ids) = {
             let ov = lock(&self.overlay);
-            let mut ids = HashSet::new();
-            let mut mine = Vec::new();
-            for g in ov.gens() {
-                for (id, m) in &g.metas {
-                    if ids.insert(*id) && in_range(&m.start_key()) {
-                        mine.push(m.clone());
-                    }
-                }
-            }
-            (mine, ids)
+            let latest = ov.latest_metas();
+            let mine: Vec<SessionMeta> = latest
+                .values()
+                .filter(|m| in_range(&m.start_key()))
+                .map(|m| (*m).clone())
+                .collect();
+            (mine, latest.into_keys().collect::<HashSet<_>>())
         };
         mine.sort_by_key(|m| std::cmp::Reverse(m.start_key()));
         let mut mine = mine.into_iter().peekable();
@@ -861,16 +870,13 @@ impl Shared {
     fn inactive_before(&self, cutoff_ms: u64) -> Result<Vec<SessionId>, StoreError> {
         let (mut out, ids) = {
             let ov = lock(&self.overlay);
-            let mut ids = HashSet::new();
-            let mut out = Vec::new();
-            for g in ov.gens() {
-                for (id, m) in &g.metas {
-                    if ids.insert(*id) && m.last_activity() < cutoff_ms {
-                        out.push(*id);
-                    }
-                }
-            }
-            (out, ids)
+            let latest = ov.latest_metas();
+            let out: Vec<SessionId> = latest
+                .iter()
+                .filter(|(_, m)| m.last_activity() < cutoff_ms)
+                .map(|(id, _)| *id)
+                .collect();
+            (out, latest.into_keys().collect::<HashSet<_>>())
         };
         for v in self.sessions.iter().values() {
             let meta = decode_meta(&v?)?;
