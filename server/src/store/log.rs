@@ -1205,20 +1205,12 @@ mod tests {
             .unwrap();
         }
         s.put_chunk(&header(2, 0, 1), b"other", NOW).unwrap();
-        let seqs: Vec<u32> = s
-            .chunks(&SessionId([1; 16]), 0)
-            .unwrap()
-            .iter()
-            .map(|c| c.0)
-            .collect();
-        assert_eq!(seqs, [0, 1, 2, 3, 256]);
-        let from: Vec<u32> = s
-            .chunks(&SessionId([1; 16]), 3)
-            .unwrap()
-            .iter()
-            .map(|c| c.0)
-            .collect();
-        assert_eq!(from, [3, 256]);
+        let seqs_from = |from: u32| -> Vec<u32> {
+            let chunks = s.chunks(&SessionId([1; 16]), from).unwrap();
+            chunks.iter().map(|c| c.0).collect()
+        };
+        assert_eq!(seqs_from(0), [0, 1, 2, 3, 256]);
+        assert_eq!(seqs_from(3), [3, 256]);
         assert_eq!(
             s.read_chunk(&SessionId([1; 16]), 256).unwrap().unwrap(),
             &256u32.to_le_bytes()[..]
