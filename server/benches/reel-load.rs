@@ -55,6 +55,10 @@ struct Args {
     /// the target dir, removed afterwards).
     #[arg(long)]
     data: Option<std::path::PathBuf>,
+    /// The `reel-server` binary to start (default: the one this bench was
+    /// built with), e.g. to compare two builds on the same chunks.
+    #[arg(long, value_name = "PATH")]
+    server_bin: Option<std::path::PathBuf>,
     /// Extra arguments for `reel-server serve`.
     #[arg(long = "server-arg", allow_hyphen_values = true)]
     server_args: Vec<String>,
@@ -543,8 +547,13 @@ impl Drop for Server {
     }
 }
 
-fn start_server(data: &std::path::Path, extra: &[String]) -> (Server, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_reel-server"))
+fn start_server(
+    bin: Option<&std::path::Path>,
+    data: &std::path::Path,
+    extra: &[String],
+) -> (Server, String, String) {
+    let bin = bin.unwrap_or(std::path::Path::new(env!("CARGO_BIN_EXE_reel-server")));
+    let mut child = Command::new(bin)
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(data)
         .args(["--ingest-key", "load-key", "--api-token", "load-token"])
@@ -699,7 +708,7 @@ fn main() {
                     tmp.path().to_path_buf()
                 }
             };
-            let (s, a, k) = start_server(&data, &args.server_args);
+            let (s, a, k) = start_server(args.server_bin.as_deref(), &data, &args.server_args);
             eprintln!("server on {a}, data in {}", data.display());
             server_pid = Some(s.child.id().to_string());
             (Some(s), a, k)
