@@ -54,7 +54,7 @@
 //! Data dirs of the earlier layout (chunks in a sled tree `chunks`) are
 //! refused with [`StoreError::OldLayout`], not read.
 
-use super::segments::{Loc, NewRecord, Pos, Record, SegmentLog};
+use super::segments::{Loc, LogError, NewRecord, Pos, Record, SegmentLog};
 use super::{ListRange, Page, PutOutcome, Storage, StorageStats, StoreError};
 use crate::index::{self, SessionMeta, START_KEY_LEN};
 use reel_shared::{ChunkHeader, Limits, SessionId};
@@ -582,7 +582,14 @@ impl Shared {
     }
 
     fn read_loc(&self, id: &SessionId, seq: u32, loc: Loc) -> Result<Vec<u8>, StoreError> {
-        let r = self.log.read(loc)?;
+        let r = self.log.read(loc).map_err(|e| match e {
+            LogError::Corrupt(detail) => StoreError::Damaged {
+                session: *id,
+                seq,
+                detail,
+            },
+            e => StoreError::Log(e),
+        })?;
         if r.session != *id || r.seq != seq {
             return Err(StoreError::Corrupt(format!(
                 "the log record for {id}/{seq} holds {}/{}",
@@ -749,6 +756,13 @@ impl Shared {
     }
 
     fn chunks(&self, id: &SessionId, from: u32) -> Result<Vec<(u32, Vec<u8>)>, StoreError> {
+        self.chunk_locs(id, from)?
+            .into_iter()
+            .map(|(seq, loc)| Ok((seq, self.read_loc(id, seq, loc)?)))
+            .collect()
+    }
+
+    fn chunk_locs(&self, id: &SessionId, from: u32) -> Result<BTreeMap<u32, Loc>, StoreError> {
         // Sled first, then the overlay: a checkpoint moves entries from the
         // overlay to sled, never back, so read in this order nothing is
         // missed (and a duplicate is the same location).
@@ -768,9 +782,7 @@ impl Shared {
                 }
             }
         }
-        locs.into_iter()
-            .map(|(seq, loc)| Ok((seq, self.read_loc(id, seq, loc)?)))
-            .collect()
+        Ok(locs)
     }
 
     fn read_chunk(&self, id: &SessionId, seq: u32) -> Result<Option<Vec<u8>>, StoreError> {
@@ -954,6 +966,10 @@ impl Storage for LogStorage {
 
     fn chunks(&self, id: &SessionId, from: u32) -> Result<Vec<(u32, Vec<u8>)>, StoreError> {
         self.s.chunks(id, from)
+    }
+
+    fn chunk_seqs(&self, id: &SessionId, from: u32) -> Result<Vec<u32>, StoreError> {
+        Ok(self.s.chunk_locs(id, from)?.into_keys().collect())
     }
 
     fn read_chunk(&self, id: &SessionId, seq: u32) -> Result<Option<Vec<u8>>, StoreError> {

@@ -73,6 +73,14 @@ impl Storage for MemStorage {
             .collect())
     }
 
+    fn chunk_seqs(&self, id: &SessionId, from: u32) -> Result<Vec<u32>, StoreError> {
+        let g = self.lock();
+        Ok(g.chunks
+            .range((*id, from)..=(*id, u32::MAX))
+            .map(|((_, seq), _)| *seq)
+            .collect())
+    }
+
     fn read_chunk(&self, id: &SessionId, seq: u32) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.lock().chunks.get(&(*id, seq)).cloned())
     }

@@ -58,6 +58,14 @@ pub enum StoreError {
     Busy,
     #[error(transparent)]
     Log(#[from] segments::LogError),
+    /// One stored chunk failed its checksum (a bad disk, a flipped byte):
+    /// that chunk alone is lost; readers skip it and mark the gap.
+    #[error("chunk {seq} of session {session} is damaged on disk: {detail}")]
+    Damaged {
+        session: SessionId,
+        seq: u32,
+        detail: String,
+    },
     #[error(
         "the data directory {0} holds a database of an earlier layout (chunks inside sled), \
          which this version does not read: export its sessions with the version that wrote it \
@@ -139,7 +147,13 @@ pub trait Storage: Send + Sync + 'static {
     /// A session's chunks with `seq >= from`, in seq order, as stored.
     fn chunks(&self, id: &SessionId, from: u32) -> Result<Vec<(u32, Vec<u8>)>, StoreError>;
 
-    /// One chunk, as stored.
+    /// The seqs of a session's chunks with `seq >= from`, in order: what a
+    /// reader walks to stream a session one chunk at a time with
+    /// [`Storage::read_chunk`], whatever the session's size.
+    fn chunk_seqs(&self, id: &SessionId, from: u32) -> Result<Vec<u32>, StoreError>;
+
+    /// One chunk, as stored; [`StoreError::Damaged`] when its bytes on disk
+    /// fail their checksum.
     fn read_chunk(&self, id: &SessionId, seq: u32) -> Result<Option<Vec<u8>>, StoreError>;
 
     /// Sessions in `range`, newest first, that `keep` accepts; at most
