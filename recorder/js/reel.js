@@ -8,8 +8,18 @@
  * encodes, compresses and sends them.
  *
  * Invariants:
- * - Nothing here throws into the host page: every entry point and listener
- *   is wrapped, and a failure stops the recording rather than the page.
+ * - Nothing here throws into the host page: every entry point, listener,
+ *   observer and timer callback is wrapped; a public call returns a settled
+ *   value or a Promise that resolves; an internal error is reported once per
+ *   kind through the `console.warn` captured at load, never thrown.
+ * - Built-ins: every global and prototype method the recording leans on
+ *   that a page could replace (JSON, Array methods, Object.keys, Promise's
+ *   `then`, fetch, timers, clocks, addEventListener, MutationObserver,
+ *   crypto, storage, WebAssembly, console.warn) is captured when this file
+ *   first runs, and only the captured ones are used. Not covered: Map/Set
+ *   methods, String methods, and the DOM's own getters (a page that breaks
+ *   `Node.prototype` breaks itself first); the wasm glue's TextEncoder and
+ *   TextDecoder, read when the glue loads (at the first `Reel.start`).
  * - Node ids: a node gets an id when first serialised and keeps it while it
  *   moves; ids are never reused within a page.
  * - Order: DOM mutations are serialised in the MutationObserver callback;
@@ -22,6 +32,35 @@
 (function () {
   'use strict';
   if (window.Reel && window.Reel.__reel) return;
+
+  /* Built-ins, captured now (see the invariants). `un(f)(self, a)` is
+   * `f.call(self, a)` without looking up `call` later. */
+  var W = window, FP = Function.prototype, AP = Array.prototype, OP = Object.prototype, M = Math;
+  var un = FP.bind.bind(FP.call);
+  var push = un(AP.push), splice = un(AP.splice), slice = un(AP.slice), indexOf = un(AP.indexOf);
+  var join = un(AP.join), sort = un(AP.sort);
+  var rApply = Reflect.apply, keys = Object.keys, hasOwn = un(OP.hasOwnProperty), toStr = un(OP.toString);
+  var getDesc = Object.getOwnPropertyDescriptor, defProp = Object.defineProperty;
+  var toJSON = JSON.stringify, fromJSON = JSON.parse;
+  var P = Promise, then = un(P.prototype.then);
+  var setT = setTimeout.bind(W), clearT = clearTimeout.bind(W), setI = setInterval.bind(W), clearI = clearInterval.bind(W);
+  var fetchFn = W.fetch.bind(W), bodyBytes = un(Response.prototype.arrayBuffer);
+  var WA = W.WebAssembly, compileWasm = WA.compile.bind(WA);
+  var perf = performance, perfNow = perf.now.bind(perf), dateNow = Date.now;
+  var random = M.random, floor = M.floor, mmin = M.min;
+  var rnd = crypto.getRandomValues.bind(crypto);
+  var ET = EventTarget.prototype, on = un(ET.addEventListener), off = un(ET.removeEventListener);
+  var MO = MutationObserver, MOP = MO.prototype;
+  var moObserve = un(MOP.observe), moTake = un(MOP.takeRecords), moStop = un(MOP.disconnect);
+  var ST = W.Storage && Storage.prototype, getItem = un(ST.getItem), setItem = un(ST.setItem), removeItem = un(ST.removeItem);
+  var consoleWarn = console.warn.bind(console);
+  var BC = W.BroadcastChannel, U8 = Uint8Array;
+  function each(a, f) { for (var i = 0; i < a.length; i++) f(a[i]); }
+  function pushAll(a, b) { for (var i = 0; i < b.length; i++) push(a, b[i]); }
+  function sleep(ms) { return new P(function (r) { setT(r, ms); }); }
+  /** `fn` as a timer or listener callback: an error in it is reported, never thrown. */
+  function safe(fn) { return function (a) { try { return fn(a); } catch (e) { warn(e); } }; }
+  function later(fn, ms) { return setT(safe(fn), ms); }
 
   var script = document.currentScript;
   var scriptUrl = script && script.src ? script.src : '';
@@ -42,9 +81,14 @@
   var MASKABLE_ATTRS = { value: 1, placeholder: 1, title: 1, alt: 1, 'aria-label': 1, 'aria-description': 1 };
 
   var inReel = 0;
+  /** Reports an internal error once per kind (its message), at most 20 kinds. */
+  var warned = Object.create(null), warnings = 0;
   function warn(e) {
     inReel++;
-    try { console.warn('[reel]', e && e.message ? e.message : e); } catch (_) { /* nothing to do */ }
+    try {
+      var m = String(e && e.message ? e.message : e);
+      if (!warned[m] && warnings++ < 20) { warned[m] = 1; consoleWarn('[reel]', m); }
+    } catch (_) { /* nothing to do */ }
     inReel--;
   }
 
@@ -60,48 +104,62 @@
     var seen = [];
     var budget = 200;
     try {
-      return JSON.stringify(v, function (k, x) {
+      return toJSON(v, function (k, x) {
         if (--budget < 0) return undefined;
         if (x && typeof x === 'object') {
           if (x.nodeType) return '[' + (x.nodeName || 'node') + ']';
-          if (seen.indexOf(x) >= 0 || seen.length > 20) return '[…]';
-          seen.push(x);
+          if (indexOf(seen, x) >= 0 || seen.length > 20) return '[…]';
+          push(seen, x);
         }
         return typeof x === 'function' || typeof x === 'symbol' || typeof x === 'bigint' ? String(x) : x;
       }) || String(v);
     } catch (_) {
-      try { return Object.prototype.toString.call(v); } catch (_2) { return '[object]'; }
+      try { return toStr(v); } catch (_2) { return '[object]'; }
     }
   }
   function clip(s) { s = String(s); return s.length > MAX_TEXT ? s.slice(0, MAX_TEXT) + '…' : s; }
 
+  // The Storage objects' getters (on the window itself), read when used:
+  // reading them throws where storage is blocked.
+  var storages = {};
+  each(['localStorage', 'sessionStorage'], function (k) {
+    try { var d = getDesc(W, k); storages[k] = d && d.get && un(d.get); } catch (_) { /* none */ }
+  });
   function storage(kind) {
-    try { return window[kind]; } catch (_) { return null; }
+    try { return storages[kind] ? storages[kind](W) : null; } catch (_) { return null; }
   }
   function load(kind, key) {
-    try { var s = storage(kind); var v = s && s.getItem(key); return v ? JSON.parse(v) : null; } catch (_) { return null; }
+    try { var s = storage(kind); var v = s && getItem(s, key); return v ? fromJSON(v) : null; } catch (_) { return null; }
   }
   function save(kind, key, value) {
-    try { var s = storage(kind); if (s) { if (value === null) s.removeItem(key); else s.setItem(key, JSON.stringify(value)); } } catch (_) { /* private mode */ }
+    try { var s = storage(kind); if (s) { if (value === null) removeItem(s, key); else setItem(s, key, toJSON(value)); } } catch (_) { /* private mode */ }
   }
 
   function randomHex(bytes) {
-    var a = new Uint8Array(bytes);
-    crypto.getRandomValues(a);
+    var a = new U8(bytes);
+    rnd(a);
     var s = '';
     for (var i = 0; i < a.length; i++) s += (a[i] < 16 ? '0' : '') + a[i].toString(16);
     return s;
   }
 
+  /** The wasm half: its glue imported, its module compiled with the
+   *  captured fetch and WebAssembly, and instantiated synchronously (the
+   *  glue's async init would use the page's `fetch` and `then`). Only
+   *  `await` on native promises: unlike `.then` and resolving a promise
+   *  with a promise, it does not look up the page's `then`. */
   var wasmModule = null;
-  function loadWasm(origin) {
-    if (!wasmModule) {
-      wasmModule = import(origin + '/recorder/reel_recorder.js').then(function (m) {
-        return m.default({ module_or_path: origin + '/recorder/reel_recorder_bg.wasm' }).then(function () { return m; });
-      });
-      wasmModule.catch(function () { wasmModule = null; });
-    }
-    return wasmModule;
+  async function loadWasm(origin) {
+    if (wasmModule) return wasmModule;
+    var glue = import(origin + '/recorder/reel_recorder.js');
+    // Not `compileStreaming`: it resolves a promise with the Response's
+    // promise, which goes through the page's `Promise.prototype.then`.
+    var res = await fetchFn(origin + '/recorder/reel_recorder_bg.wasm', { credentials: 'omit' });
+    var mod = await compileWasm(await bodyBytes(res));
+    then(glue, null, function () { /* reported below */ });
+    var m = await glue;
+    m.initSync({ module: mod });
+    return (wasmModule = m);
   }
 
   function matches(el, sel) {
@@ -127,22 +185,23 @@
   }
 
   function wrapMethod(proto, name, after, before) {
-    var orig = proto && Object.prototype.hasOwnProperty.call(proto, name) && proto[name];
+    var orig = proto && hasOwn(proto, name) && proto[name];
     if (typeof orig !== 'function') return;
     proto[name] = function () {
       if (before) before();
-      var r = orig.apply(this, arguments);
+      var r = rApply(orig, this, arguments);
       after(this, arguments, r);
       return r;
     };
   }
 
   function wrapSetter(proto, name, after) {
-    var d = proto && Object.getOwnPropertyDescriptor(proto, name);
+    var d = proto && getDesc(proto, name);
     if (!d || !d.set || !d.configurable) return;
-    Object.defineProperty(proto, name, {
+    var set = un(d.set);
+    defProp(proto, name, {
       configurable: true, enumerable: d.enumerable, get: d.get,
-      set: function (v) { d.set.call(this, v); after(this); },
+      set: function (v) { set(this, v); after(this); },
     });
   }
 
@@ -152,12 +211,12 @@
       patchedWindows.add(win);
       var con = win.console;
       if (con) {
-        CONSOLE_LEVELS.forEach(function (level) {
+        each(CONSOLE_LEVELS, function (level) {
           var orig = con[level];
           if (typeof orig !== 'function') return;
           con[level] = function () {
             hook('console', [level, arguments]);
-            return orig.apply(this, arguments);
+            return rApply(orig, this, arguments);
           };
         });
       }
@@ -169,20 +228,20 @@
       wrapMethod(CSS, 'deleteRule', function (sheet, a) { hook('sheetDelete', [sheet, null, a[0]]); }, pre);
       wrapMethod(CSS, 'replaceSync', function (sheet) { hook('sheetReplace', [sheet]); }, pre);
       wrapMethod(CSS, 'replace', function (sheet, a, r) {
-        if (r && r.then) r.then(function () { hook('sheetReplace', [sheet]); }, function () {});
+        if (r instanceof P) then(r, function () { hook('sheetReplace', [sheet]); }, function () {});
       });
       var GR = win.CSSGroupingRule && win.CSSGroupingRule.prototype;
       wrapMethod(GR, 'insertRule', function (rule, a, r) { hook('sheetInsert', [rule.parentStyleSheet, rule, r]); }, pre);
       wrapMethod(GR, 'deleteRule', function (rule, a) { hook('sheetDelete', [rule.parentStyleSheet, rule, a[0]]); }, pre);
-      [win.Document, win.ShadowRoot].forEach(function (C) {
+      each([win.Document, win.ShadowRoot], function (C) {
         wrapSetter(C && C.prototype, 'adoptedStyleSheets', function (root) { hook('adopt', [root]); });
       });
       wrapMethod(win.Element && win.Element.prototype, 'attachShadow', function (host, a, root) { hook('shadow', [host, root]); });
       var fields = [['HTMLInputElement', ['value', 'checked']], ['HTMLTextAreaElement', ['value']],
         ['HTMLSelectElement', ['value', 'selectedIndex']], ['HTMLOptionElement', ['selected']]];
-      fields.forEach(function (f) {
+      each(fields, function (f) {
         var C = win[f[0]];
-        f[1].forEach(function (prop) {
+        each(f[1], function (prop) {
           wrapSetter(C && C.prototype, prop, function (el) { hook('field', [el]); });
         });
       });
@@ -236,7 +295,7 @@
 
     function continueSession() {
       var s = load('sessionStorage', SESSION_KEY);
-      var t = Date.now();
+      var t = dateNow();
       if (s && typeof s.id === 'string' && /^[0-9a-f]{32}$/.test(s.id) && t - (s.last || 0) < idleMs &&
         t - (s.start || t) < maxMs) {
         if (!s.start) s.start = t;
@@ -246,14 +305,14 @@
     }
 
     function persist() {
-      if (wasm) session.seq = wasm.next_seq;
+      if (wasm) session.seq = wasm.r.next_seq;
       session.last = lastT;
       save('sessionStorage', SESSION_KEY, session);
     }
 
     /** Milliseconds since the epoch, never decreasing within a session. */
     function now() {
-      var t = Math.floor(performance.timeOrigin + performance.now());
+      var t = floor(perf.timeOrigin + perfNow());
       if (t > lastT) lastT = t;
       return lastT;
     }
@@ -267,9 +326,9 @@
 
     function enqueue(ev) {
       if (stopped) return;
-      if (walking && ev.k !== 'meta' && ev.k !== 'snap-part') { walking.held.push(ev); return; }
-      queue.push(ev);
-      if (!queueTimer) queueTimer = setTimeout(drain, 100);
+      if (walking && ev.k !== 'meta' && ev.k !== 'snap-part') { push(walking.held, ev); return; }
+      push(queue, ev);
+      if (!queueTimer) queueTimer = later(drain, 100);
     }
 
     /** How much work an event is to encode and convert, roughly in nodes. */
@@ -288,10 +347,10 @@
      * queue now (flush, page hidden).
      */
     function drain(all) {
-      if (queueTimer) { clearTimeout(queueTimer); queueTimer = 0; }
+      if (queueTimer) { clearT(queueTimer); queueTimer = 0; }
       while (wasm && queue.length) {
         pushSlice();
-        if (!all && queue.length) { queueTimer = setTimeout(drain, 0); return; }
+        if (!all && queue.length) { queueTimer = later(drain, 0); return; }
       }
     }
 
@@ -299,8 +358,12 @@
     function pushSlice() {
       var n = 0, w = 0;
       while (n < queue.length && (n === 0 || w + weight(queue[n]) <= DRAIN_SLICE)) w += weight(queue[n++]);
-      var batch = JSON.stringify(queue.splice(0, n));
-      try { wasm.push(batch, now()); } catch (e) { warn(e); }
+      var batch = splice(queue, 0, n);
+      try { wasm.r.push(toJSON(batch), now()); } catch (e) {
+        warn(e);
+        // One event that cannot be handed over must not cost the others.
+        if (n > 1) each(batch, function (ev) { try { wasm.r.push(toJSON([ev]), now()); } catch (e2) { warn(e2); } });
+      }
       compressLater();
     }
 
@@ -310,14 +373,14 @@
      * task, so that `flush()` after a big snapshot is not one long task.
      */
     function settle() {
-      return new Promise(function (resolve) {
+      return new P(function (resolve) {
         (function step() {
           var more = false;
           try {
             if (wasm && queue.length) { pushSlice(); more = true; }
-            else more = !!(wasm && wasm.work());
+            else more = !!(wasm && wasm.r.work());
           } catch (e) { warn(e); }
-          if (more) setTimeout(step, 0); else resolve();
+          if (more) setT(step, 0); else resolve();
         })();
       });
     }
@@ -329,11 +392,11 @@
     var workTimer = 0;
     function compressLater() {
       if (workTimer) return;
-      workTimer = setTimeout(function work() {
+      workTimer = later(function work() {
         workTimer = 0;
         var more = false;
-        try { more = !!(wasm && wasm.work()); } catch (e) { warn(e); }
-        if (more) workTimer = setTimeout(work, 0);
+        try { more = !!(wasm && wasm.r.work()); } catch (e) { warn(e); }
+        if (more) workTimer = later(work, 0);
       }, 0);
     }
 
@@ -371,7 +434,7 @@
       for (var n = node; n; n = up(n)) {
         m = memo.get(n);
         if (m !== undefined) break;
-        path.push(n);
+        push(path, n);
       }
       if (m === undefined) m = opts.maskAllText ? M_MASK : 0;
       for (var i = path.length - 1; i >= 0; i--) {
@@ -397,8 +460,8 @@
       var rules;
       try { rules = sheet.cssRules; } catch (_) { return null; } // cross-origin: kept by URL
       var out = [];
-      for (var i = 0; i < rules.length; i++) out.push(rules[i].cssText);
-      return out.join('\n');
+      for (var i = 0; i < rules.length; i++) push(out, rules[i].cssText);
+      return join(out, '\n');
     }
 
     function stylesheetText(el) {
@@ -425,13 +488,13 @@
       walk([root, parentId, rootCtx], out, fresh, Infinity);
     }
 
-    /** The loop of `serialize`, resumable: stops once `performance.now()`
+    /** The loop of `serialize`, resumable: stops once `perfNow()`
      *  passes `deadline` (checked every 256 nodes) and returns whether it
      *  finished; `stack` then holds where to go on. */
     function walk(stack, out, fresh, deadline) {
       var n = 0;
       while (stack.length) {
-        if ((++n & 255) === 0 && performance.now() > deadline) return false;
+        if ((++n & 255) === 0 && perfNow() > deadline) return false;
         var ctx = stack.pop(), pid = stack.pop(), node = stack.pop();
         var type = node.nodeType;
         if (type !== 1 && type !== 3 && type !== 4 && type !== 8 && type !== 9 && type !== 10 && type !== 11) continue;
@@ -451,13 +514,13 @@
             blocked.add(el);
             var r = el.getBoundingClientRect();
             rn.m = M_BLOCK; rn.bw = r.width; rn.bh = r.height;
-            out.push(rn);
+            push(out, rn);
             continue;
           }
           if (el.hasAttribute('data-reel-mask') || matches(el, opts.maskTextSelector)) childCtx |= M_MASK;
           if (el.hasAttribute('data-reel-unmask')) childCtx |= M_UNMASK;
           var attrs = el.attributes, a = [];
-          for (var i = 0; i < attrs.length; i++) a.push([attrs[i].name, attrs[i].value]);
+          for (var i = 0; i < attrs.length; i++) push(a, [attrs[i].name, attrs[i].value]);
           if (a.length) rn.a = a;
           var m = childCtx;
           var tag = rn.tag;
@@ -477,7 +540,7 @@
             // A sheet filled by insertRule (CSS-in-JS) has no text to copy.
             if (el.sheet && !/\S/.test(el.textContent)) {
               var txt = rulesText(el.sheet);
-              if (txt) late.push({ k: 'sheet', t: 0, node: id, op: 'rep', text: txt });
+              if (txt) push(late, { k: 'sheet', t: 0, node: id, op: 'rep', text: txt });
             }
           } else if (tag === 'script') {
             skipChildren = true; // script text is never needed: nothing runs in the replay
@@ -485,22 +548,22 @@
             inner = frameDoc(el);
             if (inner) frameDocs.set(el, inner);
           } else if ((tag === 'video' || tag === 'audio') && el.currentTime) {
-            late.push(mediaEvent(el, id, 'seek'));
+            push(late, mediaEvent(el, id, 'seek'));
           }
           // Scroll offsets force a layout: read them for the full snapshot
           // only (a node just added is almost never scrolled yet), and only
           // where there is content to scroll (children, a shadow tree, or
           // a field's own text): most elements of a big page are leaves.
           if (!fresh && (el.firstChild || el.shadowRoot || tag === 'textarea' || tag === 'input') &&
-              (el.scrollTop || el.scrollLeft)) late.push({ k: 'scroll', t: 0, id: id, x: el.scrollLeft, y: el.scrollTop });
+              (el.scrollTop || el.scrollLeft)) push(late, { k: 'scroll', t: 0, id: id, x: el.scrollLeft, y: el.scrollTop });
           if (sensitive.has(el)) m |= M_SENSITIVE;
           if (m) rn.m = m;
           if (!skipChildren && el.shadowRoot && el.shadowRoot.mode === 'open') {
             // Pushed after the children, so popped (serialised) first.
             var sr = el.shadowRoot;
-            out.push(rn);
-            for (var c0 = node.lastChild; c0; c0 = c0.previousSibling) stack.push(c0, id, childCtx);
-            stack.push(sr, id, childCtx);
+            push(out, rn);
+            for (var c0 = node.lastChild; c0; c0 = c0.previousSibling) push(stack, c0, id, childCtx);
+            push(stack, sr, id, childCtx);
             continue;
           }
         } else if (type === 3 || type === 4 || type === 8) {
@@ -512,10 +575,10 @@
         } else if (type === 9 || type === 11) {
           watchRoot(node, id);
         }
-        out.push(rn);
+        push(out, rn);
         if (skipChildren) continue;
-        for (var c = node.lastChild; c; c = c.previousSibling) stack.push(c, id, type === 1 ? childCtx : ctx);
-        if (inner) stack.push(inner, id, childCtx);
+        for (var c = node.lastChild; c; c = c.previousSibling) push(stack, c, id, type === 1 ? childCtx : ctx);
+        if (inner) push(stack, inner, id, childCtx);
       }
       return true;
     }
@@ -523,12 +586,12 @@
     /** Starts observing a document or shadow root, and queues its adopted
      *  stylesheets (after the nodes being serialised). */
     function watchRoot(root, id) {
-      if (root.adoptedStyleSheets && root.adoptedStyleSheets.length) late.push.apply(late, adoptEvents(root, id));
+      if (root.adoptedStyleSheets && root.adoptedStyleSheets.length) pushAll(late, adoptEvents(root, id));
       if (observedRoots.has(root)) return;
       observedRoots.add(root);
-      if (observer) observer.observe(root, OBSERVE);
+      if (observer) moObserve(observer, root, OBSERVE);
       if (root.nodeType === 9 && root !== document) {
-        docs.push(root);
+        push(docs, root);
         patchWindow(root.defaultView);
         listenDoc(root);
       }
@@ -562,8 +625,8 @@
     }
 
     /** Resolves once no snapshot walk is under way. */
-    function snapshotTaken() {
-      return walking ? walking.done.then(snapshotTaken) : Promise.resolve();
+    async function snapshotTaken() {
+      while (walking) await walking.done;
     }
 
     function snapshot() {
@@ -572,13 +635,13 @@
       enqueue({ k: 'meta', t: t, href: location.href, title: document.title || '', w: innerWidth, h: innerHeight, ua: navigator.userAgent });
       endWalk(walking); // a new snapshot supersedes one under way
       var w = walking = { stack: [document, 0, opts.maskAllText ? M_MASK : 0], nodes: [], held: [], dirty: false, timer: 0 };
-      w.done = new Promise(function (resolve) { w.resolve = resolve; });
+      w.done = new P(function (resolve) { w.resolve = resolve; });
       late = [];
       (function step() {
         w.timer = 0;
         if (walking !== w) return;
-        if (!w.dirty && !walk(w.stack, w.nodes, null, performance.now() + SNAP_SLICE_MS)) {
-          w.timer = setTimeout(function () { try { step(); } catch (e) { warn(e); endWalk(w); } }, 0);
+        if (!w.dirty && !walk(w.stack, w.nodes, null, perfNow() + SNAP_SLICE_MS)) {
+          w.timer = setT(function () { try { step(); } catch (e) { warn(e); endWalk(w); } }, 0);
           return;
         }
         completeSnapshot();
@@ -590,15 +653,15 @@
     function completeSnapshot() {
       var w = walking;
       if (!w) return;
-      if (w.timer) clearTimeout(w.timer);
-      if (observer && observer.takeRecords().length) w.dirty = true;
+      if (w.timer) clearT(w.timer);
+      if (observer && moTake(observer).length) w.dirty = true;
       if (w.dirty) {
         // `late` keeps what the first pass queued: constructed sheets are
         // sent once (the restart would not queue them again), and the rest
         // is state set again, harmless twice.
         w.nodes = [];
         walk([document, 0, opts.maskAllText ? M_MASK : 0], w.nodes, null, Infinity);
-        if (observer) observer.takeRecords();
+        if (observer) moTake(observer);
       } else {
         walk(w.stack, w.nodes, null, Infinity);
       }
@@ -607,8 +670,8 @@
       // A big page goes to the wasm half in parts, each handed over (and
       // converted) in its own task; the last part is the snapshot event.
       var at = 0;
-      for (; nodes.length - at > SNAP_PART; at += SNAP_PART) enqueue({ k: 'snap-part', nodes: nodes.slice(at, at + SNAP_PART) });
-      enqueue({ k: 'snap', t: t, nodes: at ? nodes.slice(at) : nodes, sx: scrollX, sy: scrollY });
+      for (; nodes.length - at > SNAP_PART; at += SNAP_PART) enqueue({ k: 'snap-part', nodes: slice(nodes, at, at + SNAP_PART) });
+      enqueue({ k: 'snap', t: t, nodes: at ? slice(nodes, at) : nodes, sx: scrollX, sy: scrollY });
       flushLate(t);
       for (var i = 0; i < w.held.length; i++) enqueue(w.held[i]);
     }
@@ -652,13 +715,13 @@
         if (!n) { n = nextSheet++; sheetIds.set(s, n); }
         if (!sentSheets.has(s)) {
           sentSheets.add(s);
-          out.push({ k: 'sheet', t: 0, cs: n, op: 'rep', text: rulesText(s) || '' });
+          push(out, { k: 'sheet', t: 0, cs: n, op: 'rep', text: rulesText(s) || '' });
         }
-        list.push(n);
+        push(list, n);
       }
-      out.push({ k: 'adopt', t: 0, root: id, sheets: list });
-      if (!adoptedKey.has(root)) adoptedRoots.push(root);
-      adoptedKey.set(root, list.join());
+      push(out, { k: 'adopt', t: 0, root: id, sheets: list });
+      if (!adoptedKey.has(root)) push(adoptedRoots, root);
+      adoptedKey.set(root, join(list));
       return out;
     }
 
@@ -669,14 +732,14 @@
      */
     var adoptedRoots = [], adoptedKey = new WeakMap();
     function checkAdopted() {
-      adoptedRoots.forEach(function (root) {
+      each(adoptedRoots, function (root) {
         var id = idOf(root);
         var sheets = root.adoptedStyleSheets || [];
         var key = [];
-        for (var i = 0; i < sheets.length; i++) key.push(sheetIds.get(sheets[i]) || -1);
-        if (!id || key.join() === adoptedKey.get(root)) return;
+        for (var i = 0; i < sheets.length; i++) push(key, sheetIds.get(sheets[i]) || -1);
+        if (!id || join(key) === adoptedKey.get(root)) return;
         var t = now();
-        adoptEvents(root, id).forEach(function (e) { e.t = t; enqueue(e); });
+        each(adoptEvents(root, id), function (e) { e.t = t; enqueue(e); });
       });
     }
 
@@ -688,10 +751,10 @@
         var len = 0;
         for (var i = 0; i < args.length && len < MAX_TEXT; i++) {
           var s = stringify(args[i]);
-          parts.push(s);
+          push(parts, s);
           len += s.length + 1;
         }
-        enqueue({ k: 'console', t: now(), level: level, text: clip(parts.join(' ')) });
+        enqueue({ k: 'console', t: now(), level: level, text: clip(join(parts, ' ')) });
       },
       sheetInsert: function (sheet, rule, index) {
         drainMutations();
@@ -721,7 +784,7 @@
         var id = idOf(root);
         if (!id) return;
         var t = now();
-        adoptEvents(root, id).forEach(function (e) { e.t = t; enqueue(e); });
+        each(adoptEvents(root, id), function (e) { e.t = t; enqueue(e); });
       },
       shadow: function (host, root) {
         drainMutations();
@@ -741,7 +804,7 @@
       // A hooked change (a shadow root, a CSSOM edit, a field set by
       // script) during the snapshot's walk: finish the walk first.
       if (walking) completeSnapshot();
-      hooks[name].apply(null, args);
+      rApply(hooks[name], null, args);
     };
 
     /* ---------------- mutations ---------------- */
@@ -781,10 +844,10 @@
      */
     function sortRoots(roots) {
       var byParent = new Map();
-      roots.forEach(function (n) {
+      each(roots, function (n) {
         var list = byParent.get(n.parentNode);
         if (!list) byParent.set(n.parentNode, list = []);
-        list.push(n);
+        push(list, n);
       });
       var out = [];
       byParent.forEach(function (list, parent) {
@@ -792,9 +855,9 @@
           var at = new Map();
           var i = 0;
           for (var c = parent.firstChild; c; c = c.nextSibling) at.set(c, i++);
-          list.sort(function (a, b) { return at.get(a) - at.get(b); });
+          sort(list, function (a, b) { return at.get(a) - at.get(b); });
         }
-        out.push.apply(out, list);
+        pushAll(out, list);
       });
       return out;
     }
@@ -822,7 +885,7 @@
           var gone = r.removedNodes, came = r.addedNodes;
           for (var j = 0, nj = gone.length; j < nj; j++) {
             var id = idOf(gone[j]);
-            if (id && !remSeen.has(id)) { remSeen.add(id); rem.push(id); }
+            if (id && !remSeen.has(id)) { remSeen.add(id); push(rem, id); }
           }
           for (var k = 0, nk = came.length; k < nk; k++) added.add(came[k]);
         } else if (type === 'attributes') {
@@ -860,7 +923,7 @@
         while (n.parentNode && !idOf(n.parentNode)) {
           var known = tops.get(n);
           if (known !== undefined) { n = known; break; }
-          path.push(n);
+          push(path, n);
           n = n.parentNode;
         }
         for (var i = 0; i < path.length; i++) tops.set(path[i], n);
@@ -872,12 +935,14 @@
         if (!n.parentNode || rootSet.has(n)) return;
         if (blocked.has(n.parentNode) || insideBlocked(n)) return;
         rootSet.add(n);
-        roots.push(n);
+        push(roots, n);
       });
-      roots = roots.filter(function (n) {
-        for (var p = n.parentNode; p; p = p.parentNode) if (rootSet.has(p)) return false;
-        return true;
+      var kept = [];
+      each(roots, function (n) {
+        for (var p = n.parentNode; p; p = p.parentNode) if (rootSet.has(p)) return;
+        push(kept, n);
       });
+      roots = kept;
       roots = sortRoots(roots);
       var fresh = new Set();
       var add = [];
@@ -899,10 +964,10 @@
         // A big batch: the rest of the adds, then the attribute and text
         // reads, go out from later tasks (see `continuePending`).
         pending = { roots: [], attrs: attrs, texts: texts, fresh: fresh };
-        for (var q = 0; q <= x; q++) pending.roots.push(roots[q], roots[q].parentNode);
+        for (var q = 0; q <= x; q++) push(pending.roots, roots[q], roots[q].parentNode);
         attrs = new Map();
         texts = new Set();
-        if (!pendingTimer) pendingTimer = setTimeout(continuePending, 0);
+        if (!pendingTimer) pendingTimer = later(continuePending, 0);
       }
 
       var ch = changes(attrs, texts, fresh), attr = ch.attr, text = ch.text;
@@ -917,7 +982,7 @@
             part = { k: 'mut', t: t, rem: [], add: [], attr: [], text: [] };
             size = 0;
           }
-          part.add.push(add[y]);
+          push(part.add, add[y]);
           size += add[y].nodes.length;
         }
         part.attr = attr;
@@ -938,7 +1003,7 @@
       var nodes = [];
       var parent = root.parentNode;
       serialize(root, idOf(parent), textCtx(parent, ctxOf(parent)), nodes, fresh);
-      if (nodes.length) add.push({ p: idOf(parent), n: next ? idOf(next) : 0, nodes: nodes });
+      if (nodes.length) push(add, { p: idOf(parent), n: next ? idOf(next) : 0, nodes: nodes });
       return nodes.length;
     }
 
@@ -980,7 +1045,7 @@
         }
       } catch (e) { warn(e); pending = null; }
       flushLate(t);
-      if (pending) pendingTimer = setTimeout(continuePending, 0);
+      if (pending) pendingTimer = later(continuePending, 0);
     }
 
     /** The attribute and text changes of a batch, as they read now; nodes
@@ -993,7 +1058,7 @@
         names.forEach(function (name) {
           var ev = { id: id, name: name, v: el.getAttribute(name) };
           if (MASKABLE_ATTRS[name]) fieldDesc(el, ev);
-          attr.push(ev);
+          push(attr, ev);
         });
       });
       var text = [];
@@ -1004,14 +1069,14 @@
         var ev = { id: id, v: n.data };
         var m = textCtx(n.parentNode, ctxOf(n, memo));
         if (m) ev.m = m;
-        text.push(ev);
+        push(text, ev);
       });
       return { attr: attr, text: text };
     }
 
     function drainMutations() {
       if (walking) completeSnapshot();
-      if (observer) onMutations(observer.takeRecords());
+      if (observer) onMutations(moTake(observer));
     }
 
     /** A same-origin frame navigated: its new document replaces the old. */
@@ -1028,7 +1093,7 @@
         frameDocs.set(el, d);
         var nodes = [];
         serialize(d, id, ctxOf(el), nodes, null);
-        ev.add.push({ p: id, n: 0, nodes: nodes });
+        push(ev.add, { p: id, n: 0, nodes: nodes });
       } else {
         frameDocs.delete(el);
       }
@@ -1039,12 +1104,10 @@
     /* ---------------- interactions ---------------- */
 
     function listen(target, type, fn, capture) {
-      var wrapped = function (e) {
-        try { fn(e); } catch (err) { warn(err); }
-      };
+      var wrapped = safe(fn);
       var o = { capture: !!capture, passive: true };
-      target.addEventListener(type, wrapped, o);
-      listeners.push([target, type, wrapped, o]);
+      on(target, type, wrapped, o);
+      push(listeners, [target, type, wrapped, o]);
     }
 
     /** The real target of an event, inside open shadow roots. */
@@ -1070,7 +1133,7 @@
       active();
       lastMoveAt = t;
       if (!moves) moves = { k: 'move', t: t, pos: [] };
-      moves.pos.push([e.clientX, e.clientY, t - moves.t]);
+      push(moves.pos, [e.clientX, e.clientY, t - moves.t]);
       if (t - moves.t >= 500 || moves.pos.length >= 50) flushMoves();
     }
     function onMouse(e) {
@@ -1087,7 +1150,7 @@
       lastTouchAt = t;
       active();
       var pts = [];
-      for (var i = 0; i < e.touches.length; i++) pts.push([e.touches[i].clientX, e.touches[i].clientY]);
+      for (var i = 0; i < e.touches.length; i++) push(pts, [e.touches[i].clientX, e.touches[i].clientY]);
       enqueue({ k: 'touch', t: t, kind: kind, pts: pts });
     }
 
@@ -1112,13 +1175,13 @@
       var d = tg.nodeType === 9 ? tg : tg.ownerDocument;
       var target = tg === d || tg === d.documentElement || tg === d.scrollingElement ? d : tg;
       scrolled.add(target);
-      if (!scrollTimer) scrollTimer = setTimeout(function () { try { flushScrolls(); } catch (err) { warn(err); } }, 100);
+      if (!scrollTimer) scrollTimer = setT(function () { try { flushScrolls(); } catch (err) { warn(err); } }, 100);
     }
 
     var resizeTimer = 0;
     function onResize() {
       if (resizeTimer) return;
-      resizeTimer = setTimeout(function () {
+      resizeTimer = later(function () {
         resizeTimer = 0;
         enqueue({ k: 'vp', t: now(), w: innerWidth, h: innerHeight });
       }, 200);
@@ -1180,7 +1243,7 @@
     var selTimer = 0;
     function onSelection() {
       if (selTimer) return;
-      selTimer = setTimeout(function () {
+      selTimer = setT(function () {
         selTimer = 0;
         try {
           var s = document.getSelection();
@@ -1231,8 +1294,8 @@
     /** Listeners every recorded document needs. */
     function listenDoc(d) {
       listen(d, 'mousemove', onMouseMove, true);
-      ['mousedown', 'mouseup', 'click', 'dblclick', 'contextmenu'].forEach(function (t) { listen(d, t, onMouse, true); });
-      ['touchstart', 'touchmove', 'touchend', 'touchcancel'].forEach(function (t) { listen(d, t, onTouch, true); });
+      each(['mousedown', 'mouseup', 'click', 'dblclick', 'contextmenu'], function (t) { listen(d, t, onMouse, true); });
+      each(['touchstart', 'touchmove', 'touchend', 'touchcancel'], function (t) { listen(d, t, onTouch, true); });
       listen(d, 'scroll', onScroll, true);
       listen(d, 'input', onInput, true);
       listen(d, 'change', onInput, true);
@@ -1240,11 +1303,11 @@
       listen(d, 'focusout', onFocus, true);
       listen(d, 'keydown', active, true);
       listen(d, 'load', onFrameLoadEvent, true);
-      Object.keys(MEDIA).forEach(function (t) { listen(d, t, onMedia, true); });
+      each(keys(MEDIA), function (t) { listen(d, t, onMedia, true); });
     }
 
     function captureCanvases() {
-      docs.forEach(function (d) {
+      each(docs, function (d) {
         var list = d.querySelectorAll('canvas');
         for (var i = 0; i < list.length; i++) {
           var c = list[i], id = idOf(c);
@@ -1262,13 +1325,13 @@
     /* ---------------- lifecycle ---------------- */
 
     function begin() {
-      observer = new MutationObserver(function (records) {
+      observer = new MO(function (records) {
         if (walking) { walking.dirty = true; return; }
         try { onMutations(records, true); } catch (e) { warn(e); }
       });
-      docs.push(document);
+      push(docs, document);
       observedRoots.add(document);
-      observer.observe(document, OBSERVE);
+      moObserve(observer, document, OBSERVE);
       patchWindow(window);
       snapshot();
       listenDoc(document);
@@ -1279,7 +1342,7 @@
       listen(window, 'error', onError, false);
       listen(window, 'unhandledrejection', onRejection, false);
       lastActivity = now();
-      tickTimer = setInterval(function () {
+      tickTimer = setI(function () {
         try {
           var t = now();
           if (t - session.start >= maxMs) rotate('max');
@@ -1289,7 +1352,7 @@
         } catch (e) { warn(e); }
       }, 1000);
       if (opts.canvasIntervalMs > 0) {
-        canvasTimer = setInterval(function () { try { captureCanvases(); } catch (e) { warn(e); } }, Math.max(100, opts.canvasIntervalMs));
+        canvasTimer = setI(function () { try { captureCanvases(); } catch (e) { warn(e); } }, M.max(100, opts.canvasIntervalMs));
       }
     }
 
@@ -1305,14 +1368,14 @@
       drain(true);
       if (wasm) {
         var old = wasm;
-        oldWasm.push(old);
-        old.flush().then(function () { oldWasm.splice(oldWasm.indexOf(old), 1); }, warn);
+        push(oldWasm, old);
+        then(old.flush(), function () { splice(oldWasm, indexOf(oldWasm, old), 1); });
       }
       if (!wasm) queue = []; // not sent yet: the new snapshot covers it
-      session = newSession(Date.now());
+      session = newSession(dateNow());
       self.sessionId = session.id;
       lastT = 0;
-      if (wasm) wasm = makeWasm();
+      if (wasm) wasm = new Link(wasmModuleRef, opts, session);
       snapshot();
       persist();
       lastActivity = now();
@@ -1321,11 +1384,6 @@
     }
 
     var wasmModuleRef = null;
-    function makeWasm() {
-      var r = new wasmModuleRef.Recorder(opts.endpoint, opts.ingestKey, session.id, session.seq || 0);
-      if (opts.maxBufferBytes > 0) r.set_buffer_limit(opts.maxBufferBytes);
-      return r;
-    }
 
     /**
      * A duplicated tab copies sessionStorage, and with it the session: both
@@ -1335,8 +1393,8 @@
      */
     function claim() {
       try {
-        if (!channel && typeof BroadcastChannel === 'function') {
-          channel = new BroadcastChannel('reel.sessions');
+        if (!channel && typeof BC === 'function') {
+          channel = new BC('reel.sessions');
           channel.onmessage = function (e) {
             try {
               var d = e.data || {};
@@ -1353,37 +1411,43 @@
     var claimed = null;
 
     var domReady = document.readyState === 'loading'
-      ? new Promise(function (resolve) { document.addEventListener('DOMContentLoaded', resolve, { once: true }); })
-      : Promise.resolve();
+      ? new P(function (resolve) { on(document, 'DOMContentLoaded', resolve, { once: true }); })
+      : null;
 
-    function claimWindow() { return new Promise(function (r) { setTimeout(r, 60); }); }
-
-    this.started = domReady.then(function () {
-      if (stopped) return;
+    // Only `await` on promises of our own: unlike `.then`, it does not go
+    // through the page's `Promise.prototype.then`.
+    this.started = (async function () {
+      try { return await startNow(); } catch (e) { warn(e); return null; }
+    })();
+    async function startNow() {
+      await domReady;
+      if (stopped) return null;
       claim();
       begin();
-      return Promise.all([loadWasm(opts.endpoint), claimWindow()]).then(function (r) {
-        if (stopped) return;
-        if (conflict) { conflict = false; rotate('duplicate'); }
-        wasmModuleRef = r[0];
-        wasm = makeWasm();
-        drain();
-        wasm.tick(now());
-        persist();
-        // The contract: `start` resolves once the first full snapshot is
-        // taken (its walk may span several tasks).
-        return snapshotTaken();
-      });
-    }).then(function () { return { sessionId: self.sessionId }; });
+      var mod = loadWasm(opts.endpoint);
+      then(mod, null, function () { /* awaited below */ });
+      await sleep(60); // the claim's window
+      wasmModuleRef = await mod;
+      if (stopped) return null;
+      if (conflict) { conflict = false; rotate('duplicate'); }
+      wasm = new Link(wasmModuleRef, opts, session);
+      drain();
+      wasm.tick(now());
+      persist();
+      // The contract: `start` resolves once the first full snapshot is
+      // taken (its walk may span several tasks).
+      await snapshotTaken();
+      return { sessionId: self.sessionId };
+    }
 
     this.event = function (name, data) {
       drainMutations();
       checkAdopted();
       flushMoves();
-      if (scrollTimer) { clearTimeout(scrollTimer); flushScrolls(); }
+      if (scrollTimer) { clearT(scrollTimer); flushScrolls(); }
       var json = null;
       if (data !== undefined) {
-        try { json = JSON.stringify(data); } catch (e) { warn(e); }
+        try { json = toJSON(data); } catch (e) { warn(e); }
         if (json && json.length > 65536) { warn('event data over 64 KiB dropped'); json = null; }
       }
       enqueue({ k: 'custom', t: now(), name: String(name).slice(0, 256), data: json === undefined ? null : json });
@@ -1394,54 +1458,123 @@
 
     this.identify = function (userId, traits) {
       var json = null;
-      if (traits !== undefined) { try { json = JSON.stringify(traits); } catch (e) { warn(e); } }
+      if (traits !== undefined) { try { json = toJSON(traits); } catch (e) { warn(e); } }
       enqueue({ k: 'identify', t: now(), user: String(userId).slice(0, 256), traits: json === undefined ? null : json });
     };
 
-    this.flush = function () {
-      return self.started.then(function () {
-        drainMutations();
-        flushMoves();
-        if (scrollTimer) { clearTimeout(scrollTimer); flushScrolls(); }
-        return settle();
-      }).then(function () {
-        // Whatever arrived while settling is in the seal too, and so is a
-        // session that rotated away meanwhile (its recorder still sending).
-        drain(true);
-        if (!wasm) return;
-        var p = wasm.flush();
-        persist();
-        return Promise.all([p].concat(oldWasm.map(function (o) { return o.flush(); })));
-      }).then(function () { return undefined; });
+    this.flush = async function () {
+      await self.started;
+      drainMutations();
+      flushMoves();
+      if (scrollTimer) { clearT(scrollTimer); flushScrolls(); }
+      await settle();
+      // Whatever arrived while settling is in the seal too, and so is a
+      // session that rotated away meanwhile (its recorder still sending).
+      drain(true);
+      if (!wasm) return;
+      var all = [wasm.flush()];
+      persist();
+      each(oldWasm, function (o) { push(all, o.flush()); });
+      for (var i = 0; i < all.length; i++) await all[i];
     };
 
     this.pageHidden = function () {
       drainMutations();
       flushMoves();
       drain(true);
-      if (wasm) { wasm.page_hidden(); persist(); }
+      if (wasm) { wasm.hidden(); persist(); }
     };
 
     /** Stops observing. `discard` drops what is not yet sent (opt-out). */
-    this.stop = function (discard) {
-      if (stopped) return Promise.resolve();
-      var done = discard ? Promise.resolve() : self.flush().catch(warn);
+    this.stop = async function (discard) {
+      if (stopped) return;
       if (discard) endWalk(walking);
-      return done.then(function () {
-        stopped = true;
-        endWalk(walking);
-        if (observer) observer.disconnect();
-        observer = null;
-        listeners.forEach(function (l) { l[0].removeEventListener(l[1], l[2], l[3]); });
-        listeners = [];
-        clearInterval(tickTimer);
-        clearInterval(canvasTimer);
-        clearTimeout(queueTimer);
-        if (channel) { try { channel.close(); } catch (_) { /* closed */ } channel = null; }
-        queue = [];
-        if (discard) { save('sessionStorage', SESSION_KEY, null); wasm = null; }
-      });
+      else {
+        try { await self.flush(); } catch (e) { warn(e); }
+      }
+      stopped = true;
+      endWalk(walking);
+      if (observer) moStop(observer);
+      observer = null;
+      each(listeners, function (l) { off(l[0], l[1], l[2], l[3]); });
+      listeners = [];
+      clearI(tickTimer);
+      clearI(canvasTimer);
+      clearT(queueTimer);
+      if (channel) { try { channel.close(); } catch (_) { /* closed */ } channel = null; }
+      queue = [];
+      if (discard) { save('sessionStorage', SESSION_KEY, null); if (wasm) wasm.stop(); wasm = null; }
     };
+  }
+
+  /**
+   * One session's wasm recorder (`r`: its queue of sealed chunks, and
+   * what to drop) and the sending of that queue: one request at a time,
+   * oldest first, with the captured fetch, retried with backoff and jitter.
+   */
+  function Link(mod, opts, session) {
+    var r = this.r = new mod.Recorder(session.id, session.seq || 0);
+    if (opts.maxBufferBytes > 0) r.set_buffer_limit(opts.maxBufferBytes);
+    var base = opts.endpoint + '/api/v1/sessions/' + session.id + '/chunks/';
+    var busy = false, failures = 0, retry = 0, lost = 0, stopped = false;
+
+    /** POSTs one chunk; `done(status)`, 0 when there was no answer. */
+    function post(seq, bytes, keepalive, done) {
+      try {
+        then(fetchFn(base + seq, {
+          method: 'POST', body: bytes, keepalive: keepalive, mode: 'cors', credentials: 'omit',
+          headers: { 'Content-Type': 'application/octet-stream', 'X-Reel-Key': opts.ingestKey },
+        }), function (res) { done(res.status); }, function () { done(0); });
+      } catch (e) { done(0); }
+    }
+
+    function pump() {
+      if (busy || retry || stopped) return;
+      var seq = r.begin_send();
+      if (seq < 0) return;
+      busy = true;
+      post(seq, r.chunk(0), false, safe(function (status) {
+        busy = false;
+        if (status >= 400 && status < 500 && status !== 408 && status !== 429) warn('the server refused a chunk (' + status + ')');
+        var go = r.sent(seq, status);
+        if (r.lost > lost) { lost = r.lost; warn('server unreachable: the oldest recording was dropped to bound memory'); }
+        if (go) { failures = 0; pump(); return; }
+        failures++;
+        retry = later(function () { retry = 0; pump(); }, mmin(500 * (1 << mmin(failures, 6)), 30000) * (0.5 + random() * 0.5));
+      }));
+    }
+
+    this.tick = function (t) {
+      try { r.tick(t); } catch (e) { warn(e); }
+      pump();
+    };
+
+    /** Resolves once every chunk sealed so far is acknowledged (or lost). */
+    this.flush = async function () {
+      var target = -1;
+      try { target = r.seal(); } catch (e) { warn(e); target = r.next_seq - 1; }
+      // An explicit flush does not wait out a backoff.
+      if (retry) { clearT(retry); retry = 0; }
+      pump();
+      while (!stopped && !r.done_through(target)) await sleep(20);
+    };
+
+    /** The page is going away: hand what fits to keepalive requests, which
+     *  outlive the page (browsers allow 64 KiB of them in flight); the
+     *  server's deduplication makes a chunk sent both ways harmless. */
+    this.hidden = function () {
+      try { r.seal(); } catch (e) { warn(e); }
+      var budget = 60 * 1024;
+      for (var i = 0, seq; (seq = r.chunk_seq(i)) >= 0; i++) {
+        var bytes = r.chunk(i);
+        if (bytes.length > budget) break;
+        budget -= bytes.length;
+        post(seq, bytes, true, function () {});
+      }
+      pump();
+    };
+
+    this.stop = function () { stopped = true; if (retry) clearT(retry); };
   }
 
   /* ------------------------------------------------------------------ */
@@ -1479,34 +1612,41 @@
     return current.started;
   }
 
+  /** A public call: an error inside is reported, never thrown; `fallback`
+   *  is returned instead. */
   function guard(fn, fallback) {
     return function () {
-      try { return fn.apply(null, arguments); } catch (e) { warn(e); return fallback; }
+      try { return rApply(fn, null, arguments); } catch (e) { warn(e); return fallback; }
+    };
+  }
+  /** A public call that returns a Promise: it always resolves (to
+   *  `fallback` when something failed inside). */
+  function guardAsync(fn, fallback) {
+    return async function () {
+      try { return await rApply(fn, null, arguments); } catch (e) { warn(e); return fallback; }
     };
   }
 
   var Reel = {
     __reel: true,
-    start: guard(function (options) {
+    start: guardAsync(function (options) {
       var opts = normalize(options);
-      if (!opts.ingestKey) return Promise.reject(new Error('Reel.start needs an ingestKey'));
+      if (!opts.ingestKey) throw new Error('Reel.start needs an ingestKey');
       if (current) return current.started;
-      if (opts.respectDoNotTrack && doNotTrack()) return Promise.resolve(null);
+      if (opts.respectDoNotTrack && doNotTrack()) return null;
       // Opted out (remembered) or waiting for consent: nothing is recorded
       // or stored until `Reel.consent(true)`.
       if (load('localStorage', OPTOUT_KEY) || (opts.requireConsent && !consentGranted)) {
-        return new Promise(function (resolve) { pendingConsent = { opts: opts, resolve: resolve }; });
+        return new P(function (resolve) { pendingConsent = { opts: opts, resolve: resolve }; });
       }
-      return begin(opts).catch(function (e) { warn(e); return null; });
-    }, Promise.resolve(null)),
-    stop: guard(function () {
+      return begin(opts);
+    }, null),
+    stop: guardAsync(function () {
       var c = current;
       current = null;
-      return c ? c.stop(false) : Promise.resolve();
-    }, Promise.resolve()),
-    flush: guard(function () {
-      return current ? current.flush() : Promise.resolve();
-    }, Promise.resolve()),
+      return c && c.stop(false);
+    }),
+    flush: guardAsync(function () { return current && current.flush(); }),
     sessionId: guard(function () { return current ? current.sessionId : null; }, null),
     event: guard(function (name, data) { if (current) current.event(name, data); }),
     identify: guard(function (userId, traits) { if (current) current.identify(userId, traits); }),
@@ -1517,11 +1657,11 @@
         if (pendingConsent && !current) {
           var p = pendingConsent;
           pendingConsent = null;
-          begin(p.opts).then(p.resolve, function (e) { warn(e); p.resolve(null); });
+          then(begin(p.opts), p.resolve, function (e) { warn(e); p.resolve(null); });
         }
       }
     }),
-    optOut: guard(function () {
+    optOut: guardAsync(function () {
       save('localStorage', OPTOUT_KEY, true);
       consentGranted = false;
       var c = current;
@@ -1531,8 +1671,7 @@
         pendingConsent = { opts: c.opts, resolve: function () {} };
         return c.stop(true);
       }
-      return Promise.resolve();
-    }, Promise.resolve()),
+    }),
   };
   window.Reel = Reel;
 

@@ -1,20 +1,22 @@
 //! The wasm-bindgen surface that `js/reel.js` drives. Every entry point
-//! returns errors as values or logs them: nothing here may throw into the
-//! host page (reel.js wraps each call in try/catch as a second guard).
+//! returns errors as values: nothing here may throw into the host page
+//! (reel.js wraps each call in try/catch as a second guard). Nothing here
+//! calls back into JavaScript either: the capture layer makes the requests
+//! and keeps the time with the built-ins it captured at load (see
+//! [`crate::transport`]), so a page that replaces globals cannot reach in.
 
 use crate::batch::Batcher;
 use crate::convert;
 use crate::raw::RawEvent;
-use crate::transport::{self, Shared, Transport};
+use crate::transport::Transport;
 use reel_shared::{ChunkError, Dropped, Event, EventData, FlatNode, SessionId};
 use std::cell::RefCell;
-use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]
 pub struct Recorder {
-    batcher: Rc<RefCell<Batcher>>,
-    transport: Shared,
+    batcher: RefCell<Batcher>,
+    transport: RefCell<Transport>,
     /// Nodes of a snapshot whose `snap` has not arrived yet.
     snapshot_head: RefCell<Vec<FlatNode>>,
 }
@@ -24,18 +26,13 @@ impl Recorder {
     /// `next_seq` continues a session that an earlier page of this tab
     /// started.
     #[wasm_bindgen(constructor)]
-    pub fn new(
-        endpoint: &str,
-        ingest_key: String,
-        session_id: &str,
-        next_seq: u32,
-    ) -> Result<Recorder, JsError> {
+    pub fn new(session_id: &str, next_seq: u32) -> Result<Recorder, JsError> {
         let session: SessionId = session_id
             .parse()
             .map_err(|e| JsError::new(&format!("{e}")))?;
         Ok(Recorder {
-            batcher: Rc::new(RefCell::new(Batcher::new(session, next_seq))),
-            transport: Transport::new(endpoint, session_id, ingest_key),
+            batcher: RefCell::new(Batcher::new(session, next_seq)),
+            transport: RefCell::new(Transport::default()),
             snapshot_head: RefCell::new(Vec::new()),
         })
     }
@@ -75,7 +72,7 @@ impl Recorder {
         self.batcher
             .borrow_mut()
             .push(events, now as u64)
-            .map_err(|e| JsError::new(&format!("reel: could not encode: {}", why(&e))))
+            .map_err(encode_error)
     }
 
     /// Compresses a piece of the open chunk ahead of its seal, so sealing
@@ -85,50 +82,90 @@ impl Recorder {
         self.batcher.borrow_mut().work()
     }
 
-    /// Seals the open chunk if it is due, and makes sure the transport runs.
-    pub fn tick(&self, now: f64) {
-        let dropped = self.transport.borrow_mut().take_dropped();
-        if let Some((chunks, bytes)) = dropped {
+    /// Puts a `Dropped` marker into the open chunk if one is due, and
+    /// seals the open chunk if it is due; the capture layer then sends.
+    pub fn tick(&self, now: f64) -> Result<(), JsError> {
+        let due = self.transport.borrow().marker_due();
+        if let Some((chunks, bytes)) = due {
             let ev = Event {
                 t: now as u64,
                 data: EventData::Dropped(Dropped { chunks, bytes }),
             };
-            if let Err(e) = self.batcher.borrow_mut().push([ev], now as u64) {
-                transport::warn(&format!("could not encode: {}", why(&e)));
-            }
+            let mut b = self.batcher.borrow_mut();
+            b.push([ev], now as u64).map_err(encode_error)?;
+            // The open chunk will be sealed with this seq.
+            self.transport
+                .borrow_mut()
+                .marker_placed(b.next_seq(), (chunks, bytes));
         }
         if self.batcher.borrow().due(now as u64) {
-            self.seal();
+            self.seal()?;
         }
-        self.pump();
+        Ok(())
     }
 
-    /// Resolves once every event pushed so far is acknowledged by the
-    /// server (durable).
-    pub fn flush(&self) -> js_sys::Promise {
-        let target = self.seal();
-        // Not left to the next tick: a recorder retired by a session
-        // rotation gets no more ticks, only this flush.
-        self.pump();
-        let t = self.transport.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
-            if let Some(seq) = target {
-                wait_until(&t, |tr| tr.done_through(seq)).await;
+    /// Seals the open chunk and queues it; returns the last sealed seq
+    /// (what a flush waits for), or -1 if this session sealed none.
+    pub fn seal(&self) -> Result<f64, JsError> {
+        let mut b = self.batcher.borrow_mut();
+        let seq = b.next_seq();
+        let sealed = b.seal();
+        let last = b.next_seq().checked_sub(1).map_or(-1.0, f64::from);
+        match sealed {
+            Ok(Some(chunk)) => self.transport.borrow_mut().enqueue(chunk),
+            Ok(None) => {}
+            Err(e) => {
+                // The chunk is lost: the next marker says so.
+                self.transport.borrow_mut().lost(seq, 0);
+                return Err(encode_error(e));
             }
-            Ok(JsValue::TRUE)
-        })
+        }
+        Ok(last)
     }
 
-    /// The page is being hidden or unloaded.
-    pub fn page_hidden(&self) {
-        self.seal();
-        transport::send_keepalive(&self.transport);
-        self.pump();
+    /// The seq of the chunk to send now (it is in flight until [`Self::sent`]),
+    /// or -1 when none waits.
+    pub fn begin_send(&self) -> f64 {
+        self.transport
+            .borrow_mut()
+            .begin_send()
+            .map_or(-1.0, |c| f64::from(c.seq))
+    }
+
+    /// The `i`th waiting chunk's bytes (0: the head), if any.
+    pub fn chunk(&self, i: usize) -> Option<Vec<u8>> {
+        self.transport.borrow().get(i).map(|c| c.bytes.clone())
+    }
+
+    /// The `i`th waiting chunk's seq, or -1.
+    pub fn chunk_seq(&self, i: usize) -> f64 {
+        self.transport
+            .borrow()
+            .get(i)
+            .map_or(-1.0, |c| f64::from(c.seq))
+    }
+
+    /// The server answered `status` (0: no answer) for chunk `seq`; returns
+    /// whether to go on at once (`false`: retry it after a backoff).
+    pub fn sent(&self, seq: u32, status: u16) -> bool {
+        self.transport.borrow_mut().sent(seq, status)
+    }
+
+    /// Whether every chunk up to and including `seq` is acknowledged (or
+    /// lost); a negative `seq` is always done.
+    pub fn done_through(&self, seq: f64) -> bool {
+        seq < 0.0 || self.transport.borrow().done_through(seq as u32)
     }
 
     #[wasm_bindgen(getter)]
     pub fn next_seq(&self) -> u32 {
         self.batcher.borrow().next_seq()
+    }
+
+    /// Every chunk this recorder lost (dropped, refused, failed to seal).
+    #[wasm_bindgen(getter)]
+    pub fn lost(&self) -> u32 {
+        self.transport.borrow().lost_total()
     }
 
     #[wasm_bindgen(getter)]
@@ -137,32 +174,8 @@ impl Recorder {
     }
 }
 
-impl Recorder {
-    /// Seals the open chunk and queues it; returns the last sealed seq, if
-    /// any chunk was sealed in this session.
-    fn seal(&self) -> Option<u32> {
-        let mut b = self.batcher.borrow_mut();
-        match b.seal() {
-            Ok(Some(sealed)) => self.transport.borrow_mut().enqueue(sealed),
-            Ok(None) => {}
-            Err(e) => transport::warn(&format!("could not encode a chunk: {}", why(&e))),
-        }
-        b.next_seq().checked_sub(1)
-    }
-
-    fn pump(&self) {
-        let t = self.transport.clone();
-        wasm_bindgen_futures::spawn_local(transport::pump(t));
-    }
-}
-
-async fn wait_until(t: &Shared, done: impl Fn(&Transport) -> bool) {
-    loop {
-        if done(&t.borrow()) {
-            return;
-        }
-        let _ = wasm_bindgen_futures::JsFuture::from(transport::sleep(20.0)).await;
-    }
+fn encode_error(e: ChunkError) -> JsError {
+    JsError::new(&format!("reel: could not encode: {}", why(&e)))
 }
 
 /// What went wrong in the encoder, which only fails in these two ways.

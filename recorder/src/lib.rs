@@ -15,8 +15,7 @@ pub mod convert;
 pub mod json;
 pub mod mask;
 pub mod raw;
+pub mod transport;
 
 #[cfg(target_arch = "wasm32")]
 mod api;
-#[cfg(target_arch = "wasm32")]
-mod transport;
