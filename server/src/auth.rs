@@ -3,7 +3,8 @@
 //! `reel_token` cookie that the sign-in page sets.
 //!
 //! Secrets are compared in constant time, so response timing does not leak
-//! how much of a guess was right.
+//! how much of a guess was right. The API token is held (and kept on disk)
+//! as its SHA-256 only: a presented token is hashed and compared.
 
 use crate::api::{ApiError, SharedState};
 use axum::extract::{Request, State};
@@ -18,7 +19,7 @@ pub const INGEST_KEY_HEADER: &str = "x-reel-key";
 
 pub struct Auth {
     ingest_keys: Vec<String>,
-    api_token: String,
+    api_token_hash: [u8; 32],
 }
 
 fn ct_eq(a: &str, b: &str) -> bool {
@@ -27,9 +28,14 @@ fn ct_eq(a: &str, b: &str) -> bool {
 
 impl Auth {
     pub fn new(ingest_keys: Vec<String>, api_token: String) -> Self {
+        Self::with_token_hash(ingest_keys, crate::config::token_hash(&api_token))
+    }
+
+    /// With the API token known by its hash only (see [`crate::config`]).
+    pub fn with_token_hash(ingest_keys: Vec<String>, api_token_hash: [u8; 32]) -> Self {
         Auth {
             ingest_keys,
-            api_token,
+            api_token_hash,
         }
     }
 
@@ -54,7 +60,7 @@ impl Auth {
     }
 
     pub fn api_token_ok(&self, token: &str) -> bool {
-        ct_eq(&self.api_token, token)
+        bool::from(crate::config::token_hash(token).ct_eq(&self.api_token_hash))
     }
 
     /// A reader: the bearer token or the sign-in cookie.

@@ -2,11 +2,20 @@
 //! in the environment, or generated once and kept in the data dir so that
 //! embedded `<script>` tags and bookmarked sign-ins keep working across
 //! restarts.
+//!
+//! The ingest key is public (every recorded page carries it) and is kept
+//! in clear. The API token is only ever compared, so only its SHA-256 is
+//! kept: whoever reads the data dir cannot sign in with it. It is shown
+//! once, when generated; a data dir of an earlier version that holds it
+//! in clear has it replaced by its hash at the next start (shown once
+//! more then).
 
 use crate::store::{Store, StoreError};
 
 const INGEST_KEY: &str = "ingest_key";
+/// Where earlier versions kept the generated token in clear.
 const API_TOKEN: &str = "api_token";
+const API_TOKEN_HASH: &str = "api_token_sha256";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -24,7 +33,52 @@ pub enum ConfigError {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Secrets {
     pub ingest_keys: Vec<String>,
-    pub api_token: String,
+    /// The API token in clear, when this process knows it: given, or
+    /// generated (or moved to a hash) by this start.
+    pub api_token: Option<String>,
+    /// What a presented token is checked against.
+    pub api_token_hash: [u8; 32],
+}
+
+/// The SHA-256 of a token.
+pub fn token_hash(token: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(token.as_bytes()).into()
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<[u8; 32]> {
+    let mut out = [0u8; 32];
+    if s.len() != 64 {
+        return None;
+    }
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// The stored token's hash; generated (and returned in clear) on first use.
+fn stored_or_generated_token(store: &Store) -> Result<(Option<String>, [u8; 32]), ConfigError> {
+    if let Some(h) = store.config_get(API_TOKEN_HASH)?.as_deref().and_then(unhex) {
+        // A clear copy left by an interrupted move: gone now.
+        if store.config_get(API_TOKEN)?.is_some() {
+            store.config_remove(API_TOKEN)?;
+        }
+        return Ok((None, h));
+    }
+    let token = match store.config_get(API_TOKEN)?.filter(|v| valid_secret(v)) {
+        Some(old) => old,
+        None => generate_secret()?,
+    };
+    let h = token_hash(&token);
+    store.config_set(API_TOKEN_HASH, &hex(&h))?;
+    store.config_remove(API_TOKEN)?;
+    store.flush_blocking()?;
+    Ok((Some(token), h))
 }
 
 /// 128 random bits as 32 lowercase hex digits.
@@ -76,14 +130,15 @@ pub fn resolve(
     if ingest_keys.is_empty() {
         ingest_keys.push(stored_or_generated(store, INGEST_KEY)?);
     }
-    let api_token = match given_token.map(str::trim).filter(|t| !t.is_empty()) {
-        Some(t) if valid_secret(t) => t.to_owned(),
+    let (api_token, api_token_hash) = match given_token.map(str::trim).filter(|t| !t.is_empty()) {
+        Some(t) if valid_secret(t) => (Some(t.to_owned()), token_hash(t)),
         Some(_) => return Err(ConfigError::BadSecret("the API token")),
-        None => stored_or_generated(store, API_TOKEN)?,
+        None => stored_or_generated_token(store)?,
     };
     Ok(Secrets {
         ingest_keys,
         api_token,
+        api_token_hash,
     })
 }
 
@@ -98,9 +153,15 @@ mod tests {
         let a = resolve(&store, &[], None).unwrap();
         assert_eq!(a.ingest_keys.len(), 1);
         assert_eq!(a.ingest_keys[0].len(), 32);
-        assert_eq!(a.api_token.len(), 32);
-        assert_ne!(a.ingest_keys[0], a.api_token);
-        assert_eq!(resolve(&store, &[String::new()], Some("")).unwrap(), a);
+        let token = a.api_token.clone().unwrap();
+        assert_eq!(token.len(), 32);
+        assert_eq!(a.api_token_hash, token_hash(&token));
+        assert_ne!(a.ingest_keys[0], token);
+        // Later starts know the hash only.
+        let again = resolve(&store, &[String::new()], Some("")).unwrap();
+        assert_eq!(again.ingest_keys, a.ingest_keys);
+        assert_eq!(again.api_token, None);
+        assert_eq!(again.api_token_hash, a.api_token_hash);
         let b = resolve(
             &store,
             &["k1".into(), "k2".into(), "k1".into()],
@@ -108,9 +169,26 @@ mod tests {
         )
         .unwrap();
         assert_eq!(b.ingest_keys, ["k1", "k2"]);
-        assert_eq!(b.api_token, "tok");
+        assert_eq!(b.api_token.as_deref(), Some("tok"));
+        assert_eq!(b.api_token_hash, token_hash("tok"));
         assert!(resolve(&store, &["bad key".into()], None).is_err());
         assert!(resolve(&store, &[], Some("a;b")).is_err());
+    }
+
+    /// A token an earlier version kept in clear is replaced by its hash:
+    /// the same token still works, and its clear text is gone from the
+    /// config.
+    #[test]
+    fn a_token_kept_in_clear_moves_to_its_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store.config_set(API_TOKEN, "old-clear-token").unwrap();
+        let a = resolve(&store, &[], None).unwrap();
+        assert_eq!(a.api_token.as_deref(), Some("old-clear-token"));
+        assert_eq!(a.api_token_hash, token_hash("old-clear-token"));
+        assert_eq!(store.config_get(API_TOKEN).unwrap(), None);
+        let b = resolve(&store, &[], None).unwrap();
+        assert_eq!((b.api_token, b.api_token_hash), (None, a.api_token_hash));
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod index;
 pub mod metrics;
 pub mod ratelimit;
 pub mod retention;
+pub mod serve;
 pub mod store;
 pub mod ui;
 pub mod validate;

@@ -5,7 +5,7 @@
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use reel_server::validate::IngestLimits;
-use reel_server::{api, archive, auth, config, retention, store};
+use reel_server::{api, archive, auth, config, retention, serve, store};
 use reel_shared::SessionId;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -95,6 +95,29 @@ struct ServeArgs {
     /// Most events one chunk may hold.
     #[arg(long, value_name = "N", env = "REEL_MAX_EVENTS_PER_CHUNK", default_value_t = IngestLimits::default().max_events)]
     max_events_per_chunk: usize,
+    /// Seconds a request's head or body may go without a byte before the
+    /// connection is dropped (a stalled body is answered 408).
+    #[arg(
+        long,
+        value_name = "SECS",
+        env = "REEL_STALL_TIMEOUT_SECS",
+        default_value_t = serve::ConnLimits::DEFAULT_STALL_TIMEOUT.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    stall_timeout_secs: u64,
+    /// Request-body bytes received at once, all requests together; a
+    /// request past it is answered 503 with Retry-After.
+    #[arg(
+        long,
+        value_name = "BYTES",
+        env = "REEL_MAX_INFLIGHT_BODY_BYTES",
+        default_value_t = serve::ConnLimits::DEFAULT_BODY_BUDGET
+    )]
+    max_inflight_body_bytes: usize,
+    /// Bytes kept free on the data dir's disk: below it ingest answers 507
+    /// (0: none). Default: 256 MiB or 5% of the disk, whichever is less.
+    #[arg(long, value_name = "BYTES", env = "REEL_MIN_FREE_BYTES")]
+    min_free_bytes: Option<u64>,
     /// Seconds between retention sweeps (for tests).
     #[arg(long, hide = true, default_value_t = 3600)]
     sweep_interval_secs: u64,
@@ -150,6 +173,12 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 fn main() -> anyhow::Result<()> {
     tune_malloc();
+    // Everything Reel creates (sled's later files too) is its owner's
+    // alone: the data dir holds what users did and the server's secrets.
+    // SAFETY: umask only sets the process's file-creation mask.
+    unsafe {
+        libc::umask(0o077);
+    }
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -220,7 +249,11 @@ fn import(args: ImportArgs) -> anyhow::Result<()> {
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let data = &args.data.data;
     std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
-    let store = store::Store::open(data)
+    let options = store::StoreOptions {
+        min_free_bytes: args.min_free_bytes,
+        ..Default::default()
+    };
+    let store = store::Store::open_with(data, options)
         .with_context(|| format!("opening the database in {}", data.display()))?;
     let secrets = config::resolve(&store, &args.ingest_keys, args.api_token.as_deref())?;
 
@@ -228,7 +261,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     for k in &secrets.ingest_keys {
         writeln!(out, "ingest key: {k}")?;
     }
-    writeln!(out, "api token: {}", secrets.api_token)?;
+    match &secrets.api_token {
+        Some(t) => writeln!(out, "api token: {t}")?,
+        None => writeln!(
+            out,
+            "api token: (kept hashed in the data dir, shown only when generated; \
+             to replace it, start with --api-token TOKEN or REEL_API_TOKEN)"
+        )?,
+    }
     out.flush()?;
     drop(out);
 
@@ -239,7 +279,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let state = Arc::new(api::AppState::new(
         store.clone(),
-        auth::Auth::new(secrets.ingest_keys, secrets.api_token),
+        auth::Auth::with_token_hash(secrets.ingest_keys, secrets.api_token_hash),
         limits,
         args.max_new_sessions_per_minute,
     ));
@@ -261,7 +301,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(%addr, data = %data.display(), "reel-server started");
 
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    let server = axum::serve(listener, api::app(state)).with_graceful_shutdown(async move {
+    // Requests carry the peer's address (`ConnectInfo`), for the
+    // per-address allowance.
+    let conn_limits = serve::ConnLimits {
+        stall_timeout: Duration::from_secs(args.stall_timeout_secs),
+        body_budget: args.max_inflight_body_bytes,
+        max_body: args.max_body_bytes,
+    };
+    let app = serve::guard(api::app(state), conn_limits);
+    let server = serve::run(listener, app, conn_limits.stall_timeout, async move {
         shutdown_signal().await;
         tracing::info!("shutting down");
         let _ = stop_tx.send(true);
@@ -273,7 +321,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tokio::time::sleep(SHUTDOWN_GRACE).await;
     };
     tokio::select! {
-        r = server => r.context("serving")?,
+        () = server => {}
         () = grace => tracing::warn!("requests still running after {SHUTDOWN_GRACE:?}; stopping anyway"),
     }
     store.flush().await.context("flushing the database")?;

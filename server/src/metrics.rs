@@ -223,6 +223,13 @@ impl Metrics {
                 let _ = writeln!(o, "reel_store_size_bytes {}", s.size_on_disk);
                 head(&mut o, "reel_sessions", "gauge", "Sessions stored.");
                 let _ = writeln!(o, "reel_sessions {}", s.sessions);
+                head(
+                    &mut o,
+                    "reel_store_damaged_bytes",
+                    "gauge",
+                    "Bytes of the segment log found damaged (failing their checksum) and skipped at start.",
+                );
+                let _ = writeln!(o, "reel_store_damaged_bytes {}", s.damaged_bytes);
             }
             Err(e) => tracing::warn!("metrics: storage stats: {e}"),
         }

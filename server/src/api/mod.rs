@@ -125,6 +125,9 @@ impl ApiError {
     }
 }
 
+/// Seconds a client waits before retrying on a full disk (`507`).
+pub const DISK_FULL_RETRY_AFTER: u64 = 30;
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -132,6 +135,17 @@ impl From<StoreError> for ApiError {
                 retry_after: Some(1),
                 ..Self::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
             },
+            // Nothing was stored: the recorder keeps the chunk and retries.
+            e if e.is_disk_full() => {
+                tracing::warn!("refusing a write: {e}");
+                ApiError {
+                    retry_after: Some(DISK_FULL_RETRY_AFTER),
+                    ..Self::new(
+                        StatusCode::INSUFFICIENT_STORAGE,
+                        "the server's disk is full; try again later",
+                    )
+                }
+            }
             e => Self::internal(e),
         }
     }

@@ -2,8 +2,16 @@
 //! ([`super::segments`]), and in sled only what is small: the session
 //! index and where each chunk is.
 //!
-//! Data dir layout: sled's files at the top (`db`, `conf`, ...), the log in
-//! `segments/`. sled trees:
+//! Data dir layout (the dir 0700, every file in it 0600: chunks are what
+//! users did, and the config holds secrets):
+//!
+//! | path          | what                                                            |
+//! |---------------|-----------------------------------------------------------------|
+//! | `db`, `conf`, `blobs/`, `snap.*` | sled's files: the index (trees below)        |
+//! | `segments/`   | the log: every chunk, the record of what was acknowledged       |
+//! | `keep.json`   | a copy of what the log cannot rebuild: the `config` values and the pending `wipe` entries ([`super::keep`]) |
+//!
+//! sled trees:
 //!
 //! | tree        | key                                   | value                               |
 //! |-------------|---------------------------------------|-------------------------------------|
@@ -39,23 +47,37 @@
 //!    the overlay is gone. At open every intact record of the log after
 //!    `indexed_to` is indexed again (a torn tail is cut, see
 //!    [`super::segments`]), so every acknowledged chunk is back, counted
-//!    once.
+//!    once. A damaged record there is skipped (and reported), never
+//!    indexed; one the index already names is found damaged when read,
+//!    and [`StoreError::Damaged`] tells the reader to skip that one alone.
+//!    Without sled at all, `indexed_to` is the start: the whole log is
+//!    read again, and the config values and pending wipes come from
+//!    `keep.json`.
 //! 3. [`Storage::delete_session`] writes the overlay to sled, then removes
 //!    the session's index entries and records its chunks' locations in
 //!    `wipe`, in one transaction, while ingest cannot index (so no chunk
 //!    merges into metadata being deleted); flushes sled (so no index entry
-//!    can come back and point at zeros); zeroes the records in the log and
-//!    syncs; then forgets the `wipe` entries. A crash in between leaves
-//!    `wipe` entries, which the next open zeroes first. Segments with no
-//!    live record left (but the newest) are removed.
+//!    can come back and point at zeros); lists the locations in
+//!    `keep.json` too; zeroes the records in the log and syncs; then
+//!    forgets the `wipe` entries (sled's, then `keep.json`'s). A crash in
+//!    between leaves `wipe` entries, which the next open zeroes first.
+//!    Segments with no live record left (but the newest) are removed.
+//! 5. Disk space: ingest is refused ([`StoreError::DiskFull`]) while the
+//!    filesystem has less than the headroom free ([`super::headroom`]),
+//!    so sled meets no full disk. Open writes nothing it cannot do
+//!    without: when a write there (finishing wipes, writing the re-read
+//!    index to sled) meets a full disk, the index stays in memory, the
+//!    store serves reads, and writes wait for room.
 //! 4. [`Storage::put_chunk`] (imports, tests) is a group of one followed by
 //!    a sync: durable and visible on return.
 //!
 //! Data dirs of the earlier layout (chunks in a sled tree `chunks`) are
 //! refused with [`StoreError::OldLayout`], not read.
 
-use super::segments::{Loc, LogError, NewRecord, Pos, Record, SegmentLog};
-use super::{ListRange, Page, PutOutcome, Storage, StorageStats, StoreError};
+use super::headroom::Headroom;
+use super::keep::Keep;
+use super::segments::{self, Loc, LogError, NewRecord, Pos, Record, SegmentLog};
+use super::{ListRange, Page, PutOutcome, Storage, StorageStats, StoreError, StoreOptions};
 use crate::index::{self, SessionMeta, START_KEY_LEN};
 use reel_shared::{ChunkHeader, Limits, SessionId};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
@@ -177,6 +199,16 @@ struct Shared {
     /// lost, and a retry would succeed without it (fsync semantics). From
     /// then on every write fails until a restart reads the log again.
     failed: AtomicBool,
+    /// ...and whether that failure was a full disk.
+    failed_full: AtomicBool,
+    keep: Keep,
+    headroom: Headroom,
+    /// Bad stretches of the log skipped at open, and their bytes.
+    damaged_regions: u64,
+    damaged_bytes: u64,
+    /// Opened on a full disk, with a temporary index: no writes at all
+    /// (the real index must not miss what they would change).
+    read_only: bool,
 }
 
 pub struct LogStorage {
@@ -216,6 +248,44 @@ fn seq_of(k: &[u8]) -> Result<u32, StoreError> {
     Ok(u32::from_be_bytes(b))
 }
 
+/// sled's files (it creates them with the process's umask): made private
+/// like the rest (invariant 5 of [`super::segments`]). Files sled creates
+/// later stay inside the 0700 dir.
+fn make_files_private(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        let Ok(t) = e.file_type() else { continue };
+        let r = if t.is_dir() {
+            if e.file_name() != "segments" {
+                make_files_private(&path);
+            }
+            segments::make_private(&path, segments::DIR_MODE)
+        } else if t.is_file() {
+            segments::make_private(&path, segments::FILE_MODE)
+        } else {
+            Ok(())
+        };
+        if let Err(err) = r {
+            tracing::warn!(path = %path.display(), "cannot make private: {err}");
+        }
+    }
+}
+
+/// A write at open that met a full disk is put off, not fatal (invariant
+/// 5): the store comes up and serves reads.
+fn tolerate_full(r: Result<(), StoreError>, what: &str) -> Result<(), StoreError> {
+    match r {
+        Err(e) if e.is_disk_full() => {
+            tracing::warn!("{what}: the disk is full ({e}); put off until there is room");
+            Ok(())
+        }
+        r => r,
+    }
+}
+
 /// A delete retries this often when its listing and its transaction
 /// disagree (which the locks should make impossible).
 const DELETE_ATTEMPTS: usize = 16;
@@ -228,7 +298,11 @@ enum DeleteOutcome {
 
 impl LogStorage {
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        let s = Arc::new(Shared::open(dir)?);
+        Self::open_with(dir, StoreOptions::default())
+    }
+
+    pub fn open_with(dir: &Path, options: StoreOptions) -> Result<Self, StoreError> {
+        let s = Arc::new(Shared::open(dir, options)?);
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let (s2, stop2) = (s.clone(), stop.clone());
         let checkpointer = std::thread::Builder::new()
@@ -275,18 +349,39 @@ impl Drop for LogStorage {
 }
 
 impl Shared {
-    fn open(dir: &Path) -> Result<Self, StoreError> {
-        let db = match Self::open_db(dir, SLED_SEGMENT_SIZE) {
+    fn open(dir: &Path, options: StoreOptions) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(LogError::Io)?;
+        segments::make_private(dir, segments::DIR_MODE).map_err(LogError::Io)?;
+        let opened = match Self::open_db(dir, SLED_SEGMENT_SIZE) {
             Err(StoreError::Db(sled::Error::Unsupported(ref m)))
                 if m.contains("io buffer size") =>
             {
-                Self::open_db(dir, LEGACY_SLED_SEGMENT_SIZE)?
+                Self::open_db(dir, LEGACY_SLED_SEGMENT_SIZE)
             }
-            r => r?,
+            r => r,
+        };
+        let (db, read_only) = match opened {
+            // sled writes as it opens: on a full disk the index is built
+            // again from the log in a temporary sled (in memory, or in the
+            // temp dir), and the store serves reads only (invariant 5).
+            Err(e) if e.is_disk_full() => {
+                tracing::warn!(
+                    "the disk is full ({e}): the index is rebuilt from the log in memory, \
+                     and this process serves reads only; free some space and restart"
+                );
+                let db = sled::Config::new()
+                    .temporary(true)
+                    .flush_every_ms(None)
+                    .segment_size(SLED_SEGMENT_SIZE)
+                    .open()?;
+                (db, true)
+            }
+            r => (r?, false),
         };
         if db.tree_names().iter().any(|n| n == b"chunks") {
             return Err(StoreError::OldLayout(dir.display().to_string()));
         }
+        make_files_private(dir);
         let log_meta = db.open_tree("log_meta")?;
         let from = match log_meta.get(INDEXED_TO)? {
             Some(v) => {
@@ -295,11 +390,39 @@ impl Shared {
             None => Pos::START,
         };
         let sessions = db.open_tree("sessions")?;
-        let (log, recovered) = SegmentLog::open(&dir.join("segments"), from)?;
+        let config = db.open_tree("config")?;
+        let keep = Keep::open(dir);
+        let in_sled: Vec<(String, String)> = config
+            .iter()
+            .filter_map(Result::ok)
+            .filter_map(|(k, v)| {
+                Some((
+                    String::from_utf8(k.to_vec()).ok()?,
+                    String::from_utf8(v.to_vec()).ok()?,
+                ))
+            })
+            .collect();
+        if let Err(e) = keep.adopt_config(in_sled) {
+            tracing::warn!("cannot copy the config to {}: {e}", super::keep::FILE_NAME);
+        }
+        let (log, recovered) = SegmentLog::open_with(
+            &dir.join("segments"),
+            from,
+            options.segment_bytes.unwrap_or(segments::MAX_SEGMENT_BYTES),
+        )?;
+        for d in &recovered.damaged {
+            tracing::warn!(
+                segment = d.seg,
+                offset = d.off,
+                bytes = d.bytes,
+                "damaged bytes in the segment log (failing their checksum): skipped; \
+                 the chunks they held are lost, every other one is kept"
+            );
+        }
         let s = Shared {
             chunk_loc: db.open_tree("chunk_loc")?,
             by_start: db.open_tree("by_start")?,
-            config: db.open_tree("config")?,
+            config,
             wipe: db.open_tree("wipe")?,
             session_count: AtomicU64::new(sessions.len() as u64),
             sessions,
@@ -312,8 +435,14 @@ impl Shared {
             checkpoint_lock: Mutex::new(()),
             live: Mutex::default(),
             failed: AtomicBool::new(false),
+            failed_full: AtomicBool::new(false),
+            keep,
+            headroom: Headroom::new(dir, options.min_free_bytes),
+            damaged_regions: recovered.damaged.len() as u64,
+            damaged_bytes: recovered.damaged.iter().map(|d| d.bytes).sum(),
+            read_only,
         };
-        s.finish_wipes()?;
+        tolerate_full(s.finish_wipes(), "finishing interrupted deletes")?;
         s.reindex(recovered.records, recovered.end)?;
         if recovered.cut_bytes > 0 {
             tracing::warn!(
@@ -339,21 +468,25 @@ impl Shared {
             })
     }
 
-    /// Zeroes what a delete interrupted by a crash left to zero.
+    /// Zeroes what a delete interrupted by a crash left to zero (listed
+    /// in sled, or in `keep.json` when sled was lost).
     fn finish_wipes(&self) -> Result<(), StoreError> {
         let keys: Vec<IVec> = self.wipe.iter().keys().collect::<Result<_, _>>()?;
-        if keys.is_empty() {
-            return Ok(());
-        }
-        let locs: Vec<Loc> = keys
+        let mut locs: Vec<Loc> = keys
             .iter()
             .map(|k| decode_loc(k))
             .collect::<Result<_, _>>()?;
+        let kept = self.keep.wipes();
+        if locs.is_empty() && kept.is_empty() {
+            return Ok(());
+        }
+        locs.extend(kept.iter().copied());
         self.log.wipe(&locs)?;
         for k in keys {
             self.wipe.remove(k)?;
         }
         self.db.flush()?;
+        self.keep.forget_wipes(&kept).map_err(LogError::Io)?;
         tracing::info!(chunks = locs.len(), "finished wiping deleted chunks");
         Ok(())
     }
@@ -389,13 +522,16 @@ impl Shared {
             }
             if batch.len() == REINDEX_BATCH {
                 self.index(&batch, None)?;
-                self.checkpoint(true)?;
+                tolerate_full(self.checkpoint(true), "writing the re-read index to sled")?;
                 batch.clear();
             }
         }
         self.index(&batch, end)?;
-        self.checkpoint(true)?;
-        self.db.flush()?;
+        tolerate_full(self.checkpoint(true), "writing the re-read index to sled")?;
+        tolerate_full(
+            self.db.flush().map(drop).map_err(StoreError::from),
+            "flushing the index",
+        )?;
         if count > 0 {
             tracing::info!(chunks = count, "re-indexed the end of the segment log");
         }
@@ -545,7 +681,7 @@ impl Shared {
             .log
             .segments()
             .into_iter()
-            .filter(|s| !live.contains_key(s))
+            .filter(|s| !live.contains_key(s) && !self.read_only)
             .collect();
         *lock(&self.live) = live;
         for seg in dead {
@@ -554,7 +690,26 @@ impl Shared {
         Ok(())
     }
 
+    fn check_writable(&self) -> Result<(), StoreError> {
+        if self.read_only {
+            return Err(StoreError::DiskFull(
+                "the server started on a full disk and serves reads only; \
+                 free some space and restart it"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
     fn check_failed(&self) -> Result<(), StoreError> {
+        self.check_writable()?;
+        if self.failed_full.load(Ordering::Relaxed) {
+            return Err(StoreError::DiskFull(
+                "the disk filled up while the segment log was being synced; \
+                 free some space and restart the server"
+                    .into(),
+            ));
+        }
         if self.failed.load(Ordering::Relaxed) {
             return Err(StoreError::Flush(
                 "an earlier sync of the segment log failed; restart the server".into(),
@@ -591,16 +746,18 @@ impl Shared {
             e => StoreError::Log(e),
         })?;
         if r.session != *id || r.seq != seq {
-            return Err(StoreError::Corrupt(format!(
-                "the log record for {id}/{seq} holds {}/{}",
-                r.session, r.seq
-            )));
+            return Err(StoreError::Damaged {
+                session: *id,
+                seq,
+                detail: format!("its place in the log holds {}/{}", r.session, r.seq),
+            });
         }
         Ok(r.chunk)
     }
 
     /// One delete attempt; see [`Storage::delete_session`] and invariant 3.
     fn try_delete(&self, id: &SessionId) -> Result<DeleteOutcome, StoreError> {
+        self.check_writable()?;
         let _c = lock(&self.checkpoint_lock);
         let skey = id.as_bytes();
         let (outcome, entries) = {
@@ -643,12 +800,19 @@ impl Shared {
                 .iter()
                 .map(|(_, v)| decode_loc(v))
                 .collect::<Result<_, _>>()?;
+            // Best effort: sled has them durably already.
+            if let Err(e) = self.keep.add_wipes(&locs) {
+                tracing::warn!("cannot list a delete in {}: {e}", super::keep::FILE_NAME);
+            }
             self.log.wipe(&locs)?;
             let mut batch = sled::Batch::default();
             for (_, loc) in &entries {
                 batch.remove(loc);
             }
             self.wipe.apply_batch(batch)?;
+            if let Err(e) = self.keep.forget_wipes(&locs) {
+                tracing::warn!("cannot update {}: {e}", super::keep::FILE_NAME);
+            }
             self.reclaim(&locs)?;
         }
         Ok(outcome)
@@ -709,6 +873,13 @@ impl Shared {
         if fresh.is_empty() {
             return Ok(outcomes);
         }
+        let bytes: u64 = fresh.iter().map(|&i| batch[i].1.len() as u64 + 64).sum();
+        if let Err(short) = self.headroom.check(bytes) {
+            return Err(StoreError::DiskFull(format!(
+                "{} bytes free on the data dir's disk, {} kept free",
+                short.free, short.min_free
+            )));
+        }
         let records: Vec<NewRecord<'_>> = fresh
             .iter()
             .map(|&i| NewRecord {
@@ -719,6 +890,7 @@ impl Shared {
             })
             .collect();
         let locs = self.log.append(&records)?;
+        self.headroom.appended(bytes);
         {
             let mut live = lock(&self.live);
             for loc in &locs {
@@ -904,9 +1076,13 @@ impl Shared {
         let _s = lock(&self.sync_lock);
         let records = std::mem::take(&mut lock(&self.pending).records);
         if let Err(e) = self.log.sync() {
+            let e = StoreError::from(e);
+            if e.is_disk_full() {
+                self.failed_full.store(true, Ordering::Relaxed);
+            }
             self.failed.store(true, Ordering::Relaxed);
             tracing::error!("syncing the segment log failed: {e}; refusing writes from now on");
-            return Err(e.into());
+            return Err(e);
         }
         if records.is_empty() {
             return Ok(());
@@ -1004,16 +1180,29 @@ impl Storage for LogStorage {
     }
 
     fn config_get(&self, name: &str) -> Result<Option<String>, StoreError> {
-        self.s
-            .config
-            .get(name.as_bytes())?
-            .map(|v| String::from_utf8(v.to_vec()).map_err(|e| StoreError::Corrupt(e.to_string())))
-            .transpose()
+        match self.s.config.get(name.as_bytes())? {
+            Some(v) => String::from_utf8(v.to_vec())
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt(e.to_string())),
+            // sled lost (or never had) it: the copy beside it.
+            None => Ok(self.s.keep.config(name)),
+        }
     }
 
     fn config_set(&self, name: &str, value: &str) -> Result<(), StoreError> {
+        self.s
+            .keep
+            .set_config(name, Some(value))
+            .map_err(LogError::Io)?;
         self.s.config.insert(name.as_bytes(), value.as_bytes())?;
         // Rare, and nothing else flushes sled every time.
+        self.s.db.flush()?;
+        Ok(())
+    }
+
+    fn config_remove(&self, name: &str) -> Result<(), StoreError> {
+        self.s.keep.set_config(name, None).map_err(LogError::Io)?;
+        self.s.config.remove(name.as_bytes())?;
         self.s.db.flush()?;
         Ok(())
     }
@@ -1022,6 +1211,8 @@ impl Storage for LogStorage {
         Ok(StorageStats {
             sessions: self.s.session_count.load(Ordering::Relaxed),
             size_on_disk: self.s.db.size_on_disk()? + self.s.log.size()?,
+            damaged_regions: self.s.damaged_regions,
+            damaged_bytes: self.s.damaged_bytes,
         })
     }
 

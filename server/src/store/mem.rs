@@ -16,6 +16,9 @@ pub struct MemStorage {
     pub syncs: AtomicU64,
     /// How long each sync takes, to make callers pile up behind it.
     pub sync_delay: Duration,
+    /// Seqs whose [`Storage::read_chunk`] answers [`StoreError::Damaged`],
+    /// as a chunk failing its checksum would: for the readers' tests.
+    pub damaged: Mutex<Vec<u32>>,
 }
 
 #[derive(Default)]
@@ -82,6 +85,15 @@ impl Storage for MemStorage {
     }
 
     fn read_chunk(&self, id: &SessionId, seq: u32) -> Result<Option<Vec<u8>>, StoreError> {
+        let damaged = self.damaged.lock().unwrap_or_else(|e| e.into_inner());
+        if damaged.contains(&seq) {
+            return Err(StoreError::Damaged {
+                session: *id,
+                seq,
+                detail: "made damaged by the test".into(),
+            });
+        }
+        drop(damaged);
         Ok(self.lock().chunks.get(&(*id, seq)).cloned())
     }
 
@@ -148,10 +160,16 @@ impl Storage for MemStorage {
         Ok(())
     }
 
+    fn config_remove(&self, name: &str) -> Result<(), StoreError> {
+        self.lock().config.remove(name);
+        Ok(())
+    }
+
     fn stats(&self) -> Result<StorageStats, StoreError> {
         Ok(StorageStats {
             sessions: self.lock().sessions.len() as u64,
             size_on_disk: 0,
+            ..Default::default()
         })
     }
 

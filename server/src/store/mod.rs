@@ -23,6 +23,8 @@
 //! 3. [`Storage::delete_session`] leaves no key of the session behind
 //!    (and [`LogStorage`] no byte of its chunks: they are zeroed on disk).
 
+pub mod headroom;
+mod keep;
 mod log;
 #[cfg(test)]
 pub mod mem;
@@ -66,12 +68,45 @@ pub enum StoreError {
         seq: u32,
         detail: String,
     },
+    /// The disk is (nearly) full: less than the headroom is free, or a
+    /// write met `ENOSPC`. Nothing was stored; retry later.
+    #[error("the disk is full: {0}")]
+    DiskFull(String),
     #[error(
         "the data directory {0} holds a database of an earlier layout (chunks inside sled), \
          which this version does not read: export its sessions with the version that wrote it \
          and import them here, or use another directory"
     )]
     OldLayout(String),
+}
+
+fn is_enospc(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT))
+        || e.kind() == std::io::ErrorKind::StorageFull
+}
+
+impl StoreError {
+    /// Whether this is a full disk, however it surfaced: answered `507`.
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            StoreError::DiskFull(_) => true,
+            StoreError::Log(segments::LogError::Io(e)) => is_enospc(e),
+            StoreError::Db(::sled::Error::Io(e)) => is_enospc(e),
+            _ => false,
+        }
+    }
+}
+
+/// How the server's backend is set up.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StoreOptions {
+    /// Bytes kept free on the data dir's disk: ingest is refused below
+    /// it. `None`: [`headroom::DEFAULT_MIN_FREE`] or 5% of the disk,
+    /// whichever is less; `Some(0)`: no headroom.
+    pub min_free_bytes: Option<u64>,
+    /// The size at which the log starts a new segment (tests make it
+    /// small); `None`: [`segments::MAX_SEGMENT_BYTES`].
+    pub segment_bytes: Option<u64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,6 +141,10 @@ pub struct ListRange {
 pub struct StorageStats {
     pub sessions: u64,
     pub size_on_disk: u64,
+    /// Stretches of the log found damaged (and skipped) at open, and
+    /// their bytes.
+    pub damaged_regions: u64,
+    pub damaged_bytes: u64,
 }
 
 /// Everything the server needs from a storage backend. Methods block (call
@@ -176,6 +215,7 @@ pub trait Storage: Send + Sync + 'static {
 
     fn config_get(&self, name: &str) -> Result<Option<String>, StoreError>;
     fn config_set(&self, name: &str, value: &str) -> Result<(), StoreError>;
+    fn config_remove(&self, name: &str) -> Result<(), StoreError>;
 
     fn stats(&self) -> Result<StorageStats, StoreError>;
 
@@ -318,6 +358,7 @@ fn commit_groups(backend: &dyn Storage, gc: &GroupCommit, pending: &mpsc::Receiv
         for (p, outcome) in group.into_iter().zip(outcomes) {
             let answer = match (&synced, outcome) {
                 (Ok(()), outcome) => outcome,
+                (Err(e), _) if e.is_disk_full() => Err(StoreError::DiskFull(e.to_string())),
                 (Err(e), _) => Err(StoreError::Flush(e.to_string())),
             };
             // The request may have gone (client hung up): nothing to do.
@@ -404,7 +445,11 @@ impl Store {
 
     /// The server's backend (segment log and sled index) in `dir`.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        Ok(Self::new(Arc::new(LogStorage::open(dir)?)))
+        Self::open_with(dir, StoreOptions::default())
+    }
+
+    pub fn open_with(dir: &Path, options: StoreOptions) -> Result<Self, StoreError> {
+        Ok(Self::new(Arc::new(LogStorage::open_with(dir, options)?)))
     }
 
     /// Makes every write that completed before this call durable, sharing
