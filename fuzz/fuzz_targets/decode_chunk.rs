@@ -27,6 +27,7 @@ fuzz_target!(|data: &[u8]| {
         max_body: usize::MAX,
         max_decompressed: MAX_DECOMPRESSED,
         max_events: 100_000,
+        ..Default::default()
     };
     let light = validate::validate_chunk(data, &ingest);
     // Both read the same header the same way.

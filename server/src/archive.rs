@@ -11,14 +11,19 @@
 //!
 //! The chunks are the stored bytes, unchanged. `meta` is informative:
 //! import rebuilds the session's metadata from the chunks themselves, each
-//! re-validated exactly as ingest validates it, so an archive can never
-//! put into a store anything the HTTP API would have refused.
+//! re-validated exactly as ingest validates it (the same two functions,
+//! [`check_chunk`] and [`check_session`], in archive order, against the
+//! session as it would stand after the chunks before it), so an archive can
+//! never put into a store anything the HTTP API would have refused. The
+//! HTTP API's allowances (sessions per minute, bytes per hour) are not
+//! applied: import is the operator's own command.
 
-use crate::index::SessionItem;
+use crate::index::{self, SessionItem};
 use crate::store::{now_ms, PutOutcome, Store, StoreError};
-use crate::validate::{validate_chunk, IngestLimits};
-use reel_shared::{ChunkError, SessionId};
+use crate::validate::{check_chunk, check_session, IngestLimits};
+use reel_shared::SessionId;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
 
 pub const ARCHIVE_VERSION: u32 = 1;
 
@@ -92,16 +97,22 @@ pub fn import(
     if a.reel_archive != ARCHIVE_VERSION {
         return Err(ArchiveError::Version(a.reel_archive));
     }
+    let now = now_ms();
+    // The session as it stands, and as it will after each chunk: what
+    // ingest would check the next chunk against. A chunk already stored
+    // (or twice in the archive) is a duplicate and changes nothing.
+    let mut meta = store.session(&a.session)?;
+    let mut stored: BTreeSet<u32> = store.chunk_seqs(&a.session, 0)?.into_iter().collect();
     let mut valid = Vec::with_capacity(a.chunks.len());
     for c in &a.chunks {
         let bad = |reason: String| ArchiveError::BadChunk { seq: c.seq, reason };
         let raw = base64::decode(&c.data).map_err(|e| bad(e.to_string()))?;
-        let h = validate_chunk(&raw, limits).map_err(|e: ChunkError| bad(e.to_string()))?;
-        if h.session != a.session || h.seq != c.seq {
-            return Err(bad(format!(
-                "it is chunk {} of session {}",
-                h.seq, h.session
-            )));
+        let h =
+            check_chunk(&raw, &a.session, c.seq, limits, now).map_err(|e| bad(e.to_string()))?;
+        let len = raw.len() as u64;
+        if stored.insert(h.seq) {
+            check_session(&h, len, meta.as_ref(), limits).map_err(|e| bad(e.to_string()))?;
+            meta = Some(index::merge(meta, &h, len, now));
         }
         valid.push((h, raw));
     }
@@ -110,7 +121,6 @@ pub fn import(
         stored: 0,
         duplicates: 0,
     };
-    let now = now_ms();
     for (h, raw) in &valid {
         match store.put_chunk(h, raw, now)? {
             PutOutcome::Stored { .. } => done.stored += 1,
@@ -229,7 +239,7 @@ mod tests {
         let limits = IngestLimits::default();
         for seq in [0, 1, 5] {
             let c = chunk(id, seq);
-            let h = validate_chunk(&c, &limits).unwrap();
+            let h = crate::validate::validate_chunk(&c, &limits).unwrap();
             a.put_chunk(&h, &c, 1).unwrap();
         }
         let mut archive = Vec::new();
@@ -265,5 +275,132 @@ mod tests {
         ));
         assert!(import(&c, b"{}", &limits).is_err());
         assert_eq!(c.session_key_count().unwrap(), 0);
+    }
+
+    fn archive_of(id: SessionId, chunks: &[(u32, Vec<u8>)]) -> Vec<u8> {
+        let chunks: Vec<serde_json::Value> = chunks
+            .iter()
+            .map(|(seq, c)| serde_json::json!({"seq": seq, "data": base64::encode(c)}))
+            .collect();
+        serde_json::to_vec(&serde_json::json!({
+            "reel_archive": 1,
+            "session": id.to_string(),
+            "chunks": chunks,
+        }))
+        .unwrap()
+    }
+
+    fn at(id: SessionId, seq: u32, times: &[u64]) -> Vec<u8> {
+        let ev: Vec<Event> = times
+            .iter()
+            .map(|&t| Event {
+                t,
+                data: EventData::Custom(Custom {
+                    name: "x".into(),
+                    data: None,
+                }),
+            })
+            .collect();
+        encode_chunk(id, seq, &ev).unwrap()
+    }
+
+    /// Import runs ingest's checks, every one: each archive below holds
+    /// one chunk ingest would refuse, and stores nothing.
+    #[test]
+    fn import_refuses_what_ingest_refuses() {
+        use crate::validate::tests::{with_frame_at, with_header, SKIPPABLE};
+        use crate::validate::{MAX_FUTURE_MS, MAX_SEQ_JUMP, MAX_SPAN_MS};
+        let id = SessionId([3; 16]);
+        let t0 = 1_700_000_000_000u64;
+        let limits = IngestLimits::default();
+        let good = chunk(id, 0);
+        let far = u32::MAX;
+        // (what the refusal says, the archive's chunks, the limits)
+        type Case = (&'static str, Vec<(u32, Vec<u8>)>, IngestLimits);
+        let cases: Vec<Case> = vec![
+            ("sequence number", vec![(far, at(id, far, &[t0]))], limits),
+            (
+                "year 9999",
+                vec![(0, at(id, 0, &[253_402_300_800_000]))],
+                limits,
+            ),
+            (
+                "ahead of the server's clock",
+                vec![(0, at(id, 0, &[now_ms() + MAX_FUTURE_MS + 60_000]))],
+                limits,
+            ),
+            (
+                "span more than",
+                vec![(0, at(id, 0, &[t0, t0 + MAX_SPAN_MS + 1]))],
+                limits,
+            ),
+            (
+                "from the rest of its session",
+                vec![
+                    (0, at(id, 0, &[t0])),
+                    (1, at(id, 1, &[t0 + MAX_SPAN_MS + 1])),
+                ],
+                limits,
+            ),
+            (
+                "past the highest",
+                vec![
+                    (0, good.clone()),
+                    (MAX_SEQ_JUMP + 1, chunk(id, MAX_SEQ_JUMP + 1)),
+                ],
+                limits,
+            ),
+            (
+                "over the limit",
+                vec![(0, good.clone())],
+                IngestLimits {
+                    max_body: good.len() - 1,
+                    ..limits
+                },
+            ),
+            (
+                "per session",
+                vec![(0, good.clone()), (1, chunk(id, 1))],
+                IngestLimits {
+                    max_session_bytes: good.len() as u64 + 1,
+                    ..limits
+                },
+            ),
+            (
+                "click count",
+                vec![(0, with_header(&good, |h| h.stats.clicks = 9))],
+                limits,
+            ),
+            (
+                "skippable",
+                vec![(0, with_frame_at(&good, 0, &SKIPPABLE))],
+                limits,
+            ),
+            ("differs from the URL", vec![(1, good.clone())], limits),
+        ];
+        for (what, chunks, limits) in cases {
+            let d = tempfile::tempdir().unwrap();
+            let store = Store::open(d.path()).unwrap();
+            let e = import(&store, &archive_of(id, &chunks), &limits).unwrap_err();
+            assert!(
+                matches!(&e, ArchiveError::BadChunk { .. }) && e.to_string().contains(what),
+                "{what}: {e}"
+            );
+            assert_eq!(store.session_key_count().unwrap(), 0, "{what}");
+        }
+        // The same chunks, each one acceptable, in one archive: fine; and
+        // again (every one a duplicate, counted once against the caps).
+        let d = tempfile::tempdir().unwrap();
+        let store = Store::open(d.path()).unwrap();
+        let ok = archive_of(
+            id,
+            &[(0, good.clone()), (1, chunk(id, 1)), (1, chunk(id, 1))],
+        );
+        let tight = IngestLimits {
+            max_session_bytes: 2 * good.len() as u64 + 2,
+            ..limits
+        };
+        assert_eq!(import(&store, &ok, &tight).unwrap().stored, 2);
+        assert_eq!(import(&store, &ok, &tight).unwrap().duplicates, 3);
     }
 }

@@ -50,6 +50,11 @@ pub struct SessionMeta {
     /// 0 in metadata written before the field existed.
     #[serde(default)]
     pub received_at: u64,
+    /// The highest seq stored, which bounds the next one's (see
+    /// [`crate::validate::check_session`]). 0 in metadata written before
+    /// the field existed.
+    #[serde(default)]
+    pub max_seq: u32,
 }
 
 impl SessionMeta {
@@ -115,6 +120,7 @@ pub fn merge(
         chunks: 0,
         bytes: 0,
         received_at: 0,
+        max_seq: 0,
     });
     m.started_at = m.started_at.min(h.t_start);
     m.ended_at = m.ended_at.max(h.t_end);
@@ -141,6 +147,7 @@ pub fn merge(
     m.chunks = m.chunks.saturating_add(1);
     m.bytes = m.bytes.saturating_add(chunk_bytes);
     m.received_at = m.received_at.max(now_ms);
+    m.max_seq = m.max_seq.max(h.seq);
     m
 }
 
@@ -492,6 +499,7 @@ mod tests {
             chunks: 1,
             bytes: 1,
             received_at: 0,
+            max_seq: 0,
         };
         let all = ListQuery {
             limit: 10,

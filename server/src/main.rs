@@ -4,6 +4,7 @@
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use reel_server::ratelimit::Allowances;
 use reel_server::validate::IngestLimits;
 use reel_server::{api, archive, auth, config, retention, serve, store};
 use reel_shared::SessionId;
@@ -86,6 +87,27 @@ struct ServeArgs {
         default_value_t = 600
     )]
     max_new_sessions_per_minute: u32,
+    /// New sessions one client address may start per minute under each
+    /// ingest key (0: no limit). Behind a reverse proxy every client has
+    /// the proxy's address: raise this or set it to 0 there.
+    #[arg(
+        long,
+        value_name = "N",
+        env = "REEL_MAX_NEW_SESSIONS_PER_ADDRESS_PER_MINUTE",
+        default_value_t = Allowances::default().new_sessions_per_address_per_minute
+    )]
+    max_new_sessions_per_address_per_minute: u32,
+    /// Bytes of chunks each ingest key may store per hour (0: no limit).
+    #[arg(
+        long,
+        value_name = "BYTES",
+        env = "REEL_MAX_BYTES_PER_KEY_PER_HOUR",
+        default_value_t = Allowances::default().bytes_per_key_per_hour
+    )]
+    max_bytes_per_key_per_hour: u64,
+    /// Bytes one session may store in all.
+    #[arg(long, value_name = "BYTES", env = "REEL_MAX_SESSION_BYTES", default_value_t = IngestLimits::default().max_session_bytes)]
+    max_session_bytes: u64,
     /// Largest request body ingest accepts, in bytes.
     #[arg(long, value_name = "BYTES", env = "REEL_MAX_BODY_BYTES", default_value_t = IngestLimits::default().max_body)]
     max_body_bytes: usize,
@@ -276,12 +298,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_body: args.max_body_bytes,
         max_decompressed: args.max_chunk_bytes,
         max_events: args.max_events_per_chunk,
+        max_session_bytes: args.max_session_bytes,
     };
     let state = Arc::new(api::AppState::new(
         store.clone(),
         auth::Auth::with_token_hash(secrets.ingest_keys, secrets.api_token_hash),
         limits,
-        args.max_new_sessions_per_minute,
+        Allowances {
+            new_sessions_per_key_per_minute: args.max_new_sessions_per_minute,
+            new_sessions_per_address_per_minute: args.max_new_sessions_per_address_per_minute,
+            bytes_per_key_per_hour: args.max_bytes_per_key_per_hour,
+        },
     ));
     if let Some(days) = args.retention_days {
         let keep = Duration::from_secs_f64(days * 86_400.0);

@@ -5,13 +5,28 @@
 //!
 //! - a valid header (magic, version, bounded size, `t_start <= t_end`,
 //!   `1 <= event_count <= max_events`), decoded with `reel_shared`;
-//! - followed by exactly one zstd frame, whose window and output are both
-//!   bounded by `max_decompressed` *while* it is inflated: a zstd bomb is
-//!   cut off at the limit, never inflated whole;
-//! - which inflates to well-formed MessagePack: one array of exactly
+//! - followed by zstd frames (one or more, each starting with the zstd
+//!   magic: a *skippable* frame, which libzstd would skip, is refused,
+//!   since the shared decoder that serves chunks does not skip it), whose
+//!   window and output are both bounded by `max_decompressed` *while* they
+//!   are inflated: a zstd bomb is cut off at the limit, never inflated
+//!   whole;
+//! - which inflate to well-formed MessagePack: one array of exactly
 //!   `event_count` elements, each itself an array whose first element is an
-//!   unsigned integer (an event's `t`), every string valid UTF-8, and no
-//!   byte after the array.
+//!   unsigned integer (an event's `t`) and whose second is a one-entry map
+//!   keyed by a string (the event's kind, as the recorder writes it),
+//!   every string valid UTF-8, and no byte after the array;
+//! - whose header agrees with the events (see [`check_events`]): the time
+//!   range, the clicks, the errors, the pages' URLs, the user agent and the
+//!   user id that the index shows are those of the body, not the client's
+//!   say-so.
+//!
+//! [`check_chunk`] adds what ingest and `import` check beyond the chunk
+//! itself (one function, so the two cannot drift apart): the URL's or the
+//! archive's session and seq, the body's size, and times the index can
+//! show (not past 9999, not far ahead of the server's clock, not spanning
+//! more than a session may). [`check_session`] checks a chunk against what
+//! its session already holds (bytes, time span, seq growth).
 //!
 //! It does not build the typed event tree (`Vec<Event>`), which costs
 //! about twice the decompression in allocations alone and would halve
@@ -25,7 +40,8 @@
 //! still to read instead of a stack, so nesting depth costs nothing, and a
 //! container claiming more elements than bytes remain is refused at once.
 
-use reel_shared::{decode_header, ChunkError, ChunkHeader, Limits};
+use crate::index::{SessionMeta, MAX_TIME_MS};
+use reel_shared::{decode_header, ChunkError, ChunkHeader, Limits, SessionId};
 use std::cell::RefCell;
 use zstd_safe::{DCtx, DParameter, InBuffer, OutBuffer, ResetDirective};
 
@@ -38,6 +54,13 @@ pub struct IngestLimits {
     pub max_decompressed: usize,
     /// Events in one chunk: 413 above.
     pub max_events: usize,
+    /// Bytes one session may store in all (its chunks as sent): 413 above,
+    /// since retrying will not make the chunk fit. 512 MiB by default: the
+    /// recorder ends a session after 4 hours (`maxSessionMs`), and four
+    /// hours of a heavy page (a big DOM rewritten often, canvas frames) is
+    /// a few hundred MB compressed at most, while one client posting 8 MiB
+    /// chunks into one session without end stops here.
+    pub max_session_bytes: u64,
 }
 
 impl Default for IngestLimits {
@@ -46,8 +69,153 @@ impl Default for IngestLimits {
             max_body: 8 * 1024 * 1024,
             max_decompressed: 32 * 1024 * 1024,
             max_events: 100_000,
+            max_session_bytes: 512 << 20,
         }
     }
+}
+
+/// Far above any real session (a chunk every second for four months), low
+/// enough that a garbage seq is caught as such.
+pub const MAX_SEQ: u32 = 10_000_000;
+
+/// How far a chunk's seq may run past the highest seq its session holds.
+/// A recorder numbers its chunks one by one; gaps come only from chunks it
+/// dropped, far fewer than this. Without a bound, a key holder could push
+/// a known session's seq anywhere.
+pub const MAX_SEQ_JUMP: u32 = 10_000;
+
+/// How far a session's events may span, first to last: the recorder's
+/// `maxSessionMs` (4 h by default) with a wide margin for an embedder
+/// that raised it and for clock corrections. A chunk outside it is
+/// refused, so a known session cannot be stretched over years.
+pub const MAX_SPAN_MS: u64 = 48 * 3600 * 1000;
+
+/// How far ahead of the server's clock a chunk's times may be. A page's
+/// clock may be wrong, but not by days; without this bound a session
+/// dated in the future would stay at the top of the newest-first list.
+pub const MAX_FUTURE_MS: u64 = 24 * 3600 * 1000;
+
+/// A refusal of [`check_chunk`] or [`check_session`]: the HTTP status it
+/// maps to is [`Refusal::too_large`]'s.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("bad chunk: {0}")]
+    Chunk(#[from] ChunkError),
+    /// 400: the chunk is well-formed but not acceptable.
+    #[error("{0}")]
+    Bad(String),
+    /// 413: over a size limit.
+    #[error("{0}")]
+    TooLarge(String),
+}
+
+impl Refusal {
+    /// Whether this is a size limit (413) rather than a bad request (400).
+    pub fn too_large(&self) -> bool {
+        match self {
+            Refusal::Chunk(e) => matches!(
+                e,
+                ChunkError::BodyTooLarge(_) | ChunkError::TooManyEvents(..)
+            ),
+            Refusal::Bad(_) => false,
+            Refusal::TooLarge(_) => true,
+        }
+    }
+}
+
+/// Everything ingest and `import` check about one chunk on its own, posted
+/// as chunk `seq` of session `id`, at `now_ms` on the server's clock.
+/// Returns its header. The cheap checks (size, seq, the header) come
+/// before the body is inflated.
+pub fn check_chunk(
+    bytes: &[u8],
+    id: &SessionId,
+    seq: u32,
+    limits: &IngestLimits,
+    now_ms: u64,
+) -> Result<ChunkHeader, Refusal> {
+    if bytes.len() > limits.max_body {
+        return Err(Refusal::TooLarge(format!(
+            "the chunk is {} bytes, over the limit of {}",
+            bytes.len(),
+            limits.max_body
+        )));
+    }
+    if seq >= MAX_SEQ {
+        return Err(Refusal::Bad(format!(
+            "the sequence number must be an integer from 0 to {}",
+            MAX_SEQ - 1
+        )));
+    }
+    let (header, body) = decode_header(bytes, &limits.chunk_limits())?;
+    if header.session != *id {
+        return Err(Refusal::Bad(
+            "the chunk's session id differs from the URL's (the archive's, on import)".into(),
+        ));
+    }
+    if header.seq != seq {
+        return Err(Refusal::Bad(
+            "the chunk's seq differs from the URL's (the archive's, on import)".into(),
+        ));
+    }
+    if header.t_end > MAX_TIME_MS {
+        return Err(Refusal::Bad(
+            "the chunk's timestamps are past the year 9999".into(),
+        ));
+    }
+    if header.t_end > now_ms.saturating_add(MAX_FUTURE_MS) {
+        return Err(Refusal::Bad(format!(
+            "the chunk's timestamps are more than {} hours ahead of the server's clock",
+            MAX_FUTURE_MS / 3_600_000
+        )));
+    }
+    if header.t_end - header.t_start > MAX_SPAN_MS {
+        return Err(Refusal::Bad(format!(
+            "the chunk's events span more than the {} hours a session may",
+            MAX_SPAN_MS / 3_600_000
+        )));
+    }
+    validate_body(&header, body, limits)?;
+    Ok(header)
+}
+
+/// Checks a chunk of `len` bytes, already through [`check_chunk`], against
+/// what its session holds (`None`: a new session). Concurrent chunks of
+/// one session are checked against the same metadata, so a cap may be
+/// overshot by the chunks in flight at once, never more.
+pub fn check_session(
+    h: &ChunkHeader,
+    len: u64,
+    meta: Option<&SessionMeta>,
+    limits: &IngestLimits,
+) -> Result<(), Refusal> {
+    let Some(m) = meta else {
+        return Ok(());
+    };
+    if m.bytes.saturating_add(len) > limits.max_session_bytes {
+        return Err(Refusal::TooLarge(format!(
+            "the session holds {} bytes; this chunk would take it over the limit of {} bytes per session",
+            m.bytes, limits.max_session_bytes
+        )));
+    }
+    let start = m.started_at.min(h.t_start);
+    let end = m.ended_at.max(h.t_end);
+    if end - start > MAX_SPAN_MS {
+        return Err(Refusal::Bad(format!(
+            "the chunk's timestamps are more than {} hours from the rest of its session's",
+            MAX_SPAN_MS / 3_600_000
+        )));
+    }
+    // Metadata written before `max_seq` existed has 0 there; a session of
+    // n chunks has seen a seq of n - 1 at least.
+    let at_least = u32::try_from(m.chunks.saturating_sub(1)).unwrap_or(u32::MAX);
+    let highest = m.max_seq.max(at_least);
+    if h.seq > highest.saturating_add(MAX_SEQ_JUMP) {
+        return Err(Refusal::Bad(format!(
+            "the chunk's seq is more than {MAX_SEQ_JUMP} past the highest its session holds ({highest})"
+        )));
+    }
+    Ok(())
 }
 
 impl IngestLimits {
@@ -66,22 +234,31 @@ impl IngestLimits {
 }
 
 /// Validates a chunk as described in the module doc; returns its header.
+/// (The chunk alone: [`check_chunk`] is what ingest and import run.)
 pub fn validate_chunk(bytes: &[u8], limits: &IngestLimits) -> Result<ChunkHeader, ChunkError> {
     let (header, body) = decode_header(bytes, &limits.chunk_limits())?;
+    validate_body(&header, body, limits)?;
+    Ok(header)
+}
+
+fn validate_body(
+    header: &ChunkHeader,
+    body: &[u8],
+    limits: &IngestLimits,
+) -> Result<(), ChunkError> {
     if header.event_count == 0 {
         return Err(ChunkError::Empty);
     }
     SCRATCH.with_borrow_mut(|scratch| {
         let Scratch { dctx, out } = scratch;
         let res = inflate_into(dctx, body, limits.max_decompressed, out)
-            .and_then(|()| check_events(out, header.event_count));
+            .and_then(|()| check_events(out, header));
         // A thread keeps what a typical chunk needs, not what a huge one took.
         if out.capacity() > KEEP_SCRATCH {
             *out = Vec::new();
         }
         res
-    })?;
-    Ok(header)
+    })
 }
 
 /// Per-thread decoder state: a libzstd context costs ~100 KB to set up and
@@ -123,6 +300,12 @@ fn inflate_into(
 ) -> Result<(), ChunkError> {
     let bad = |code: usize| ChunkError::BadBody(zstd_safe::get_error_name(code).to_owned());
     out.clear();
+    // libzstd would skip a skippable frame; the shared decoder, which
+    // serves the chunk to readers, refuses one. So every frame must be a
+    // data frame, checked before libzstd sees it.
+    if !body.starts_with(&reel_shared::chunk::ZSTD_MAGIC) {
+        return Err(not_a_data_frame(body));
+    }
     dctx.reset(ResetDirective::SessionOnly).map_err(bad)?;
     // A window is history the decoder keeps: bound it like the output.
     let window_log = usize::BITS - 1 - cap.max(128 * 1024).leading_zeros();
@@ -158,8 +341,11 @@ fn inflate_into(
             // frames (the recorder compresses big chunks a piece at a
             // time): libzstd goes on with the next one on the next call.
             let rest = &body[input.pos()..];
-            if rest.is_empty() || !rest.starts_with(&reel_shared::chunk::ZSTD_MAGIC) {
+            if rest.is_empty() {
                 break;
+            }
+            if !rest.starts_with(&reel_shared::chunk::ZSTD_MAGIC) {
+                return Err(not_a_data_frame(rest));
             }
             continue;
         }
@@ -174,9 +360,54 @@ fn inflate_into(
     Ok(())
 }
 
-/// Checks that `raw` is one MessagePack array of `count` events, each an
-/// array starting with an unsigned integer, and nothing after it.
-pub fn check_events(raw: &[u8], count: u32) -> Result<(), ChunkError> {
+/// What follows a zstd frame (or starts a body) that is not a data frame.
+fn not_a_data_frame(rest: &[u8]) -> ChunkError {
+    let magic = rest
+        .get(..4)
+        .and_then(|m| <[u8; 4]>::try_from(m).ok())
+        .map(u32::from_le_bytes);
+    match magic {
+        // 0x184D2A50 to 0x184D2A5F: skippable frames.
+        Some(m) if m & 0xffff_fff0 == 0x184d_2a50 => ChunkError::BadBody(
+            "a zstd skippable frame (readers of the chunk would not skip it)".into(),
+        ),
+        _ if rest.len() < 4
+            && reel_shared::chunk::ZSTD_MAGIC.starts_with(rest)
+            && !rest.is_empty() =>
+        {
+            ChunkError::BadBody("the zstd frame is truncated".into())
+        }
+        _ => ChunkError::TrailingBytes,
+    }
+}
+
+/// What the events of a chunk add up to, for [`check_events`] to compare
+/// with the header.
+struct Seen<'a> {
+    t_min: u64,
+    t_max: u64,
+    clicks: u32,
+    errors: u32,
+    /// Meta events so far (each one's URL is compared as it comes).
+    urls: usize,
+    user_agent: Option<&'a [u8]>,
+    user_id: Option<&'a [u8]>,
+}
+
+/// Checks that `raw` is one MessagePack array of the header's
+/// `event_count` events, each an array of an unsigned integer (its time)
+/// and its data (a one-entry map keyed by its kind's name), and nothing
+/// after it; and that the header's time range and stats are those of the
+/// events (as [`reel_shared::ChunkStats::from_events`] counts them), since
+/// the session index is built from headers alone.
+///
+/// The stats come out of the same walk, at the cost of a look at each
+/// event's kind: only the kinds that count (`Meta`, `Mouse`, `Console`,
+/// `PageError`, `Identify`) are read further, each in the one shape the
+/// recorder writes; any other shape of those is refused, since the stats
+/// of a shape this walk cannot read could not be checked.
+pub fn check_events(raw: &[u8], header: &ChunkHeader) -> Result<(), ChunkError> {
+    let count = header.event_count;
     let mut r = Reader { b: raw, pos: 0 };
     let n = match r.container()? {
         Some((Kind::Array, n)) => n,
@@ -188,18 +419,51 @@ pub fn check_events(raw: &[u8], count: u32) -> Result<(), ChunkError> {
             body: usize::try_from(n).unwrap_or(usize::MAX),
         });
     }
+    let mut seen = Seen {
+        t_min: u64::MAX,
+        t_max: 0,
+        clicks: 0,
+        errors: 0,
+        urls: 0,
+        user_agent: None,
+        user_id: None,
+    };
+    let urls = &header.stats.urls;
     for _ in 0..n {
         let fields = match r.container()? {
             Some((Kind::Array, f)) if f >= 2 => f,
             _ => return Err(structure("an event is not an array of its fields")),
         };
-        if !r.uint()? {
+        let Some(t) = r.uint()? else {
             return Err(structure("an event's time is not an unsigned integer"));
-        }
-        r.skip(fields - 1)?;
+        };
+        seen.t_min = seen.t_min.min(t);
+        seen.t_max = seen.t_max.max(t);
+        let rest = r.event_data(&mut seen, urls)?;
+        r.skip(fields - 2 + rest)?;
     }
     if r.pos != raw.len() {
         return Err(ChunkError::TrailingBytes);
+    }
+    let differs =
+        |what: &str| ChunkError::BadHeader(format!("the header's {what} differs from the events'"));
+    if seen.t_min != header.t_start || seen.t_max != header.t_end {
+        return Err(differs("time range"));
+    }
+    if seen.clicks != header.stats.clicks {
+        return Err(differs("click count"));
+    }
+    if seen.errors != header.stats.errors {
+        return Err(differs("error count"));
+    }
+    if seen.urls != urls.len() {
+        return Err(differs("list of URLs"));
+    }
+    if seen.user_agent != header.stats.user_agent.as_deref().map(str::as_bytes) {
+        return Err(differs("user agent"));
+    }
+    if seen.user_id != header.stats.user_id.as_deref().map(str::as_bytes) {
+        return Err(differs("user id"));
     }
     Ok(())
 }
@@ -223,8 +487,8 @@ struct Reader<'a> {
     pos: usize,
 }
 
-impl Reader<'_> {
-    fn take(&mut self, n: u64) -> Result<&[u8], ChunkError> {
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: u64) -> Result<&'a [u8], ChunkError> {
         let n = usize::try_from(n).map_err(|_| truncated())?;
         let end = self.pos.checked_add(n).ok_or_else(truncated)?;
         let s = self.b.get(self.pos..end).ok_or_else(truncated)?;
@@ -270,21 +534,118 @@ impl Reader<'_> {
         Ok(Some((kind, n)))
     }
 
-    /// Consumes an unsigned integer; false (and nothing consumed) when the
-    /// next value is something else.
-    fn uint(&mut self) -> Result<bool, ChunkError> {
+    /// Consumes an unsigned integer and returns it; `None` (and nothing
+    /// consumed) when the next value is something else.
+    fn uint(&mut self) -> Result<Option<u64>, ChunkError> {
         let m = *self.b.get(self.pos).ok_or_else(truncated)?;
         let len = match m {
-            0x00..=0x7f => 0,
+            0x00..=0x7f => {
+                self.pos += 1;
+                return Ok(Some(u64::from(m)));
+            }
             0xcc => 1,
             0xcd => 2,
             0xce => 4,
             0xcf => 8,
-            _ => return Ok(false),
+            _ => return Ok(None),
         };
         self.pos += 1;
-        self.take(len)?;
-        Ok(true)
+        self.be(len).map(Some)
+    }
+
+    /// Consumes a string (any width), checked to be UTF-8.
+    fn str(&mut self) -> Result<&'a [u8], ChunkError> {
+        let m = *self.b.get(self.pos).ok_or_else(truncated)?;
+        self.pos += 1;
+        let len = match m {
+            0xa0..=0xbf => u64::from(m & 0x1f),
+            0xd9 => self.be(1)?,
+            0xda => self.be(2)?,
+            0xdb => self.be(4)?,
+            _ => return Err(structure("a field the index reads is not a string")),
+        };
+        let s = self.take(len)?;
+        if !is_ascii(s) && std::str::from_utf8(s).is_err() {
+            return Err(ChunkError::BadBody("a string is not UTF-8".into()));
+        }
+        Ok(s)
+    }
+
+    /// Consumes an event's data as far as the stats need, adding to
+    /// `seen`; returns how many values of it are left to skip (1 when only
+    /// its kind was read, 0 when it was read whole or skipped here).
+    ///
+    /// Every kind is written as a fixmap of one entry keyed by a fixstr
+    /// (names are short); the kinds that count are fixarrays of their
+    /// fields, the field the stats need first or last.
+    #[inline]
+    fn event_data(&mut self, seen: &mut Seen<'a>, urls: &[String]) -> Result<u64, ChunkError> {
+        let b = self.b;
+        let p = self.pos;
+        let (Some(&0x81), Some(&k)) = (b.get(p), b.get(p + 1)) else {
+            return Err(structure("an event's data is not a one-entry map"));
+        };
+        if !(0xa0..0xc0).contains(&k) {
+            return Err(structure("an event's kind is not a short string"));
+        }
+        let end = p + 2 + usize::from(k & 0x1f);
+        let name = b.get(p + 2..end).ok_or_else(truncated)?;
+        self.pos = end;
+        let fields = |r: &mut Self, n: u8, kind: &str| -> Result<(), ChunkError> {
+            if b.get(r.pos) != Some(&(0x90 | n)) {
+                return Err(ChunkError::BadBody(format!(
+                    "not a list of events: a {kind} event is not written as the recorder writes it"
+                )));
+            }
+            r.pos += 1;
+            Ok(())
+        };
+        match name {
+            b"Mouse" => {
+                fields(self, 4, "Mouse")?;
+                if self.str()? == b"Click" {
+                    seen.clicks = seen.clicks.saturating_add(1);
+                }
+                self.skip(3)?;
+            }
+            b"Meta" => {
+                fields(self, 5, "Meta")?;
+                let href = self.str()?;
+                match urls.get(seen.urls) {
+                    Some(u) if u.as_bytes() == href => seen.urls += 1,
+                    _ => {
+                        return Err(ChunkError::BadHeader(
+                            "the header's list of URLs differs from the events'".into(),
+                        ))
+                    }
+                }
+                self.skip(3)?;
+                seen.user_agent = Some(self.str()?);
+            }
+            b"Console" => {
+                fields(self, 2, "Console")?;
+                if self.str()? == b"Error" {
+                    seen.errors = seen.errors.saturating_add(1);
+                }
+                self.skip(1)?;
+            }
+            b"PageError" => {
+                seen.errors = seen.errors.saturating_add(1);
+                return Ok(1);
+            }
+            b"Identify" => {
+                fields(self, 2, "Identify")?;
+                seen.user_id = Some(self.str()?);
+                self.skip(1)?;
+            }
+            _ => {
+                if !is_ascii(name) && std::str::from_utf8(name).is_err() {
+                    return Err(ChunkError::BadBody("a string is not UTF-8".into()));
+                }
+                return Ok(1);
+            }
+        }
+        Ok(0)
     }
 
     /// Consumes `n` whole values, containers included, without recursion:
@@ -466,6 +827,30 @@ pub(crate) mod tests {
         rmp_serde::to_vec(ev).unwrap()
     }
 
+    /// The header the encoder would write for `ev`.
+    fn header_of(ev: &[Event]) -> ChunkHeader {
+        ChunkHeader {
+            session: SessionId([1; 16]),
+            seq: 0,
+            t_start: ev.iter().map(|e| e.t).min().unwrap_or(0),
+            t_end: ev.iter().map(|e| e.t).max().unwrap_or(0),
+            event_count: ev.len() as u32,
+            stats: reel_shared::ChunkStats::from_events(ev),
+        }
+    }
+
+    /// A header of `count` events all at time `t`, with no stats.
+    fn plain(count: u32, t: u64) -> ChunkHeader {
+        ChunkHeader {
+            session: SessionId([1; 16]),
+            seq: 0,
+            t_start: t,
+            t_end: t,
+            event_count: count,
+            stats: Default::default(),
+        }
+    }
+
     #[test]
     fn real_chunks_pass() {
         let c = encode_chunk(SessionId([1; 16]), 3, &events(40)).unwrap();
@@ -473,20 +858,323 @@ pub(crate) mod tests {
         assert_eq!((h.seq, h.event_count), (3, 40));
     }
 
+    /// `chunk` with its header changed by `f` (the body untouched).
+    pub(crate) fn with_header(chunk: &[u8], f: impl FnOnce(&mut ChunkHeader)) -> Vec<u8> {
+        let (mut h, body) = decode_header(chunk, &Limits::default()).unwrap();
+        f(&mut h);
+        let hb = rmp_serde::to_vec(&h).unwrap();
+        let mut out = chunk[..5].to_vec();
+        out.extend_from_slice(&(hb.len() as u32).to_le_bytes());
+        out.extend_from_slice(&hb);
+        out.extend_from_slice(body);
+        out
+    }
+
+    /// `chunk` with `frame` inserted into its body at `at` bytes in.
+    pub(crate) fn with_frame_at(chunk: &[u8], at: usize, frame: &[u8]) -> Vec<u8> {
+        let (_, body) = decode_header(chunk, &Limits::default()).unwrap();
+        let start = chunk.len() - body.len();
+        let mut out = chunk[..start + at].to_vec();
+        out.extend_from_slice(frame);
+        out.extend_from_slice(&chunk[start + at..]);
+        out
+    }
+
+    /// A chunk whose body is two zstd frames (the array header's, then the
+    /// events', as the recorder writes a big chunk), and where the second
+    /// starts in the body.
+    pub(crate) fn two_frame_chunk(id: SessionId, t0: u64) -> (Vec<u8>, usize) {
+        let mut enc = reel_shared::ChunkEncoder::new(id, 0);
+        for i in 0..4000u64 {
+            enc.push(&Event {
+                t: t0 + i,
+                data: EventData::Custom(Custom {
+                    name: format!("{i:>40}"),
+                    data: None,
+                }),
+            })
+            .unwrap();
+        }
+        while enc.compress_some() {}
+        let c = enc.finish().unwrap();
+        let (_, body) = decode_header(&c, &Limits::default()).unwrap();
+        let second = body[4..]
+            .windows(4)
+            .position(|w| w == reel_shared::chunk::ZSTD_MAGIC)
+            .expect("a second frame")
+            + 4;
+        (c, second)
+    }
+
+    /// A skippable frame of 3 bytes (magic 0x184D2A53).
+    pub(crate) const SKIPPABLE: [u8; 11] = [0x53, 0x2a, 0x4d, 0x18, 3, 0, 0, 0, 1, 2, 3];
+
+    /// Events of every kind the stats count, and some they do not.
+    pub(crate) fn rich_events(t0: u64) -> Vec<Event> {
+        use reel_shared::*;
+        let meta = |href: &str, ua: &str| {
+            EventData::Meta(Meta {
+                href: href.into(),
+                title: "t".into(),
+                width: 1,
+                height: 2,
+                user_agent: ua.into(),
+            })
+        };
+        let mouse = |kind| {
+            EventData::Mouse(MouseInteraction {
+                kind,
+                id: 1,
+                x: 2,
+                y: 3,
+            })
+        };
+        let console = |level| {
+            EventData::Console(Console {
+                level,
+                text: "x".into(),
+            })
+        };
+        let data = vec![
+            meta("https://a.example/", "UA/1"),
+            mouse(MouseKind::Click),
+            mouse(MouseKind::Down),
+            console(ConsoleLevel::Error),
+            console(ConsoleLevel::Warn),
+            EventData::PageError(PageError {
+                kind: PageErrorKind::Uncaught,
+                message: "boom".into(),
+                source: None,
+                stack: Some("s".into()),
+            }),
+            EventData::Identify(Identify {
+                user_id: "u-1".into(),
+                traits: None,
+            }),
+            EventData::Custom(Custom {
+                name: "Meta".into(),
+                data: None,
+            }),
+            meta("https://a.example/two", "UA/2"),
+            mouse(MouseKind::Click),
+            EventData::Identify(Identify {
+                user_id: "u-2".into(),
+                traits: Some("{}".into()),
+            }),
+        ];
+        data.into_iter()
+            .enumerate()
+            .map(|(i, data)| Event {
+                t: t0 + 7 * i as u64 % 40,
+                data,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn header_stats_must_match_the_events() {
+        let limits = IngestLimits::default();
+        let c = encode_chunk(SessionId([1; 16]), 0, &rich_events(1_000)).unwrap();
+        let h = validate_chunk(&c, &limits).unwrap();
+        assert_eq!(
+            (h.stats.clicks, h.stats.errors, h.stats.urls.len()),
+            (2, 2, 2)
+        );
+        type Lie = fn(&mut ChunkHeader);
+        let lies: [(&str, Lie); 12] = [
+            ("time range", |h| h.t_start -= 1),
+            ("time range", |h| h.t_end += 1),
+            ("click count", |h| h.stats.clicks += 1),
+            ("click count", |h| h.stats.clicks = 0),
+            ("error count", |h| h.stats.errors = 1),
+            ("list of URLs", |h| {
+                h.stats.urls.pop().map(drop).unwrap_or(())
+            }),
+            ("list of URLs", |h| {
+                h.stats.urls.push("https://b.example/".into())
+            }),
+            ("list of URLs", |h| h.stats.urls.swap(0, 1)),
+            ("list of URLs", |h| {
+                h.stats.urls[1] = "https://a.example/twO".into()
+            }),
+            ("user agent", |h| h.stats.user_agent = Some("UA/1".into())),
+            ("user id", |h| h.stats.user_id = None),
+            ("user id", |h| h.stats.user_id = Some("admin".into())),
+        ];
+        for (what, lie) in lies {
+            let e = validate_chunk(&with_header(&c, lie), &limits).unwrap_err();
+            assert!(
+                matches!(&e, ChunkError::BadHeader(m) if m.contains(what)),
+                "{what}: {e}"
+            );
+        }
+        // Nothing counted, nothing claimed: fine.
+        let plain_events = events(5);
+        let c = encode_chunk(SessionId([1; 16]), 0, &plain_events).unwrap();
+        assert!(validate_chunk(&c, &limits).is_ok());
+        let e = validate_chunk(
+            &with_header(&c, |h| h.stats.user_agent = Some("x".into())),
+            &limits,
+        );
+        assert!(matches!(e, Err(ChunkError::BadHeader(_))), "{e:?}");
+    }
+
+    #[test]
+    fn a_counted_kind_in_another_shape_is_refused() {
+        // Mouse as a map of its fields, which serde would read but the walk
+        // cannot count.
+        let mut b = vec![0x91, 0x92, 0x05, 0x81, 0xa5];
+        b.extend(b"Mouse");
+        b.extend([0x81, 0xa4]);
+        b.extend(b"kind");
+        b.extend([0xa5]);
+        b.extend(b"Click");
+        let e = check_events(&b, &plain(1, 5)).unwrap_err();
+        assert!(e.to_string().contains("as the recorder writes it"), "{e}");
+        // A kind keyed by its index.
+        assert!(check_events(&[0x91, 0x92, 0x05, 0x81, 0x04, 0x94, 0xa5], &plain(1, 5)).is_err());
+    }
+
+    /// libzstd skips skippable frames, the shared decoder (what serves the
+    /// chunk) refuses them: ingest refuses them wherever they are.
+    #[test]
+    fn skippable_frames_are_refused_wherever_they_are() {
+        let limits = IngestLimits::default();
+        let (c, second) = two_frame_chunk(SessionId([1; 16]), 1_000);
+        assert!(validate_chunk(&c, &limits).is_ok());
+        assert!(reel_shared::decode_chunk(&c, &Limits::default()).is_ok());
+        let (_, body) = decode_header(&c, &Limits::default()).unwrap();
+        for at in [0, second, body.len()] {
+            let bad = with_frame_at(&c, at, &SKIPPABLE);
+            // The shared decoder refuses it...
+            assert!(
+                reel_shared::decode_chunk(&bad, &Limits::default()).is_err(),
+                "at {at}"
+            );
+            // ...and so does ingest.
+            let e = validate_chunk(&bad, &limits).unwrap_err();
+            assert!(e.to_string().contains("skippable"), "at {at}: {e}");
+        }
+    }
+
+    #[test]
+    fn chunk_and_session_checks() {
+        let limits = IngestLimits::default();
+        let id = SessionId([1; 16]);
+        let now = 1_800_000_000_000;
+        let c = encode_chunk(id, 4, &events(3)).unwrap();
+        assert!(check_chunk(&c, &id, 4, &limits, now).is_ok());
+        let bad = |r: Result<ChunkHeader, Refusal>, what: &str| {
+            let e = r.unwrap_err();
+            assert!(!e.too_large(), "{e}");
+            assert!(e.to_string().contains(what), "{what}: {e}");
+        };
+        bad(
+            check_chunk(&c, &SessionId([2; 16]), 4, &limits, now),
+            "session id differs",
+        );
+        bad(check_chunk(&c, &id, 5, &limits, now), "seq differs");
+        let c_max = encode_chunk(id, u32::MAX, &events(3)).unwrap();
+        bad(
+            check_chunk(&c_max, &id, u32::MAX, &limits, now),
+            "sequence number",
+        );
+        // Times: past 9999, a day ahead of the clock, a span of years.
+        let at = |t0: u64, t1: u64| {
+            let ev = [t0, t1].map(|t| Event {
+                t,
+                data: EventData::Custom(Custom {
+                    name: "x".into(),
+                    data: None,
+                }),
+            });
+            encode_chunk(id, 4, &ev).unwrap()
+        };
+        bad(
+            check_chunk(&at(1, MAX_TIME_MS + 1), &id, 4, &limits, u64::MAX),
+            "9999",
+        );
+        bad(
+            check_chunk(&at(now, now + MAX_FUTURE_MS + 1), &id, 4, &limits, now),
+            "ahead",
+        );
+        assert!(check_chunk(&at(now, now + MAX_FUTURE_MS), &id, 4, &limits, now).is_ok());
+        bad(
+            check_chunk(&at(now - MAX_SPAN_MS - 1, now), &id, 4, &limits, now),
+            "span",
+        );
+        // Size.
+        let small = IngestLimits {
+            max_body: c.len() - 1,
+            ..limits
+        };
+        assert!(check_chunk(&c, &id, 4, &small, now)
+            .unwrap_err()
+            .too_large());
+
+        // Against the session.
+        let h = check_chunk(&c, &id, 4, &limits, now).unwrap();
+        let meta = crate::index::merge(None, &h, 100, now);
+        assert!(check_session(&h, 10, None, &limits).is_ok());
+        assert!(check_session(&h, 10, Some(&meta), &limits).is_ok());
+        let tight = IngestLimits {
+            max_session_bytes: 150,
+            ..limits
+        };
+        assert!(check_session(&h, 50, Some(&meta), &tight).is_ok());
+        let e = check_session(&h, 51, Some(&meta), &tight).unwrap_err();
+        assert!(
+            e.too_large() && e.to_string().contains("per session"),
+            "{e}"
+        );
+        let far = ChunkHeader {
+            seq: 4 + MAX_SEQ_JUMP + 1,
+            ..h.clone()
+        };
+        let e = check_session(&far, 1, Some(&meta), &limits).unwrap_err();
+        assert!(!e.too_large() && e.to_string().contains("highest"), "{e}");
+        let near = ChunkHeader {
+            seq: 4 + MAX_SEQ_JUMP,
+            ..h.clone()
+        };
+        assert!(check_session(&near, 1, Some(&meta), &limits).is_ok());
+        let later = ChunkHeader {
+            t_start: h.t_end + MAX_SPAN_MS,
+            t_end: h.t_end + MAX_SPAN_MS,
+            ..h.clone()
+        };
+        let e = check_session(&later, 1, Some(&meta), &limits).unwrap_err();
+        assert!(
+            e.to_string().contains("from the rest of its session"),
+            "{e}"
+        );
+        let earlier = ChunkHeader {
+            t_start: h.t_end - MAX_SPAN_MS - 1,
+            t_end: h.t_end - MAX_SPAN_MS - 1,
+            ..h.clone()
+        };
+        assert!(check_session(&earlier, 1, Some(&meta), &limits).is_err());
+    }
+
     #[test]
     fn structure_is_checked() {
         let ev = events(3);
         let good = body(&ev);
-        assert!(check_events(&good, 3).is_ok());
+        let h = header_of(&ev);
+        assert!(check_events(&good, &h).is_ok());
+        let two = ChunkHeader {
+            event_count: 2,
+            ..h.clone()
+        };
         assert!(matches!(
-            check_events(&good, 2),
+            check_events(&good, &two),
             Err(ChunkError::EventCountMismatch { header: 2, body: 3 })
         ));
         let mut trailing = good.clone();
         trailing.push(0xc0);
-        assert_eq!(check_events(&trailing, 3), Err(ChunkError::TrailingBytes));
+        assert_eq!(check_events(&trailing, &h), Err(ChunkError::TrailingBytes));
         for cut in 0..good.len() {
-            assert!(check_events(&good[..cut], 3).is_err(), "cut at {cut}");
+            assert!(check_events(&good[..cut], &h).is_err(), "cut at {cut}");
         }
         // Not UTF-8 inside a string.
         let mut bad_utf8 = good.clone();
@@ -495,16 +1183,25 @@ pub(crate) mod tests {
             .position(|w| w == "é".as_bytes())
             .unwrap();
         bad_utf8[at] = 0xff;
-        assert!(check_events(&bad_utf8, 3).is_err());
+        assert!(check_events(&bad_utf8, &h).is_err());
         // A top-level map, a bare integer, an event whose time is a string.
-        assert!(check_events(&[0x81, 0x01, 0x02], 1).is_err());
-        assert!(check_events(&[0x05], 1).is_err());
-        assert!(check_events(&[0x91, 0x92, 0xa1, b'x', 0xc0], 1).is_err());
-        assert!(check_events(&[0x91, 0x92, 0x05, 0xc1], 1).is_err());
-        assert!(check_events(&[0x91, 0x92, 0x05, 0xc0], 1).is_ok());
+        let one = plain(1, 5);
+        assert!(check_events(&[0x81, 0x01, 0x02], &one).is_err());
+        assert!(check_events(&[0x05], &one).is_err());
+        assert!(check_events(&[0x91, 0x92, 0xa1, b'x', 0xc0], &one).is_err());
+        assert!(check_events(&[0x91, 0x92, 0x05, 0xc1], &one).is_err());
+        // An event's data: a one-entry map keyed by a short string.
+        assert!(check_events(&[0x91, 0x92, 0x05, 0xc0], &one).is_err());
+        assert!(check_events(&[0x91, 0x92, 0x05, 0x81, 0x01, 0xc0], &one).is_err());
+        assert!(check_events(&[0x91, 0x92, 0x05, 0x82, 0xa1, b'X', 0xc0], &one).is_err());
+        assert!(check_events(&[0x91, 0x92, 0x05, 0x81, 0xa1, 0xff, 0xc0], &one).is_err());
+        assert!(check_events(&[0x91, 0x92, 0x05, 0x81, 0xa1, b'X', 0xc0], &one).is_ok());
         // An array claiming four billion elements in a few bytes.
-        assert!(check_events(&[0x91, 0x92, 0x05, 0xdd, 0xff, 0xff, 0xff, 0xff], 1).is_err());
-        assert!(check_events(&[0xdd, 0xff, 0xff, 0xff, 0xff], u32::MAX).is_err());
+        let huge = [
+            0x91, 0x92, 0x05, 0x81, 0xa1, b'X', 0xdd, 0xff, 0xff, 0xff, 0xff,
+        ];
+        assert!(check_events(&huge, &one).is_err());
+        assert!(check_events(&[0xdd, 0xff, 0xff, 0xff, 0xff], &plain(u32::MAX, 0)).is_err());
     }
 
     /// One MessagePack value of any kind, every marker width included,
@@ -609,34 +1306,51 @@ pub(crate) mod tests {
             )
         ) {
             let mut b = vec![0x90 | events.len() as u8];
-            for (t, fields) in &events {
+            let (mut t_min, mut t_max) = (u64::MAX, 0);
+            for ((t, tv), fields) in &events {
+                // [t, {"Custom": any}, any...]
                 b.push(0x90 | (1 + fields.len()) as u8);
                 b.extend(t);
+                b.extend([0x81, 0xa6]);
+                b.extend(b"Custom");
                 b.extend(fields.concat());
+                t_min = t_min.min(*tv);
+                t_max = t_max.max(*tv);
             }
-            proptest::prop_assert_eq!(check_events(&b, events.len() as u32), Ok(()));
+            let h = ChunkHeader {
+                t_start: t_min,
+                t_end: t_max,
+                ..plain(events.len() as u32, 0)
+            };
+            proptest::prop_assert_eq!(check_events(&b, &h), Ok(()));
             // Every cut near the end, and a few hundred spread over the rest.
             let step = (b.len() / 300).max(1);
             for cut in (0..b.len()).step_by(step).chain(b.len().saturating_sub(64)..b.len()) {
-                proptest::prop_assert!(check_events(&b[..cut], events.len() as u32).is_err());
+                proptest::prop_assert!(check_events(&b[..cut], &h).is_err());
             }
         }
     }
 
-    /// An event's time: any unsigned integer marker.
-    fn any_value_time() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+    /// An event's time: any unsigned integer marker, and its value.
+    fn any_value_time() -> impl proptest::strategy::Strategy<Value = (Vec<u8>, u64)> {
         use proptest::prelude::*;
         prop_oneof![
-            (0u8..0x80).prop_map(|x| vec![x]),
+            (0u8..0x80).prop_map(|x| (vec![x], u64::from(x))),
             any::<u64>().prop_map(|x| {
                 let mut v = vec![0xcf];
                 v.extend_from_slice(&x.to_be_bytes());
-                v
+                (v, x)
             }),
             any::<u16>().prop_map(|x| {
                 let mut v = vec![0xcd];
                 v.extend_from_slice(&x.to_be_bytes());
-                v
+                (v, u64::from(x))
+            }),
+            any::<u8>().prop_map(|x| (vec![0xcc, x], u64::from(x))),
+            any::<u32>().prop_map(|x| {
+                let mut v = vec![0xce];
+                v.extend_from_slice(&x.to_be_bytes());
+                (v, u64::from(x))
             }),
         ]
     }
@@ -644,12 +1358,12 @@ pub(crate) mod tests {
     #[test]
     fn deep_nesting_does_not_recurse() {
         let depth = 1_000_000;
-        let mut b = vec![0x91, 0x92, 0x01];
+        let mut b = vec![0x91, 0x92, 0x01, 0x81, 0xa1, b'X'];
         b.extend(std::iter::repeat_n(0x91, depth));
         b.push(0xc0);
-        assert!(check_events(&b, 1).is_ok());
+        assert!(check_events(&b, &plain(1, 1)).is_ok());
         b.pop();
-        assert!(check_events(&b, 1).is_err());
+        assert!(check_events(&b, &plain(1, 1)).is_err());
     }
 
     /// A zstd frame of RLE blocks: `blocks` × 128 KiB of zeros in

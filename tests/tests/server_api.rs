@@ -129,3 +129,116 @@ async fn check(server: &ReelServer, id: &str, sent: &[Vec<u8>]) -> Result<()> {
     ensure!(raw == sent, "the raw chunks differ from those posted");
     Ok(())
 }
+
+fn custom_chunk(session: SessionId, seq: u32, t: u64) -> Result<Vec<u8>> {
+    let ev = [Event {
+        t,
+        data: EventData::Custom(Custom {
+            name: format!("c{seq}"),
+            data: None,
+        }),
+    }];
+    Ok(encode_chunk(session, seq, &ev)?)
+}
+
+/// The refusal is JSON with this status and a message naming `what`.
+fn refused(r: &http::HttpResponse, status: u16, what: &str) -> Result<()> {
+    ensure!(r.status == status, "{r:?}");
+    let msg = r.json()?["error"].as_str().unwrap_or("").to_owned();
+    ensure!(msg.contains(what), "{what}: {}", r.text());
+    Ok(())
+}
+
+/// Issue 20, against the real binary (which alone knows the client's
+/// address): garbage spends no new-session token, one address spends only
+/// its own allowance, a skippable zstd frame is refused, and the byte caps
+/// answer 413 (per session) and 429 with Retry-After (per key per hour).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allowances_and_caps_hold_against_the_real_server() -> Result<()> {
+    let t0 = 1_700_000_000_000u64;
+    let one = custom_chunk(SessionId([0; 16]), 0, t0)?.len();
+    let server = ReelServer::start_with_args(&[
+        "--max-new-sessions-per-minute",
+        "5",
+        "--max-new-sessions-per-address-per-minute",
+        "2",
+        "--max-session-bytes",
+        &(2 * one + one / 2).to_string(),
+    ])
+    .await?;
+    // Garbage as the first chunk of new sessions: 400 every time, and no
+    // token spent.
+    for n in 0..40u8 {
+        let id = random_hex()?;
+        let body: Vec<u8> = match n % 2 {
+            0 => vec![n],
+            _ => custom_chunk(SessionId([n; 16]), 0, t0)?,
+        };
+        let r = server.post_chunk(&id, 0, &body).await?;
+        refused(&r, 400, "")?;
+    }
+    // A skippable frame before the data frame.
+    let id_text = random_hex()?;
+    let id: SessionId = id_text.parse()?;
+    let good = custom_chunk(id, 0, t0)?;
+    let at = good.len()
+        - reel_shared::decode_header(&good, &reel_shared::Limits::default())?
+            .1
+            .len();
+    let mut skippable = good[..at].to_vec();
+    skippable.extend_from_slice(&[0x50, 0x2a, 0x4d, 0x18, 2, 0, 0, 0, 9, 9]);
+    skippable.extend_from_slice(&good[at..]);
+    refused(
+        &server.post_chunk(&id_text, 0, &skippable).await?,
+        400,
+        "skippable",
+    )?;
+    // Two real new sessions from this address get in; the third is over
+    // the address's allowance, not the key's (which garbage did not touch).
+    server
+        .post_chunk(&id_text, 0, &good)
+        .await?
+        .ensure_success("first session")?;
+    let other = random_hex()?;
+    let c = custom_chunk(other.parse()?, 0, t0)?;
+    server
+        .post_chunk(&other, 0, &c)
+        .await?
+        .ensure_success("second session")?;
+    let third = random_hex()?;
+    let r = server
+        .post_chunk(&third, 0, &custom_chunk(third.parse()?, 0, t0)?)
+        .await?;
+    refused(&r, 429, "client address")?;
+    ensure!(r.header("retry-after").is_some(), "{r:?}");
+    // Bytes per session: two chunks fit, the third is 413.
+    server
+        .post_chunk(&id_text, 1, &custom_chunk(id, 1, t0 + 1)?)
+        .await?
+        .ensure_success("second chunk")?;
+    let r = server
+        .post_chunk(&id_text, 2, &custom_chunk(id, 2, t0 + 2)?)
+        .await?;
+    refused(&r, 413, "per session")?;
+
+    // Bytes per key per hour: 429 with Retry-After once spent.
+    let server = ReelServer::start_with_args(&[
+        "--max-bytes-per-key-per-hour",
+        &(2 * one + one / 2).to_string(),
+    ])
+    .await?;
+    for seq in 0..2 {
+        server
+            .post_chunk(&id_text, seq, &custom_chunk(id, seq, t0 + u64::from(seq))?)
+            .await?
+            .ensure_success("within the hour's bytes")?;
+    }
+    let r = server
+        .post_chunk(&id_text, 2, &custom_chunk(id, 2, t0 + 2)?)
+        .await?;
+    refused(&r, 429, "bytes for the hour")?;
+    ensure!(r.header("retry-after").is_some(), "{r:?}");
+    // Still up.
+    ensure!(server.session(&id_text).await?["chunks"] == 2);
+    Ok(())
+}

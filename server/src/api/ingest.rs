@@ -1,29 +1,43 @@
 //! `POST /api/v1/sessions/{id}/chunks/{seq}`: where recorders send chunks.
 //!
 //! Open to any origin (the recorder runs on the embedder's site), guarded by
-//! an ingest key. The order of checks is the order of their cost: the key
-//! and the URL before the body is read, the body's size while it is read,
-//! the rate of new sessions before the chunk is inflated, and the chunk
-//! itself (see [`crate::validate`]) before it is stored. A chunk is
-//! acknowledged only once the ingest writer's sync has covered it (see
-//! [`crate::store::Store::put_durable`]).
+//! an ingest key. The order of checks is the order of their cost, with one
+//! exception that protects the allowances:
+//!
+//! 1. the key and the URL (session id, seq range), before the body is read;
+//! 2. the body's size, while it is read;
+//! 3. the chunk itself ([`crate::validate::check_chunk`], the same checks
+//!    `import` runs): header against URL and clock, then the body inflated
+//!    and walked, the header's stats checked against the events;
+//! 4. the chunk against its session's metadata
+//!    ([`crate::validate::check_session`]: bytes per session, time span,
+//!    seq growth);
+//! 5. the allowances ([`crate::ratelimit`]): new sessions per client
+//!    address and per key, bytes per key per hour. Cheaper than 3, but
+//!    taken only after it, so that garbage never spends a token: a client
+//!    sending junk costs the server some inflating (bounded by the inflate
+//!    permits) and the site nothing.
+//!
+//! A chunk is acknowledged only once the ingest writer's sync has covered
+//! it (see [`crate::store::Store::put_durable`]).
 
 use crate::api::{self, ApiError, SharedState};
 use crate::auth::INGEST_KEY_HEADER;
-use crate::index::MAX_TIME_MS;
 use crate::metrics::Stored;
+use crate::ratelimit::Refused;
 use crate::store::{now_ms, PutOutcome};
-use crate::validate::validate_chunk;
+use crate::validate::{check_chunk, check_session, Refusal};
 use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{DefaultBodyLimit, FromRequest, Path, Query, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, Path, Query, Request, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderName, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use reel_shared::{ChunkError, SessionId};
+use reel_shared::SessionId;
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tower_http::cors::{Any, CorsLayer};
 
@@ -34,9 +48,7 @@ use tower_http::cors::{Any, CorsLayer};
 /// one of them cannot stall every other connection of its worker.
 const INLINE_VALIDATION_BYTES: usize = 256 * 1024;
 
-/// Far above any real session (a chunk every second for four months), low
-/// enough that a garbage seq is caught as such.
-pub const MAX_SEQ: u32 = 10_000_000;
+pub use crate::validate::MAX_SEQ;
 
 pub fn routes(max_body: usize) -> Router<SharedState> {
     let cors = CorsLayer::new()
@@ -63,14 +75,38 @@ fn ingest_key(req: &Request) -> Option<String> {
     q.get("key").cloned()
 }
 
-fn chunk_error(e: ChunkError) -> ApiError {
-    let status = match e {
-        ChunkError::BodyTooLarge(_) | ChunkError::TooManyEvents(..) => {
-            StatusCode::PAYLOAD_TOO_LARGE
-        }
-        _ => StatusCode::BAD_REQUEST,
+fn refusal(e: Refusal) -> ApiError {
+    let status = if e.too_large() {
+        StatusCode::PAYLOAD_TOO_LARGE
+    } else {
+        StatusCode::BAD_REQUEST
     };
-    ApiError::new(status, format!("bad chunk: {e}"))
+    ApiError::new(status, e.to_string())
+}
+
+/// 429 with `Retry-After`, or 413 for a chunk no wait would let in.
+fn refused(r: Refused) -> ApiError {
+    let (wait, message) = match r {
+        Refused::AddressSessions(w) => (
+            w,
+            "too many new sessions from this client address for this ingest key; retry later",
+        ),
+        Refused::KeySessions(w) => (w, "too many new sessions for this ingest key; retry later"),
+        Refused::KeyBytes(w) => (
+            w,
+            "this ingest key stored its allowance of bytes for the hour; retry later",
+        ),
+        Refused::LargerThanHourlyBytes => {
+            return ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "the chunk is larger than this ingest key's allowance of bytes per hour",
+            )
+        }
+    };
+    ApiError {
+        retry_after: Some((wait.as_secs_f64().ceil() as u64).max(1)),
+        ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, message)
+    }
 }
 
 async fn put_chunk(
@@ -117,53 +153,54 @@ async fn ingest(
             MAX_SEQ - 1
         ))
     })?;
+    // The socket's peer, which the server's accept loop puts on every
+    // request (absent when the router is driven without a socket, as in
+    // the in-process tests).
+    let addr = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
     let body = Bytes::from_request(req, &())
         .await
         .map_err(|e| ApiError::new(e.status(), e.body_text()))?;
-
     let len = body.len() as u64;
-    // Only a session's first chunk takes a token. Two first chunks racing
-    // may both take one: the limit errs on the strict side.
-    if !state.store.has_session(&id)? {
-        if let Err(wait) = state.rate.take(key) {
-            return Err(ApiError {
-                retry_after: Some((wait.as_secs_f64().ceil() as u64).max(1)),
-                ..ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "too many new sessions for this ingest key; retry later",
-                )
-            });
-        }
-    }
+
     let permit = state
         .inflate_permits
         .acquire()
         .await
         .map_err(ApiError::internal)?;
     let h = if body.len() <= INLINE_VALIDATION_BYTES {
-        validate_chunk(&body, &state.limits).map_err(chunk_error)?
+        check_chunk(&body, &id, seq, &state.limits, now_ms()).map_err(refusal)?
     } else {
         let (st, b) = (state.clone(), body.clone());
-        api::blocking(move || validate_chunk(&b, &st.limits))
+        api::blocking(move || check_chunk(&b, &id, seq, &st.limits, now_ms()))
             .await?
-            .map_err(chunk_error)?
+            .map_err(refusal)?
     };
     drop(permit);
-    if h.session != id {
-        return Err(ApiError::bad_request(
-            "the chunk's session id differs from the URL's",
-        ));
+
+    let meta = state.store.session(&id)?;
+    // Only a session's first chunk takes a new-session token. Two first
+    // chunks racing may both take one: the limit errs on the strict side.
+    let admitted = check_session(&h, len, meta.as_ref(), &state.limits)
+        .map_err(refusal)
+        .and_then(|()| {
+            state
+                .rate
+                .admit(key, addr, meta.is_none(), len)
+                .map_err(refused)
+        });
+    if let Err(e) = admitted {
+        // Reposting a stored chunk is harmless (it stores nothing), even
+        // at a cap: a recorder whose answer was lost must not be told its
+        // stored chunk is refused. Looked up only here, off the hot path.
+        if meta.is_some() && state.store.chunk_seqs(&id, seq)?.first() == Some(&seq) {
+            return Ok(Stored::Duplicate);
+        }
+        return Err(e);
     }
-    if h.seq != seq {
-        return Err(ApiError::bad_request(
-            "the chunk's seq differs from the URL's",
-        ));
-    }
-    if h.t_end > MAX_TIME_MS {
-        return Err(ApiError::bad_request(
-            "the chunk's timestamps are past the year 9999",
-        ));
-    }
+
     // Returns once the chunk (or, for a duplicate, its first copy) is on
     // disk: the writer answers only after the sync that covers it.
     let outcome = state.store.put_durable(h, body, now_ms()).await?;
@@ -173,6 +210,10 @@ async fn ingest(
             bytes: len,
             new_session,
         },
-        PutOutcome::Duplicate => Stored::Duplicate,
+        PutOutcome::Duplicate => {
+            // A retry of a stored chunk stores nothing.
+            state.rate.refund_bytes(key, len);
+            Stored::Duplicate
+        }
     })
 }

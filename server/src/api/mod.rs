@@ -6,7 +6,7 @@ pub mod sessions;
 
 use crate::auth::{self, Auth};
 use crate::metrics::Metrics;
-use crate::ratelimit::RateLimiter;
+use crate::ratelimit::{Allowances, RateLimiter};
 use crate::store::{Store, StoreError};
 use crate::validate::IngestLimits;
 use crate::{assets, ui};
@@ -34,16 +34,18 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// `allowances`: an [`Allowances`], or a number of new sessions per
+    /// key per minute alone (the other allowances at their defaults).
     pub fn new(
         store: Store,
         auth: Auth,
         limits: IngestLimits,
-        new_sessions_per_minute: u32,
+        allowances: impl Into<Allowances>,
     ) -> Self {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         AppState {
             store,
-            rate: RateLimiter::new(auth.ingest_key_count(), new_sessions_per_minute),
+            rate: RateLimiter::new(auth.ingest_key_count(), allowances),
             auth,
             limits,
             metrics: Metrics::default(),

@@ -860,6 +860,7 @@ async fn limits_answer_413_with_a_reason() {
         max_body: 64 * 1024,
         max_decompressed: 1024 * 1024,
         max_events: 5,
+        ..IngestLimits::default()
     };
     let s = server_with(limits, 0);
     let id = sid(0x21);
@@ -1424,4 +1425,316 @@ async fn events_of_many_chunks_stream_in_order() {
     assert_eq!(ts.len(), 40 * 5);
     assert!(ts.windows(2).all(|w| w[0] <= w[1]));
     assert_eq!(ts[ts.len() - 1], T0 + 390_000 + 1_000);
+}
+
+// Issue 20: allowances, caps, and what ingest checks before it takes them.
+
+fn server_allowing(limits: IngestLimits, allow: crate::ratelimit::Allowances) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let state = Arc::new(AppState::new(
+        store,
+        Auth::new(vec![KEY.into(), KEY2.into()], TOKEN.into()),
+        limits,
+        allow,
+    ));
+    Server {
+        _dir: dir,
+        state: state.clone(),
+        app: app(state),
+    }
+}
+
+fn allow(per_key: u32, per_address: u32, bytes_per_hour: u64) -> crate::ratelimit::Allowances {
+    crate::ratelimit::Allowances {
+        new_sessions_per_key_per_minute: per_key,
+        new_sessions_per_address_per_minute: per_address,
+        bytes_per_key_per_hour: bytes_per_hour,
+    }
+}
+
+impl Server {
+    /// A chunk posted from `addr`, as `into_make_service_with_connect_info`
+    /// would tell the handler.
+    async fn ingest_from(&self, addr: &str, id: SessionId, seq: u32, chunk: Vec<u8>) -> Reply {
+        let peer = std::net::SocketAddr::new(addr.parse().unwrap(), 5000);
+        let mut req = Request::post(format!("/api/v1/sessions/{id}/chunks/{seq}"))
+            .header("x-reel-key", KEY)
+            .body(Body::from(chunk))
+            .unwrap();
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(peer));
+        self.send(req).await
+    }
+
+    fn error(r: &Reply) -> String {
+        r.json()["error"].as_str().unwrap_or("").to_owned()
+    }
+}
+
+/// Garbage posted as the first chunk of new sessions, from one address
+/// or many, never takes a token: the real sessions after it all get in.
+#[tokio::test]
+async fn garbage_never_spends_the_new_session_allowance() {
+    let s = server_allowing(IngestLimits::default(), allow(3, 2, 0));
+    let liar =
+        crate::validate::tests::with_header(&chunk(sid(0x01), 0, T0), |h| h.stats.clicks += 5);
+    for n in 0..200u32 {
+        let id = SessionId([0x01; 16]);
+        let (body, seq) = match n % 5 {
+            0 => (vec![n as u8], 0),
+            1 => (b"REEL\x02garbage".to_vec(), 0),
+            2 => (liar.clone(), 0),
+            // Another session's chunk.
+            3 => (chunk(sid(0x02), 0, T0), 0),
+            // The chunk of another seq.
+            _ => (chunk(id, 1, T0), 0),
+        };
+        let r = s
+            .ingest_from(&format!("192.0.2.{}", n % 3), id, seq, body)
+            .await;
+        r.assert_json_error(StatusCode::BAD_REQUEST);
+    }
+    for n in 0..3 {
+        let id = sid(0x10 + n);
+        let r = s.ingest_from("192.0.2.0", id, 0, chunk(id, 0, T0)).await;
+        if n < 2 {
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        } else {
+            // The address's own allowance (2), not the key's, ran out.
+            r.assert_json_error(StatusCode::TOO_MANY_REQUESTS);
+            assert!(Server::error(&r).contains("client address"), "{}", r.text());
+        }
+    }
+    let id = sid(0x1f);
+    let r = s.ingest_from("192.0.2.1", id, 0, chunk(id, 0, T0)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+}
+
+/// One address exhausting its allowance spends only its own and the
+/// key's: another address still gets in, until the key's runs out.
+#[tokio::test]
+async fn one_address_cannot_drain_the_key() {
+    let s = server_allowing(IngestLimits::default(), allow(6, 2, 0));
+    let n = std::cell::Cell::new(0u8);
+    let new_session = |addr: &'static str| {
+        n.set(n.get() + 1);
+        let id = sid(0x40 + n.get());
+        s.ingest_from(addr, id, 0, chunk(id, 0, T0))
+    };
+    for _ in 0..2 {
+        assert_eq!(new_session("198.51.100.1").await.status, StatusCode::OK);
+    }
+    for _ in 0..20 {
+        let r = new_session("198.51.100.1").await;
+        r.assert_json_error(StatusCode::TOO_MANY_REQUESTS);
+        assert!(r.header("retry-after").is_some());
+        assert!(Server::error(&r).contains("client address"), "{}", r.text());
+    }
+    // Another address: its own two, and the key has four left for it and
+    // a third one, the address's refusals having spent none.
+    for _ in 0..2 {
+        assert_eq!(new_session("198.51.100.2").await.status, StatusCode::OK);
+    }
+    for _ in 0..2 {
+        assert_eq!(new_session("2001:db8::1").await.status, StatusCode::OK);
+    }
+    let r = new_session("203.0.113.9").await;
+    r.assert_json_error(StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        Server::error(&r).contains("for this ingest key"),
+        "{}",
+        r.text()
+    );
+    // More chunks of started sessions are not new sessions.
+    let id = sid(0x41);
+    let r = s
+        .ingest_from("198.51.100.1", id, 1, chunk(id, 1, T0 + 2_000))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+}
+
+#[tokio::test]
+async fn bytes_per_session_are_capped_with_413() {
+    let one = chunk(sid(0x50), 0, T0).len() as u64;
+    let limits = IngestLimits {
+        max_session_bytes: 3 * one + one / 2,
+        ..IngestLimits::default()
+    };
+    let s = server_with(limits, 0);
+    let id = sid(0x50);
+    for seq in 0..3 {
+        let r = s.ingest(id, seq, chunk(id, seq, T0 + u64::from(seq))).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    }
+    let r = s.ingest(id, 3, chunk(id, 3, T0 + 3)).await;
+    r.assert_json_error(StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(Server::error(&r).contains("per session"), "{}", r.text());
+    // Reposting a stored chunk is still harmless.
+    let r = s.ingest(id, 2, chunk(id, 2, T0 + 2)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["duplicate"], true);
+    assert_eq!(
+        s.get(&format!("/api/v1/sessions/{id}")).await.json()["chunks"],
+        3
+    );
+    // Another session has its own.
+    let other = sid(0x51);
+    let r = s.ingest(other, 0, chunk(other, 0, T0)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+}
+
+#[tokio::test]
+async fn bytes_per_key_per_hour_are_capped_with_429() {
+    let one = chunk(sid(0x60), 0, T0).len() as u64;
+    let s = server_allowing(IngestLimits::default(), allow(0, 0, 3 * one + one / 2));
+    let id = sid(0x60);
+    for seq in 0..2 {
+        let r = s.ingest(id, seq, chunk(id, seq, T0 + u64::from(seq))).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    }
+    // A retry of a stored chunk stores nothing and costs nothing.
+    for _ in 0..5 {
+        let r = s.ingest(id, 1, chunk(id, 1, T0 + 1)).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        assert_eq!(r.json()["duplicate"], true);
+    }
+    let r = s.ingest(id, 2, chunk(id, 2, T0 + 2)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let r = s.ingest(id, 3, chunk(id, 3, T0 + 3)).await;
+    r.assert_json_error(StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        Server::error(&r).contains("bytes for the hour"),
+        "{}",
+        r.text()
+    );
+    let wait: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=3600).contains(&wait), "{wait}");
+    // Reposting a stored chunk is still harmless, with no bytes left.
+    let r = s.ingest(id, 0, chunk(id, 0, T0)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["duplicate"], true);
+    // The other key has its own.
+    let path = format!("/api/v1/sessions/{id}/chunks/3");
+    let r = s.ingest_with(&path, Some(KEY2), chunk(id, 3, T0 + 3)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    // A chunk larger than an hour's allowance can never pass: 413.
+    let tiny = server_allowing(IngestLimits::default(), allow(0, 0, one - 1));
+    let r = tiny.ingest(id, 0, chunk(id, 0, T0)).await;
+    r.assert_json_error(StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+/// A skippable frame before, between or after the data frames: libzstd
+/// would skip it, the readers would not; 400, and nothing stored.
+#[tokio::test]
+async fn a_skippable_frame_gets_400() {
+    use crate::validate::tests::{with_frame_at, SKIPPABLE};
+    let s = server();
+    let id = sid(0x70);
+    let (c, second) = crate::validate::tests::two_frame_chunk(id, T0);
+    let (_, body) = reel_shared::decode_header(&c, &reel_shared::Limits::default()).unwrap();
+    for at in [0, second, body.len()] {
+        let r = s.ingest(id, 0, with_frame_at(&c, at, &SKIPPABLE)).await;
+        r.assert_json_error(StatusCode::BAD_REQUEST);
+        assert!(Server::error(&r).contains("skippable"), "{}", r.text());
+    }
+    assert_eq!(
+        s.get(&format!("/api/v1/sessions/{id}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(s.ingest(id, 0, c).await.status, StatusCode::OK);
+}
+
+/// The header's stats are what the index shows: a chunk whose header
+/// claims other counts than its events is refused.
+#[tokio::test]
+async fn header_stats_are_checked_against_the_events() {
+    use crate::validate::tests::with_header;
+    let s = server();
+    let id = sid(0x71);
+    let c = chunk(id, 0, T0);
+    type Lie = fn(&mut reel_shared::ChunkHeader);
+    let lies: [(&str, Lie); 6] = [
+        ("click count", |h| h.stats.clicks = 1_000_000),
+        ("error count", |h| h.stats.errors = 3),
+        ("list of URLs", |h| {
+            h.stats.urls = vec!["https://evil.example/".into()]
+        }),
+        ("user id", |h| h.stats.user_id = Some("ceo".into())),
+        ("user agent", |h| h.stats.user_agent = None),
+        ("time range", |h| h.t_end += 3_600_000),
+    ];
+    for (what, lie) in lies {
+        let r = s.ingest(id, 0, with_header(&c, lie)).await;
+        r.assert_json_error(StatusCode::BAD_REQUEST);
+        assert!(Server::error(&r).contains(what), "{what}: {}", r.text());
+    }
+    assert_eq!(s.ingest(id, 0, c).await.status, StatusCode::OK);
+    let m = s.get(&format!("/api/v1/sessions/{id}")).await.json();
+    assert_eq!(
+        (m["click_count"].as_u64(), m["user_id"].as_str()),
+        (Some(2), Some("alice"))
+    );
+}
+
+/// A key holder cannot stretch a known session over time or seqs, nor
+/// date one in the future to pin it to the top of the list.
+#[tokio::test]
+async fn session_span_seq_growth_and_future_times_are_bounded() {
+    use crate::validate::{MAX_FUTURE_MS, MAX_SEQ_JUMP, MAX_SPAN_MS};
+    let s = server();
+    let id = sid(0x72);
+    assert_eq!(
+        s.ingest(id, 0, chunk(id, 0, T0)).await.status,
+        StatusCode::OK
+    );
+    // Past the session's span, either way.
+    for t in [T0 + MAX_SPAN_MS, T0 - MAX_SPAN_MS + 500] {
+        let r = s.ingest(id, 1, chunk(id, 1, t)).await;
+        r.assert_json_error(StatusCode::BAD_REQUEST);
+        assert!(
+            Server::error(&r).contains("hours from the rest"),
+            "{}",
+            r.text()
+        );
+    }
+    // Within it: fine.
+    let r = s.ingest(id, 1, chunk(id, 1, T0 + 3_600_000)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    // Seq growth: up to MAX_SEQ_JUMP past the highest seq, no further.
+    let far = 1 + MAX_SEQ_JUMP + 1;
+    let r = s.ingest(id, far, chunk(id, far, T0 + 5)).await;
+    r.assert_json_error(StatusCode::BAD_REQUEST);
+    assert!(
+        Server::error(&r).contains("past the highest"),
+        "{}",
+        r.text()
+    );
+    let near = 1 + MAX_SEQ_JUMP;
+    let r = s.ingest(id, near, chunk(id, near, T0 + 5)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let next = near + MAX_SEQ_JUMP;
+    let r = s.ingest(id, next, chunk(id, next, T0 + 6)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    // Times more than a day ahead of the server's clock, new session or not.
+    let now = crate::store::now_ms();
+    let fresh = sid(0x73);
+    let r = s
+        .ingest(fresh, 0, chunk(fresh, 0, now + MAX_FUTURE_MS))
+        .await;
+    r.assert_json_error(StatusCode::BAD_REQUEST);
+    assert!(
+        Server::error(&r).contains("ahead of the server's clock"),
+        "{}",
+        r.text()
+    );
+    let r = s.ingest(fresh, 0, chunk(fresh, 0, now)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let r = s
+        .ingest(fresh, 1, chunk(fresh, 1, now + MAX_FUTURE_MS))
+        .await;
+    r.assert_json_error(StatusCode::BAD_REQUEST);
+    // The list is unchanged by the refusals: the fresh session ends now.
+    let m = s.get(&format!("/api/v1/sessions/{fresh}")).await.json();
+    assert_eq!(m["chunks"], 1);
 }
