@@ -4,7 +4,8 @@
 //! session, in sequence order, each framed as a little-endian `u32` length
 //! followed by that many bytes. A chunk that does not decode is skipped
 //! (with a warning): one bad chunk should cost its own events, not the
-//! whole replay.
+//! whole replay. A seq missing from the response (a chunk the server
+//! skipped as damaged, or that never arrived) is a gap ([`Seen`]).
 
 use reel_shared::{decode_chunk, Chunk, Event, Limits};
 
@@ -96,29 +97,112 @@ pub fn decode(index: usize, bytes: &[u8]) -> Framed {
 }
 
 /// Which chunks of a session have arrived, so live polling asks only for
-/// what is missing (`?from=`) and ignores chunks it already has.
+/// what it does not have and a chunk that never comes shows as a gap.
+///
+/// The server answers `?from=SEQ` with every chunk from `SEQ` on, so
+/// polling from the first missing seq would fetch everything after a gap
+/// again at every poll (a chunk damaged on disk, or dropped by the
+/// recorder, never arrives). Polls ask from the highest seq seen plus one;
+/// every [`RECHECK_EVERY`]th poll, while gaps remain, asks from the first
+/// gap instead (a chunk can land late: the recorder retries), and a gap
+/// re-checked [`GAP_CHECKS`] times is given up: reported once by
+/// [`Seen::settle`], shown as a recording gap, never fetched again.
 #[derive(Debug, Default)]
 pub struct Seen {
-    seqs: std::collections::BTreeSet<u32>,
-    /// Every seq below this has arrived.
+    /// Seqs above `contiguous` that arrived, with their chunk's first `t`.
+    above: std::collections::BTreeMap<u32, u64>,
+    /// Every seq below this has arrived or was given up.
     contiguous: u32,
+    /// How many re-checks each gap (by its first seq) has had.
+    checks: std::collections::BTreeMap<u32, u32>,
+    polls: u32,
+}
+
+/// Polls between two re-checks of the gaps (at 1.5 s a poll: 15 s).
+pub const RECHECK_EVERY: u32 = 10;
+/// Re-checks after which a gap is given up.
+pub const GAP_CHECKS: u32 = 2;
+
+/// A run of seqs that never arrived: `from..to`, before a chunk whose
+/// first event is at `t` (ms since the Unix epoch).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Gap {
+    pub from: u32,
+    pub to: u32,
+    pub t: u64,
 }
 
 impl Seen {
-    /// Records `seq`; false if it had arrived before.
-    pub fn add(&mut self, seq: u32) -> bool {
-        if seq < self.contiguous || !self.seqs.insert(seq) {
+    /// Records chunk `seq`, whose first event is at `t`; false if it had
+    /// arrived before (or was given up).
+    pub fn add(&mut self, seq: u32, t: u64) -> bool {
+        if seq < self.contiguous || self.above.contains_key(&seq) {
             return false;
         }
-        while self.seqs.remove(&self.contiguous) {
-            self.contiguous = self.contiguous.saturating_add(1);
-        }
+        self.above.insert(seq, t);
+        self.advance();
         true
     }
 
-    /// The `from` to poll with: the first seq not yet seen.
+    fn advance(&mut self) {
+        while self.above.remove(&self.contiguous).is_some() {
+            self.contiguous = self.contiguous.saturating_add(1);
+        }
+        let c = self.contiguous;
+        self.checks.retain(|&g, _| g >= c);
+    }
+
+    /// The first seq not yet seen (nor given up).
     pub fn from(&self) -> u32 {
         self.contiguous
+    }
+
+    /// The runs of missing seqs below the highest seen, in order.
+    pub fn gaps(&self) -> Vec<Gap> {
+        let mut out = Vec::new();
+        let mut expect = self.contiguous;
+        for (&seq, &t) in &self.above {
+            if seq > expect {
+                out.push(Gap {
+                    from: expect,
+                    to: seq,
+                    t,
+                });
+            }
+            expect = seq.saturating_add(1);
+        }
+        out
+    }
+
+    /// The `from` of the next live poll (see the type's doc).
+    pub fn poll_from(&mut self) -> u32 {
+        let Some(&max) = self.above.keys().next_back() else {
+            return self.contiguous;
+        };
+        self.polls = self.polls.wrapping_add(1);
+        if self.polls.is_multiple_of(RECHECK_EVERY) {
+            for g in self.gaps() {
+                *self.checks.entry(g.from).or_default() += 1;
+            }
+            return self.contiguous;
+        }
+        max.saturating_add(1)
+    }
+
+    /// Gives up the gaps re-checked at least `checks` times (every gap
+    /// with 0: nothing more will come, e.g. a session no longer
+    /// followed live); returns them, each once.
+    pub fn settle(&mut self, checks: u32) -> Vec<Gap> {
+        let mut out = Vec::new();
+        for g in self.gaps() {
+            if self.checks.get(&g.from).copied().unwrap_or(0) < checks {
+                break;
+            }
+            out.push(g);
+            self.contiguous = g.to;
+            self.advance();
+        }
+        out
     }
 }
 
@@ -189,15 +273,81 @@ mod tests {
     }
 
     #[test]
-    fn seen_polls_from_the_first_gap() {
+    fn seen_tracks_what_arrived() {
         let mut s = Seen::default();
-        assert_eq!(s.from(), 0);
-        assert!(s.add(0));
-        assert!(s.add(2));
+        assert_eq!((s.from(), s.poll_from()), (0, 0));
+        assert!(s.add(0, 10));
+        assert!(s.add(2, 30));
         assert_eq!(s.from(), 1);
-        assert!(!s.add(2));
-        assert!(s.add(1));
+        assert!(!s.add(2, 30));
+        assert_eq!(
+            s.gaps(),
+            vec![Gap {
+                from: 1,
+                to: 2,
+                t: 30
+            }]
+        );
+        assert!(s.add(1, 20));
         assert_eq!(s.from(), 3);
-        assert!(!s.add(0));
+        assert!(!s.add(0, 10));
+        assert!(s.gaps().is_empty());
+    }
+
+    #[test]
+    fn polls_ask_past_a_gap_and_recheck_it_rarely() {
+        let mut s = Seen::default();
+        for seq in [0, 1, 2, 4, 5, 6] {
+            s.add(seq, u64::from(seq) * 100);
+        }
+        // Seq 3 is missing: polls ask from 7, not 3, except one in
+        // RECHECK_EVERY, and only GAP_CHECKS times in all.
+        let mut from_gap = 0;
+        let mut given_up = Vec::new();
+        for poll in 1..=RECHECK_EVERY * 10 {
+            let from = s.poll_from();
+            if from == 3 {
+                from_gap += 1;
+                assert_eq!(poll % RECHECK_EVERY, 0, "poll {poll}");
+            } else {
+                assert_eq!(from, 7, "poll {poll}");
+            }
+            given_up.extend(s.settle(GAP_CHECKS));
+        }
+        assert_eq!(from_gap, GAP_CHECKS);
+        assert_eq!(
+            given_up,
+            vec![Gap {
+                from: 3,
+                to: 4,
+                t: 400
+            }]
+        );
+        assert_eq!(s.from(), 7);
+        assert!(!s.add(3, 300), "a given-up chunk is not taken later");
+        // A chunk that lands late, before the gap is given up, fills it.
+        s.add(9, 900);
+        assert_eq!(s.poll_from(), 10);
+        assert!(s.add(8, 800) && s.add(7, 700));
+        assert!(s.gaps().is_empty() && s.settle(0).is_empty());
+        // Not followed live: every gap is given up at once.
+        s.add(12, 1200);
+        s.add(15, 1500);
+        assert_eq!(
+            s.settle(0),
+            vec![
+                Gap {
+                    from: 10,
+                    to: 12,
+                    t: 1200
+                },
+                Gap {
+                    from: 13,
+                    to: 15,
+                    t: 1500
+                }
+            ]
+        );
+        assert_eq!(s.poll_from(), 16);
     }
 }

@@ -19,6 +19,12 @@
 //! node (this is how a moved subtree arrives: serialised again, same ids);
 //! an add that would put a node under itself or its own descendant is
 //! refused, so the tree can never hold a cycle.
+//!
+//! Depth is bounded where it matters, in the live DOM: a node deeper than
+//! [`MAX_DEPTH`] stays in the model but is never rendered (Chromium's own
+//! HTML parser stops nesting at 512, and a scripted DOM thousands deep
+//! crashes the viewer's tab in style and layout). [`Model::depth_cut`]
+//! says whether that happened, so the player can say so.
 
 use crate::ops::{DomOp, NewNode};
 use crate::sanitize;
@@ -49,10 +55,18 @@ pub struct VNode {
     pub canvas: Option<String>,
     /// Whether the node exists in the live DOM. False for everything under
     /// a `<script>` (its code is never created) and under nodes that cannot
-    /// have children in a DOM; fixed when the node is inserted, because what
-    /// decides it (the parent's kind and tag) never changes afterwards.
+    /// have children in a DOM, and for nodes deeper than [`MAX_DEPTH`];
+    /// fixed when the node is inserted, because what decides it (the
+    /// parent's kind and tag, the depth) never changes afterwards.
     rendered: bool,
+    /// Ancestors up to the document (the document's children are at 1).
+    depth: u32,
 }
+
+/// The deepest a node may be and still be rendered: Chromium's HTML parser
+/// nests no deeper than 512, so real pages stay under it, while a scripted
+/// DOM 4,000 deep crashes the viewer's tab in style and layout.
+pub const MAX_DEPTH: u32 = 512;
 
 impl VNode {
     fn new(parent: NodeId, kind: NodeKind, rendered: bool) -> Self {
@@ -67,6 +81,7 @@ impl VNode {
             media: None,
             canvas: None,
             rendered,
+            depth: 0,
         }
     }
 
@@ -101,6 +116,9 @@ pub struct Model {
     constructed: BTreeMap<u32, Vec<SheetOp>>,
     /// The adopted sheets of each document or shadow root.
     adopted: BTreeMap<NodeId, Vec<u32>>,
+    /// A node was left out of the live DOM for being deeper than
+    /// [`MAX_DEPTH`] (sticky: it says the session has such parts).
+    depth_cut: bool,
 }
 
 /// Where ops go while the model changes. Off while keyframes are built, so
@@ -156,6 +174,12 @@ impl Model {
 
     pub fn len(&self) -> usize {
         self.nodes.len()
+    }
+
+    /// Whether some node was left out of the live DOM for being nested
+    /// deeper than [`MAX_DEPTH`].
+    pub fn depth_cut(&self) -> bool {
+        self.depth_cut
     }
 
     pub fn is_empty(&self) -> bool {
@@ -218,7 +242,10 @@ impl Model {
             EventData::Media(m) => self.apply_media(m, s),
             EventData::Canvas(c) => {
                 if let Some(n) = self.nodes.get_mut(&c.id) {
-                    if is_tag(&n.kind, "canvas") && c.data_url.starts_with("data:image/") {
+                    if is_tag(&n.kind, "canvas")
+                        && c.data_url.starts_with("data:image/")
+                        && c.data_url.len() <= sanitize::MAX_VALUE
+                    {
                         n.canvas = Some(c.data_url.clone());
                         if n.rendered {
                             s.push(DomOp::Canvas {
@@ -335,7 +362,7 @@ impl Model {
             if n.rendered {
                 s.push(DomOp::SetValue {
                     id: input.id,
-                    value: v.display().to_string(),
+                    value: sanitize::text(v.display()),
                 });
             }
         }
@@ -403,7 +430,7 @@ impl Model {
             Some(NodeKind::Element(el)) if sanitize::is_style(&el.tag, el.ns) => {
                 sanitize::style_text(text, &self.href)
             }
-            _ => text.to_string(),
+            _ => sanitize::text(text),
         }
     }
 
@@ -433,16 +460,22 @@ impl Model {
             }
             self.remove_node(flat.id, s);
         }
-        let rendered = self
+        let depth = self.nodes.get(&parent).map_or(0, |p| p.depth) + 1;
+        let shown = self
             .nodes
             .get(&parent)
             .is_some_and(|p| p.rendered && p.shows_children());
+        let rendered = shown && depth <= MAX_DEPTH;
+        if shown && !rendered {
+            self.depth_cut = true;
+        }
         let before = match self.nodes.get(&next) {
             Some(n) if next != NO_NODE && n.parent == parent => next,
             _ => NO_NODE,
         };
-        self.nodes
-            .insert(flat.id, VNode::new(parent, flat.kind.clone(), rendered));
+        let mut node = VNode::new(parent, flat.kind.clone(), rendered);
+        node.depth = depth;
+        self.nodes.insert(flat.id, node);
         self.link(flat.id, parent, before);
         if rendered && s.on {
             if let Some(node) = self.new_node(flat.id) {
@@ -583,8 +616,12 @@ impl Model {
             NodeKind::Text(t) => NewNode::Text {
                 text: self.text_for(n.parent, t),
             },
-            NodeKind::Comment(t) => NewNode::Comment { text: t.clone() },
-            NodeKind::CData(t) => NewNode::Cdata { text: t.clone() },
+            NodeKind::Comment(t) => NewNode::Comment {
+                text: sanitize::text(t),
+            },
+            NodeKind::CData(t) => NewNode::Cdata {
+                text: sanitize::text(t),
+            },
         })
     }
 
@@ -912,7 +949,7 @@ fn state_ops(id: NodeId, n: &VNode, out: &mut Vec<DomOp>) {
         if let Some(v) = &el.value {
             out.push(DomOp::SetValue {
                 id,
-                value: v.display().to_string(),
+                value: sanitize::text(v.display()),
             });
         }
         if let Some(c) = el.checked {

@@ -79,6 +79,11 @@ impl Playback {
         }
     }
 
+    /// Marks chunks the server never served (see [`Timeline::add_gap`]).
+    pub fn add_gap(&mut self, t: u64, chunks: u32) {
+        self.timeline.add_gap(t, chunks);
+    }
+
     /// Forgets what the live DOM shows, so the next seek rebuilds it (the
     /// iframe's document was replaced, say).
     pub fn invalidate(&mut self) {

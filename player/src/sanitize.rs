@@ -14,11 +14,58 @@
 //!
 //! Everything here is a pure function of its inputs, so the model can call
 //! it whenever an element is created or changes.
+//!
+//! Sizes are bounded, so a small hostile recording cannot make the replay
+//! build huge strings (a relative URL is as long as its base, and one URL
+//! per `srcset` candidate or CSS `url()` multiplies that): the base is cut
+//! to [`MAX_BASE`] (its fragment, then its query, dropped; past that,
+//! relative URLs are neutralised), a URL longer than [`MAX_URL`] is
+//! neutralised to [`URL_DROPPED`], rewriting stops adding once a value
+//! passes [`MAX_VALUE`], and text and attribute values longer than that are
+//! cut with a visible `…`.
+//!
+//! The replay must not change the player's own policies either: a
+//! recorded `<meta http-equiv>` (CSP, refresh, cookies, referrer policy…)
+//! and `<meta name=referrer>` lose what makes them act, and every
+//! `referrerpolicy` attribute says `no-referrer`.
 
 use reel_shared::{Element, Namespace};
 
 /// What a neutralised `javascript:` URL becomes.
 pub const JS_VOID: &str = "javascript:void(0)";
+
+/// The longest page URL used as the base of relative URLs.
+pub const MAX_BASE: usize = 4 * 1024;
+/// The longest URL kept (a `data:` URL included).
+pub const MAX_URL: usize = 64 * 1024;
+/// The longest attribute value or text kept; rewriting (CSS URLs, `srcset`)
+/// stops adding past it.
+pub const MAX_VALUE: usize = 4 * 1024 * 1024;
+/// What a URL too long to keep becomes: it loads nothing.
+pub const URL_DROPPED: &str = "about:invalid#reel-url-too-long";
+/// Marks text cut at [`MAX_VALUE`].
+pub const ELLIPSIS: &str = "…";
+
+/// `s` cut to at most `max` bytes (on a character boundary) with an
+/// ellipsis after it when it was longer.
+pub fn cap(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut out = String::with_capacity(end + ELLIPSIS.len());
+    out.push_str(&s[..end]);
+    out.push_str(ELLIPSIS);
+    out
+}
+
+/// A text node's data as shown: at most [`MAX_VALUE`] bytes.
+pub fn text(s: &str) -> String {
+    cap(s, MAX_VALUE)
+}
 
 /// Attributes whose value is one URL.
 const URL_ATTRS: &[&str] = &[
@@ -29,6 +76,17 @@ const URL_ATTRS: &[&str] = &[
     "poster",
     "background",
     "xlink:href",
+];
+
+/// The `<meta http-equiv>` pragmas a replay may keep: they change nothing
+/// in a document built by script (or only how it looks, as it did). Every
+/// other one (refresh, content-security-policy, set-cookie, …) would act on
+/// the player's frame, so the replay drops the attribute.
+const HARMLESS_PRAGMAS: &[&str] = &[
+    "content-type",
+    "content-language",
+    "default-style",
+    "x-ua-compatible",
 ];
 
 /// Attributes whose value is a `srcset` list of URLs with descriptors.
@@ -58,6 +116,11 @@ pub fn element_attrs(el: &Element, base: &str) -> Vec<(String, String)> {
         (Some(css), true) => Some(css.as_str()),
         _ => None,
     };
+    let referrer_meta = html
+        && tag == "meta"
+        && el.attrs.iter().any(|(n, v)| {
+            n.eq_ignore_ascii_case("name") && v.trim().eq_ignore_ascii_case("referrer")
+        });
     let mut out = Vec::with_capacity(el.attrs.len());
     for (name, value) in &el.attrs {
         let lname = name.to_ascii_lowercase();
@@ -75,11 +138,24 @@ pub fn element_attrs(el: &Element, base: &str) -> Vec<(String, String)> {
         {
             continue;
         }
+        // A recorded `<meta http-equiv>` would act on the player's document
+        // (refresh it away, set a CSP or cookies, change its referrer
+        // policy), and `<meta name=referrer>` would undo the player's
+        // `no-referrer`: the replay keeps the element but not what makes
+        // it act.
         if html
             && tag == "meta"
             && lname == "http-equiv"
-            && value.trim().eq_ignore_ascii_case("refresh")
+            && !HARMLESS_PRAGMAS.contains(&value.trim().to_ascii_lowercase().as_str())
         {
+            continue;
+        }
+        if referrer_meta && lname == "content" {
+            out.push((name.clone(), "no-referrer".to_string()));
+            continue;
+        }
+        if lname == "referrerpolicy" {
+            out.push((name.clone(), "no-referrer".to_string()));
             continue;
         }
         if let Some(css) = inline_sheet {
@@ -90,9 +166,14 @@ pub fn element_attrs(el: &Element, base: &str) -> Vec<(String, String)> {
             }
             if lname == "href" {
                 let sheet_url = resolve_url(base, value);
+                let inlined = css_data_url(&rewrite_css_urls(css, &sheet_url));
                 out.push((
                     name.clone(),
-                    css_data_url(&rewrite_css_urls(css, &sheet_url)),
+                    if inlined.len() > MAX_VALUE {
+                        URL_DROPPED.to_string()
+                    } else {
+                        inlined
+                    },
                 ));
                 continue;
             }
@@ -112,15 +193,15 @@ fn attr_value(lname: &str, value: &str, base: &str, html: bool) -> String {
         // template) points into this very document, and must keep doing so
         // in the replay, which has the same ids.
         if !html && value.trim_start().starts_with('#') {
-            return value.to_string();
+            return cap_url(value);
         }
         resolve_url(base, value)
     } else if SRCSET_ATTRS.contains(&lname) {
         rewrite_srcset(value, base)
     } else if lname == "style" {
-        rewrite_css_urls(value, base)
+        cap(&rewrite_css_urls(value, base), MAX_VALUE)
     } else {
-        return value.to_string();
+        return cap(value, MAX_VALUE);
     };
     if is_javascript_url(&out) {
         JS_VOID.to_string()
@@ -160,7 +241,31 @@ pub fn blocked_attrs(tag: &str, width: u32, height: u32) -> Vec<(String, String)
 /// The text to show for a text node whose parent is a `<style>`: its CSS
 /// with URLs made absolute.
 pub fn style_text(css: &str, base: &str) -> String {
-    rewrite_css_urls(css, base)
+    cap(&rewrite_css_urls(css, base), MAX_VALUE)
+}
+
+/// `url` itself, or [`URL_DROPPED`] when it is longer than [`MAX_URL`].
+fn cap_url(url: &str) -> String {
+    if url.len() > MAX_URL {
+        URL_DROPPED.to_string()
+    } else {
+        url.to_string()
+    }
+}
+
+/// The part of the recorded page's URL that relative URLs resolve
+/// against, at most [`MAX_BASE`] bytes: its fragment never matters, its
+/// query only for a reference that is empty or only a fragment. `None`
+/// when even its path is longer.
+fn usable_base(base: &str) -> Option<&str> {
+    let mut b = base;
+    for cut in ['#', '?'] {
+        if b.len() <= MAX_BASE {
+            return Some(b);
+        }
+        b = b.find(cut).map_or(b, |i| &b[..i]);
+    }
+    (b.len() <= MAX_BASE).then_some(b)
 }
 
 /// True when `rel` (a whitespace-separated token list) holds `token`.
@@ -274,6 +379,36 @@ fn is_special(scheme: &str) -> bool {
 /// when the base is not a hierarchical URL.
 pub fn resolve_url(base: &str, reference: &str) -> String {
     let trimmed = reference.trim_matches(|c: char| c <= ' ');
+    // A `data:` URL is its own content (an inlined image, a font), and
+    // never grows here: it is bounded like any value, not like a URL.
+    let limit = if trimmed
+        .get(..5)
+        .is_some_and(|s| s.eq_ignore_ascii_case("data:"))
+    {
+        MAX_VALUE
+    } else {
+        MAX_URL
+    };
+    if reference.len() > limit {
+        return URL_DROPPED.to_string();
+    }
+    let resolved = match usable_base(base) {
+        Some(base) => resolve_within(base, reference),
+        // No base to resolve against: an absolute reference is kept, a
+        // relative one must not resolve against the player's own URL.
+        None if parse(trimmed).scheme.is_some() => reference.to_string(),
+        None => URL_DROPPED.to_string(),
+    };
+    if resolved.len() > limit {
+        URL_DROPPED.to_string()
+    } else {
+        resolved
+    }
+}
+
+/// [`resolve_url`] without the size bounds.
+fn resolve_within(base: &str, reference: &str) -> String {
+    let trimmed = reference.trim_matches(|c: char| c <= ' ');
     let cleaned: String = trimmed
         .chars()
         .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
@@ -368,6 +503,7 @@ fn remove_dot_segments(path: &str) -> String {
 /// Makes every URL of a `srcset` absolute, keeping the descriptors.
 pub fn rewrite_srcset(value: &str, base: &str) -> String {
     let mut out: Vec<String> = Vec::new();
+    let mut total = 0usize;
     let mut rest = value;
     loop {
         rest = rest.trim_start_matches(|c: char| c.is_ascii_whitespace() || c == ',');
@@ -405,11 +541,18 @@ pub fn rewrite_srcset(value: &str, base: &str) -> String {
         } else {
             resolve_url(base, url)
         };
-        out.push(if descriptor.is_empty() {
+        let candidate = if descriptor.is_empty() {
             resolved
         } else {
             format!("{resolved} {descriptor}")
-        });
+        };
+        // Each candidate can be as long as the base: past the bound, the
+        // rest is left out (a browser picks one candidate anyway).
+        total += candidate.len() + 2;
+        if total > MAX_VALUE {
+            break;
+        }
+        out.push(candidate);
     }
     out.join(", ")
 }
@@ -423,6 +566,11 @@ pub fn rewrite_css_urls(css: &str, base: &str) -> String {
     let mut copied = 0; // css[..copied] is in `out`
     let mut i = 0;
     while i < bytes.len() {
+        // Each rewritten URL can be as long as the base: past the bound,
+        // the rest is copied as it is (and cut by the caller).
+        if out.len() > MAX_VALUE {
+            break;
+        }
         let b = bytes[i];
         let starts_token = i == 0
             || !(bytes[i - 1].is_ascii_alphanumeric() || matches!(bytes[i - 1], b'-' | b'_'));
@@ -710,6 +858,86 @@ mod tests {
             &[("http-equiv", "content-type"), ("content", "text/html")],
         );
         assert_eq!(attrs(&e).len(), 2);
+    }
+
+    #[test]
+    fn the_replay_cannot_change_the_players_policies() {
+        for pragma in [
+            "Content-Security-Policy",
+            "set-cookie",
+            "referrer-policy",
+            "x-dns-prefetch-control",
+        ] {
+            let e = el("meta", &[("http-equiv", pragma), ("content", "x")]);
+            assert_eq!(attrs(&e), pairs(&[("content", "x")]), "{pragma}");
+        }
+        let e = el("meta", &[("NAME", " Referrer "), ("content", "unsafe-url")]);
+        assert_eq!(
+            attrs(&e),
+            pairs(&[("NAME", " Referrer "), ("content", "no-referrer")])
+        );
+        let e = el(
+            "meta",
+            &[("name", "description"), ("content", "unsafe-url")],
+        );
+        assert_eq!(attrs(&e)[1].1, "unsafe-url");
+        for tag in ["a", "img", "link", "iframe", "script", "area"] {
+            let e = el(tag, &[("ReferrerPolicy", "unsafe-url")]);
+            assert_eq!(
+                attrs(&e),
+                pairs(&[("ReferrerPolicy", "no-referrer")]),
+                "{tag}"
+            );
+        }
+    }
+
+    #[test]
+    fn sizes_are_bounded() {
+        let base = "https://site.test/app/page.html";
+        // A URL bomb: a huge base multiplied by many relative references.
+        let huge_path = format!("https://site.test/{}", "a/".repeat(MAX_BASE));
+        assert_eq!(resolve_url(&huge_path, "x.png"), URL_DROPPED);
+        assert_eq!(
+            resolve_url(&huge_path, "https://cdn.test/x.png"),
+            "https://cdn.test/x.png"
+        );
+        // A long query or fragment is dropped from the base, not the page.
+        let long_query = format!("{base}?q={}#{}", "x".repeat(MAX_BASE), "f".repeat(MAX_BASE));
+        assert_eq!(
+            resolve_url(&long_query, "x.png"),
+            "https://site.test/app/x.png"
+        );
+        assert_eq!(resolve_url(&long_query, ""), base);
+        // Long references, relative or not, are neutralised; data: URLs
+        // are bounded by the value cap instead.
+        let long = "../".repeat(MAX_URL);
+        assert_eq!(resolve_url(base, &long), URL_DROPPED);
+        assert_eq!(
+            resolve_url(base, &format!("/{}", "b".repeat(MAX_URL))),
+            URL_DROPPED
+        );
+        let data = format!("data:image/png;base64,{}", "A".repeat(MAX_URL));
+        assert_eq!(resolve_url(base, &data), data);
+        // srcset and CSS: every candidate / url() can be as long as the
+        // base, so the output is bounded, not the number of references.
+        let b = format!("https://site.test/{}", "p".repeat(MAX_BASE - 20));
+        let srcset = " x,".repeat(1_000_000);
+        assert!(rewrite_srcset(&srcset, &b).len() <= MAX_VALUE);
+        let css = "a{b:url(x)}".repeat(100_000);
+        assert!(style_text(&css, &b).len() <= MAX_VALUE + ELLIPSIS.len());
+        let e = el(
+            "div",
+            &[("style", &css), ("title", &"t".repeat(MAX_VALUE + 1))],
+        );
+        let got = attrs(&e);
+        assert!(got[0].1.len() <= MAX_VALUE + ELLIPSIS.len());
+        assert!(got[1].1.ends_with(ELLIPSIS) && got[1].1.len() == MAX_VALUE + ELLIPSIS.len());
+        assert_eq!(cap("ééé", 3), "é…");
+        assert_eq!(cap("abc", 3), "abc");
+        assert_eq!(
+            text(&"z".repeat(MAX_VALUE + 5)).len(),
+            MAX_VALUE + ELLIPSIS.len()
+        );
     }
 
     #[test]

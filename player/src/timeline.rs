@@ -31,7 +31,7 @@ pub const RAGE_WINDOW_MS: u64 = 1_000;
 /// ...within this many CSS pixels of each other.
 pub const RAGE_RADIUS: i64 = 30;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MarkerKind {
     Custom,
@@ -140,6 +140,13 @@ pub struct Timeline {
     pointer: Vec<Pointer>,
     idle: Vec<(u64, u64)>,
     entries: Vec<Entry>,
+    /// Indexes into `entries` of each side panel's lines (0: events,
+    /// 1: console), so a panel can show any window of a million lines
+    /// without the others.
+    rows: [Vec<u32>; 2],
+    /// Chunks the server never served (`(session ms, how many)`): shown as
+    /// recording gaps like the recorder's own `Dropped` events.
+    missing: Vec<(u64, u32)>,
     /// Keyframe building continues from here when events are appended
     /// (live mode, streaming load): the model with every event applied.
     tip: Model,
@@ -163,6 +170,8 @@ impl Timeline {
             pointer: Vec::new(),
             idle: Vec::new(),
             entries: Vec::new(),
+            rows: Default::default(),
+            missing: Vec::new(),
             tip: Model::new(),
             last_kf: (0, 0),
         };
@@ -185,14 +194,15 @@ impl Timeline {
         }
         more.sort_by_key(|e| e.t);
         let last = self.events.last().map(|e| e.t);
-        if last.is_some_and(|l| more[0].t < l) {
+        if last.is_some_and(|l| more[0].t < l) || last.is_none() {
             let mut all = std::mem::take(&mut self.events);
             all.extend(more);
+            let missing = std::mem::take(&mut self.missing);
             *self = Timeline::new(all);
-            return false;
-        }
-        if last.is_none() {
-            *self = Timeline::new(more);
+            if !missing.is_empty() {
+                self.missing = missing;
+                self.build_derived();
+            }
             return false;
         }
         let from = self.events.len();
@@ -238,6 +248,105 @@ impl Timeline {
         self.build_pointer();
         self.build_idle();
         self.build_entries();
+        self.add_missing();
+        for (panel, rows) in self.rows.iter_mut().enumerate() {
+            rows.clear();
+            rows.extend(
+                self.entries
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, e)| e.console == (panel == 1))
+                    .map(|(i, _)| i as u32),
+            );
+        }
+    }
+
+    /// Records that `chunks` chunks of the session were never served
+    /// before the one starting at `t` (ms since the Unix epoch): a
+    /// recording gap on the timeline and in the event list.
+    pub fn add_gap(&mut self, t: u64, chunks: u32) {
+        let t = t.saturating_sub(self.start).min(self.duration);
+        self.missing.push((t, chunks));
+        self.build_derived();
+    }
+
+    /// Merges the gaps of [`Timeline::add_gap`] into markers and entries,
+    /// in time order.
+    fn add_missing(&mut self) {
+        for &(t, chunks) in &self.missing {
+            let text = format!("recording gap: {chunks} chunk(s) missing on the server");
+            let at = self.markers.partition_point(|m| m.t <= t);
+            self.markers.insert(
+                at,
+                Marker {
+                    kind: MarkerKind::Gap,
+                    name: text.clone(),
+                    t,
+                },
+            );
+            let at = self.entries.partition_point(|e| e.t <= t);
+            self.entries.insert(
+                at,
+                Entry {
+                    kind: EntryKind::Gap,
+                    t,
+                    text,
+                    console: false,
+                },
+            );
+        }
+    }
+
+    /// How many lines the events (`console` false) or console panel has.
+    pub fn row_count(&self, console: bool) -> usize {
+        self.rows[usize::from(console)].len()
+    }
+
+    /// Lines `from..to` of a panel (clamped).
+    pub fn rows(&self, console: bool, from: usize, to: usize) -> Vec<&Entry> {
+        let rows = &self.rows[usize::from(console)];
+        let to = to.min(rows.len());
+        let from = from.min(to);
+        rows[from..to]
+            .iter()
+            .filter_map(|&i| self.entries.get(i as usize))
+            .collect()
+    }
+
+    /// How many lines of a panel are at or before `t` (the last of them is
+    /// the current one).
+    pub fn rows_until(&self, console: bool, t: f64) -> usize {
+        self.rows[usize::from(console)].partition_point(|&i| {
+            self.entries
+                .get(i as usize)
+                .is_some_and(|e| e.t as f64 <= t)
+        })
+    }
+
+    /// How many console lines are errors.
+    pub fn error_count(&self) -> usize {
+        self.rows[1]
+            .iter()
+            .filter(|&&i| {
+                self.entries
+                    .get(i as usize)
+                    .is_some_and(|e| e.kind == EntryKind::Error)
+            })
+            .count()
+    }
+
+    /// The time of the first marker more than 1 ms after `t` (`forward`)
+    /// or the last one more than 1 ms before it.
+    pub fn marker_near(&self, t: f64, forward: bool) -> Option<u64> {
+        if forward {
+            let i = self.markers.partition_point(|m| m.t as f64 <= t + 1.0);
+            self.markers.get(i).map(|m| m.t)
+        } else {
+            let i = self.markers.partition_point(|m| (m.t as f64) < t - 1.0);
+            i.checked_sub(1)
+                .and_then(|i| self.markers.get(i))
+                .map(|m| m.t)
+        }
     }
 
     fn build_markers(&mut self) {
@@ -248,12 +357,12 @@ impl Timeline {
             match &e.data {
                 EventData::Custom(c) => self.markers.push(Marker {
                     kind: MarkerKind::Custom,
-                    name: c.name.clone(),
+                    name: clip(&c.name),
                     t,
                 }),
                 EventData::Meta(m) => self.markers.push(Marker {
                     kind: MarkerKind::Navigation,
-                    name: m.href.clone(),
+                    name: clip(&m.href),
                     t,
                 }),
                 EventData::Mouse(m) if m.kind == MouseKind::Click => {
@@ -736,6 +845,59 @@ mod tests {
 
     /// Appending in pieces gives the same timeline as loading at once, and
     /// keeps the keyframes already built.
+    #[test]
+    fn panels_markers_and_missing_chunks() {
+        let mut tl = Timeline::new(vec![
+            ev(1000, meta("https://a.test/")),
+            custom(1100, "one"),
+            ev(
+                1200,
+                EventData::Console(reel_shared::Console {
+                    level: ConsoleLevel::Error,
+                    text: "boom".into(),
+                }),
+            ),
+            custom(5000, "two"),
+        ]);
+        assert_eq!((tl.row_count(false), tl.row_count(true)), (3, 1));
+        let texts = |v: Vec<&Entry>| v.iter().map(|e| e.text.clone()).collect::<Vec<_>>();
+        assert_eq!(texts(tl.rows(false, 1, 99)), vec!["one", "two"]);
+        assert_eq!(texts(tl.rows(false, 7, 9)), Vec::<String>::new());
+        assert_eq!(tl.rows_until(false, 99.0), 1);
+        assert_eq!(tl.rows_until(false, 3999.0), 2);
+        assert_eq!(tl.rows_until(false, 4000.0), 3);
+        assert_eq!(tl.error_count(), 1);
+        assert_eq!(tl.marker_near(100.0, true), Some(200));
+        assert_eq!(tl.marker_near(100.0, false), Some(0));
+        assert_eq!(tl.marker_near(4000.0, true), None);
+        // A chunk the server never served: a gap marker and an entry, kept
+        // through appends, in order.
+        tl.add_gap(3000, 2);
+        tl.append(vec![custom(6000, "three")]);
+        tl.append(vec![custom(2500, "late")]); // out of order: rebuilt
+        let gap: Vec<_> = tl
+            .markers()
+            .iter()
+            .filter(|m| m.kind == MarkerKind::Gap)
+            .map(|m| (m.name.as_str(), m.t))
+            .collect();
+        assert_eq!(
+            gap,
+            vec![("recording gap: 2 chunk(s) missing on the server", 2000)]
+        );
+        assert_eq!(
+            texts(tl.rows(false, 0, 99))[1..],
+            [
+                "one",
+                "late",
+                "recording gap: 2 chunk(s) missing on the server",
+                "two",
+                "three"
+            ]
+        );
+        assert!(tl.markers().windows(2).all(|w| w[0].t <= w[1].t));
+    }
+
     #[test]
     fn appending_equals_loading_at_once() {
         let mut rng = Rng::new(11);

@@ -9,7 +9,7 @@
 //! update, not a panic.
 
 use crate::fetch;
-use crate::load::Seen;
+use crate::load::{Gap, Seen, GAP_CHECKS};
 use crate::playback::Playback;
 use crate::render;
 use crate::timeline::Timeline;
@@ -38,6 +38,8 @@ struct Ui {
     time: Option<HtmlElement>,
     live: Option<HtmlElement>,
     skip: Option<HtmlInputElement>,
+    /// A line under the status saying that part of the page is not shown.
+    notice: Option<HtmlElement>,
     /// Dots following the cursor where it was a moment before.
     trail: Vec<HtmlElement>,
 }
@@ -80,7 +82,13 @@ struct App {
     last_seek_ms: f64,
     /// The part of it spent in the model (state and ops), not the DOM.
     last_seek_model_ms: f64,
+    /// The viewer was told that nodes nested too deep are not shown.
+    depth_noted: bool,
 }
+
+/// Marker ticks drawn per kind: one per this fraction of the timeline at
+/// most (a million custom events would otherwise be a million buttons).
+const TICK_SLOTS: f64 = 400.0;
 
 /// How often live mode asks the server for new chunks.
 const LIVE_POLL_MS: i32 = 1_500;
@@ -100,6 +108,37 @@ thread_local! {
     static RAF_PENDING: Cell<bool> = const { Cell::new(false) };
     /// Every chunk is in: `ready` has resolved (or is about to).
     static LOADED: Cell<bool> = const { Cell::new(false) };
+    /// Rejects `ready`: called once, by the load or by the panic hook.
+    static REJECT: RefCell<Option<Function>> = const { RefCell::new(None) };
+}
+
+/// Shows that the session cannot be replayed, in place of "Loading…" or
+/// over the replay, and rejects `ready` (once).
+fn fail(msg: &str) {
+    let text = format!("This session could not be replayed: {msg}");
+    if let Some(page) = window().and_then(|w| w.document()) {
+        show_status(&page, &text, true);
+    }
+    web_sys::console::error_1(&format!("reel: {text}").into());
+    let reject = REJECT.with(|r| r.try_borrow_mut().ok().and_then(|mut r| r.take()));
+    if let Some(reject) = reject {
+        let _ = reject.call1(&JsValue::UNDEFINED, &js_sys::Error::new(&text));
+    }
+}
+
+/// A panic leaves the wasm unusable (it aborts): say so on the page rather
+/// than leave it showing "Loading session…" forever. (`boot.js` covers the
+/// traps that run no hook, such as running out of memory.)
+fn install_panic_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            static FIRST: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+            if FIRST.swap(false, std::sync::atomic::Ordering::Relaxed) {
+                fail(&info.to_string());
+            }
+        }));
+    });
 }
 
 fn window() -> Option<Window> {
@@ -192,7 +231,29 @@ impl App {
         self.last_seek_ms = now() - started;
         self.last_seek_model_ms = modelled - started;
         self.time = t;
+        if !self.depth_noted && self.pb.model().depth_cut() {
+            self.depth_noted = true;
+            if let Some(n) = &self.ui.notice {
+                n.set_text_content(Some(&format!(
+                    "Parts of this page nested deeper than {} levels are not shown.",
+                    crate::model::MAX_DEPTH
+                )));
+                n.set_hidden(false);
+            }
+        }
         self.refresh();
+    }
+
+    /// Shows chunks the server never served as recording gaps.
+    fn add_gaps(&mut self, gaps: Vec<Gap>) {
+        if gaps.is_empty() {
+            return;
+        }
+        for g in gaps {
+            self.pb.add_gap(g.t, g.to - g.from);
+        }
+        self.draw_markers();
+        changed();
     }
 
     /// Brings everything but the document up to date with the playhead.
@@ -415,7 +476,12 @@ impl App {
         let Some(doc) = container.owner_document() else {
             return;
         };
+        let mut drawn = std::collections::HashSet::new();
         for m in self.pb.timeline().markers() {
+            let slot = (m.t as f64 / duration * TICK_SLOTS).floor() as u64;
+            if !drawn.insert((m.kind, slot)) {
+                continue;
+            }
             let Ok(tick) = doc.create_element("button") else {
                 continue;
             };
@@ -574,6 +640,7 @@ fn find_ui(doc: &Document) -> Result<Ui, String> {
         time: by_id(doc, "reel-time"),
         live: by_id(doc, "reel-live"),
         skip: by_id(doc, "reel-skip"),
+        notice: by_id(doc, "reel-notice"),
         trail: (0..TRAIL_DOTS)
             .filter_map(|i| by_id(doc, &format!("reel-trail-{i}")))
             .collect(),
@@ -653,7 +720,7 @@ fn recently_active(meta: &serde_json::Value) -> bool {
 fn fresh_events(seen: &mut Seen, chunks: Vec<Chunk>) -> Vec<Event> {
     let mut events = Vec::new();
     for c in chunks {
-        if seen.add(c.header.seq) {
+        if seen.add(c.header.seq, c.header.t_start) {
             events.extend(c.events);
         }
     }
@@ -725,6 +792,11 @@ async fn load(page: Document) -> Result<(), String> {
     let deep = deep_link_time(&w);
     with_app(|a| {
         a.seen = std::mem::take(&mut seen);
+        if !live {
+            // Nothing more will come: a seq missing now is a gap for good.
+            let gaps = a.seen.settle(0);
+            a.add_gaps(gaps);
+        }
         a.loaded_at = now();
         if let Some(t) = deep {
             a.seek(t);
@@ -767,6 +839,7 @@ fn start_app(ui: Ui, doc: Document, id: &str, events: Vec<Event>) {
         loaded_at: 0.0,
         last_seek_ms: 0.0,
         last_seek_model_ms: 0.0,
+        depth_noted: false,
     };
     if let Some(range) = &app.ui.timeline {
         range.set_max(&app.pb.duration().to_string());
@@ -792,7 +865,15 @@ fn start_app(ui: Ui, doc: Document, id: &str, events: Vec<Event>) {
 async fn poll_live() {
     loop {
         sleep(LIVE_POLL_MS).await;
-        let Some((true, id, from)) = with_app(|a| (a.live, a.id.clone(), a.seen.from())) else {
+        let Some((true, id, from)) = with_app(|a| {
+            if !a.live {
+                // Not followed: what is missing now is a gap.
+                let gaps = a.seen.settle(0);
+                a.add_gaps(gaps);
+                return (false, String::new(), 0);
+            }
+            (true, a.id.clone(), a.seen.poll_from())
+        }) else {
             continue;
         };
         let mut chunks = Vec::new();
@@ -810,6 +891,8 @@ async fn poll_live() {
         with_app(|a| {
             let events = fresh_events(&mut a.seen, chunks);
             a.append(events);
+            let gaps = a.seen.settle(GAP_CHECKS);
+            a.add_gaps(gaps);
         });
         schedule();
     }
@@ -893,6 +976,18 @@ fn when_ready(f: impl FnOnce() + 'static) -> Promise {
 fn method(obj: &Object, name: &str, f: Box<dyn Fn(JsValue) -> JsValue>) {
     let cb = Closure::wrap(f).into_js_value();
     let _ = Reflect::set(obj, &name.into(), &cb);
+}
+
+fn method3(obj: &Object, name: &str, f: Box<dyn Fn(JsValue, JsValue, JsValue) -> JsValue>) {
+    let cb = Closure::wrap(f).into_js_value();
+    let _ = Reflect::set(obj, &name.into(), &cb);
+}
+
+/// A non-negative whole number from JS (0 for anything else).
+fn index_arg(v: &JsValue) -> usize {
+    v.as_f64()
+        .filter(|x| x.is_finite() && *x > 0.0)
+        .map_or(0, |x| x.min(u32::MAX as f64) as usize)
 }
 
 /// JSON text as a JS value (`null` when there is none).
@@ -980,6 +1075,61 @@ fn install_api(w: &Window, ready: &Promise) {
             json_value(with_app(|a| {
                 serde_json::to_string(a.pb.timeline().entries()).ok()
             }))
+        }),
+    );
+    // The side panels, a window at a time (`console` picks the panel):
+    // controls.js keeps only the lines in view in the DOM.
+    method(
+        &api,
+        "rowCount",
+        Box::new(|console: JsValue| {
+            let console = console.is_truthy();
+            JsValue::from_f64(with_app(|a| a.pb.timeline().row_count(console)).unwrap_or(0) as f64)
+        }),
+    );
+    method3(
+        &api,
+        "rows",
+        Box::new(|console: JsValue, from: JsValue, to: JsValue| {
+            let (console, from, to) = (console.is_truthy(), index_arg(&from), index_arg(&to));
+            json_value(with_app(|a| {
+                serde_json::to_string(&a.pb.timeline().rows(console, from, to)).ok()
+            }))
+        }),
+    );
+    method3(
+        &api,
+        "rowsUntil",
+        Box::new(|console: JsValue, t: JsValue, _| {
+            let (console, t) = (console.is_truthy(), t.as_f64().unwrap_or(0.0));
+            JsValue::from_f64(
+                with_app(|a| a.pb.timeline().rows_until(console, t)).unwrap_or(0) as f64,
+            )
+        }),
+    );
+    method(
+        &api,
+        "errorCount",
+        Box::new(|_| {
+            JsValue::from_f64(with_app(|a| a.pb.timeline().error_count()).unwrap_or(0) as f64)
+        }),
+    );
+    method3(
+        &api,
+        "markerNear",
+        Box::new(|t: JsValue, forward: JsValue, _| {
+            let t = t.as_f64().unwrap_or(0.0);
+            with_app(|a| a.pb.timeline().marker_near(t, forward.is_truthy()))
+                .flatten()
+                .map_or(JsValue::NULL, |m| JsValue::from_f64(m as f64))
+        }),
+    );
+    // For the tests: a panic inside the wasm, to check it shows on the page.
+    method(
+        &api,
+        "panicForTest",
+        Box::new(|msg: JsValue| {
+            panic!("{}", msg.as_string().unwrap_or_default());
         }),
     );
     method(
@@ -1072,8 +1222,12 @@ pub fn start() {
     let Some(w) = window() else { return };
     let Some(page) = w.document() else { return };
     let mut settle: Option<(Function, Function)> = None;
+    install_panic_hook();
     let ready = Promise::new(&mut |resolve, reject| settle = Some((resolve, reject)));
     READY.with(|r| *r.borrow_mut() = Some(ready.clone()));
+    if let Some((_, reject)) = &settle {
+        REJECT.with(|r| *r.borrow_mut() = Some(reject.clone()));
+    }
     // A failed load is reported on the page and by `ready` to whoever
     // awaits it; this handler only keeps it from also being logged as an
     // unhandled rejection when nobody does.
@@ -1084,17 +1238,21 @@ pub fn start() {
     install_clock();
     spawn_local(async move {
         let result = load(page.clone()).await;
-        let Some((resolve, reject)) = settle else {
+        let Some((resolve, _)) = settle else {
             return;
         };
         match result {
             Ok(()) => {
+                REJECT.with(|r| r.borrow_mut().take());
                 let _ = resolve.call0(&JsValue::UNDEFINED);
             }
             Err(msg) => {
                 show_status(&page, &msg, true);
                 web_sys::console::error_1(&format!("reel: {msg}").into());
-                let _ = reject.call1(&JsValue::UNDEFINED, &js_sys::Error::new(&msg));
+                let reject = REJECT.with(|r| r.borrow_mut().take());
+                if let Some(reject) = reject {
+                    let _ = reject.call1(&JsValue::UNDEFINED, &js_sys::Error::new(&msg));
+                }
             }
         }
     });

@@ -19,12 +19,112 @@ function fmt(ms) {
   return h ? `${h}:${pad(m)}:${pad(r)}` : `${m}:${pad(r)}`;
 }
 
-function entryRow(p, e) {
+// The side panels are virtual: a session can have a million lines, and a
+// million rows of DOM freeze the tab. Each list holds only the rows in view
+// (plus a margin), all ROW_H tall; padding above and below stands for the
+// rest, so the scrollbar and scrolling behave as if every row were there.
+// A row is rebuilt only when it comes into view (a focused row stays while
+// it is in view), and the lines come from the wasm a window at a time.
+const ROW_H = 24;
+const MARGIN_ROWS = 20;
+// Chromium lays out at most ~33M px: past this, a scroll position maps to
+// rows proportionally instead of 1:1.
+const MAX_PX = 16_000_000;
+
+const panels = [];
+
+function panel(p, id, console) {
+  const list = document.getElementById(id);
+  if (!list) return null;
+  // The list scrolls inside its parent, whose height the page sets: the
+  // padding standing for the rows out of view is scrolled content there.
+  const scroller = list.parentElement || list;
+  const state = { p, list, scroller, console, rows: new Map(), generation: 0, pending: false };
+  scroller.addEventListener('scroll', () => schedule(state), { passive: true });
+  return state;
+}
+
+function schedule(state) {
+  if (state.pending) return;
+  state.pending = true;
+  requestAnimationFrame(() => {
+    state.pending = false;
+    layout(state);
+  });
+}
+
+/// Which rows are in view: [first, end) and the padding above them.
+function windowOf(state, n) {
+  const { scroller } = state;
+  const view = scroller.clientHeight || ROW_H * 20;
+  const full = n * ROW_H;
+  const total = Math.min(full, MAX_PX);
+  const fit = Math.ceil(view / ROW_H);
+  const top = Math.min(scroller.scrollTop, Math.max(0, total - view));
+  let first;
+  if (full === total) {
+    first = Math.floor(top / ROW_H);
+  } else {
+    first = Math.floor((top / Math.max(1, total - view)) * Math.max(0, n - fit));
+  }
+  const from = Math.max(0, first - MARGIN_ROWS);
+  const end = Math.min(n, first + fit + MARGIN_ROWS);
+  const above = full === total ? from * ROW_H : Math.max(0, top - (first - from) * ROW_H);
+  return { from, end, above, total };
+}
+
+function layout(state) {
+  const { p, list, console } = state;
+  const n = p.rowCount(console);
+  const { from, end, above, total } = windowOf(state, n);
+  const lines = end > from ? p.rows(console, from, end) || [] : [];
+  const keep = new Map();
+  const children = [];
+  lines.forEach((e, k) => {
+    const i = from + k;
+    let li = state.rows.get(i);
+    if (!li || li.dataset.generation !== String(state.generation)) li = entryRow(p, e, i, state.generation);
+    keep.set(i, li);
+    children.push(li);
+  });
+  // Keep the focused row's element if it stays in view (its focus too).
+  const same = children.length === list.children.length &&
+    children.every((c, k) => list.children[k] === c);
+  if (!same) {
+    const focused = document.activeElement;
+    list.replaceChildren(...children);
+    if (focused && !focused.isConnected && focused.dataset && focused.dataset.row) {
+      const again = keep.get(Number(focused.dataset.row));
+      const b = again && again.querySelector('button');
+      if (b) b.focus({ preventScroll: true });
+    }
+  }
+  state.rows = keep;
+  list.style.paddingTop = `${above}px`;
+  list.style.paddingBottom = `${Math.max(0, total - above - children.length * ROW_H)}px`;
+  highlight(state);
+}
+
+/// Marks the rows at or before the playhead ("past"), the last of them
+/// "current".
+function highlight(state) {
+  const { p, list, console } = state;
+  const until = p.rowsUntil(console, p.currentTime());
+  for (const b of list.querySelectorAll('button[data-row]')) {
+    const i = Number(b.dataset.row);
+    b.classList.toggle('reel-past', i < until);
+    b.classList.toggle('reel-current', i === until - 1);
+  }
+}
+
+function entryRow(p, e, i, generation) {
   const li = document.createElement('li');
   li.className = `reel-entry reel-entry-${e.kind}`;
+  li.dataset.generation = String(generation);
   const b = document.createElement('button');
   b.type = 'button';
   b.dataset.t = String(e.t);
+  b.dataset.row = String(i);
   const time = document.createElement('span');
   time.className = 'reel-entry-time';
   time.textContent = fmt(e.t);
@@ -42,14 +142,20 @@ function entryRow(p, e) {
 }
 
 function drawPanels(p) {
-  const entries = p.entries() || [];
-  const events = document.getElementById('reel-events');
-  const consoleList = document.getElementById('reel-console');
-  if (events) events.replaceChildren(...entries.filter((e) => !e.console).map((e) => entryRow(p, e)));
-  if (consoleList) consoleList.replaceChildren(...entries.filter((e) => e.console).map((e) => entryRow(p, e)));
+  if (!panels.length) {
+    for (const [id, console] of [['reel-events', false], ['reel-console', true]]) {
+      const s = panel(p, id, console);
+      if (s) panels.push(s);
+    }
+  }
+  for (const s of panels) {
+    // The lines may have changed (a rebuilt timeline): rows are remade.
+    s.generation += 1;
+    layout(s);
+  }
   const count = document.getElementById('reel-error-count');
   if (count) {
-    const n = entries.filter((e) => e.console && e.kind === 'error').length;
+    const n = p.errorCount();
     count.textContent = n ? `${n} error${n > 1 ? 's' : ''}` : '';
   }
 }
@@ -78,16 +184,7 @@ function follow(p) {
     const t = p.currentTime();
     if (t === last) return;
     last = t;
-    for (const list of document.querySelectorAll('.reel-entries')) {
-      let current = null;
-      for (const b of list.querySelectorAll('button[data-t]')) {
-        const past = Number(b.dataset.t) <= t;
-        b.classList.toggle('reel-past', past);
-        if (past) current = b;
-        b.classList.remove('reel-current');
-      }
-      if (current) current.classList.add('reel-current');
-    }
+    for (const s of panels) highlight(s);
   }, 250);
 }
 
@@ -132,11 +229,10 @@ function onKey(p, e) {
     e.preventDefault();
     const forward = e.key === 'ArrowRight';
     if (e.shiftKey) {
-      const times = [...new Set((p.markers() || []).map((m) => m.t))].sort((a, b) => a - b);
       // Strictly after / before, with a little slack so that repeated
       // presses step marker by marker.
-      const next = forward ? times.find((m) => m > t + 1) : times.reverse().find((m) => m < t - 1);
-      if (next !== undefined) p.seek(next);
+      const next = p.markerNear(t, forward);
+      if (next !== null && next !== undefined) p.seek(next);
     } else {
       p.seek(Math.min(p.duration(), Math.max(0, t + (forward ? STEP_MS : -STEP_MS))));
     }
@@ -151,6 +247,7 @@ export function wire() {
   if (!p) return;
   const redraw = () => { drawPanels(p); drawIdle(p); };
   window.addEventListener('reel:timeline', redraw);
+  window.addEventListener('resize', () => panels.forEach(schedule));
   redraw();
   follow(p);
   document.addEventListener('keydown', (e) => onKey(p, e));

@@ -713,7 +713,10 @@ fn deep_trees_do_not_recurse() {
     nodes.push(text(DEPTH + 2, DEPTH + 1, "leaf"));
     let mut m = Model::new();
     let ops = m.apply(&snapshot(nodes));
-    assert_eq!(ops.len(), DEPTH as usize + 3);
+    // Reset, the nodes down to MAX_DEPTH, the document's scroll: what is
+    // deeper stays in the model (outline) but never reaches the DOM.
+    assert_eq!(ops.len(), MAX_DEPTH as usize + 2);
+    assert!(m.depth_cut());
     assert_eq!(m.render_all().len(), ops.len());
     assert!(m.outline().contains("leaf"));
     assert!(matches!(ops.last(), Some(DomOp::Scroll { id: 1, .. })));
@@ -726,6 +729,34 @@ fn deep_trees_do_not_recurse() {
     m.apply(&mutation(vec![2], vec![]));
     assert_eq!(m.len(), 1);
     m.check();
+}
+
+#[test]
+fn depth_is_capped_in_the_dom_and_says_so() {
+    // A chain exactly MAX_DEPTH deep is all rendered; one more level is not.
+    for (depth, cut) in [(MAX_DEPTH, false), (MAX_DEPTH + 1, true)] {
+        let mut nodes = vec![doc(1)];
+        for i in 2..depth + 2 {
+            nodes.push(el(i, i - 1, "div", &[]));
+        }
+        let mut m = Model::new();
+        let ops = m.apply(&snapshot(nodes));
+        let creates = ops
+            .iter()
+            .filter(|o| matches!(o, DomOp::Create { .. }))
+            .count();
+        assert_eq!(creates, MAX_DEPTH as usize, "depth {depth}");
+        assert_eq!(m.depth_cut(), cut, "depth {depth}");
+        // A mutation adding below the deepest rendered node is cut too.
+        let ops = m.apply(&mutation(
+            vec![],
+            vec![add(depth + 1, 0, vec![el(depth + 10, depth + 1, "p", &[])])],
+        ));
+        let created = ops.iter().any(|o| matches!(o, DomOp::Create { .. }));
+        assert_eq!(created, depth < MAX_DEPTH, "depth {depth}");
+        assert!(m.depth_cut() || depth < MAX_DEPTH);
+        m.check();
+    }
 }
 
 /// A small deterministic generator (no dependency needed for this).
