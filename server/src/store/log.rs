@@ -442,8 +442,14 @@ impl Shared {
             damaged_bytes: recovered.damaged.iter().map(|d| d.bytes).sum(),
             read_only,
         };
+        // Records of deletes not yet finished were read before they are
+        // zeroed (in a rebuild without sled): never indexed, whatever
+        // finishing the deletes meets.
+        let mut records = recovered.records;
+        let pending: HashSet<(u32, u64)> = s.keep.wipes().iter().map(|l| (l.seg, l.off)).collect();
+        records.retain(|r| !pending.contains(&(r.loc.seg, r.loc.off)));
         tolerate_full(s.finish_wipes(), "finishing interrupted deletes")?;
-        s.reindex(recovered.records, recovered.end)?;
+        s.reindex(records, recovered.end)?;
         if recovered.cut_bytes > 0 {
             tracing::warn!(
                 bytes = recovered.cut_bytes,
@@ -1669,6 +1675,56 @@ mod tests {
             assert!(matches!(e, StoreError::OldLayout(_)), "{e:?}");
             assert!(e.to_string().contains("earlier layout"), "{e}");
         }
+    }
+
+    /// Removes sled's files (the index lost), keeping the log and
+    /// `keep.json`.
+    fn lose_sled(dir: &Path) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let e = e.unwrap();
+            let name = e.file_name();
+            if name == "segments" || name == super::super::keep::FILE_NAME {
+                continue;
+            }
+            if e.file_type().unwrap().is_dir() {
+                std::fs::remove_dir_all(e.path()).unwrap();
+            } else {
+                std::fs::remove_file(e.path()).unwrap();
+            }
+        }
+    }
+
+    /// The config values and a delete's pending wipes outlive sled: the
+    /// rebuilt index has the same keys and no trace of the deleted session.
+    #[test]
+    fn config_and_pending_wipes_outlive_the_loss_of_sled() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = b"SECRET-deleted-before-sled-was-lost";
+        let (h2, raw2) = real_chunk(2, 0, "kept");
+        {
+            let s = open_dir(dir.path());
+            s.config_set("ingest_key", "k-123").unwrap();
+            let (h1, raw1) = real_chunk(1, 0, std::str::from_utf8(secret).unwrap());
+            s.put_chunk(&h1, &raw1, NOW).unwrap();
+            s.put_chunk(&h2, &raw2, NOW).unwrap();
+            // A delete whose sled transaction was durable, then a crash
+            // before any byte was zeroed: its locations are listed.
+            let loc = s.s.loc(&h1.session, 0).unwrap().unwrap();
+            s.s.keep.add_wipes(&[loc]).unwrap();
+        }
+        lose_sled(dir.path());
+        let s = open_dir(dir.path());
+        assert_eq!(
+            s.config_get("ingest_key").unwrap().as_deref(),
+            Some("k-123")
+        );
+        assert!(
+            s.session(&SessionId([1; 16])).unwrap().is_none(),
+            "resurrected"
+        );
+        assert!(files_containing(dir.path(), secret).is_empty());
+        assert_eq!(s.read_chunk(&h2.session, 0).unwrap().unwrap(), raw2);
+        assert!(s.s.keep.wipes().is_empty());
     }
 
     #[test]
