@@ -200,7 +200,7 @@ pub fn check_session(
     }
     let start = m.started_at.min(h.t_start);
     let end = m.ended_at.max(h.t_end);
-    if end - start > MAX_SPAN_MS {
+    if end.saturating_sub(start) > MAX_SPAN_MS {
         return Err(Refusal::Bad(format!(
             "the chunk's timestamps are more than {} hours from the rest of its session's",
             MAX_SPAN_MS / 3_600_000
@@ -406,6 +406,11 @@ struct Seen<'a> {
 /// `PageError`, `Identify`) are read further, each in the one shape the
 /// recorder writes; any other shape of those is refused, since the stats
 /// of a shape this walk cannot read could not be checked.
+///
+/// Cost: ~3% of the walk and ~1.5% of `validate_chunk` on the load
+/// benchmark's chunks (walk 93 -> 96 µs, validate 217 -> 220 µs per
+/// 20 KB chunk, best of eight alternating runs of `reel-load
+/// --validate-only`).
 pub fn check_events(raw: &[u8], header: &ChunkHeader) -> Result<(), ChunkError> {
     let count = header.event_count;
     let mut r = Reader { b: raw, pos: 0 };
