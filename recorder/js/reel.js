@@ -39,6 +39,7 @@
   var un = FP.bind.bind(FP.call);
   var push = un(AP.push), splice = un(AP.splice), slice = un(AP.slice), indexOf = un(AP.indexOf);
   var join = un(AP.join), sort = un(AP.sort);
+  var SP = String.prototype, sslice = un(SP.slice), lower = un(SP.toLowerCase), reTest = un(RegExp.prototype.test);
   var rApply = Reflect.apply, keys = Object.keys, hasOwn = un(OP.hasOwnProperty), toStr = un(OP.toString);
   var getDesc = Object.getOwnPropertyDescriptor, defProp = Object.defineProperty;
   var toJSON = JSON.stringify, fromJSON = JSON.parse;
@@ -117,7 +118,7 @@
       try { return toStr(v); } catch (_2) { return '[object]'; }
     }
   }
-  function clip(s) { s = String(s); return s.length > MAX_TEXT ? s.slice(0, MAX_TEXT) + '…' : s; }
+  function clip(s) { s = String(s); return s.length > MAX_TEXT ? sslice(s, 0, MAX_TEXT) + '…' : s; }
 
   // The Storage objects' getters (on the window itself), read when used:
   // reading them throws where storage is blocked.
@@ -296,7 +297,7 @@
     function continueSession() {
       var s = load('sessionStorage', SESSION_KEY);
       var t = dateNow();
-      if (s && typeof s.id === 'string' && /^[0-9a-f]{32}$/.test(s.id) && t - (s.last || 0) < idleMs &&
+      if (s && typeof s.id === 'string' && reTest(/^[0-9a-f]{32}$/, s.id) && t - (s.last || 0) < idleMs &&
         t - (s.start || t) < maxMs) {
         if (!s.start) s.start = t;
         return s;
@@ -538,7 +539,7 @@
             if (css !== null) rn.css = css;
           } else if (tag === 'style') {
             // A sheet filled by insertRule (CSS-in-JS) has no text to copy.
-            if (el.sheet && !/\S/.test(el.textContent)) {
+            if (el.sheet && !reTest(/\S/, el.textContent)) {
               var txt = rulesText(el.sheet);
               if (txt) push(late, { k: 'sheet', t: 0, node: id, op: 'rep', text: txt });
             }
@@ -828,8 +829,8 @@
 
     function fieldDesc(el, ev) {
       ev.tag = el.localName;
-      ev.type = (el.getAttribute('type') || 'text').toLowerCase();
-      ev.ac = (el.getAttribute('autocomplete') || '').toLowerCase();
+      ev.type = lower(el.getAttribute('type') || 'text');
+      ev.ac = lower(el.getAttribute('autocomplete') || '');
       var m = ctxOf(el);
       if (m) ev.m = m;
       return ev;
@@ -1020,7 +1021,7 @@
      * record before an earlier add. A pending root that moved or left since
      * is skipped: its own records say where it went.
      */
-    var pending = null, pendingTimer = 0;
+    var pending = null, pendingTimer = 0, resync = false;
     function serializePending(budget, add, fresh, remSeen, rootSet) {
       var list = pending.roots;
       while (list.length && budget > 0) {
@@ -1043,7 +1044,7 @@
           var ch = changes(p.attrs, p.texts, p.fresh);
           if (ch.attr.length || ch.text.length) enqueue({ k: 'mut', t: t, rem: [], add: [], attr: ch.attr, text: ch.text });
         }
-      } catch (e) { warn(e); pending = null; }
+      } catch (e) { warn(e); pending = null; resync = true; }
       flushLate(t);
       if (pending) pendingTimer = later(continuePending, 0);
     }
@@ -1145,7 +1146,7 @@
     var lastTouchAt = 0;
     function onTouch(e) {
       var t = now();
-      var kind = e.type.slice(5);
+      var kind = sslice(e.type, 5);
       if (kind === 'move' && t - lastTouchAt < 50) return;
       lastTouchAt = t;
       active();
@@ -1327,7 +1328,7 @@
     function begin() {
       observer = new MO(function (records) {
         if (walking) { walking.dirty = true; return; }
-        try { onMutations(records, true); } catch (e) { warn(e); }
+        try { onMutations(records, true); } catch (e) { warn(e); resync = true; }
       });
       push(docs, document);
       observedRoots.add(document);
@@ -1346,6 +1347,9 @@
         try {
           var t = now();
           if (t - session.start >= maxMs) rotate('max');
+          // Changes that failed to serialise are not lost: a new full
+          // snapshot records the page as it is now.
+          if (resync) { resync = false; snapshot(); }
           checkAdopted();
           drain();
           if (wasm) { wasm.tick(t); persist(); }
@@ -1450,7 +1454,7 @@
         try { json = toJSON(data); } catch (e) { warn(e); }
         if (json && json.length > 65536) { warn('event data over 64 KiB dropped'); json = null; }
       }
-      enqueue({ k: 'custom', t: now(), name: String(name).slice(0, 256), data: json === undefined ? null : json });
+      enqueue({ k: 'custom', t: now(), name: sslice(String(name), 0, 256), data: json === undefined ? null : json });
       // A marker is a point in time: nothing recorded after it shares its
       // millisecond, so seeking to a marker shows the page exactly as marked.
       lastT += 1;
@@ -1459,7 +1463,7 @@
     this.identify = function (userId, traits) {
       var json = null;
       if (traits !== undefined) { try { json = toJSON(traits); } catch (e) { warn(e); } }
-      enqueue({ k: 'identify', t: now(), user: String(userId).slice(0, 256), traits: json === undefined ? null : json });
+      enqueue({ k: 'identify', t: now(), user: sslice(String(userId), 0, 256), traits: json === undefined ? null : json });
     };
 
     this.flush = async function () {

@@ -5,6 +5,8 @@
 //!   has loaded, before or after `Reel.start`, gets no uncaught error from
 //!   Reel, `Reel.event` does not throw, and the stored session still has
 //!   the page's changes and the custom event;
+//! - changes whose mutation records cannot be read are still recorded (a
+//!   fresh full snapshot follows a failed batch);
 //! - the `Dropped` markers of a session that lost chunks to an outage add up
 //!   to every chunk lost, even when a chunk carrying a marker was lost too.
 
@@ -132,6 +134,43 @@ async fn a_page_breaking_builtins_before_start_still_records() -> Result<()> {
         .to_string();
     ensure!(sid.len() == 32, "no session: {sid}");
     act_and_check(&page, &server, &sid).await
+}
+
+/// A page whose mutation records throw when read: the batch fails, and the
+/// recorder falls back to a new full snapshot, so the change still arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_from_a_failed_batch_still_arrive() -> Result<()> {
+    let server = ReelServer::start().await?;
+    let pages = PageServer::for_reel(&server).await?;
+    let browser = Browser::launch().await?;
+    let page = browser.new_page().await?;
+    page.goto(&pages.url("/corpus/manual.html")).await?;
+    let sid = page.eval("startReel({})").await?;
+    let sid = sid.as_str().unwrap_or_default().to_string();
+    ensure!(sid.len() == 32, "no session: {sid}");
+    page.eval("Reel.flush().then(() => true)").await?;
+    page.eval(
+        "for (const p of ['addedNodes', 'removedNodes', 'type', 'target']) \
+           Object.defineProperty(MutationRecord.prototype, p, { get() { throw new Error('hostile ' + p); } }); \
+         addItem('after broken records'); true",
+    )
+    .await?;
+    let start = Instant::now();
+    loop {
+        page.eval("Reel.flush(); true").await?;
+        let text = serde_json::to_string(&server.events(&sid).await?)?;
+        if text.contains("after broken records") {
+            break;
+        }
+        ensure!(
+            start.elapsed() < WAIT,
+            "the change made while records failed was lost"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let exceptions = page.exceptions();
+    ensure!(exceptions.is_empty(), "uncaught errors: {exceptions:?}");
+    Ok(())
 }
 
 /// The stored chunks' seqs, and the sum of the `Dropped` markers.
