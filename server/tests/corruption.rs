@@ -274,6 +274,10 @@ fn flip_and_check(f: &Fixture, r: usize, at: usize, index: Index) {
         segments,
         "{what}: a segment went"
     );
+    // Reported (in `/metrics`) when read again and followed by anything
+    // intact; the last record of the log is a torn tail, cut.
+    let reported = s.stats().unwrap().damaged_bytes > 0;
+    assert_eq!(reported, !indexed && r != f.recs.len() - 1, "{what}");
     // Appends continue.
     let id = SessionId([0x33; 16]);
     let raw = chunk(id, 0, 2, 60);
