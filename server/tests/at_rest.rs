@@ -158,9 +158,17 @@ impl Mount {
 
 impl Drop for Mount {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg(self.dir.path())
-            .status();
+        let umount = |lazy: bool| {
+            std::process::Command::new("umount")
+                .args(lazy.then_some("-l"))
+                .arg(self.dir.path())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        // Lazily if something still holds it: never left mounted.
+        if !umount(false) {
+            umount(true);
+        }
     }
 }
 
