@@ -1425,6 +1425,35 @@ async fn events_of_many_chunks_stream_in_order() {
     assert_eq!(ts.len(), 40 * 5);
     assert!(ts.windows(2).all(|w| w[0] <= w[1]));
     assert_eq!(ts[ts.len() - 1], T0 + 390_000 + 1_000);
+
+    // With a chunk of 3,000 events (JSON of ~1 MB): the same bytes as the
+    // export writes.
+    let big: Vec<Event> = (0..3_000u64)
+        .map(|i| Event {
+            t: T0 + 400_000 + i,
+            data: EventData::Custom(Custom {
+                name: format!("e{i}"),
+                data: Some(format!("\"{}\"", "x".repeat(300))),
+            }),
+        })
+        .collect();
+    let c = encode_chunk(id, 40, &big).unwrap();
+    assert_eq!(s.ingest(id, 40, c).await.status, StatusCode::OK);
+    let streamed = s.get(&format!("/api/v1/sessions/{id}/events")).await;
+    let mut whole = Vec::new();
+    sessions::write_events_json(
+        &s.state.store,
+        &id,
+        &s.state.limits.decode_limits(),
+        &mut whole,
+    )
+    .unwrap();
+    assert!(whole.len() > 3 * 256 * 1024);
+    assert!(
+        streamed.body == whole,
+        "streamed /events differs from the export"
+    );
+    assert_eq!(streamed.json().as_array().unwrap().len(), 40 * 5 + 3_000);
 }
 
 // Issue 20: allowances, caps, and what ingest checks before it takes them.
