@@ -7,63 +7,18 @@
 //! `export` / `import` must round-trip a session, refusing a data dir that
 //! a running server holds.
 
+mod common;
+
+use common::{start, value_of};
 use reel_shared::{encode_chunk, Custom, Event, EventData, SessionId};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-struct Running {
-    child: Child,
-    addr: String,
-    /// Every stdout line before `listening on`.
-    banner: Vec<String>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(data: &Path, extra: &[&str]) -> Running {
-    let child = Command::new(env!("CARGO_BIN_EXE_reel-server"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(data)
-        .args(extra)
-        .env_remove("REEL_INGEST_KEYS")
-        .env_remove("REEL_API_TOKEN")
-        .env_remove("REEL_LISTEN")
-        .env_remove("REEL_DATA")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start reel-server");
-    // Owned by the guard from here on, so a failed start is still reaped.
-    let mut running = Running {
-        child,
-        addr: String::new(),
-        banner: Vec::new(),
-    };
-    let mut lines = BufReader::new(running.child.stdout.take().unwrap()).lines();
-    loop {
-        let line = lines
-            .next()
-            .expect("reel-server exited before listening")
-            .unwrap();
-        if let Some(addr) = line.strip_prefix("listening on http://") {
-            running.addr = addr.to_owned();
-            // Keep draining stdout so the server never blocks on a full pipe.
-            std::thread::spawn(move || lines.for_each(drop));
-            return running;
-        }
-        running.banner.push(line);
-    }
-}
-
-/// A minimal HTTP/1.1 client: one request per connection.
+/// `common::http`, with a chunked body (`/events` and `/chunks` stream)
+/// decoded.
 fn http(
     addr: &str,
     method: &str,
@@ -71,35 +26,11 @@ fn http(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> (u16, Vec<u8>) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes()).unwrap();
-    s.write_all(body).unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("no header end")
-        + 4;
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    let body = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        // `/events` and `/chunks` stream.
-        dechunk(&raw[split..])
+    let (status, head, body) = common::http(addr, method, path, headers, body);
+    let body = if head.contains("transfer-encoding: chunked") {
+        dechunk(&body)
     } else {
-        raw[split..].to_vec()
+        body
     };
     (status, body)
 }
@@ -134,13 +65,6 @@ fn chunk(id: SessionId, seq: u32) -> Vec<u8> {
         })
         .collect();
     encode_chunk(id, seq, &events).unwrap()
-}
-
-fn value_of<'a>(banner: &'a [String], prefix: &str) -> &'a str {
-    banner
-        .iter()
-        .find_map(|l| l.strip_prefix(prefix))
-        .unwrap_or_else(|| panic!("no `{prefix}` in {banner:?}"))
 }
 
 #[test]

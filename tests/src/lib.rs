@@ -10,7 +10,9 @@ pub mod fidelity;
 pub mod http;
 pub mod pages;
 pub mod privacy;
+pub mod recording;
 pub mod server;
+pub mod sessions;
 
 pub use cdp::{Browser, LogEntry, Page};
 pub use fidelity::{canon, canon_document, canon_replay, diff};

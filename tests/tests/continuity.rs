@@ -10,6 +10,7 @@
 
 use anyhow::{bail, ensure, Context, Result};
 use reel_e2e::fidelity::{check_replay, mark};
+use reel_e2e::recording::ManualPage;
 use reel_e2e::{Browser, Page, PageServer, ReelServer};
 use serde_json::Value;
 use std::time::Duration;
@@ -179,18 +180,15 @@ async fn sessions_rotate_when_idle_old_or_duplicated() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_outage_loses_nothing() -> Result<()> {
     let mut server = ReelServer::start().await?;
-    let pages = PageServer::for_reel(&server).await?;
-    let browser = Browser::launch().await?;
-    let page = browser.new_page().await?;
-    page.goto(&pages.url("/corpus/manual.html")).await?;
-    let sid = s(&start(&page, "{}").await?);
-    page.eval("Reel.flush().then(() => true)").await?;
+    let m = ManualPage::open(&server).await?;
+    let (page, browser) = (&m.page, &m.browser);
+    let sid = m.start("{}").await?;
     let mut expected = Vec::new();
     server.kill9();
     for i in 0..3 {
         page.eval(&format!("addItem('during outage {i}')")).await?;
         let name = format!("down{i}");
-        expected.push((name.clone(), mark(&page, &name).await?));
+        expected.push((name.clone(), mark(page, &name).await?));
         // Let the recorder seal and fail to send a chunk.
         page.eval("new Promise(r => setTimeout(() => r(true), 1200))")
             .await?;
@@ -199,7 +197,7 @@ async fn a_server_outage_loses_nothing() -> Result<()> {
     page.eval("Reel.flush().then(() => Reel.stop()).then(() => true)")
         .await
         .context("flush after the server came back")?;
-    let (diffs, _p) = check_replay(&browser, &server, &sid, &expected).await?;
+    let (diffs, _p) = check_replay(browser, &server, &sid, &expected).await?;
     if !diffs.is_empty() {
         bail!("after an outage:\n  {}", diffs.join("\n  "));
     }
@@ -217,24 +215,13 @@ async fn a_server_outage_loses_nothing() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_outage_drops_the_oldest_and_the_player_shows_the_gap() -> Result<()> {
     let mut server = ReelServer::start().await?;
-    let pages = PageServer::for_reel(&server).await?;
-    let browser = Browser::launch().await?;
-    let page = browser.new_page().await?;
-    page.goto(&pages.url("/corpus/manual.html")).await?;
-    let sid = s(&start(&page, "{ maxBufferBytes: 40000 }").await?);
-    page.eval("Reel.flush().then(() => true)").await?;
+    let m = ManualPage::open(&server).await?;
+    let (page, browser) = (&m.page, &m.browser);
+    let sid = m.start("{ maxBufferBytes: 40000 }").await?;
     server.kill9();
-    // Six chunks of ~15 KB that do not compress (random text), each sealed
-    // at once by a flush that cannot finish while the server is down.
-    for i in 0..6 {
-        page.eval(&format!(
-            "(() => {{ let t = ''; for (let j = 0; j < 15000; j++) t += String.fromCharCode(33 + Math.floor(Math.random() * 90)); \
-             addItem('noise {i} ' + t); Reel.flush(); return true; }})()"
-        ))
-        .await?;
-        page.eval("new Promise(r => setTimeout(() => r(true), 100))")
-            .await?;
-    }
+    // Six chunks, each sealed at once by a flush that cannot finish while
+    // the server is down.
+    m.noise_chunks(6, 100).await?;
     server.restart().await?;
     // The gap is reported with the next tick; the flush after it sends it.
     page.eval("new Promise(r => setTimeout(() => r(true), 1500)).then(() => Reel.flush()).then(() => Reel.stop()).then(() => true)")
@@ -258,7 +245,7 @@ async fn a_long_outage_drops_the_oldest_and_the_player_shows_the_gap() -> Result
     // Not everything was dropped: the newest noise made it.
     let text = serde_json::to_string(&events)?;
     ensure!(text.contains("noise 5 "), "the newest chunk was lost too");
-    let player = reel_e2e::fidelity::open_player(&browser, &server, &sid).await?;
+    let player = reel_e2e::fidelity::open_player(browser, &server, &sid).await?;
     let gaps = player
         .eval("reelPlayer.markers().filter(m => m.kind === 'gap').length")
         .await?;

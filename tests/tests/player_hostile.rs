@@ -9,134 +9,26 @@
 //! `cargo test --release -p reel-e2e --test player_hostile`.
 
 use anyhow::{ensure, Context, Result};
-use reel_e2e::{Browser, Page, PageServer, ReelServer};
-use reel_shared::{
-    encode_chunk, Custom, Element, Event, EventData, FlatNode, Meta, Namespace, NodeKind,
-    SessionId, Snapshot,
-};
+use reel_e2e::sessions::{self, custom, el, meta, new_id, node, now_ms, num, opening, post};
+use reel_e2e::{screenshots_dir, Browser, Page, PageServer, ReelServer};
+use reel_shared::{encode_chunk, Event, FlatNode, NodeKind, SessionId};
 use serde_json::{json, Value};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 const WAIT: Duration = Duration::from_secs(30);
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
-fn node(id: u32, parent: u32, kind: NodeKind) -> FlatNode {
-    FlatNode { id, parent, kind }
-}
-
-fn el(id: u32, parent: u32, tag: &str, attrs: &[(&str, &str)]) -> FlatNode {
-    node(
-        id,
-        parent,
-        NodeKind::Element(Element {
-            tag: tag.into(),
-            ns: Namespace::Html,
-            attrs: attrs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            ..Default::default()
-        }),
-    )
-}
-
 /// A page's first two events: where it is, and its document.
 fn page(href: &str, nodes: Vec<FlatNode>) -> Vec<Event> {
-    vec![
-        Event {
-            t: 0,
-            data: EventData::Meta(Meta {
-                href: href.into(),
-                title: "hostile".into(),
-                width: 1024,
-                height: 640,
-                user_agent: "test".into(),
-            }),
-        },
-        Event {
-            t: 0,
-            data: EventData::FullSnapshot(Snapshot {
-                nodes,
-                scroll_x: 0,
-                scroll_y: 0,
-            }),
-        },
-    ]
-}
-
-fn custom(t: u64, name: String) -> Event {
-    Event {
-        t,
-        data: EventData::Custom(Custom { name, data: None }),
-    }
-}
-
-/// Posts `events` (times relative, shifted to `t0`) as chunks of `per`,
-/// numbered from `first_seq`; returns the bytes of each chunk posted.
-async fn post(
-    server: &ReelServer,
-    id: SessionId,
-    t0: u64,
-    first_seq: u32,
-    events: &[Event],
-    per: usize,
-) -> Result<Vec<usize>> {
-    let mut sizes = Vec::new();
-    for (i, part) in events.chunks(per).enumerate() {
-        let part: Vec<Event> = part
-            .iter()
-            .map(|e| Event {
-                t: t0 + e.t,
-                data: e.data.clone(),
-            })
-            .collect();
-        let seq = first_seq + i as u32;
-        let bytes = encode_chunk(id, seq, &part)?;
-        let resp = server.post_chunk(&id.to_string(), seq, &bytes).await?;
-        ensure!(resp.status < 300, "chunk {seq}: {}", resp.text());
-        sizes.push(bytes.len());
-    }
-    Ok(sizes)
-}
-
-fn new_id() -> Result<SessionId> {
-    reel_e2e::server::random_hex()?
-        .parse()
-        .map_err(|e| anyhow::anyhow!("{e:?}"))
+    opening(0, meta(href, "hostile"), nodes)
 }
 
 /// Opens the player on a session, without waiting for it to load.
 async fn goto_player(browser: &Browser, server: &ReelServer, id: SessionId) -> Result<Page> {
-    let p = reel_e2e::fidelity::authorised_page(browser, server).await?;
-    p.call(
-        "Emulation.setDeviceMetricsOverride",
-        json!({"width": 1400, "height": 860, "deviceScaleFactor": 1, "mobile": false}),
-    )
-    .await?;
-    p.goto(&server.url(&format!("/sessions/{id}"))).await?;
-    p.wait_for("!!window.reelPlayer", WAIT).await?;
-    Ok(p)
+    sessions::goto_player(browser, server, &format!("/sessions/{id}"), WAIT).await
 }
 
 async fn open_player(browser: &Browser, server: &ReelServer, id: SessionId) -> Result<Page> {
-    let p = goto_player(browser, server, id).await?;
-    p.eval("window.reelPlayer.ready.then(() => true)")
-        .await
-        .context("reelPlayer.ready")?;
-    Ok(p)
-}
-
-async fn num(p: &Page, js: &str) -> Result<f64> {
-    p.eval(js)
-        .await?
-        .as_f64()
-        .with_context(|| format!("{js} is not a number"))
+    sessions::open_player(browser, server, &format!("/sessions/{id}"), WAIT).await
 }
 
 const STATUS: &str = "(() => { const s = document.getElementById('reel-status'); \
@@ -190,6 +82,8 @@ async fn a_dom_4000_deep_is_cut_and_the_tab_stays_responsive() -> Result<()> {
         notice.as_str().is_some_and(|n| n.contains("not shown")),
         "the viewer is not told that part of the page is cut: {notice}"
     );
+    p.screenshot(screenshots_dir().join("player-hostile-deep.png"))
+        .await?;
     Ok(())
 }
 
@@ -298,6 +192,8 @@ async fn a_panic_in_the_wasm_shows_on_the_page() -> Result<()> {
             .await?
             == json!(true)
     );
+    p.screenshot(screenshots_dir().join("player-hostile-panic.png"))
+        .await?;
     Ok(())
 }
 
@@ -365,6 +261,15 @@ async fn many_tiny_events_keep_the_events_panel_small() -> Result<()> {
     // Responsive: the page answers at once.
     ensure!(p.eval("1 + 1").await? == json!(2));
     ensure!(p.exceptions().is_empty(), "{:#?}", p.exceptions());
+    // The picture shows the row played last as current (marked by a
+    // timer a few times a second, not at once on a seek).
+    p.wait_for(
+        "!!document.querySelector('#reel-events .reel-current')",
+        WAIT,
+    )
+    .await?;
+    p.screenshot(screenshots_dir().join("player-hostile-tiny-events.png"))
+        .await?;
     Ok(())
 }
 

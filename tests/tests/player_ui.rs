@@ -12,43 +12,17 @@
 //! `cargo test --release -p reel-e2e --test player_ui`.
 
 use anyhow::{ensure, Context, Result};
+use reel_e2e::sessions::{self, el, meta, new_id, node, now_ms, num, opening, post};
 use reel_e2e::{screenshots_dir, Browser, Page, PageServer, ReelServer};
 use reel_shared::{
-    encode_chunk, AttrChange, Console, ConsoleLevel, Custom, Element, Event, EventData, FieldValue,
-    FlatNode, Input, Meta, MouseInteraction, MouseKind, MousePosition, Mutation, Namespace,
-    NodeKind, PageError, PageErrorKind, SessionId, Snapshot, TextChange,
+    AttrChange, Console, ConsoleLevel, Custom, Element, Event, EventData, FieldValue, Input,
+    MouseInteraction, MouseKind, MousePosition, Mutation, NodeKind, PageError, PageErrorKind,
+    TextChange,
 };
 use serde_json::{json, Value};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(20);
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
-fn node(id: u32, parent: u32, kind: NodeKind) -> FlatNode {
-    FlatNode { id, parent, kind }
-}
-
-fn el(id: u32, parent: u32, tag: &str, attrs: &[(&str, &str)]) -> FlatNode {
-    node(
-        id,
-        parent,
-        NodeKind::Element(Element {
-            tag: tag.into(),
-            ns: Namespace::Html,
-            attrs: attrs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            ..Default::default()
-        }),
-    )
-}
 
 /// A small shop page: `#title` (text node 6) says which second it is.
 fn page(href: &str, heading: &str) -> Vec<Event> {
@@ -82,26 +56,7 @@ fn page(href: &str, heading: &str) -> Vec<Event> {
             }),
         ),
     ];
-    vec![
-        Event {
-            t: 0,
-            data: EventData::Meta(Meta {
-                href: href.into(),
-                title: "Shop".into(),
-                width: 1024,
-                height: 640,
-                user_agent: "test".into(),
-            }),
-        },
-        Event {
-            t: 0,
-            data: EventData::FullSnapshot(Snapshot {
-                nodes,
-                scroll_x: 0,
-                scroll_y: 0,
-            }),
-        },
-    ]
+    opening(0, meta(href, "Shop"), nodes)
 }
 
 fn at(t: u64, data: EventData) -> Event {
@@ -217,59 +172,8 @@ fn controls_session() -> Vec<Event> {
     ev
 }
 
-/// Posts `events` (times relative, shifted to `t0`) as chunks of `per`.
-async fn post(
-    server: &ReelServer,
-    id: SessionId,
-    t0: u64,
-    first_seq: u32,
-    events: &[Event],
-    per: usize,
-) -> Result<()> {
-    for (i, part) in events.chunks(per).enumerate() {
-        let part: Vec<Event> = part
-            .iter()
-            .map(|e| Event {
-                t: t0 + e.t,
-                data: e.data.clone(),
-            })
-            .collect();
-        let seq = first_seq + i as u32;
-        let bytes = encode_chunk(id, seq, &part)?;
-        let resp = server.post_chunk(&id.to_string(), seq, &bytes).await?;
-        ensure!(resp.status < 300, "chunk {seq}: {}", resp.text());
-    }
-    Ok(())
-}
-
-fn new_id() -> Result<SessionId> {
-    reel_e2e::server::random_hex()?
-        .parse()
-        .map_err(|e| anyhow::anyhow!("{e:?}"))
-}
-
 async fn open_player(browser: &Browser, server: &ReelServer, path: &str) -> Result<Page> {
-    let player = reel_e2e::fidelity::authorised_page(browser, server).await?;
-    player
-        .call(
-            "Emulation.setDeviceMetricsOverride",
-            json!({"width": 1400, "height": 860, "deviceScaleFactor": 1, "mobile": false}),
-        )
-        .await?;
-    player.goto(&server.url(path)).await?;
-    player.wait_for("!!window.reelPlayer", WAIT).await?;
-    player
-        .eval("window.reelPlayer.ready.then(() => true)")
-        .await
-        .context("reelPlayer.ready")?;
-    Ok(player)
-}
-
-async fn num(p: &Page, js: &str) -> Result<f64> {
-    p.eval(js)
-        .await?
-        .as_f64()
-        .with_context(|| format!("{js} is not a number"))
+    sessions::open_player(browser, server, path, WAIT).await
 }
 
 /// The replayed `#title`'s text.

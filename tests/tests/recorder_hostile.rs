@@ -11,7 +11,8 @@
 //!   to every chunk lost, even when a chunk carrying a marker was lost too.
 
 use anyhow::{ensure, Context, Result};
-use reel_e2e::{Browser, Page, PageServer, ReelServer};
+use reel_e2e::recording::ManualPage;
+use reel_e2e::{Page, ReelServer};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -99,25 +100,18 @@ async fn act_and_check(page: &Page, server: &ReelServer, sid: &str) -> Result<()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_page_breaking_builtins_after_start_loses_nothing_and_sees_no_error() -> Result<()> {
     let server = ReelServer::start().await?;
-    let pages = PageServer::for_reel(&server).await?;
-    let browser = Browser::launch().await?;
-    let page = browser.new_page().await?;
-    page.goto(&pages.url("/corpus/manual.html")).await?;
-    let sid = page.eval("startReel({})").await?;
-    let sid = sid.as_str().unwrap_or_default().to_string();
-    ensure!(sid.len() == 32, "no session: {sid}");
-    page.eval("Reel.flush().then(() => true)").await?;
+    let m = ManualPage::open(&server).await?;
+    let page = &m.page;
+    let sid = m.start("{}").await?;
     page.eval(BREAK_GLOBALS).await?;
-    act_and_check(&page, &server, &sid).await
+    act_and_check(page, &server, &sid).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_page_breaking_builtins_before_start_still_records() -> Result<()> {
     let server = ReelServer::start().await?;
-    let pages = PageServer::for_reel(&server).await?;
-    let browser = Browser::launch().await?;
-    let page = browser.new_page().await?;
-    page.goto(&pages.url("/corpus/manual.html")).await?;
+    let m = ManualPage::open(&server).await?;
+    let page = &m.page;
     // After reel.js loaded, before the wasm half is fetched and started.
     page.eval(BREAK_GLOBALS).await?;
     page.eval(&format!(
@@ -133,7 +127,7 @@ async fn a_page_breaking_builtins_before_start_still_records() -> Result<()> {
         .unwrap_or_default()
         .to_string();
     ensure!(sid.len() == 32, "no session: {sid}");
-    act_and_check(&page, &server, &sid).await
+    act_and_check(page, &server, &sid).await
 }
 
 /// A page whose mutation records throw when read: the batch fails, and the
@@ -141,14 +135,9 @@ async fn a_page_breaking_builtins_before_start_still_records() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changes_from_a_failed_batch_still_arrive() -> Result<()> {
     let server = ReelServer::start().await?;
-    let pages = PageServer::for_reel(&server).await?;
-    let browser = Browser::launch().await?;
-    let page = browser.new_page().await?;
-    page.goto(&pages.url("/corpus/manual.html")).await?;
-    let sid = page.eval("startReel({})").await?;
-    let sid = sid.as_str().unwrap_or_default().to_string();
-    ensure!(sid.len() == 32, "no session: {sid}");
-    page.eval("Reel.flush().then(() => true)").await?;
+    let m = ManualPage::open(&server).await?;
+    let page = &m.page;
+    let sid = m.start("{}").await?;
     page.eval(
         "for (const p of ['addedNodes', 'removedNodes', 'type', 'target']) \
            Object.defineProperty(MutationRecord.prototype, p, { get() { throw new Error('hostile ' + p); } }); \
@@ -205,28 +194,15 @@ async fn gaps_and_markers(server: &ReelServer, sid: &str) -> Result<(u64, u64, u
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_markers_add_up_to_every_lost_chunk() -> Result<()> {
     let mut server = ReelServer::start().await?;
-    let pages = PageServer::for_reel(&server).await?;
-    let browser = Browser::launch().await?;
-    let page = browser.new_page().await?;
-    page.goto(&pages.url("/corpus/manual.html")).await?;
-    let sid = page.eval("startReel({ maxBufferBytes: 40000 })").await?;
-    let sid = sid.as_str().unwrap_or_default().to_string();
-    ensure!(sid.len() == 32, "no session: {sid}");
-    page.eval("Reel.flush().then(() => true)").await?;
+    let m = ManualPage::open(&server).await?;
+    let page = &m.page;
+    let sid = m.start("{ maxBufferBytes: 40000 }").await?;
     server.kill9();
     // Chunks of ~15 KB that do not compress, each sealed by a flush that
     // cannot finish; between them the recorder's tick (every second) puts
     // the marker of what it dropped so far into the open chunk, which is
     // dropped in turn a couple of chunks later.
-    for i in 0..10 {
-        page.eval(&format!(
-            "(() => {{ let t = ''; for (let j = 0; j < 15000; j++) t += String.fromCharCode(33 + Math.floor(Math.random() * 90)); \
-             addItem('noise {i} ' + t); Reel.flush(); return true; }})()"
-        ))
-        .await?;
-        page.eval("new Promise(r => setTimeout(() => r(true), 1100))")
-            .await?;
-    }
+    m.noise_chunks(10, 1100).await?;
     server.restart().await?;
     page.eval("Reel.flush().then(() => true)").await?;
     // The marker of the last drops goes out with the tick after the flush

@@ -6,56 +6,37 @@
 
 use anyhow::{ensure, Context, Result};
 use reel_e2e::server::random_hex;
+use reel_e2e::sessions::{custom, node, opening};
 use reel_e2e::{http, ReelServer};
 use reel_shared::{
-    encode_chunk, Custom, Event, EventData, FlatNode, Meta, MouseInteraction, MouseKind, NodeKind,
-    SessionId, Snapshot, NO_NODE,
+    encode_chunk, Event, EventData, Meta, MouseInteraction, MouseKind, NodeKind, SessionId, NO_NODE,
 };
 
 const HREF: &str = "http://example.test/shop?item=1";
 
 fn chunks(session: SessionId) -> Result<Vec<Vec<u8>>> {
     let t0 = 1_700_000_000_000u64;
-    let first = vec![
-        Event {
-            t: t0,
-            data: EventData::Meta(Meta {
-                href: HREF.into(),
-                title: "Shop".into(),
-                width: 800,
-                height: 600,
-                user_agent: "reel-e2e".into(),
-            }),
+    let mut first = opening(
+        t0,
+        Meta {
+            href: HREF.into(),
+            title: "Shop".into(),
+            width: 800,
+            height: 600,
+            user_agent: "reel-e2e".into(),
         },
-        Event {
-            t: t0,
-            data: EventData::FullSnapshot(Snapshot {
-                nodes: vec![FlatNode {
-                    id: 1,
-                    parent: NO_NODE,
-                    kind: NodeKind::Document,
-                }],
-                scroll_x: 0,
-                scroll_y: 0,
-            }),
-        },
-        Event {
-            t: t0 + 10,
-            data: EventData::Mouse(MouseInteraction {
-                kind: MouseKind::Click,
-                id: 1,
-                x: 3,
-                y: 4,
-            }),
-        },
-    ];
-    let second = vec![Event {
-        t: t0 + 250,
-        data: EventData::Custom(Custom {
-            name: "m1".into(),
-            data: None,
+        vec![node(1, NO_NODE, NodeKind::Document)],
+    );
+    first.push(Event {
+        t: t0 + 10,
+        data: EventData::Mouse(MouseInteraction {
+            kind: MouseKind::Click,
+            id: 1,
+            x: 3,
+            y: 4,
         }),
-    }];
+    });
+    let second = vec![custom(t0 + 250, "m1".into())];
     Ok(vec![
         encode_chunk(session, 0, &first)?,
         encode_chunk(session, 1, &second)?,
@@ -131,13 +112,7 @@ async fn check(server: &ReelServer, id: &str, sent: &[Vec<u8>]) -> Result<()> {
 }
 
 fn custom_chunk(session: SessionId, seq: u32, t: u64) -> Result<Vec<u8>> {
-    let ev = [Event {
-        t,
-        data: EventData::Custom(Custom {
-            name: format!("c{seq}"),
-            data: None,
-        }),
-    }];
+    let ev = [custom(t, format!("c{seq}"))];
     Ok(encode_chunk(session, seq, &ev)?)
 }
 

@@ -12,11 +12,11 @@
 //! over), or `... --bin seek_bench -- --steady` (one that changes in place).
 
 use anyhow::{Context, Result};
+use reel_e2e::sessions::{el, node};
 use reel_e2e::{Browser, ReelServer};
 use reel_shared::{
-    encode_chunk, AddedTree, AttrChange, Element, Event, EventData, FlatNode, Meta,
-    MouseInteraction, MouseKind, MousePosition, Mutation, Namespace, NodeKind, SessionId, Snapshot,
-    TextChange,
+    encode_chunk, AddedTree, AttrChange, Event, EventData, FlatNode, Meta, MouseInteraction,
+    MouseKind, MousePosition, Mutation, NodeKind, SessionId, Snapshot, TextChange,
 };
 
 use std::time::{Duration, Instant};
@@ -38,28 +38,8 @@ impl Rng {
     }
 }
 
-fn el(id: u32, parent: u32, tag: &str, attrs: &[(&str, String)]) -> FlatNode {
-    FlatNode {
-        id,
-        parent,
-        kind: NodeKind::Element(Element {
-            tag: tag.into(),
-            ns: Namespace::Html,
-            attrs: attrs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.clone()))
-                .collect(),
-            ..Default::default()
-        }),
-    }
-}
-
 fn text(id: u32, parent: u32, s: String) -> FlatNode {
-    FlatNode {
-        id,
-        parent,
-        kind: NodeKind::Text(s),
-    }
+    node(id, parent, NodeKind::Text(s))
 }
 
 /// The session's events, `t` from 0; `steady` for the profile whose list
@@ -77,7 +57,7 @@ fn session(steady: bool) -> Vec<Event> {
         el(4, 3, "style", &[]),
         text(5, 4, "li{font:12px sans-serif}.hot{color:red}".into()),
         el(6, 2, "body", &[]),
-        el(7, 6, "ul", &[("id", "list".into())]),
+        el(7, 6, "ul", &[("id", "list")]),
     ];
     let mut next_id = 100u32;
     // Each item: <li class><span>label</span> text</li>: 4 nodes.
@@ -85,7 +65,7 @@ fn session(steady: bool) -> Vec<Event> {
     for i in 0..LIST_ITEMS {
         let (li, span, label, t) = (next_id, next_id + 1, next_id + 2, next_id + 3);
         next_id += 4;
-        nodes.push(el(li, 7, "li", &[("class", format!("item i{i}"))]));
+        nodes.push(el(li, 7, "li", &[("class", &format!("item i{i}"))]));
         nodes.push(el(span, li, "span", &[]));
         nodes.push(text(label, span, format!("#{i}")));
         nodes.push(text(t, li, format!(" item {i} of the list")));
@@ -153,7 +133,7 @@ fn session(steady: bool) -> Vec<Event> {
                         parent: 7,
                         next: li,
                         nodes: vec![
-                            el(nli, 7, "li", &[("class", "item new".into())]),
+                            el(nli, 7, "li", &[("class", "item new")]),
                             text(nt, nli, format!(" added at {t}")),
                         ],
                     }],
