@@ -325,7 +325,7 @@ fn acknowledged_chunks_survive_kill_9_under_concurrent_writers() {
         // a power cut before its sync): recovery must cut it off and keep
         // everything acknowledged.
         let newest = newest_segment(dir.path());
-        let intact_len = std::fs::metadata(&newest).unwrap().len();
+        let len_at_kill = std::fs::metadata(&newest).unwrap().len();
         if round > 0 {
             let mut f = std::fs::OpenOptions::new()
                 .append(true)
@@ -338,8 +338,24 @@ fn acknowledged_chunks_survive_kill_9_under_concurrent_writers() {
 
         let server = start(dir.path(), &args);
         if round > 0 {
+            // At most `len_at_kill`, not exactly: the kill can itself leave
+            // a torn group. Linux stops a `pwrite` to a file at a page
+            // boundary once a fatal signal is pending, so a group being
+            // written at the SIGKILL may end mid-record (on a page
+            // boundary) before the bytes appended above; recovery cuts
+            // that part too (it was never acknowledged: the chunks below
+            // show that nothing acknowledged went with it).
             let len = std::fs::metadata(&newest).unwrap().len();
-            assert_eq!(len, intact_len, "round {round}: the torn write was not cut");
+            assert!(
+                len <= len_at_kill,
+                "round {round}: the torn write was not cut ({len} bytes, {len_at_kill} at the kill)"
+            );
+            if len < len_at_kill {
+                eprintln!(
+                    "round {round}: the kill left {} bytes of a torn group (ending at {len_at_kill}), cut too",
+                    len_at_kill - len
+                );
+            }
         }
         let acked = acked.lock().unwrap();
         for w in 0..WRITERS {
