@@ -445,15 +445,8 @@ impl SegmentLog {
             };
             if start > len {
                 if is_newest && !header_ok {
-                    // Created, but its header never made it.
-                    rec.cut_bytes += len;
-                    Self::reset(&file)?;
+                    files.insert(seg, Self::reset_unlanded(file, seg, len, &mut rec)?);
                     cut = true;
-                    rec.end = Some(Pos {
-                        seg,
-                        off: SEGMENT_HEADER,
-                    });
-                    files.insert(seg, Arc::new(file));
                     continue;
                 }
                 return Err(LogError::Corrupt(format!(
@@ -468,16 +461,8 @@ impl SegmentLog {
             let found_any = rec.records.len() > found_before;
             if !header_ok && start == SEGMENT_HEADER {
                 if is_newest && !found_any && rec.damaged.last().is_none_or(|d| d.seg != seg) {
-                    // Created, but its header never made it: nothing in it
-                    // was ever synced (a group is synced after the header).
-                    rec.cut_bytes += len;
-                    Self::reset(&file)?;
+                    files.insert(seg, Self::reset_unlanded(file, seg, len, &mut rec)?);
                     cut = true;
-                    rec.end = Some(Pos {
-                        seg,
-                        off: SEGMENT_HEADER,
-                    });
-                    files.insert(seg, Arc::new(file));
                     continue;
                 }
                 rec.damaged.push(Damage {
@@ -559,6 +544,24 @@ impl SegmentLog {
     }
 
     /// Empties a segment down to its header.
+    /// The newest segment, `len` bytes long, was created but its header
+    /// never made it: nothing in it was ever synced (a group is synced
+    /// after the header), so it goes back to a bare header.
+    fn reset_unlanded(
+        file: File,
+        seg: u32,
+        len: u64,
+        rec: &mut Recovered,
+    ) -> io::Result<Arc<File>> {
+        rec.cut_bytes += len;
+        Self::reset(&file)?;
+        rec.end = Some(Pos {
+            seg,
+            off: SEGMENT_HEADER,
+        });
+        Ok(Arc::new(file))
+    }
+
     fn reset(file: &File) -> io::Result<()> {
         file.set_len(0)?;
         file.write_all_at(SEGMENT_MAGIC, 0)?;
