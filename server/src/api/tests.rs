@@ -1274,18 +1274,7 @@ mod props {
 /// the in-memory backend.
 #[tokio::test]
 async fn the_api_runs_on_another_backend() {
-    let mem = Arc::new(crate::store::mem::MemStorage::default());
-    let state = Arc::new(AppState::new(
-        Store::new(mem.clone()),
-        Auth::new(vec![KEY.into()], TOKEN.into()),
-        IngestLimits::default(),
-        0,
-    ));
-    let s = Server {
-        _dir: tempfile::tempdir().unwrap(),
-        state: state.clone(),
-        app: app(state),
-    };
+    let (s, mem) = mem_server();
     let id = sid(0x88);
     for seq in 0..3 {
         let r = s.ingest(id, seq, chunk(id, seq, T0 + u64::from(seq))).await;
@@ -1304,8 +1293,8 @@ async fn the_api_runs_on_another_backend() {
     assert_eq!(crate::store::Storage::session_key_count(&*mem).unwrap(), 0);
 }
 
-/// A server on the in-memory backend, whose `damaged` knob makes chunks
-/// read back as a bad disk would (`StoreError::Damaged`).
+/// A server on the in-memory backend (whose `damaged` knob makes chunks
+/// read back as a bad disk would, `StoreError::Damaged`).
 fn mem_server() -> (Server, Arc<crate::store::mem::MemStorage>) {
     let mem = Arc::new(crate::store::mem::MemStorage::default());
     let state = Arc::new(AppState::new(
