@@ -1,21 +1,55 @@
 //! Who may do what: recorders prove themselves with an ingest key, readers
 //! (the API and the UI) with the API token, sent as a bearer token or as the
-//! `reel_token` cookie that the sign-in page sets.
+//! `reel_token` cookie that the sign-in page sets. A share link's token
+//! opens one session's replay and nothing else (`api::shares`).
 //!
 //! Secrets are compared in constant time, so response timing does not leak
 //! how much of a guess was right. The API token is held (and kept on disk)
 //! as its SHA-256 only: a presented token is hashed and compared.
 
-use crate::api::{ApiError, SharedState};
+use crate::api::{shares, ApiError, SharedState};
 use axum::extract::{Request, State};
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::Response;
+use reel_shared::SessionId;
 use subtle::ConstantTimeEq;
 
 pub const COOKIE_NAME: &str = "reel_token";
 pub const INGEST_KEY_HEADER: &str = "x-reel-key";
+/// Who the API token acts as (in comments, share links).
+pub const ADMIN: &str = "admin";
+
+/// Who a request to the read API comes from, as [`require_reader`] found:
+/// in the request's extensions for the handlers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// A reader: everything the read API does. `actor` names them where
+    /// they leave a trace (a comment's author): `admin` for the API token,
+    /// a member's email once members exist.
+    Reader { actor: String },
+    /// A share link: reading one session's replay (see
+    /// `api::shares::share_may_read`).
+    Share { session: SessionId },
+}
+
+impl Access {
+    /// The reader's name, or `403` for a share link.
+    pub fn reader(&self) -> Result<String, ApiError> {
+        match self {
+            Access::Reader { actor } => Ok(actor.clone()),
+            Access::Share { .. } => Err(share_refused()),
+        }
+    }
+}
+
+fn share_refused() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::FORBIDDEN,
+        "a share link opens its session's replay and nothing else",
+    )
+}
 
 pub struct Auth {
     ingest_keys: Vec<String>,
@@ -77,14 +111,23 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// The first cookie called `name`, across every `Cookie` header.
-pub fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub fn cookie_value<'a>(headers: &'a HeaderMap, name: &'a str) -> Option<&'a str> {
+    cookie_values(headers, name).next()
+}
+
+/// Every cookie called `name` (cookies of one name with different paths
+/// are all sent), across every `Cookie` header.
+pub fn cookie_values<'a>(
+    headers: &'a HeaderMap,
+    name: &'a str,
+) -> impl Iterator<Item = &'a str> + 'a {
     headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
+        .filter(move |(k, _)| *k == name)
         .map(|(_, v)| v.trim_matches('"'))
 }
 
@@ -98,19 +141,34 @@ pub fn logout_cookie() -> String {
     format!("{COOKIE_NAME}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0")
 }
 
-/// Middleware for the read API.
+/// Middleware for the read API: a reader may do anything there; a live
+/// share link may read its own session's replay (`403` for anything
+/// else); without either, `401`.
 pub async fn require_reader(
     State(state): State<SharedState>,
-    req: Request,
+    mut req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
     if state.auth.reader_ok(req.headers()) {
-        Ok(next.run(req).await)
-    } else {
-        Err(ApiError::unauthorized(
-            "missing or wrong API token (send `Authorization: Bearer TOKEN`)",
-        ))
+        req.extensions_mut().insert(Access::Reader {
+            actor: ADMIN.into(),
+        });
+        return Ok(next.run(req).await);
     }
+    let presented = shares::presented_shares(&state, req.headers()).await?;
+    if presented.is_empty() {
+        return Err(ApiError::unauthorized(
+            "missing or wrong API token (send `Authorization: Bearer TOKEN`)",
+        ));
+    }
+    let Some(session) = shares::share_may_read(req.method(), req.uri().path()) else {
+        return Err(share_refused());
+    };
+    if !presented.iter().any(|s| s.session == session) {
+        return Err(share_refused());
+    }
+    req.extensions_mut().insert(Access::Share { session });
+    Ok(next.run(req).await)
 }
 
 #[cfg(test)]

@@ -1,11 +1,13 @@
 //! The UI's routes: the two pages behind the API token, and the sign-in
-//! that turns the token into a cookie so a browser can open them.
+//! that turns the token into a cookie so a browser can open them. The
+//! player page also opens with a share link (`?share=TOKEN`), for its own
+//! session alone.
 
-use crate::api::SharedState;
+use crate::api::{shares, SharedState};
 use crate::assets;
 use crate::auth::{login_cookie, logout_cookie};
-use axum::extract::rejection::{FormRejection, PathRejection};
-use axum::extract::{Form, Path, State};
+use axum::extract::rejection::{FormRejection, PathRejection, QueryRejection};
+use axum::extract::{Form, Path, Query, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -13,6 +15,7 @@ use axum::routing::get;
 use axum::Router;
 use reel_shared::SessionId;
 use serde::Deserialize;
+use std::collections::HashMap;
 
 pub fn routes() -> Router<SharedState> {
     Router::new()
@@ -33,6 +36,7 @@ async fn player(
     State(state): State<SharedState>,
     headers: HeaderMap,
     path: Result<Path<String>, PathRejection>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Response {
     let Some(id) = path.ok().and_then(|Path(id)| id.parse::<SessionId>().ok()) else {
         return html(
@@ -40,10 +44,30 @@ async fn player(
             "<p>There is no such session.</p><p><a href=\"/\">All sessions</a></p>",
         );
     };
-    if !state.auth.reader_ok(&headers) {
-        return sign_in(StatusCode::OK, &format!("/sessions/{id}"), None);
+    if state.auth.reader_ok(&headers) {
+        return assets::page("player/player.html", &headers);
     }
-    assets::page("player/player.html", &headers)
+    // A share link: the page, and a cookie that lets its requests read
+    // this session (and only it: see `api::shares`).
+    let token = query.as_ref().ok().and_then(|Query(q)| q.get("share"));
+    if let Some(token) = token {
+        return match shares::opens(&state, token, &id).await {
+            Some(share) => {
+                let mut res = assets::page("player/player.html", &headers);
+                if let Ok(v) = HeaderValue::from_str(&shares::share_cookie(token, &share)) {
+                    res.headers_mut().append(SET_COOKIE, v);
+                }
+                res
+            }
+            None => html(
+                StatusCode::FORBIDDEN,
+                "<p class=\"error\" role=\"alert\">This share link has expired, \
+was revoked, or is not for this session.</p>\
+<p>Ask whoever sent it for a new one, or <a href=\"/login\">sign in</a>.</p>",
+            ),
+        };
+    }
+    sign_in(StatusCode::OK, &format!("/sessions/{id}"), None)
 }
 
 async fn login_page() -> Response {

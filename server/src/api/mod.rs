@@ -1,8 +1,11 @@
 //! The HTTP surface: the router that joins every route, and the JSON error
 //! that every API failure becomes.
 
+pub mod comments;
 pub mod ingest;
+pub mod repro;
 pub mod sessions;
+pub mod shares;
 
 use crate::auth::{self, Auth};
 use crate::metrics::Metrics;
@@ -60,6 +63,9 @@ pub type SharedState = Arc<AppState>;
 pub fn app(state: SharedState) -> Router {
     // route_layer, not layer: an unknown path is a 404, not a 401.
     let read_api = sessions::routes()
+        .merge(comments::routes())
+        .merge(shares::routes())
+        .merge(repro::routes())
         .route("/metrics", get(metrics))
         .route_layer(from_fn_with_state(state.clone(), auth::require_reader));
     Router::new()

@@ -30,14 +30,14 @@ fn params(q: Params) -> Result<HashMap<String, String>, ApiError> {
         .map_err(|e| ApiError::bad_request(e.body_text()))
 }
 
-fn session_id(path: Result<Path<String>, PathRejection>) -> Result<SessionId, ApiError> {
+pub(crate) fn session_id(path: Result<Path<String>, PathRejection>) -> Result<SessionId, ApiError> {
     let Path(id) = path.map_err(|e| ApiError::bad_request(e.body_text()))?;
     id.parse().map_err(|_| {
         ApiError::bad_request("the session id must be 32 lowercase hexadecimal digits")
     })
 }
 
-fn no_such_session() -> ApiError {
+pub(crate) fn no_such_session() -> ApiError {
     ApiError::not_found("no such session")
 }
 

@@ -21,6 +21,13 @@
 //! | `log_meta`  | `indexed_to`                          | [`Pos`]: the log up to here is in sled |
 //! | `wipe`      | [`Loc`] of a deleted chunk            | empty: bytes still to zero          |
 //! | `config`    | name (UTF-8)                          | value (UTF-8)                       |
+//! | `comments`  | session id ++ comment key (t u64 BE ++ 8 random bytes) | [`Comment`] as JSON |
+//! | `shares`    | SHA-256 of the share token            | [`Share`] as JSON                   |
+//! | `shares_by_session` | session id ++ SHA-256 of the token | empty: what a delete revokes  |
+//!
+//! Comments and share links are in sled alone (flushed as each is
+//! written): the log cannot rebuild them, so they are lost with sled's
+//! files.
 //!
 //! Why: sled wrote each 20 KB chunk 1.6 times over and rewrote leaves of
 //! them, and a sled transaction and flush per group was half of ingest's
@@ -79,6 +86,7 @@ use super::keep::Keep;
 use super::segments::{self, Loc, LogError, NewRecord, Pos, Record, SegmentLog};
 use super::{ListRange, Page, PutOutcome, Storage, StorageStats, StoreError, StoreOptions};
 use crate::index::{self, SessionMeta, START_KEY_LEN};
+use crate::support::{Comment, Share};
 use reel_shared::{ChunkHeader, Limits, SessionId};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 use sled::{IVec, Tree};
@@ -182,6 +190,9 @@ struct Shared {
     log_meta: Tree,
     wipe: Tree,
     config: Tree,
+    comments: Tree,
+    shares: Tree,
+    shares_by_session: Tree,
     log: SegmentLog,
     /// Sessions in sled and the overlay.
     session_count: AtomicU64,
@@ -424,6 +435,9 @@ impl Shared {
             by_start: db.open_tree("by_start")?,
             config,
             wipe: db.open_tree("wipe")?,
+            comments: db.open_tree("comments")?,
+            shares: db.open_tree("shares")?,
+            shares_by_session: db.open_tree("shares_by_session")?,
             session_count: AtomicU64::new(sessions.len() as u64),
             sessions,
             log_meta,
@@ -799,6 +813,10 @@ impl Shared {
         };
         if let DeleteOutcome::Deleted = outcome {
             self.session_count.fetch_sub(1, Ordering::Relaxed);
+            // Its comments and share links go too (under the same lock as
+            // their writes, so none can be added in between), made durable
+            // by the flush below.
+            self.forget_support(id)?;
             // Durable before a byte is zeroed: no index entry may survive
             // a crash and point at zeros.
             self.db.flush()?;
@@ -822,6 +840,28 @@ impl Shared {
             self.reclaim(&locs)?;
         }
         Ok(outcome)
+    }
+
+    /// Removes a session's comments and share links (not flushed).
+    fn forget_support(&self, id: &SessionId) -> Result<(), StoreError> {
+        let skey = id.as_bytes();
+        let mut comments = sled::Batch::default();
+        for k in self.comments.scan_prefix(skey).keys() {
+            comments.remove(k?);
+        }
+        self.comments.apply_batch(comments)?;
+        let mut shares = sled::Batch::default();
+        let mut by_session = sled::Batch::default();
+        for k in self.shares_by_session.scan_prefix(skey).keys() {
+            let k = k?;
+            if let Some(hash) = k.get(16..) {
+                shares.remove(hash);
+            }
+            by_session.remove(k);
+        }
+        self.shares.apply_batch(shares)?;
+        self.shares_by_session.apply_batch(by_session)?;
+        Ok(())
     }
 
     /// Removes the segments `locs` were the last live records of.
@@ -1234,6 +1274,77 @@ impl Storage for LogStorage {
             n += self.s.db.open_tree(name)?.len();
         }
         Ok(n)
+    }
+
+    fn add_comment(&self, c: &Comment) -> Result<bool, StoreError> {
+        self.s.check_writable()?;
+        // A delete holds this lock throughout: the session cannot go
+        // between the check and the write.
+        let _c = lock(&self.s.checkpoint_lock);
+        if !self.s.has_session(&c.session)? {
+            return Ok(false);
+        }
+        let mut key = [0u8; 32];
+        key[..16].copy_from_slice(c.session.as_bytes());
+        key[16..].copy_from_slice(&c.key());
+        let v = serde_json::to_vec(c).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.s.comments.insert(key, v)?;
+        self.s.db.flush()?;
+        Ok(true)
+    }
+
+    fn comments(&self, id: &SessionId) -> Result<Vec<Comment>, StoreError> {
+        self.s
+            .comments
+            .scan_prefix(id.as_bytes())
+            .values()
+            .map(|v| serde_json::from_slice(&v?).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .collect()
+    }
+
+    fn put_share(&self, key: &[u8; 32], share: &Share) -> Result<bool, StoreError> {
+        self.s.check_writable()?;
+        let _c = lock(&self.s.checkpoint_lock);
+        if !self.s.has_session(&share.session)? {
+            return Ok(false);
+        }
+        let v = serde_json::to_vec(share).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut by = [0u8; 48];
+        by[..16].copy_from_slice(share.session.as_bytes());
+        by[16..].copy_from_slice(key);
+        (&self.s.shares, &self.s.shares_by_session).transaction(|(shares, by_session)| {
+            shares.insert(&key[..], v.as_slice())?;
+            by_session.insert(&by[..], &[][..])?;
+            Ok::<(), ConflictableTransactionError<StoreError>>(())
+        })?;
+        self.s.db.flush()?;
+        Ok(true)
+    }
+
+    fn share(&self, key: &[u8; 32]) -> Result<Option<Share>, StoreError> {
+        self.s
+            .shares
+            .get(key)?
+            .map(|v| serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .transpose()
+    }
+
+    fn delete_share(&self, key: &[u8; 32]) -> Result<bool, StoreError> {
+        self.s.check_writable()?;
+        let _c = lock(&self.s.checkpoint_lock);
+        let Some(share) = self.share(key)? else {
+            return Ok(false);
+        };
+        let mut by = [0u8; 48];
+        by[..16].copy_from_slice(share.session.as_bytes());
+        by[16..].copy_from_slice(key);
+        (&self.s.shares, &self.s.shares_by_session).transaction(|(shares, by_session)| {
+            shares.remove(&key[..])?;
+            by_session.remove(&by[..])?;
+            Ok::<(), ConflictableTransactionError<StoreError>>(())
+        })?;
+        self.s.db.flush()?;
+        Ok(true)
     }
 }
 

@@ -4,6 +4,7 @@
 
 use super::{ListRange, Page, PutOutcome, Storage, StorageStats, StoreError};
 use crate::index::{self, SessionMeta};
+use crate::support::{Comment, Share};
 use reel_shared::{ChunkHeader, SessionId};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,6 +27,9 @@ struct Inner {
     chunks: BTreeMap<(SessionId, u32), Vec<u8>>,
     sessions: HashMap<SessionId, SessionMeta>,
     config: HashMap<String, String>,
+    /// By session, then by the comment's key (time first).
+    comments: BTreeMap<(SessionId, [u8; 16]), Comment>,
+    shares: HashMap<[u8; 32], Share>,
 }
 
 impl MemStorage {
@@ -142,6 +146,8 @@ impl Storage for MemStorage {
             return Ok(false);
         }
         g.chunks.retain(|(s, _), _| s != id);
+        g.comments.retain(|(s, _), _| s != id);
+        g.shares.retain(|_, sh| sh.session != *id);
         Ok(true)
     }
 
@@ -175,6 +181,40 @@ impl Storage for MemStorage {
 
     fn session_key_count(&self) -> Result<usize, StoreError> {
         let g = self.lock();
-        Ok(g.chunks.len() + g.sessions.len())
+        Ok(g.chunks.len() + g.sessions.len() + g.comments.len() + g.shares.len())
+    }
+
+    fn add_comment(&self, c: &Comment) -> Result<bool, StoreError> {
+        let mut g = self.lock();
+        if !g.sessions.contains_key(&c.session) {
+            return Ok(false);
+        }
+        g.comments.insert((c.session, c.key()), c.clone());
+        Ok(true)
+    }
+
+    fn comments(&self, id: &SessionId) -> Result<Vec<Comment>, StoreError> {
+        let g = self.lock();
+        Ok(g.comments
+            .range((*id, [0; 16])..=(*id, [0xff; 16]))
+            .map(|(_, c)| c.clone())
+            .collect())
+    }
+
+    fn put_share(&self, key: &[u8; 32], share: &Share) -> Result<bool, StoreError> {
+        let mut g = self.lock();
+        if !g.sessions.contains_key(&share.session) {
+            return Ok(false);
+        }
+        g.shares.insert(*key, share.clone());
+        Ok(true)
+    }
+
+    fn share(&self, key: &[u8; 32]) -> Result<Option<Share>, StoreError> {
+        Ok(self.lock().shares.get(key).cloned())
+    }
+
+    fn delete_share(&self, key: &[u8; 32]) -> Result<bool, StoreError> {
+        Ok(self.lock().shares.remove(key).is_some())
     }
 }

@@ -21,7 +21,10 @@
 //!    [`Store::flush`] before a `2xx`, which is what makes a `2xx` mean
 //!    "survives a crash" (contract §3).
 //! 3. [`Storage::delete_session`] leaves no key of the session behind
-//!    (and [`LogStorage`] no byte of its chunks: they are zeroed on disk).
+//!    (and [`LogStorage`] no byte of its chunks: they are zeroed on disk),
+//!    its comments and share links included.
+//! 4. Comments and share links ([`crate::support`]) are durable when
+//!    their call returns: they are rare, and nothing else flushes them.
 
 pub mod headroom;
 mod keep;
@@ -33,6 +36,7 @@ pub mod segments;
 pub use self::log::LogStorage;
 
 use crate::index::{SessionMeta, START_KEY_LEN};
+use crate::support::{Comment, Share};
 use axum::body::Bytes;
 use reel_shared::{ChunkHeader, SessionId};
 use std::ops::Deref;
@@ -222,6 +226,23 @@ pub trait Storage: Send + Sync + 'static {
     /// How many keys the session data occupies, all trees together: lets
     /// tests prove that a delete leaves nothing behind.
     fn session_key_count(&self) -> Result<usize, StoreError>;
+
+    /// Adds a comment to its session, durably. False, and nothing stored,
+    /// when there is no such session.
+    fn add_comment(&self, comment: &Comment) -> Result<bool, StoreError>;
+
+    /// A session's comments, ordered by `t` (then by id).
+    fn comments(&self, id: &SessionId) -> Result<Vec<Comment>, StoreError>;
+
+    /// Stores a share link under `key` (the SHA-256 of its token), durably.
+    /// False, and nothing stored, when its session does not exist.
+    fn put_share(&self, key: &[u8; 32], share: &Share) -> Result<bool, StoreError>;
+
+    /// The share link stored under `key`, expired or not.
+    fn share(&self, key: &[u8; 32]) -> Result<Option<Share>, StoreError>;
+
+    /// Revokes a share link, durably. False when there was none.
+    fn delete_share(&self, key: &[u8; 32]) -> Result<bool, StoreError>;
 }
 
 /// The handle the server holds: a backend plus the group commit. Cheap to
