@@ -637,6 +637,8 @@ mod tests {
                 id: 0,
                 x,
                 y,
+                label: None,
+                selector: None,
             }),
         )
     }
@@ -780,6 +782,8 @@ mod tests {
                     id: 9,
                     value: None,
                     checked: None,
+                    label: None,
+                    selector: None,
                 }),
             ),
             ev(
@@ -788,6 +792,8 @@ mod tests {
                     id: 9,
                     value: None,
                     checked: None,
+                    label: None,
+                    selector: None,
                 }),
             ),
         ]);

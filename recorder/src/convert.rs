@@ -163,6 +163,8 @@ pub fn event(raw: RawEvent) -> Option<Event> {
                     id,
                     x: px(x),
                     y: px(y),
+                    label: None,
+                    selector: None,
                 }),
             )
         }
@@ -195,6 +197,8 @@ pub fn event(raw: RawEvent) -> Option<Event> {
                     id,
                     value,
                     checked: f.checked(field.c),
+                    label: None,
+                    selector: None,
                 }),
             )
         }

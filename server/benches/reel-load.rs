@@ -332,6 +332,8 @@ fn chunk_events(rng: &mut Rng, first: bool, target: usize) -> Vec<Event> {
                     id: 2 + rng.below(1000) as u32,
                     x: rng.below(1280) as i32,
                     y: rng.below(800) as i32,
+                    label: None,
+                    selector: None,
                 }),
                 _ => EventData::Mutation(Mutation {
                     texts: vec![TextChange {

@@ -41,7 +41,7 @@
 //! container claiming more elements than bytes remain is refused at once.
 
 use crate::index::{SessionMeta, MAX_TIME_MS};
-use reel_shared::{decode_header, ChunkError, ChunkHeader, Limits, SessionId};
+use reel_shared::{decode_header, limits, ChunkError, ChunkHeader, Limits, SessionId};
 use std::cell::RefCell;
 use zstd_safe::{DCtx, DParameter, InBuffer, OutBuffer, ResetDirective};
 
@@ -582,7 +582,10 @@ impl<'a> Reader<'a> {
     ///
     /// Every kind is written as a fixmap of one entry keyed by a fixstr
     /// (names are short); the kinds that count are fixarrays of their
-    /// fields, the field the stats need first or last.
+    /// fields, the field the stats need first or last. The kinds added for
+    /// support (`Network`, `Key`, and the label and selector of `Mouse` and
+    /// `Input`) are read whole, each string and list checked against
+    /// [`reel_shared::limits`], since the recorder is not trusted to cut.
     #[inline]
     fn event_data(&mut self, seen: &mut Seen<'a>, urls: &[String]) -> Result<u64, ChunkError> {
         let b = self.b;
@@ -605,13 +608,48 @@ impl<'a> Reader<'a> {
             r.pos += 1;
             Ok(())
         };
+        // Kinds that gained appended fields: either shape (older recorders
+        // still send the shorter one).
+        let fields_either = |r: &mut Self, n: [u8; 2], kind: &str| -> Result<bool, ChunkError> {
+            match b.get(r.pos) {
+                Some(&m) if m == 0x90 | n[0] => {}
+                Some(&m) if m == 0x90 | n[1] => {
+                    r.pos += 1;
+                    return Ok(true);
+                }
+                _ => return fields(r, n[0], kind).map(|()| false),
+            }
+            r.pos += 1;
+            Ok(false)
+        };
         match name {
             b"Mouse" => {
-                fields(self, 4, "Mouse")?;
+                let labelled = fields_either(self, [4, 6], "Mouse")?;
                 if self.str()? == b"Click" {
                     seen.clicks = seen.clicks.saturating_add(1);
                 }
                 self.skip(3)?;
+                if labelled {
+                    self.label_and_selector()?;
+                }
+            }
+            b"Input" => {
+                if fields_either(self, [3, 5], "Input")? {
+                    self.skip(3)?;
+                    self.label_and_selector()?;
+                } else {
+                    self.skip(3)?;
+                }
+            }
+            b"Key" => {
+                fields(self, 4, "Key")?;
+                self.skip(1)?;
+                self.bounded("key", limits::MAX_KEY)?;
+                self.label_and_selector()?;
+            }
+            b"Network" => {
+                fields(self, 12, "Network")?;
+                self.network()?;
             }
             b"Meta" => {
                 fields(self, 5, "Meta")?;
@@ -651,6 +689,82 @@ impl<'a> Reader<'a> {
             }
         }
         Ok(0)
+    }
+
+    /// Consumes a string of at most `max` bytes.
+    fn bounded(&mut self, what: &str, max: usize) -> Result<(), ChunkError> {
+        if self.str()?.len() > max {
+            return Err(ChunkError::BadBody(format!(
+                "a {what} is longer than {max} bytes"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Consumes nil or a string of at most `max` bytes.
+    fn opt_bounded(&mut self, what: &str, max: usize) -> Result<(), ChunkError> {
+        if self.b.get(self.pos) == Some(&0xc0) {
+            self.pos += 1;
+            return Ok(());
+        }
+        self.bounded(what, max)
+    }
+
+    /// Consumes nil or an unsigned integer.
+    fn opt_uint(&mut self) -> Result<(), ChunkError> {
+        if self.b.get(self.pos) == Some(&0xc0) {
+            self.pos += 1;
+            return Ok(());
+        }
+        match self.uint()? {
+            Some(_) => Ok(()),
+            None => Err(structure("a size is not an unsigned integer")),
+        }
+    }
+
+    /// An element's label and selector, each nil or a bounded string.
+    fn label_and_selector(&mut self) -> Result<(), ChunkError> {
+        self.opt_bounded("label", limits::MAX_LABEL)?;
+        self.opt_bounded("selector", limits::MAX_SELECTOR)
+    }
+
+    /// The fields of a `Network` event after its array marker, every
+    /// string and list bounded (see [`reel_shared::limits`]).
+    fn network(&mut self) -> Result<(), ChunkError> {
+        self.bounded("request kind", 16)?;
+        self.bounded("method", limits::MAX_METHOD)?;
+        self.bounded("URL", limits::MAX_URL)?;
+        for _ in 0..2 {
+            // status, duration_ms
+            if self.uint()?.is_none() {
+                return Err(structure("a request's status or duration is not a number"));
+            }
+        }
+        self.opt_uint()?;
+        self.opt_uint()?;
+        self.opt_bounded("failure", limits::MAX_FAILURE)?;
+        for _ in 0..2 {
+            let n = match self.container()? {
+                Some((Kind::Array, n)) => n,
+                _ => return Err(structure("a header list is not an array")),
+            };
+            if n > limits::MAX_HEADERS as u64 {
+                return Err(ChunkError::BadBody(format!(
+                    "more than {} headers in a list",
+                    limits::MAX_HEADERS
+                )));
+            }
+            for _ in 0..n {
+                if self.b.get(self.pos) != Some(&0x92) {
+                    return Err(structure("a header is not a (name, value) pair"));
+                }
+                self.pos += 1;
+                self.bounded("header", limits::MAX_HEADER)?;
+                self.bounded("header", limits::MAX_HEADER)?;
+            }
+        }
+        self.opt_bounded("body", limits::MAX_BODY)?;
+        self.opt_bounded("body", limits::MAX_BODY)
     }
 
     /// Consumes `n` whole values, containers included, without recursion:
@@ -932,6 +1046,8 @@ pub(crate) mod tests {
                 id: 1,
                 x: 2,
                 y: 3,
+                label: None,
+                selector: None,
             })
         };
         let console = |level| {
@@ -1038,6 +1154,126 @@ pub(crate) mod tests {
         assert!(e.to_string().contains("as the recorder writes it"), "{e}");
         // A kind keyed by its index.
         assert!(check_events(&[0x91, 0x92, 0x05, 0x81, 0x04, 0x94, 0xa5], &plain(1, 5)).is_err());
+    }
+
+    /// The kinds added for support (requests, keys, labels) pass in both
+    /// shapes, and each of their strings and lists is bounded.
+    #[test]
+    fn support_fields_are_bounded() {
+        use reel_shared::*;
+        let net = |f: &dyn Fn(&mut Network)| {
+            let mut n = Network {
+                kind: NetworkKind::Fetch,
+                method: "POST".into(),
+                url: "https://a.example/api?q=*".into(),
+                status: 200,
+                duration_ms: 12,
+                request_bytes: Some(10),
+                response_bytes: None,
+                failure: None,
+                request_headers: vec![("content-type".into(), "application/json".into())],
+                response_headers: vec![],
+                request_body: Some("{}".into()),
+                response_body: None,
+            };
+            f(&mut n);
+            EventData::Network(n)
+        };
+        let check = |data: EventData| {
+            let ev = [Event { t: 1_000, data }];
+            check_events(&body(&ev), &header_of(&ev))
+        };
+        let ok = [
+            net(&|_| {}),
+            net(&|n| {
+                n.url = "u".repeat(limits::MAX_URL);
+                n.request_headers = vec![("a".into(), "b".into()); limits::MAX_HEADERS];
+                n.response_body = Some("b".repeat(limits::MAX_BODY));
+                n.failure = Some("abort".into());
+                n.status = 0;
+                n.response_bytes = Some(u64::MAX);
+            }),
+            EventData::Key(Key {
+                id: 4,
+                key: "Enter".into(),
+                label: Some("Send".into()),
+                selector: Some("#send".into()),
+            }),
+            EventData::Mouse(MouseInteraction {
+                kind: MouseKind::Click,
+                id: 1,
+                x: 2,
+                y: 3,
+                label: Some("l".repeat(limits::MAX_LABEL)),
+                selector: None,
+            }),
+            EventData::Input(Input {
+                id: 1,
+                value: None,
+                checked: Some(true),
+                label: None,
+                selector: Some("s".repeat(limits::MAX_SELECTOR)),
+            }),
+        ];
+        for data in ok {
+            assert_eq!(check(data.clone()), Ok(()), "{data:?}");
+        }
+        let too_big = [
+            net(&|n| n.url = "u".repeat(limits::MAX_URL + 1)),
+            net(&|n| n.method = "M".repeat(limits::MAX_METHOD + 1)),
+            net(&|n| n.request_headers = vec![("a".into(), "b".into()); limits::MAX_HEADERS + 1]),
+            net(&|n| n.response_headers = vec![("a".into(), "b".repeat(limits::MAX_HEADER + 1))]),
+            net(&|n| n.request_body = Some("b".repeat(limits::MAX_BODY + 1))),
+            net(&|n| n.response_body = Some("b".repeat(limits::MAX_BODY + 1))),
+            net(&|n| n.failure = Some("f".repeat(limits::MAX_FAILURE + 1))),
+            EventData::Key(Key {
+                id: 4,
+                key: "k".repeat(limits::MAX_KEY + 1),
+                label: None,
+                selector: None,
+            }),
+            EventData::Mouse(MouseInteraction {
+                kind: MouseKind::Click,
+                id: 1,
+                x: 2,
+                y: 3,
+                label: Some("l".repeat(limits::MAX_LABEL + 1)),
+                selector: None,
+            }),
+            EventData::Input(Input {
+                id: 1,
+                value: None,
+                checked: None,
+                label: None,
+                selector: Some("s".repeat(limits::MAX_SELECTOR + 1)),
+            }),
+        ];
+        for data in too_big {
+            let e = check(data).unwrap_err();
+            assert!(
+                e.to_string().contains("longer than") || e.to_string().contains("more than"),
+                "{e}"
+            );
+        }
+        // A Mouse of four fields (recorders before labels) still counts.
+        let mut b = vec![0x91, 0x92, 0x05, 0x81, 0xa5];
+        b.extend(b"Mouse");
+        b.extend([0x94, 0xa5]);
+        b.extend(b"Click");
+        b.extend([0x01, 0x02, 0x03]);
+        let mut h = plain(1, 5);
+        h.stats.clicks = 1;
+        assert_eq!(check_events(&b, &h), Ok(()));
+        // A Network whose status is a string is refused.
+        let mut b = vec![0x91, 0x92, 0x05, 0x81, 0xa7];
+        b.extend(b"Network");
+        b.extend([0x9c, 0xa5]);
+        b.extend(b"Fetch");
+        b.extend([0xa3]);
+        b.extend(b"GET");
+        b.extend([0xa1, b'u', 0xa1, b'x']);
+        b.extend([0x01, 0xc0, 0xc0, 0xc0, 0x90, 0x90, 0xc0, 0xc0]);
+        assert!(check_events(&b, &plain(1, 5)).is_err());
     }
 
     /// libzstd skips skippable frames, the shared decoder (what serves the

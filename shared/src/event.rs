@@ -56,6 +56,10 @@ pub enum EventData {
     /// The recorder dropped data (its buffer was full while the server was
     /// unreachable): the replay has a gap here.
     Dropped(Dropped),
+    /// A `fetch`, `XMLHttpRequest` or `sendBeacon` of the page settled.
+    Network(Network),
+    /// A named key (`Enter`, `Escape`, `Tab`, arrows...) was pressed.
+    Key(Key),
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -135,6 +139,14 @@ pub struct MouseInteraction {
     pub id: NodeId,
     pub x: i32,
     pub y: i32,
+    /// The target's accessible name or visible text (masked where its
+    /// text is masked), at most [`limits::MAX_LABEL`] bytes.
+    #[serde(default)]
+    pub label: Option<String>,
+    /// A CSS selector for the target, preferring test ids, ids, roles and
+    /// names over positions; at most [`limits::MAX_SELECTOR`] bytes.
+    #[serde(default)]
+    pub selector: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -156,6 +168,12 @@ pub struct Input {
     pub id: NodeId,
     pub value: Option<FieldValue>,
     pub checked: Option<bool>,
+    /// As [`MouseInteraction::label`].
+    #[serde(default)]
+    pub label: Option<String>,
+    /// As [`MouseInteraction::selector`].
+    #[serde(default)]
+    pub selector: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -309,4 +327,75 @@ pub struct Touch {
 pub struct Dropped {
     pub chunks: u32,
     pub bytes: u64,
+}
+
+/// Which page API made a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NetworkKind {
+    Fetch,
+    Xhr,
+    Beacon,
+}
+
+/// One request of the page, recorded when it settled: the event's `t` is
+/// when it settled, and it started `duration_ms` earlier. Headers and
+/// bodies are present only for URLs the embedder allowed
+/// (`networkDetailUrls`), with credentials left out and secret-looking
+/// body fields masked by the recorder.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Network {
+    pub kind: NetworkKind,
+    /// `GET`, `POST`, ... (`POST` for a beacon).
+    pub method: String,
+    /// Absolute URL, query-string values masked except the allowed ones.
+    pub url: String,
+    /// The HTTP status; 0 when the request failed (network error, CORS,
+    /// abort, timeout) or, for a beacon, whose outcome the page never sees.
+    pub status: u16,
+    pub duration_ms: u32,
+    /// The request body's size in bytes, where known.
+    pub request_bytes: Option<u64>,
+    /// The response body's size in bytes, where known.
+    pub response_bytes: Option<u64>,
+    /// Why the request failed (`abort`, `network error`, `timeout`...).
+    pub failure: Option<String>,
+    pub request_headers: Vec<(String, String)>,
+    pub response_headers: Vec<(String, String)>,
+    /// At most [`limits::MAX_BODY`] bytes.
+    pub request_body: Option<String>,
+    pub response_body: Option<String>,
+}
+
+/// A named key pressed in an element.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Key {
+    pub id: NodeId,
+    /// The key's name (`Enter`, `Escape`, `Tab`, `ArrowDown`, `Backspace`,
+    /// ...), never a printable character.
+    pub key: String,
+    pub label: Option<String>,
+    pub selector: Option<String>,
+}
+
+/// Size bounds of the fields added for support (issue 17): the recorder
+/// cuts to them, and ingest refuses a chunk that exceeds them.
+pub mod limits {
+    /// An element's label.
+    pub const MAX_LABEL: usize = 1024;
+    /// An element's selector.
+    pub const MAX_SELECTOR: usize = 1024;
+    /// A key's name (the longest named keys are ~20 bytes).
+    pub const MAX_KEY: usize = 64;
+    /// A request's method.
+    pub const MAX_METHOD: usize = 64;
+    /// A request's URL.
+    pub const MAX_URL: usize = 8 * 1024;
+    /// A request's failure reason.
+    pub const MAX_FAILURE: usize = 1024;
+    /// Headers in one list (request or response).
+    pub const MAX_HEADERS: usize = 64;
+    /// One header's name or value.
+    pub const MAX_HEADER: usize = 4 * 1024;
+    /// A request or response body.
+    pub const MAX_BODY: usize = 64 * 1024;
 }

@@ -113,7 +113,7 @@ fn write_data(out: &mut Vec<u8>, d: &EventData) {
         }
         EventData::Mouse(m) => {
             variant(out, "Mouse");
-            array(out, 4);
+            array(out, 6);
             string(
                 out,
                 match m.kind {
@@ -127,6 +127,8 @@ fn write_data(out: &mut Vec<u8>, d: &EventData) {
             uint(out, m.id.into());
             sint(out, m.x.into());
             sint(out, m.y.into());
+            opt_str(out, m.label.as_deref());
+            opt_str(out, m.selector.as_deref());
         }
         EventData::Scroll(s) => {
             variant(out, "Scroll");
@@ -143,13 +145,15 @@ fn write_data(out: &mut Vec<u8>, d: &EventData) {
         }
         EventData::Input(i) => {
             variant(out, "Input");
-            array(out, 3);
+            array(out, 5);
             uint(out, i.id.into());
             match &i.value {
                 None => nil(out),
                 Some(v) => field_value(out, v),
             }
             opt_bool(out, i.checked);
+            opt_str(out, i.label.as_deref());
+            opt_str(out, i.selector.as_deref());
         }
         EventData::Custom(c) => {
             variant(out, "Custom");
@@ -300,6 +304,37 @@ fn write_data(out: &mut Vec<u8>, d: &EventData) {
             array(out, 2);
             uint(out, d.chunks.into());
             uint(out, d.bytes);
+        }
+        EventData::Network(n) => {
+            variant(out, "Network");
+            array(out, 12);
+            string(
+                out,
+                match n.kind {
+                    NetworkKind::Fetch => "Fetch",
+                    NetworkKind::Xhr => "Xhr",
+                    NetworkKind::Beacon => "Beacon",
+                },
+            );
+            string(out, &n.method);
+            string(out, &n.url);
+            uint(out, n.status.into());
+            uint(out, n.duration_ms.into());
+            opt_uint(out, n.request_bytes);
+            opt_uint(out, n.response_bytes);
+            opt_str(out, n.failure.as_deref());
+            headers(out, &n.request_headers);
+            headers(out, &n.response_headers);
+            opt_str(out, n.request_body.as_deref());
+            opt_str(out, n.response_body.as_deref());
+        }
+        EventData::Key(k) => {
+            variant(out, "Key");
+            array(out, 4);
+            uint(out, k.id.into());
+            string(out, &k.key);
+            opt_str(out, k.label.as_deref());
+            opt_str(out, k.selector.as_deref());
         }
     }
 }
@@ -490,6 +525,23 @@ fn opt_bool(out: &mut Vec<u8>, v: Option<bool>) {
     match v {
         None => nil(out),
         Some(b) => bool_(out, b),
+    }
+}
+
+fn opt_uint(out: &mut Vec<u8>, v: Option<u64>) {
+    match v {
+        None => nil(out),
+        Some(n) => uint(out, n),
+    }
+}
+
+/// `(name, value)` pairs: an array of two-element arrays.
+fn headers(out: &mut Vec<u8>, v: &[(String, String)]) {
+    array(out, v.len());
+    for (k, x) in v {
+        array(out, 2);
+        string(out, k);
+        string(out, x);
     }
 }
 

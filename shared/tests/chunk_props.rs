@@ -145,14 +145,20 @@ fn event_data() -> impl Strategy<Value = EventData> {
             ],
             any::<u32>(),
             any::<i32>(),
-            any::<i32>()
+            any::<i32>(),
+            prop::option::of(text()),
+            prop::option::of(text())
         )
-            .prop_map(|(kind, id, x, y)| EventData::Mouse(MouseInteraction {
-                kind,
-                id,
-                x,
-                y
-            })),
+            .prop_map(|(kind, id, x, y, label, selector)| EventData::Mouse(
+                MouseInteraction {
+                    kind,
+                    id,
+                    x,
+                    y,
+                    label,
+                    selector
+                }
+            )),
         (any::<u32>(), any::<i32>(), any::<i32>())
             .prop_map(|(id, x, y)| EventData::Scroll(Scroll { id, x, y })),
         (any::<u32>(), any::<u32>())
@@ -160,13 +166,19 @@ fn event_data() -> impl Strategy<Value = EventData> {
         (
             any::<u32>(),
             prop::option::of(field_value()),
-            prop::option::of(any::<bool>())
+            prop::option::of(any::<bool>()),
+            prop::option::of(text()),
+            prop::option::of(text())
         )
-            .prop_map(|(id, value, checked)| EventData::Input(Input {
-                id,
-                value,
-                checked
-            })),
+            .prop_map(
+                |(id, value, checked, label, selector)| EventData::Input(Input {
+                    id,
+                    value,
+                    checked,
+                    label,
+                    selector
+                })
+            ),
         (text(), prop::option::of(text()))
             .prop_map(|(name, data)| EventData::Custom(Custom { name, data })),
         (text(), prop::option::of(text()))
@@ -289,8 +301,76 @@ fn more_event_data() -> impl Strategy<Value = EventData> {
     ]
 }
 
+fn headers() -> impl Strategy<Value = Vec<(String, String)>> {
+    prop::collection::vec((text(), text()), 0..4)
+}
+
+/// The kinds added for support (issue 17): requests and key presses.
+fn support_event_data() -> impl Strategy<Value = EventData> {
+    prop_oneof![
+        (
+            (
+                prop_oneof![
+                    Just(NetworkKind::Fetch),
+                    Just(NetworkKind::Xhr),
+                    Just(NetworkKind::Beacon)
+                ],
+                text(),
+                text(),
+                any::<u16>(),
+                any::<u32>(),
+                prop::option::of(any::<u64>()),
+                prop::option::of(any::<u64>()),
+            ),
+            (
+                prop::option::of(text()),
+                headers(),
+                headers(),
+                prop::option::of(text()),
+                prop::option::of(text()),
+            )
+        )
+            .prop_map(
+                |(
+                    (kind, method, url, status, duration_ms, request_bytes, response_bytes),
+                    (failure, request_headers, response_headers, request_body, response_body),
+                )| {
+                    EventData::Network(Network {
+                        kind,
+                        method,
+                        url,
+                        status,
+                        duration_ms,
+                        request_bytes,
+                        response_bytes,
+                        failure,
+                        request_headers,
+                        response_headers,
+                        request_body,
+                        response_body,
+                    })
+                }
+            ),
+        (
+            any::<u32>(),
+            text(),
+            prop::option::of(text()),
+            prop::option::of(text())
+        )
+            .prop_map(|(id, key, label, selector)| EventData::Key(Key {
+                id,
+                key,
+                label,
+                selector
+            })),
+    ]
+}
+
 fn event() -> impl Strategy<Value = Event> {
-    (any::<u64>(), prop_oneof![event_data(), more_event_data()])
+    (
+        any::<u64>(),
+        prop_oneof![event_data(), more_event_data(), support_event_data()],
+    )
         .prop_map(|(t, data)| Event { t, data })
 }
 
@@ -388,6 +468,48 @@ fn format_1_chunks_still_decode() {
     );
     // And the relative ids really are what version 2 stores.
     assert_ne!(v1[9..], v2[9..]);
+}
+
+/// Mouse and Input events written before they had a label and a selector
+/// (four and three fields) still decode, with neither.
+#[test]
+fn events_without_labels_still_decode() {
+    #[derive(serde::Serialize)]
+    enum Old {
+        Mouse((MouseKind, u32, i32, i32)),
+        Input((u32, Option<FieldValue>, Option<bool>)),
+    }
+    let old = vec![
+        (7u64, Old::Mouse((MouseKind::Click, 3, 10, -20))),
+        (8u64, Old::Input((4, Some(FieldValue::Masked), None))),
+    ];
+    let events: Vec<Event> = rmp_serde::from_slice(&rmp_serde::to_vec(&old).unwrap()).unwrap();
+    assert_eq!(
+        events,
+        vec![
+            Event {
+                t: 7,
+                data: EventData::Mouse(MouseInteraction {
+                    kind: MouseKind::Click,
+                    id: 3,
+                    x: 10,
+                    y: -20,
+                    label: None,
+                    selector: None,
+                }),
+            },
+            Event {
+                t: 8,
+                data: EventData::Input(Input {
+                    id: 4,
+                    value: Some(FieldValue::Masked),
+                    checked: None,
+                    label: None,
+                    selector: None,
+                }),
+            },
+        ]
+    );
 }
 
 /// Lengths and values at every size boundary of the MessagePack encodings.

@@ -71,6 +71,8 @@ fn click(t: u64, x: i32, y: i32) -> Event {
             id: 7,
             x,
             y,
+            label: None,
+            selector: None,
         }),
     )
 }
@@ -142,6 +144,8 @@ fn controls_session() -> Vec<Event> {
             id: 9,
             value: Some(FieldValue::Text("SAVE10".into())),
             checked: None,
+            label: None,
+            selector: None,
         }),
     ));
     for s in 1..40u64 {

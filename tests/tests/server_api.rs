@@ -34,6 +34,8 @@ fn chunks(session: SessionId) -> Result<Vec<Vec<u8>>> {
             id: 1,
             x: 3,
             y: 4,
+            label: None,
+            selector: None,
         }),
     });
     let second = vec![custom(t0 + 250, "m1".into())];

@@ -462,6 +462,8 @@ fn form_state_scroll_and_viewport() {
         id: 70,
         value: Some(FieldValue::Text("hi".into())),
         checked: None,
+        label: None,
+        selector: None,
     }));
     assert_eq!(
         ops,
@@ -474,11 +476,15 @@ fn form_state_scroll_and_viewport() {
         id: 71,
         value: None,
         checked: Some(true),
+        label: None,
+        selector: None,
     }));
     h.apply(&EventData::Input(Input {
         id: 999,
         value: None,
         checked: Some(true),
+        label: None,
+        selector: None,
     }));
     h.apply(&EventData::Scroll(Scroll {
         id: 1,
@@ -851,6 +857,8 @@ pub(crate) fn random_event(rng: &mut Rng, next_id: &mut NodeId) -> EventData {
             id: id(rng, *next_id),
             value: Some(FieldValue::Text(format!("{}", rng.below(9)))),
             checked: Some(rng.below(2) == 0),
+            label: None,
+            selector: None,
         }),
         2 => EventData::Scroll(Scroll {
             id: id(rng, *next_id),

@@ -141,6 +141,8 @@ fn events(t0: u64, url: &str, user: Option<&str>, clicks: usize) -> Vec<Event> {
                 id: 1,
                 x: 1,
                 y: 2,
+                label: None,
+                selector: None,
             }),
         });
     }

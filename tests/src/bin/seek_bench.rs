@@ -172,6 +172,8 @@ fn session(steady: bool) -> Vec<Event> {
                     id: li,
                     x: 100,
                     y: 100,
+                    label: None,
+                    selector: None,
                 }),
             });
         }
