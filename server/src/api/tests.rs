@@ -1758,3 +1758,5 @@ async fn session_span_seq_growth_and_future_times_are_bounded() {
     let m = s.get(&format!("/api/v1/sessions/{fresh}")).await.json();
     assert_eq!(m["chunks"], 1);
 }
+
+mod support;
