@@ -1,4 +1,4 @@
-//! The wasm-bindgen surface that `js/reel.js` drives. Every entry point
+//! The wasm-bindgen surface that `js/src/` (bundled into `reel.js`) drives. Every entry point
 //! returns errors as values: nothing here may throw into the host page
 //! (reel.js wraps each call in try/catch as a second guard). Nothing here
 //! calls back into JavaScript either: the capture layer makes the requests

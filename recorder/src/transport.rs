@@ -1,6 +1,6 @@
 //! The queue of sealed chunks waiting for the server, and the accounting of
 //! what had to be dropped. The requests themselves are made by the capture
-//! layer (`js/reel.js`), with the built-ins it captured when it loaded, so a
+//! layer (`js/src/`, bundled into `reel.js`), with the built-ins it captured when it loaded, so a
 //! page that replaces `fetch`, `setTimeout` or `Promise.prototype.then`
 //! cannot stall or break the sending: this module is plain Rust, driven by
 //! [`Transport::begin_send`] and [`Transport::sent`].

@@ -4,6 +4,8 @@
 //! built (wasm, bindgen, wasm-opt) before the server is. This is the one
 //! place that knows how; the README and `.ci/run` only call it.
 
+mod js;
+
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -121,11 +123,7 @@ fn dist() -> Result<()> {
     }
     // What every embedding page downloads is minified; the player's glue
     // is left readable (it is not on anyone's page).
-    minify(
-        &root.join("recorder/js/reel.js"),
-        &dist.join("reel.js"),
-        false,
-    )?;
+    js::bundle_recorder(&root, &dist.join("reel.js"))?;
     let glue = dist.join("recorder/reel_recorder.js");
     minify(&glue, &glue, true)?;
     // The glue imports the crate's `inline_js` snippets as modules of their own.

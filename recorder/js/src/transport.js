@@ -1,0 +1,128 @@
+/*
+ * Sending: one session's wasm recorder (`r`: its queue of sealed chunks,
+ * and what to drop) and the POSTing of that queue, one request at a time,
+ * oldest first, with the captured fetch, retried with backoff and jitter.
+ */
+import { clearT, fetchFn, mmin, random, sleep, then } from './builtins.js';
+import { later, safe, warn } from './report.js';
+
+export function Link(mod, opts, session) {
+  var r = (this.r = new mod.Recorder(session.id, session.seq || 0));
+  if (opts.maxBufferBytes > 0) r.set_buffer_limit(opts.maxBufferBytes);
+  var base = opts.endpoint + '/api/v1/sessions/' + session.id + '/chunks/';
+  var busy = false,
+    failures = 0,
+    retry = 0,
+    lost = 0,
+    stopped = false;
+
+  /** POSTs one chunk; `done(status)`, 0 when there was no answer. */
+  function post(seq, bytes, keepalive, done) {
+    try {
+      then(
+        fetchFn(base + seq, {
+          method: 'POST',
+          body: bytes,
+          keepalive: keepalive,
+          mode: 'cors',
+          credentials: 'omit',
+          headers: { 'Content-Type': 'application/octet-stream', 'X-Reel-Key': opts.ingestKey },
+        }),
+        function (res) {
+          done(res.status);
+        },
+        function () {
+          done(0);
+        },
+      );
+    } catch (e) {
+      done(0);
+    }
+  }
+
+  function pump() {
+    if (busy || retry || stopped) return;
+    var seq = r.begin_send();
+    if (seq < 0) return;
+    busy = true;
+    post(
+      seq,
+      r.chunk(0),
+      false,
+      safe(function (status) {
+        busy = false;
+        if (status >= 400 && status < 500 && status !== 408 && status !== 429)
+          warn('the server refused a chunk (' + status + ')');
+        var go = r.sent(seq, status);
+        if (r.lost > lost) {
+          lost = r.lost;
+          warn('server unreachable: the oldest recording was dropped to bound memory');
+        }
+        if (go) {
+          failures = 0;
+          pump();
+          return;
+        }
+        failures++;
+        retry = later(
+          function () {
+            retry = 0;
+            pump();
+          },
+          mmin(500 * (1 << mmin(failures, 6)), 30000) * (0.5 + random() * 0.5),
+        );
+      }),
+    );
+  }
+
+  this.tick = function (t) {
+    try {
+      r.tick(t);
+    } catch (e) {
+      warn(e);
+    }
+    pump();
+  };
+
+  /** Resolves once every chunk sealed so far is acknowledged (or lost). */
+  this.flush = async function () {
+    var target;
+    try {
+      target = r.seal();
+    } catch (e) {
+      warn(e);
+      target = r.next_seq - 1;
+    }
+    // An explicit flush does not wait out a backoff.
+    if (retry) {
+      clearT(retry);
+      retry = 0;
+    }
+    pump();
+    while (!stopped && !r.done_through(target)) await sleep(20);
+  };
+
+  /** The page is going away: hand what fits to keepalive requests, which
+   *  outlive the page (browsers allow 64 KiB of them in flight); the
+   *  server's deduplication makes a chunk sent both ways harmless. */
+  this.hidden = function () {
+    try {
+      r.seal();
+    } catch (e) {
+      warn(e);
+    }
+    var budget = 60 * 1024;
+    for (var i = 0, seq; (seq = r.chunk_seq(i)) >= 0; i++) {
+      var bytes = r.chunk(i);
+      if (bytes.length > budget) break;
+      budget -= bytes.length;
+      post(seq, bytes, true, function () {});
+    }
+    pump();
+  };
+
+  this.stop = function () {
+    stopped = true;
+    if (retry) clearT(retry);
+  };
+}

@@ -1,0 +1,43 @@
+//! The JavaScript side of the build: the recorder's ES modules
+//! (`recorder/js/src/`) bundled and minified into `dist/reel.js` by
+//! esbuild, pinned and installed by `.ci/setup` into `target/tools`.
+
+use anyhow::{bail, Result};
+use std::path::Path;
+use std::process::Command;
+
+/// esbuild from npm, pinned in `.ci/setup`.
+pub const ESBUILD: &str = "target/tools/node_modules/.bin/esbuild";
+
+/// The recorder's entry module: the tag's boot, which defines `window.Reel`.
+const RECORDER_ENTRY: &str = "recorder/js/src/boot.js";
+
+/// What the bundle may use: every browser the recorder supports runs
+/// ES2020 (the wasm glue is imported with a dynamic `import()`).
+const TARGET: &str = "es2020";
+
+fn tool(root: &Path, rel: &str) -> Result<std::path::PathBuf> {
+    let path = root.join(rel);
+    if !path.exists() {
+        bail!("{rel} not found: run `bash .ci/setup` (it installs the pinned JavaScript tools)");
+    }
+    Ok(path)
+}
+
+/// Bundles the recorder's modules into one minified IIFE at `out` (what
+/// the one-tag embed loads: it sets `window.Reel` and honours the tag).
+pub fn bundle_recorder(root: &Path, out: &Path) -> Result<()> {
+    let mut cmd = Command::new(tool(root, ESBUILD)?);
+    cmd.current_dir(root)
+        .arg(RECORDER_ENTRY)
+        .args([
+            "--bundle",
+            "--format=iife",
+            "--minify",
+            "--legal-comments=none",
+            "--log-level=warning",
+        ])
+        .arg(format!("--target={TARGET}"))
+        .arg(format!("--outfile={}", out.display()));
+    crate::run(cmd)
+}
