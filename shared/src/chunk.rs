@@ -12,7 +12,9 @@
 //! and the events', which it compresses a block at a time, in separate
 //! tasks, instead of in one long task when it seals (see [`ChunkEncoder`]).
 //! The compressor is our own ([`crate::zstd`]); decoders are ruzstd's and
-//! libzstd's.
+//! libzstd's. The MessagePack is written by [`crate::msgpack`] and read by
+//! [`crate::msgpack_read`] (the same bytes as rmp-serde's, without serde's
+//! code in the wasm of the recorder or the player).
 //!
 //! Decoding takes untrusted bytes: it never panics, never recurses on input,
 //! and never allocates more than [`Limits`] allow, whatever the bytes claim
@@ -301,8 +303,9 @@ pub fn decode_header<'a>(
     }
     let end = PRELUDE.checked_add(len).ok_or(ChunkError::Truncated)?;
     let header_bytes = bytes.get(PRELUDE..end).ok_or(ChunkError::Truncated)?;
-    let header: ChunkHeader =
-        rmp_serde::from_slice(header_bytes).map_err(|e| ChunkError::BadHeader(e.to_string()))?;
+    let header = crate::msgpack_read::Reader::new(header_bytes)
+        .header()
+        .map_err(|e| ChunkError::BadHeader(e.to_string()))?;
     if header.event_count as usize > limits.max_events {
         return Err(ChunkError::TooManyEvents(
             header.event_count as usize,
@@ -347,22 +350,34 @@ pub const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 pub fn decode_chunk(bytes: &[u8], limits: &Limits) -> Result<Chunk, ChunkError> {
     let (header, body) = decode_header(bytes, limits)?;
     let raw = decompress_body(body, limits)?;
-    let mut events: Vec<Event> =
-        rmp_serde::from_slice(&raw).map_err(|e| ChunkError::BadBody(e.to_string()))?;
-    // decode_header checked the version byte.
-    if bytes.get(4).is_some_and(|&v| v >= 2) {
-        for e in &mut events {
-            crate::node::each_node_list(&mut e.data, crate::node::ids_from_wire);
-        }
+    let bad = |e: crate::msgpack_read::ReadError| ChunkError::BadBody(e.to_string());
+    let mut r = crate::msgpack_read::Reader::new(&raw);
+    // The count is checked before any event is decoded.
+    let n = r.array().map_err(bad)?;
+    if n > limits.max_events {
+        return Err(ChunkError::TooManyEvents(n, limits.max_events));
     }
-    if events.len() > limits.max_events {
-        return Err(ChunkError::TooManyEvents(events.len(), limits.max_events));
-    }
-    if events.len() != header.event_count as usize {
+    if n != header.event_count as usize {
         return Err(ChunkError::EventCountMismatch {
             header: header.event_count,
-            body: events.len(),
+            body: n,
         });
+    }
+    // decode_header checked the version byte.
+    let relative = bytes.get(4).is_some_and(|&v| v >= 2);
+    let mut events = Vec::with_capacity(n.min(4096));
+    for _ in 0..n {
+        let mut e = r.event().map_err(bad)?;
+        if relative {
+            crate::node::each_node_list(&mut e.data, crate::node::ids_from_wire);
+        }
+        events.push(e);
+    }
+    if !r.at_end() {
+        return Err(ChunkError::BadBody(format!(
+            "{} bytes after the events",
+            raw.len() - r.position()
+        )));
     }
     Ok(Chunk { header, events })
 }

@@ -11,6 +11,7 @@ pub mod event;
 pub mod ids;
 #[cfg(feature = "encode")]
 pub mod msgpack;
+pub mod msgpack_read;
 pub mod node;
 #[cfg(feature = "encode")]
 pub mod zstd;

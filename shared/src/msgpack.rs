@@ -6,9 +6,9 @@
 //! produces byte for byte what `rmp_serde::to_vec` produces for the same
 //! value once its node ids are made relative ([`crate::node::ids_to_wire`];
 //! rmp-serde's default configuration: structs as arrays, enum variants by
-//! name, integers in their shortest form), so every decoder, which still
-//! reads with serde, is unaffected; `shared/tests/chunk_props.rs` checks
-//! the equality on arbitrary events.
+//! name, integers in their shortest form), so a decoder that reads with
+//! serde (rmp-serde) and ours ([`crate::msgpack_read`]) read it alike;
+//! `shared/tests/chunk_props.rs` checks the equality on arbitrary events.
 //!
 //! Invariant: when a type in `event.rs` or `node.rs` changes, this file
 //! changes with it (the property test fails until it does).

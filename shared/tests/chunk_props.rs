@@ -2,6 +2,7 @@
 //! and no byte string, however broken, makes the decoder panic.
 
 use proptest::prelude::*;
+use reel_shared::msgpack_read;
 use reel_shared::*;
 
 fn text() -> impl Strategy<Value = String> {
@@ -737,4 +738,117 @@ fn trailing_bytes_and_count_mismatch_are_refused() {
         decode_chunk(&bytes, &Limits::default()),
         Err(ChunkError::TrailingBytes)
     );
+}
+
+/// Events as rmp-serde writes a `Vec<Event>` (ids as format 2 sends them).
+fn rmp_events(events: &[Event]) -> (Vec<Event>, Vec<u8>) {
+    let wire: Vec<Event> = events.iter().cloned().map(on_the_wire).collect();
+    let bytes = rmp_serde::to_vec(&wire).unwrap();
+    (wire, bytes)
+}
+
+proptest! {
+    /// The hand-written reader (which keeps serde out of the player's
+    /// wasm) reads exactly what rmp-serde writes.
+    #[test]
+    fn the_reader_reads_what_rmp_serde_writes(events in prop::collection::vec(event(), 0..8)) {
+        let (wire, bytes) = rmp_events(&events);
+        prop_assert_eq!(msgpack_read::read_events(&bytes), Ok(wire));
+    }
+
+    #[test]
+    fn the_reader_reads_headers_as_rmp_serde_writes_them(id in any::<[u8; 16]>(), seq in any::<u32>(), t in any::<u64>(), n in any::<u32>(), clicks in any::<u32>(), urls in prop::collection::vec(text(), 0..20), user in prop::option::of(text()), ua in prop::option::of(text())) {
+        let h = ChunkHeader {
+            session: SessionId(id), seq, t_start: t / 2, t_end: t, event_count: n,
+            stats: ChunkStats { clicks, errors: clicks / 3, urls, user_id: user, user_agent: ua },
+        };
+        let bytes = rmp_serde::to_vec(&h).unwrap();
+        prop_assert_eq!(msgpack_read::Reader::new(&bytes).header(), Ok(h));
+    }
+
+    /// Damaged bytes: the reader fails cleanly, or reads what rmp-serde
+    /// reads from the same bytes (it is never more lenient in a way that
+    /// would give another value).
+    #[test]
+    fn the_reader_never_reads_damaged_bytes_otherwise_than_rmp_serde(events in prop::collection::vec(event(), 1..5), flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4), cut in any::<prop::sample::Index>()) {
+        let (_, mut bytes) = rmp_events(&events);
+        for (at, x) in flips {
+            let i = at.index(bytes.len());
+            bytes[i] ^= x;
+        }
+        for b in [&bytes[..], &bytes[..cut.index(bytes.len())]] {
+            if let Ok(ours) = msgpack_read::read_events(b) {
+                let theirs: Result<Vec<Event>, _> = rmp_serde::from_slice(b);
+                prop_assert_eq!(theirs.ok(), Some(ours));
+            }
+        }
+    }
+
+    #[test]
+    fn the_reader_survives_garbage(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+        let _ = msgpack_read::read_events(&bytes);
+        let _ = msgpack_read::Reader::new(&bytes).header();
+        let mut r = msgpack_read::Reader::new(&bytes);
+        while r.event().is_ok() {}
+    }
+}
+
+/// Structs written before their trailing fields were appended decode with
+/// the fields' defaults, as rmp-serde decodes them.
+#[test]
+fn the_reader_reads_structs_written_before_fields_were_appended() {
+    #[derive(serde::Serialize)]
+    enum OldKind {
+        Element((String, Namespace, Vec<(String, String)>)),
+    }
+    #[derive(serde::Serialize)]
+    enum Old {
+        Mouse((MouseKind, u32, i32, i32)),
+        Input((u32, Option<FieldValue>, Option<bool>)),
+        FullSnapshot((Vec<(u32, u32, OldKind)>, i32, i32)),
+    }
+    let old = vec![
+        (7u64, Old::Mouse((MouseKind::Click, 3, 10, -20))),
+        (8u64, Old::Input((4, Some(FieldValue::Masked), None))),
+        (
+            9u64,
+            Old::FullSnapshot((
+                vec![(1, 1, OldKind::Element(("p".into(), Namespace::Svg, vec![])))],
+                0,
+                5,
+            )),
+        ),
+    ];
+    let bytes = rmp_serde::to_vec(&old).unwrap();
+    let ours = msgpack_read::read_events(&bytes).unwrap();
+    let theirs: Vec<Event> = rmp_serde::from_slice(&bytes).unwrap();
+    assert_eq!(ours, theirs);
+    assert!(matches!(
+        &ours[0].data,
+        EventData::Mouse(MouseInteraction {
+            label: None,
+            selector: None,
+            x: 10,
+            ..
+        })
+    ));
+    let EventData::FullSnapshot(s) = &ours[2].data else {
+        panic!("{:?}", ours[2]);
+    };
+    assert_eq!(
+        s.nodes[0].kind,
+        NodeKind::Element(Element {
+            tag: "p".into(),
+            ns: Namespace::Svg,
+            ..Element::default()
+        })
+    );
+    // One field more than the model knows is refused, as rmp-serde does.
+    #[derive(serde::Serialize)]
+    enum New {
+        Viewport((u32, u32, u32)),
+    }
+    let bytes = rmp_serde::to_vec(&vec![(1u64, New::Viewport((1, 2, 3)))]).unwrap();
+    assert!(msgpack_read::read_events(&bytes).is_err());
+    assert!(rmp_serde::from_slice::<Vec<Event>>(&bytes).is_err());
 }
