@@ -46,14 +46,39 @@ async fn get(url: &str) -> Result<Response, String> {
     Ok(resp)
 }
 
-/// `GET /api/v1/sessions/{id}`: the session's index entry.
-pub async fn session_meta(id: &str) -> Result<serde_json::Value, String> {
+/// What the player uses of a session's index entry.
+#[derive(Clone, Debug, Default)]
+pub struct SessionMeta {
+    /// The first page's URL ("" when none was recorded).
+    pub url: String,
+    pub started_at: Option<String>,
+    pub user_id: Option<String>,
+    pub duration_ms: f64,
+}
+
+/// `GET /api/v1/sessions/{id}`: the session's index entry, parsed by the
+/// browser's `JSON.parse` (no JSON parser in the wasm).
+pub async fn session_meta(id: &str) -> Result<SessionMeta, String> {
     let resp = get(&format!("/api/v1/sessions/{id}")).await?;
     let text = JsFuture::from(resp.text().map_err(|e| describe(&e))?)
         .await
         .map_err(|e| describe(&e))?;
     let text = text.as_string().unwrap_or_default();
-    serde_json::from_str(&text).map_err(|e| format!("bad session metadata: {e}"))
+    let v = js_sys::JSON::parse(&text)
+        .map_err(|e| format!("bad session metadata: {}", describe(&e)))?;
+    // Reflect.get fails on a non-object: a missing field, as it should be.
+    let get = |o: &JsValue, k: &str| js_sys::Reflect::get(o, &k.into()).ok();
+    Ok(SessionMeta {
+        url: get(&v, "urls")
+            .and_then(|u| js_sys::Reflect::get_u32(&u, 0).ok())
+            .and_then(|u| u.as_string())
+            .unwrap_or_default(),
+        started_at: get(&v, "started_at").and_then(|s| s.as_string()),
+        user_id: get(&v, "user_id").and_then(|s| s.as_string()),
+        duration_ms: get(&v, "duration_ms")
+            .and_then(|d| d.as_f64())
+            .unwrap_or(0.0),
+    })
 }
 
 /// `GET /api/v1/sessions/{id}/chunks?from=SEQ`, read as it arrives: each

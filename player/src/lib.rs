@@ -4,6 +4,7 @@
 //! Pure modules (natively tested, no browser APIs):
 //! - [`model`]: the virtual document and the DOM ops that follow it;
 //! - [`ops`]: those ops, serialised for the browser side in one crossing;
+//! - [`json`]: the JSON text that crosses (written by hand: no serde);
 //! - [`sanitize`]: what keeps the replay inert and its URLs working;
 //! - [`timeline`]: events on one clock, keyframes, markers, pointer;
 //! - [`playback`]: the playhead and the cheapest way to move it;
@@ -12,6 +13,7 @@
 //! Browser glue (wasm32 only): `render` executes ops in the iframe, `fetch`
 //! loads a session, `ui` runs the page and `window.reelPlayer`.
 
+pub mod json;
 pub mod load;
 pub mod model;
 pub mod ops;

@@ -9,7 +9,7 @@
 //! Every value in an operation is already sanitised ([`crate::sanitize`]):
 //! the executor never has to know what is dangerous.
 //!
-//! JSON shape (`serde_json`, internally tagged by `op`):
+//! JSON shape (written by [`crate::json`], tagged by `op`):
 //!
 //! ```text
 //! {"op":"reset","doc":1}
@@ -26,11 +26,10 @@
 //! {"op":"scroll","id":1,"x":0,"y":120}
 //! ```
 
+use crate::json::{Object, ToJson};
 use reel_shared::{Namespace, NodeId};
-use serde::Serialize;
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
+#[derive(Clone, Debug, PartialEq)]
 pub enum DomOp {
     /// Empty the document and forget every id; `doc` becomes the document
     /// node's id (`0` when the replay has no document yet).
@@ -138,8 +137,7 @@ pub enum DomOp {
 }
 
 /// The content of a node to create.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "t", rename_all = "snake_case")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NewNode {
     Element {
         tag: String,
@@ -169,8 +167,7 @@ pub enum NewNode {
 }
 
 /// An element's namespace, as the executor names it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ns {
     Html,
     Svg,
@@ -187,10 +184,149 @@ impl From<Namespace> for Ns {
     }
 }
 
-/// Serialises a batch for the executor. Serialising these plain types
-/// cannot fail; should it ever, an empty batch is the safe answer.
+/// Serialises a batch for the executor.
 pub fn to_json(ops: &[DomOp]) -> String {
-    serde_json::to_string(ops).unwrap_or_else(|_| "[]".to_string())
+    crate::json::to_string(ops)
+}
+
+impl ToJson for DomOp {
+    fn write_json(&self, out: &mut String) {
+        let mut o = Object::new(out);
+        match self {
+            DomOp::Reset { doc } => o.field("op", "reset").field("doc", doc),
+            DomOp::Create {
+                id,
+                parent,
+                next,
+                node,
+            } => o
+                .field("op", "create")
+                .field("id", id)
+                .field("parent", parent)
+                .field("next", next)
+                .field("node", node),
+            DomOp::Move { id, parent, next } => o
+                .field("op", "move")
+                .field("id", id)
+                .field("parent", parent)
+                .field("next", next),
+            DomOp::Remove { id } => o.field("op", "remove").field("id", id),
+            DomOp::Rebind { from, id } => {
+                o.field("op", "rebind").field("from", from).field("id", id)
+            }
+            DomOp::SetAttr { id, name, value } => o
+                .field("op", "set_attr")
+                .field("id", id)
+                .field("name", name)
+                .field("value", value),
+            DomOp::RemoveAttr { id, name } => o
+                .field("op", "remove_attr")
+                .field("id", id)
+                .field("name", name),
+            DomOp::SetText { id, text } => o
+                .field("op", "set_text")
+                .field("id", id)
+                .field("text", text),
+            DomOp::SetValue { id, value } => o
+                .field("op", "set_value")
+                .field("id", id)
+                .field("value", value),
+            DomOp::SetChecked { id, checked } => o
+                .field("op", "set_checked")
+                .field("id", id)
+                .field("checked", checked),
+            DomOp::Scroll { id, x, y } => o
+                .field("op", "scroll")
+                .field("id", id)
+                .field("x", x)
+                .field("y", y),
+            DomOp::SheetInsert {
+                id,
+                cs,
+                path,
+                index,
+                rule,
+            } => o
+                .field("op", "sheet_insert")
+                .field("id", id)
+                .field("cs", cs)
+                .field("path", path)
+                .field("index", index)
+                .field("rule", rule),
+            DomOp::SheetDelete {
+                id,
+                cs,
+                path,
+                index,
+            } => o
+                .field("op", "sheet_delete")
+                .field("id", id)
+                .field("cs", cs)
+                .field("path", path)
+                .field("index", index),
+            DomOp::SheetReplace { id, cs, text } => o
+                .field("op", "sheet_replace")
+                .field("id", id)
+                .field("cs", cs)
+                .field("text", text),
+            DomOp::Adopt { id, sheets } => o
+                .field("op", "adopt")
+                .field("id", id)
+                .field("sheets", sheets),
+            DomOp::Media {
+                id,
+                time,
+                paused,
+                rate,
+            } => o
+                .field("op", "media")
+                .field("id", id)
+                .field("time", time)
+                .field("paused", paused)
+                .field("rate", rate),
+            DomOp::Canvas { id, url } => o.field("op", "canvas").field("id", id).field("url", url),
+        }
+        .end();
+    }
+}
+
+impl ToJson for NewNode {
+    fn write_json(&self, out: &mut String) {
+        let mut o = Object::new(out);
+        match self {
+            NewNode::Element { tag, ns, attrs } => o
+                .field("t", "element")
+                .field("tag", tag)
+                .field("ns", ns)
+                .field("attrs", attrs),
+            NewNode::Text { text } => o.field("t", "text").field("text", text),
+            NewNode::Comment { text } => o.field("t", "comment").field("text", text),
+            NewNode::Cdata { text } => o.field("t", "cdata").field("text", text),
+            NewNode::Doctype {
+                name,
+                public_id,
+                system_id,
+            } => o
+                .field("t", "doctype")
+                .field("name", name)
+                .field("public_id", public_id)
+                .field("system_id", system_id),
+            NewNode::ShadowRoot => o.field("t", "shadow_root"),
+            NewNode::Document => o.field("t", "document"),
+        }
+        .end();
+    }
+}
+
+impl ToJson for Ns {
+    fn write_json(&self, out: &mut String) {
+        match self {
+            Ns::Html => "html",
+            Ns::Svg => "svg",
+            Ns::Math => "math",
+        }
+        .write_json(out)
+    }
 }
 
 #[cfg(test)]
@@ -231,5 +367,159 @@ mod tests {
             to_json(&ops),
             r#"[{"op":"reset","doc":1},{"op":"create","id":5,"parent":3,"next":0,"node":{"t":"element","tag":"div","ns":"html","attrs":[["class","a"]]}},{"op":"create","id":6,"parent":5,"next":0,"node":{"t":"text","text":"hi"}},{"op":"set_checked","id":9,"checked":true},{"op":"scroll","id":1,"x":0,"y":120}]"#
         );
+    }
+
+    /// Every op and node, with the names the executor (`render.rs`) reads.
+    #[test]
+    fn every_op_is_written_as_the_executor_reads_it() {
+        let s = |x: &str| x.to_string();
+        let node = |node| DomOp::Create {
+            id: 2,
+            parent: 1,
+            next: 0,
+            node,
+        };
+        let cases = vec![
+            (
+                DomOp::Move {
+                    id: 1,
+                    parent: 2,
+                    next: 3,
+                },
+                r#"{"op":"move","id":1,"parent":2,"next":3}"#,
+            ),
+            (DomOp::Remove { id: 4 }, r#"{"op":"remove","id":4}"#),
+            (
+                DomOp::Rebind { from: 4, id: 5 },
+                r#"{"op":"rebind","from":4,"id":5}"#,
+            ),
+            (
+                DomOp::SetAttr {
+                    id: 1,
+                    name: s("a"),
+                    value: s("\"<"),
+                },
+                r#"{"op":"set_attr","id":1,"name":"a","value":"\"<"}"#,
+            ),
+            (
+                DomOp::RemoveAttr {
+                    id: 1,
+                    name: s("a"),
+                },
+                r#"{"op":"remove_attr","id":1,"name":"a"}"#,
+            ),
+            (
+                DomOp::SetText {
+                    id: 1,
+                    text: s("t"),
+                },
+                r#"{"op":"set_text","id":1,"text":"t"}"#,
+            ),
+            (
+                DomOp::SetValue {
+                    id: 1,
+                    value: s("v"),
+                },
+                r#"{"op":"set_value","id":1,"value":"v"}"#,
+            ),
+            (
+                DomOp::Scroll { id: 1, x: -3, y: 4 },
+                r#"{"op":"scroll","id":1,"x":-3,"y":4}"#,
+            ),
+            (
+                DomOp::SheetInsert {
+                    id: 0,
+                    cs: 2,
+                    path: vec![1, 0],
+                    index: 3,
+                    rule: s("a{}"),
+                },
+                r#"{"op":"sheet_insert","id":0,"cs":2,"path":[1,0],"index":3,"rule":"a{}"}"#,
+            ),
+            (
+                DomOp::SheetDelete {
+                    id: 7,
+                    cs: 0,
+                    path: vec![],
+                    index: 1,
+                },
+                r#"{"op":"sheet_delete","id":7,"cs":0,"path":[],"index":1}"#,
+            ),
+            (
+                DomOp::SheetReplace {
+                    id: 7,
+                    cs: 0,
+                    text: s("b{}"),
+                },
+                r#"{"op":"sheet_replace","id":7,"cs":0,"text":"b{}"}"#,
+            ),
+            (
+                DomOp::Adopt {
+                    id: 1,
+                    sheets: vec![2, 3],
+                },
+                r#"{"op":"adopt","id":1,"sheets":[2,3]}"#,
+            ),
+            (
+                DomOp::Media {
+                    id: 1,
+                    time: 1.5,
+                    paused: true,
+                    rate: 2.0,
+                },
+                r#"{"op":"media","id":1,"time":1.5,"paused":true,"rate":2}"#,
+            ),
+            (
+                DomOp::Canvas {
+                    id: 1,
+                    url: s("data:,"),
+                },
+                r#"{"op":"canvas","id":1,"url":"data:,"}"#,
+            ),
+            (
+                node(NewNode::Comment { text: s("c") }),
+                r#"{"op":"create","id":2,"parent":1,"next":0,"node":{"t":"comment","text":"c"}}"#,
+            ),
+            (
+                node(NewNode::Cdata { text: s("d") }),
+                r#"{"op":"create","id":2,"parent":1,"next":0,"node":{"t":"cdata","text":"d"}}"#,
+            ),
+            (
+                node(NewNode::Doctype {
+                    name: s("html"),
+                    public_id: s(""),
+                    system_id: s(""),
+                }),
+                r#"{"op":"create","id":2,"parent":1,"next":0,"node":{"t":"doctype","name":"html","public_id":"","system_id":""}}"#,
+            ),
+            (
+                node(NewNode::ShadowRoot),
+                r#"{"op":"create","id":2,"parent":1,"next":0,"node":{"t":"shadow_root"}}"#,
+            ),
+            (
+                node(NewNode::Document),
+                r#"{"op":"create","id":2,"parent":1,"next":0,"node":{"t":"document"}}"#,
+            ),
+            (
+                node(NewNode::Element {
+                    tag: s("svg"),
+                    ns: Ns::Svg,
+                    attrs: vec![],
+                }),
+                r#"{"op":"create","id":2,"parent":1,"next":0,"node":{"t":"element","tag":"svg","ns":"svg","attrs":[]}}"#,
+            ),
+            (
+                node(NewNode::Element {
+                    tag: s("math"),
+                    ns: Ns::Math,
+                    attrs: vec![],
+                }),
+                r#"{"op":"create","id":2,"parent":1,"next":0,"node":{"t":"element","tag":"math","ns":"math","attrs":[]}}"#,
+            ),
+        ];
+        for (op, json) in cases {
+            assert_eq!(crate::json::to_string(&op), json);
+            serde_json::from_str::<serde_json::Value>(json).expect("valid JSON");
+        }
     }
 }

@@ -12,9 +12,9 @@
 //! keyframes are also spaced by the document's size: their total memory
 //! stays proportional to the session's events.
 
+use crate::json::{Object, ToJson};
 use crate::model::Model;
 use reel_shared::{ConsoleLevel, Event, EventData, MouseKind};
-use serde::Serialize;
 
 /// A keyframe is due after this many events...
 pub const KEYFRAME_EVENTS: usize = 500;
@@ -31,8 +31,7 @@ pub const RAGE_WINDOW_MS: u64 = 1_000;
 /// ...within this many CSS pixels of each other.
 pub const RAGE_RADIUS: i64 = 30;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum MarkerKind {
     Custom,
     Click,
@@ -47,8 +46,7 @@ pub enum MarkerKind {
 }
 
 /// What a side-panel entry is about.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EntryKind {
     Navigation,
     Click,
@@ -64,7 +62,7 @@ pub enum EntryKind {
 
 /// One line of the player's side panels: the event list (navigations,
 /// clicks, inputs, custom events) or the console (messages and errors).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
     pub kind: EntryKind,
     /// Ms from the session's start.
@@ -104,13 +102,66 @@ fn is_user_activity(data: &EventData) -> bool {
 }
 
 /// One entry of `reelPlayer.markers()`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Marker {
     pub kind: MarkerKind,
     /// The custom event's name, the page URL, or a short label.
     pub name: String,
     /// Ms from the session's start.
     pub t: u64,
+}
+
+impl MarkerKind {
+    /// The kind as JavaScript sees it (`reelPlayer.markers()`, CSS classes).
+    pub fn name(self) -> &'static str {
+        match self {
+            MarkerKind::Custom => "custom",
+            MarkerKind::Click => "click",
+            MarkerKind::RageClick => "rage_click",
+            MarkerKind::Navigation => "navigation",
+            MarkerKind::Error => "error",
+            MarkerKind::Gap => "gap",
+        }
+    }
+}
+
+impl EntryKind {
+    /// The kind as JavaScript sees it (`reelPlayer.entries()`).
+    pub fn name(self) -> &'static str {
+        match self {
+            EntryKind::Navigation => "navigation",
+            EntryKind::Click => "click",
+            EntryKind::Input => "input",
+            EntryKind::Custom => "custom",
+            EntryKind::Debug => "debug",
+            EntryKind::Log => "log",
+            EntryKind::Info => "info",
+            EntryKind::Warn => "warn",
+            EntryKind::Error => "error",
+            EntryKind::Gap => "gap",
+        }
+    }
+}
+
+impl ToJson for Marker {
+    fn write_json(&self, out: &mut String) {
+        Object::new(out)
+            .field("kind", self.kind.name())
+            .field("name", &self.name)
+            .field("t", &self.t)
+            .end();
+    }
+}
+
+impl ToJson for Entry {
+    fn write_json(&self, out: &mut String) {
+        Object::new(out)
+            .field("kind", self.kind.name())
+            .field("t", &self.t)
+            .field("text", &self.text)
+            .field("console", &self.console)
+            .end();
+    }
 }
 
 /// A recorded pointer position.
@@ -719,7 +770,7 @@ mod tests {
                 (Navigation, "https://a.test/next", 9000),
             ]
         );
-        let json = serde_json::to_string(&tl.markers()[5]).expect("serialises");
+        let json = crate::json::to_string(&tl.markers()[5]);
         assert_eq!(json, r#"{"kind":"rage_click","name":"rage click","t":800}"#);
         assert!(tl.idle().len() <= 1);
     }

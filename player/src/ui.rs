@@ -9,6 +9,7 @@
 //! update, not a panic.
 
 use crate::fetch;
+use crate::json;
 use crate::load::{Gap, Seen, GAP_CHECKS};
 use crate::playback::Playback;
 use crate::render;
@@ -488,15 +489,12 @@ impl App {
             let Ok(tick) = tick.dyn_into::<HtmlElement>() else {
                 continue;
             };
-            let kind = serde_json::to_value(m.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
+            let kind = m.kind.name();
             tick.set_class_name(&format!("reel-tick reel-tick-{kind}"));
             let _ = tick.set_attribute("type", "button");
             tick.set_title(&format!(
                 "{}: {} ({})",
-                marker_label(&kind),
+                marker_label(kind),
                 m.name,
                 format_ms(m.t as f64)
             ));
@@ -660,21 +658,14 @@ fn show_status(doc: &Document, text: &str, error: bool) {
 }
 
 /// Describes the session in the header from its index entry.
-fn show_meta(doc: &Document, meta: &serde_json::Value) {
-    let url = meta
-        .get("urls")
-        .and_then(|u| u.get(0))
-        .and_then(|u| u.as_str())
-        .unwrap_or("");
+fn show_meta(doc: &Document, meta: &fetch::SessionMeta) {
+    let url = meta.url.as_str();
     if let Some(el) = by_id::<HtmlElement>(doc, "reel-title") {
         el.set_text_content(Some(if url.is_empty() { "Session" } else { url }));
         el.set_title(url);
     }
-    let started = meta.get("started_at").map(|s| match s {
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    });
-    let user = meta.get("user_id").and_then(|u| u.as_str());
+    let started = meta.started_at.as_deref();
+    let user = meta.user_id.as_deref();
     let mut parts = Vec::new();
     if let Some(s) = started {
         parts.push(format!("started {s}"));
@@ -701,17 +692,12 @@ fn deep_link_time(w: &Window) -> Option<f64> {
 
 /// Whether the session's index entry says it was still being recorded a
 /// moment ago.
-fn recently_active(meta: &serde_json::Value) -> bool {
-    let started = match meta.get("started_at") {
-        Some(serde_json::Value::String(s)) => js_sys::Date::parse(s),
-        Some(serde_json::Value::Number(n)) => n.as_f64().unwrap_or(f64::NAN),
-        _ => f64::NAN,
-    };
-    let duration = meta
-        .get("duration_ms")
-        .and_then(serde_json::Value::as_f64)
-        .unwrap_or(0.0);
-    let end = started + duration;
+fn recently_active(meta: &fetch::SessionMeta) -> bool {
+    let started = meta
+        .started_at
+        .as_deref()
+        .map_or(f64::NAN, js_sys::Date::parse);
+    let end = started + meta.duration_ms;
     end.is_finite() && js_sys::Date::now() - end < LIVE_RECENT_MS
 }
 
@@ -1059,9 +1045,7 @@ fn install_api(w: &Window, ready: &Promise) {
         &api,
         "markers",
         Box::new(|_| {
-            let json =
-                with_app(|a| serde_json::to_string(a.pb.timeline().markers()).unwrap_or_default())
-                    .unwrap_or_default();
+            let json = with_app(|a| json::to_string(a.pb.timeline().markers())).unwrap_or_default();
             js_sys::JSON::parse(if json.is_empty() { "[]" } else { &json })
                 .unwrap_or_else(|_| Array::new().into())
         }),
@@ -1073,7 +1057,7 @@ fn install_api(w: &Window, ready: &Promise) {
         "entries",
         Box::new(|_| {
             json_value(with_app(|a| {
-                serde_json::to_string(a.pb.timeline().entries()).ok()
+                Some(json::to_string(a.pb.timeline().entries()))
             }))
         }),
     );
@@ -1093,7 +1077,7 @@ fn install_api(w: &Window, ready: &Promise) {
         Box::new(|console: JsValue, from: JsValue, to: JsValue| {
             let (console, from, to) = (console.is_truthy(), index_arg(&from), index_arg(&to));
             json_value(with_app(|a| {
-                serde_json::to_string(&a.pb.timeline().rows(console, from, to)).ok()
+                Some(json::to_string(&a.pb.timeline().rows(console, from, to)))
             }))
         }),
     );
@@ -1135,11 +1119,7 @@ fn install_api(w: &Window, ready: &Promise) {
     method(
         &api,
         "idle",
-        Box::new(|_| {
-            json_value(with_app(|a| {
-                serde_json::to_string(a.pb.timeline().idle()).ok()
-            }))
-        }),
+        Box::new(|_| json_value(with_app(|a| Some(json::to_string(a.pb.timeline().idle()))))),
     );
     method(
         &api,
@@ -1201,15 +1181,16 @@ fn install_api(w: &Window, ready: &Promise) {
         "stats",
         Box::new(|_| {
             let v = with_app(|a| {
-                serde_json::json!({
-                    "firstFrameMs": a.first_frame_at,
-                    "loadedMs": a.loaded_at,
-                    "lastSeekMs": a.last_seek_ms,
-                    "lastSeekModelMs": a.last_seek_model_ms,
-                    "events": a.pb.timeline().events().len(),
-                    "keyframes": a.pb.timeline().keyframe_count(),
-                })
-                .to_string()
+                let mut out = String::new();
+                json::Object::new(&mut out)
+                    .field("firstFrameMs", &a.first_frame_at)
+                    .field("loadedMs", &a.loaded_at)
+                    .field("lastSeekMs", &a.last_seek_ms)
+                    .field("lastSeekModelMs", &a.last_seek_model_ms)
+                    .field("events", &a.pb.timeline().events().len())
+                    .field("keyframes", &a.pb.timeline().keyframe_count())
+                    .end();
+                out
             });
             json_value(v.map(Some))
         }),
