@@ -21,15 +21,22 @@
     return new Promise(function (resolve, reject) {
       var s = document.createElement('script');
       s.src = src;
-      s.onload = function () { resolve(); };
-      s.onerror = function () { reject(new Error('could not load ' + src)); };
+      s.onload = function () {
+        resolve();
+      };
+      s.onerror = function () {
+        reject(new Error('could not load ' + src));
+      };
       document.head.appendChild(s);
     });
   }
 
   function frames(n) {
     return new Promise(function (resolve) {
-      function step() { if (--n <= 0) resolve(); else requestAnimationFrame(step); }
+      function step() {
+        if (--n <= 0) resolve();
+        else requestAnimationFrame(step);
+      }
       requestAnimationFrame(step);
     });
   }
@@ -46,9 +53,14 @@
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: body,
-    }).then(function (r) {
-      if (!r.ok) rr.errors.push('sink answered ' + r.status);
-    }, function (e) { rr.errors.push(String(e)); });
+    }).then(
+      function (r) {
+        if (!r.ok) rr.errors.push('sink answered ' + r.status);
+      },
+      function (e) {
+        rr.errors.push(String(e));
+      },
+    );
     rr.inflight.push(p);
   }
 
@@ -61,24 +73,31 @@
     ['push', 'tick', 'flush', 'page_hidden'].forEach(function (name) {
       var f = m.Recorder.prototype[name];
       if (!f) return;
-      timings[name] = 0; timings[name + 'Calls'] = 0;
+      timings[name] = 0;
+      timings[name + 'Calls'] = 0;
       m.Recorder.prototype[name] = function () {
         var t0 = performance.now();
-        try { return f.apply(this, arguments); } finally {
-          timings[name] += performance.now() - t0; timings[name + 'Calls']++;
+        try {
+          return f.apply(this, arguments);
+        } finally {
+          timings[name] += performance.now() - t0;
+          timings[name + 'Calls']++;
         }
       };
     });
     var stringify = JSON.stringify;
     JSON.stringify = function () {
       var t0 = performance.now();
-      try { return stringify.apply(JSON, arguments); } finally {
-        timings.stringify += performance.now() - t0; timings.stringifyCalls++;
+      try {
+        return stringify.apply(JSON, arguments);
+      } finally {
+        timings.stringify += performance.now() - t0;
+        timings.stringifyCalls++;
       }
     };
   }
 
-  window.bench = {
+  var bench = {
     mode: 'none',
 
     start: async function (mode, cfg) {
@@ -98,15 +117,20 @@
           // Reel masks every field by default; ask rrweb for the same.
           maskAllInputs: true,
         });
-        rr.timer = setInterval(function () { rrwebSend(cfg.run); }, 5000);
+        rr.timer = setInterval(function () {
+          rrwebSend(cfg.run);
+        }, 5000);
         return { events: rr.events };
       }
       if (mode === 'reel') {
         if (cfg.profile) await timeReelCrossings(cfg.reelOrigin);
         await loadScript(cfg.reelScript);
         var s = await window.Reel.start({
-          endpoint: cfg.reelOrigin, ingestKey: cfg.ingestKey,
-          maskAllText: false, blockSelector: null, maskTextSelector: null,
+          endpoint: cfg.reelOrigin,
+          ingestKey: cfg.ingestKey,
+          maskAllText: false,
+          blockSelector: null,
+          maskTextSelector: null,
         });
         if (!s) throw new Error('Reel.start resolved to ' + JSON.stringify(s));
         return { sessionId: window.Reel.sessionId() };
@@ -133,17 +157,27 @@
         var m = await import(bench.reelOrigin + '/recorder/reel_recorder.js');
         var exports = await m.default();
         return {
-          sessionId: window.Reel.sessionId(), wasmMemory: exports.memory.buffer.byteLength,
+          sessionId: window.Reel.sessionId(),
+          wasmMemory: exports.memory.buffer.byteLength,
           timings: timings,
         };
       }
       return {};
     },
   };
+  window.bench = bench;
 
-  window.benchSleep = function (ms) { return new Promise(function (r) { setTimeout(r, ms); }); };
+  window.benchSleep = function (ms) {
+    return new Promise(function (r) {
+      setTimeout(r, ms);
+    });
+  };
 
   window.addEventListener('load', function () {
-    try { if (window.setup) window.setup(); } finally { window.benchReady = true; }
+    try {
+      if (window.setup) window.setup();
+    } finally {
+      window.benchReady = true;
+    }
   });
 })();

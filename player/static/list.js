@@ -25,7 +25,9 @@ function showStatus(text, error) {
 
 function formatDuration(ms) {
   const s = Math.floor((ms || 0) / 1000);
-  const h = Math.floor(s / 3600), m = Math.floor(s / 60) % 60, r = s % 60;
+  const h = Math.floor(s / 3600),
+    m = Math.floor(s / 60) % 60,
+    r = s % 60;
   const pad = (n) => String(n).padStart(2, '0');
   return h ? `${h}:${pad(m)}:${pad(r)}` : `${m}:${pad(r)}`;
 }
@@ -100,14 +102,22 @@ async function load(reset) {
   if (url) params.set('url', url);
   if (user.value.trim()) params.set('user', user.value.trim());
   // datetime-local is local time without a zone; the API wants RFC 3339.
-  const iso = (v) => { const d = new Date(v); return isNaN(d) ? null : d.toISOString(); };
+  const iso = (v) => {
+    const d = new Date(v);
+    return isNaN(d) ? null : d.toISOString();
+  };
   if (since.value && iso(since.value)) params.set('since', iso(since.value));
   if (until.value && iso(until.value)) params.set('until', iso(until.value));
   const min = Number(minDur.value);
   if (minDur.value && min > 0) params.set('min_duration_ms', String(Math.round(min * 1000)));
   if (hasErrors.checked) params.set('has_errors', 'true');
-  const filtered = url || params.has('user') || params.has('since') || params.has('until') ||
-    params.has('min_duration_ms') || params.has('has_errors');
+  const filtered =
+    url ||
+    params.has('user') ||
+    params.has('since') ||
+    params.has('until') ||
+    params.has('min_duration_ms') ||
+    params.has('has_errors');
   if (!reset && cursor) params.set('cursor', cursor);
   more.disabled = true;
   try {
@@ -119,11 +129,11 @@ async function load(reset) {
     if (!resp.ok) throw new Error(`the server answered ${resp.status}`);
     const body = await resp.json();
     if (mine !== generation) return;
-    const items = Array.isArray(body) ? body : (body.sessions || []);
+    const items = Array.isArray(body) ? body : body.sessions || [];
     if (reset) tbody.replaceChildren();
     items.forEach(addRow);
     if (rage.checked) await markRage();
-    cursor = Array.isArray(body) ? null : (body.next_cursor || null);
+    cursor = Array.isArray(body) ? null : body.next_cursor || null;
     more.hidden = !cursor;
     empty.textContent = filtered || rage.checked ? 'No sessions match these filters.' : 'No sessions recorded yet.';
     empty.hidden = tbody.children.length > 0;
@@ -142,7 +152,7 @@ async function load(reset) {
 async function markRage() {
   for (const tr of tbody.querySelectorAll('tr:not([data-rage])')) {
     const id = tr.dataset.id;
-    let found = false;
+    let found;
     try {
       const resp = await fetch(`/api/v1/sessions/${encodeURIComponent(id)}/events`, { credentials: 'same-origin' });
       const events = resp.ok ? await resp.json() : [];
@@ -151,9 +161,14 @@ async function markRage() {
         const m = e && e.data && e.data.Mouse;
         if (m && m.kind === 'Click') clicks.push([e.t, m.x, m.y]);
       }
-      found = clicks.some(([t, x, y], i) => clicks.slice(i, i + 10)
-        .filter(([t2, x2, y2]) => t2 - t <= 1000 && Math.hypot(x2 - x, y2 - y) <= 30).length >= 3);
-    } catch (_) { /* unknown: keep it visible */ found = true; }
+      found = clicks.some(
+        ([t, x, y], i) =>
+          clicks.slice(i, i + 10).filter(([t2, x2, y2]) => t2 - t <= 1000 && Math.hypot(x2 - x, y2 - y) <= 30).length >=
+          3,
+      );
+    } catch (_) {
+      /* unknown: keep it visible */ found = true;
+    }
     tr.dataset.rage = found ? 'yes' : 'no';
   }
   for (const tr of tbody.children) tr.hidden = rage.checked && tr.dataset.rage === 'no';

@@ -46,7 +46,9 @@
       return true;
     }
     const tokens = (field.getAttribute('autocomplete') || '').toLowerCase().split(/\s+/);
-    return tokens.some((t) => t.startsWith('cc-') || t === 'current-password' || t === 'new-password' || t === 'one-time-code');
+    return tokens.some(
+      (t) => t.startsWith('cc-') || t === 'current-password' || t === 'new-password' || t === 'one-time-code',
+    );
   };
 
   // Is this field's value recorded in clear? An <option> belongs to its
@@ -72,15 +74,21 @@
   const normCss = (css, b) =>
     css.replace(/url\(\s*(['"]?)(.*?)\1\s*\)/g, (_, q, u) => 'url("' + (u.startsWith('data:') ? u : abs(u, b)) + '")');
   const normSrcset = (v, b) =>
-    v.split(',').map((part) => {
-      const bits = part.trim().split(/\s+/);
-      if (!bits[0]) return '';
-      bits[0] = abs(bits[0], b);
-      return bits.join(' ');
-    }).join(', ');
+    v
+      .split(',')
+      .map((part) => {
+        const bits = part.trim().split(/\s+/);
+        if (!bits[0]) return '';
+        bits[0] = abs(bits[0], b);
+        return bits.join(' ');
+      })
+      .join(', ');
 
   const normValue = (name, value, b) => {
-    const squashed = value.replace(/[\t\n\r]/g, '').trim().toLowerCase();
+    const squashed = value
+      .replace(/[\t\n\r]/g, '')
+      .trim()
+      .toLowerCase();
     if (squashed.startsWith('javascript:')) return 'javascript:';
     const lower = name.toLowerCase();
     if (URL_ATTRS.has(lower)) return abs(value, b);
@@ -131,7 +139,8 @@
   };
 
   const isStylesheetLink = (el) =>
-    isHtml(el) && tagOf(el) === 'link' &&
+    isHtml(el) &&
+    tagOf(el) === 'link' &&
     (el.getAttribute('rel') || '').toLowerCase().split(/\s+/).includes('stylesheet');
 
   // Returns the canonical object for `node` (with a `children` array when
@@ -139,21 +148,24 @@
   const canonNode = (node) => {
     const b = node.nodeType === 9 ? node.baseURI : node.ownerDocument ? node.ownerDocument.baseURI : base;
     switch (node.nodeType) {
-      case 9: { // document
+      case 9: {
+        // document
         const out = { type: 'document', children: [] };
         adoptedOf(node, out, b);
         const win = node.defaultView;
         if (win && (win.scrollX || win.scrollY)) out.scroll = [Math.round(win.scrollX), Math.round(win.scrollY)];
         return out;
       }
-      case 11: { // an open shadow root
+      case 11: {
+        // an open shadow root
         const out = { type: 'shadow-root', children: [] };
         adoptedOf(node, out, b);
         return out;
       }
       case 10: // doctype
         return { type: 'doctype', name: node.name, publicId: node.publicId, systemId: node.systemId };
-      case 3: { // text
+      case 3: {
+        // text
         const parent = node.parentElement;
         if (parent && parent.closest('[data-reel-mask]')) return { type: 'text', masked: true };
         if (parent && parent.localName === 'style') return { type: 'text', data: normCss(node.data, b) };
@@ -229,4 +241,4 @@
     }
   }
   return root;
-})
+});

@@ -22,7 +22,9 @@ pub const REPLAY_DOCUMENT: &str = "document.getElementById('reel-replay').conten
 
 /// A JS expression that canonicalises the document `doc_expr` evaluates to.
 pub fn canon_expr(doc_expr: &str) -> String {
-    format!("({CANON_JS})({doc_expr})")
+    // The file is formatted as a statement (prettier ends it with `;`).
+    let canon = CANON_JS.trim_end().trim_end_matches(';');
+    format!("({canon})({doc_expr})")
 }
 
 /// Canonicalises the document `doc_expr` evaluates to in `page`.

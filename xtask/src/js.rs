@@ -41,3 +41,43 @@ pub fn bundle_recorder(root: &Path, out: &Path) -> Result<()> {
         .arg(format!("--outfile={}", out.display()));
     crate::run(cmd)
 }
+
+/// eslint and prettier from npm, pinned in `.ci/setup`.
+pub const ESLINT: &str = "target/tools/node_modules/.bin/eslint";
+pub const PRETTIER: &str = "target/tools/node_modules/.bin/prettier";
+
+/// Every JavaScript file of the project: the recorder's modules, the
+/// player's pages and its executor, the scripts tests and the bench put
+/// into pages, and the build's own scripts. Rules: `eslint.config.mjs`;
+/// format: `.prettierrc.json`.
+const JS_FILES: &[&str] = &[
+    "recorder/js/**/*.js",
+    "recorder/js/**/*.mjs",
+    "player/static/*.js",
+    "player/js/*.js",
+    "tests/src/*.js",
+    "bench/pages/*.js",
+    "*.mjs",
+];
+
+/// `cargo xtask lint`'s JavaScript half: eslint with no warnings allowed,
+/// and prettier's check (`prettier --write` with the same files fixes it).
+pub fn lint(root: &Path) -> Result<()> {
+    let mut eslint = Command::new(tool(root, ESLINT)?);
+    eslint
+        .current_dir(root)
+        .args(["--max-warnings", "0", "--no-error-on-unmatched-pattern"])
+        .args(JS_FILES);
+    crate::run(eslint)?;
+    let mut prettier = Command::new(tool(root, PRETTIER)?);
+    prettier
+        .current_dir(root)
+        .args([
+            "--check",
+            "--log-level",
+            "warn",
+            "--no-error-on-unmatched-pattern",
+        ])
+        .args(JS_FILES);
+    crate::run(prettier)
+}

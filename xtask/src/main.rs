@@ -45,7 +45,7 @@ fn main() -> Result<()> {
                 "cargo xtask dist    build the recorder and player wasm into dist/ (embedded by reel-server)\n\
                  cargo xtask test    dist, build reel-server, run every test (unit, property, end-to-end)\n\
                  cargo xtask sizes   print the wasm and JS asset sizes, raw and gzipped\n\
-                 cargo xtask lint    cargo fmt --check, and clippy -D warnings on native and wasm targets\n\
+                 cargo xtask lint    cargo fmt --check, clippy -D warnings on native and wasm targets, eslint and prettier --check on the JavaScript\n\
                  cargo xtask bench   dist, build reel-server and reel-bench, run the benchmarks against rrweb (BENCHMARKS.md)"
             );
             Ok(())
@@ -275,7 +275,8 @@ fn test(extra: &[String]) -> Result<()> {
 }
 
 /// The code rules every change keeps: formatted, and clippy-clean on both
-/// the native and the wasm targets (the wasm-only glue is only seen there).
+/// the native and the wasm targets (the wasm-only glue is only seen there);
+/// the JavaScript linted by eslint and formatted by prettier (js.rs).
 fn lint() -> Result<()> {
     let mut fmt = cargo();
     fmt.args(["fmt", "--all", "--", "--check"]);
@@ -303,7 +304,8 @@ fn lint() -> Result<()> {
         "-D",
         "warnings",
     ]);
-    run(wasm)
+    run(wasm)?;
+    js::lint(&root())
 }
 
 /// The benchmarks against rrweb (not part of `test`): see BENCHMARKS.md.
