@@ -3,12 +3,13 @@
 
 use crate::mask::{self, Field};
 use crate::raw::{flags, RawEvent, RawNode};
+use reel_shared::limits;
 use reel_shared::{
     AddedTree, AdoptedStyleSheets, AttrChange, Canvas, Console, ConsoleLevel, Custom, Element,
-    Event, EventData, FlatNode, Focus, Identify, Input, Media, MediaAction, Meta, MouseInteraction,
-    MouseKind, MousePosition, Mutation, Namespace, NodeKind, PageError, PageErrorKind, Scroll,
-    Selection, SheetOp, SheetRef, Snapshot, StyleSheetChange, TextChange, Touch, TouchKind,
-    Viewport, Visibility,
+    Event, EventData, FlatNode, Focus, Identify, Input, Key, Media, MediaAction, Meta,
+    MouseInteraction, MouseKind, MousePosition, Mutation, Namespace, NodeKind, PageError,
+    PageErrorKind, Scroll, Selection, SheetOp, SheetRef, Snapshot, StyleSheetChange, TextChange,
+    Touch, TouchKind, Viewport, Visibility,
 };
 
 /// Console text and error messages are cut to this many bytes: enough to
@@ -147,7 +148,14 @@ pub fn event(raw: RawEvent) -> Option<Event> {
                 .collect();
             (t, EventData::MouseMove(pos))
         }
-        RawEvent::Mouse { t, kind, id, x, y } => {
+        RawEvent::Mouse {
+            t,
+            kind,
+            id,
+            x,
+            y,
+            label,
+        } => {
             let kind = match kind.as_str() {
                 "mousedown" => MouseKind::Down,
                 "mouseup" => MouseKind::Up,
@@ -163,8 +171,8 @@ pub fn event(raw: RawEvent) -> Option<Event> {
                     id,
                     x: px(x),
                     y: px(y),
-                    label: None,
-                    selector: None,
+                    label: mask::label(label.text, label.masked),
+                    selector: mask::selector(label.selector),
                 }),
             )
         }
@@ -183,7 +191,12 @@ pub fn event(raw: RawEvent) -> Option<Event> {
                 height: h,
             }),
         ),
-        RawEvent::Input { t, id, field } => {
+        RawEvent::Input {
+            t,
+            id,
+            field,
+            label,
+        } => {
             let f = Field {
                 tag: &field.tag,
                 ty: &field.ty,
@@ -197,8 +210,23 @@ pub fn event(raw: RawEvent) -> Option<Event> {
                     id,
                     value,
                     checked: f.checked(field.c),
-                    label: None,
-                    selector: None,
+                    label: mask::label(label.text, label.masked),
+                    selector: mask::selector(label.selector),
+                }),
+            )
+        }
+        RawEvent::Key { t, id, key, label } => {
+            // Named keys only: a single character would be typed text.
+            if key.chars().count() < 2 || key.len() > limits::MAX_KEY {
+                return None;
+            }
+            (
+                t,
+                EventData::Key(Key {
+                    id,
+                    key,
+                    label: mask::label(label.text, label.masked),
+                    selector: mask::selector(label.selector),
                 }),
             )
         }
@@ -430,6 +458,42 @@ mod tests {
     fn parse(json: &str) -> Vec<Event> {
         let raws = crate::raw::parse_batch(json).expect("valid raw json");
         raws.into_iter().filter_map(event).collect()
+    }
+
+    #[test]
+    fn labels_selectors_and_named_keys_reach_the_events() {
+        let ev = parse(
+            r##"[{"k":"mouse","t":1,"kind":"click","id":3,"x":1,"y":2,"lab":"Load orders","sel":"[data-testid=\"load\"]"},
+                {"k":"mouse","t":2,"kind":"click","id":4,"x":1,"y":2,"lab":"Account 4471","lm":1,"sel":"main > button"},
+                {"k":"input","t":3,"id":5,"tag":"input","type":"text","ac":"","m":0,"v":"fix","lab":"New task","sel":"#new"},
+                {"k":"key","t":4,"id":5,"key":"Enter","lab":"New task","sel":"#new"},
+                {"k":"key","t":5,"id":5,"key":"a","lab":"New task","sel":"#new"}]"##,
+        );
+        assert_eq!(ev.len(), 4, "the printable key is dropped: {ev:?}");
+        let EventData::Mouse(m) = &ev[0].data else {
+            panic!("{ev:?}")
+        };
+        assert_eq!(m.label.as_deref(), Some("Load orders"));
+        assert_eq!(m.selector.as_deref(), Some("[data-testid=\"load\"]"));
+        let EventData::Mouse(m) = &ev[1].data else {
+            panic!("{ev:?}")
+        };
+        assert_eq!(m.label.as_deref(), Some(mask::TEXT_MASK));
+        let EventData::Input(i) = &ev[2].data else {
+            panic!("{ev:?}")
+        };
+        assert_eq!(
+            (i.label.as_deref(), i.selector.as_deref()),
+            (Some("New task"), Some("#new"))
+        );
+        assert_eq!(i.value, Some(FieldValue::Masked));
+        let EventData::Key(k) = &ev[3].data else {
+            panic!("{ev:?}")
+        };
+        assert_eq!(
+            (k.key.as_str(), k.label.as_deref()),
+            ("Enter", Some("New task"))
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@
 //! A mask is a fixed string: it reveals neither the value nor its length.
 
 use crate::raw::flags;
-use reel_shared::FieldValue;
+use reel_shared::{limits, FieldValue};
 
 /// What replaces masked text.
 pub const TEXT_MASK: &str = "•••";
@@ -110,10 +110,51 @@ pub fn text(data: String, node_flags: u32) -> String {
     }
 }
 
+/// An event target's label (`js/src/labels.js`) as it may leave the
+/// browser: the mask when any text it was built from is masked, cut to
+/// [`limits::MAX_LABEL`] bytes otherwise. The capture layer never builds
+/// one from a field's value, and builds none for a blocked element.
+pub fn label(text: Option<String>, masked: bool) -> Option<String> {
+    let mut text = text.filter(|t| !t.trim().is_empty())?;
+    if masked {
+        return Some(TEXT_MASK.to_string());
+    }
+    let mut end = limits::MAX_LABEL.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    Some(text)
+}
+
+/// A selector, or nothing when it is longer than [`limits::MAX_SELECTOR`]
+/// (a cut selector would find something else).
+pub fn selector(sel: Option<String>) -> Option<String> {
+    sel.filter(|s| !s.is_empty() && s.len() <= limits::MAX_SELECTOR)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::raw::flags::*;
+
+    #[test]
+    fn labels_are_masked_with_their_text_and_bounded() {
+        assert_eq!(
+            label(Some("Load orders".into()), false).as_deref(),
+            Some("Load orders")
+        );
+        assert_eq!(
+            label(Some("Account 4471".into()), true).as_deref(),
+            Some(TEXT_MASK)
+        );
+        assert_eq!(label(Some("  ".into()), false), None);
+        assert_eq!(label(None, true), None);
+        let long = "é".repeat(limits::MAX_LABEL);
+        assert!(label(Some(long), false).is_some_and(|l| l.len() <= limits::MAX_LABEL));
+        assert_eq!(selector(Some("x".repeat(limits::MAX_SELECTOR + 1))), None);
+        assert_eq!(selector(Some("#a".into())).as_deref(), Some("#a"));
+    }
 
     fn input(ty: &'static str, ac: &'static str, flags: u32) -> Field<'static> {
         Field {

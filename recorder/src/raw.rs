@@ -63,6 +63,7 @@ pub enum RawEvent {
         id: u32,
         x: f64,
         y: f64,
+        label: RawLabel,
     },
     Scroll {
         t: f64,
@@ -79,6 +80,15 @@ pub enum RawEvent {
         t: f64,
         id: u32,
         field: RawField,
+        label: RawLabel,
+    },
+    /// A named key pressed (`Enter`, `Shift+Tab`; `js/src/labels.js`
+    /// never sends a printable character).
+    Key {
+        t: f64,
+        id: u32,
+        key: String,
+        label: RawLabel,
     },
     Custom {
         t: f64,
@@ -158,6 +168,16 @@ pub enum RawEvent {
         kind: String,
         pts: Vec<(f64, f64)>,
     },
+}
+
+/// What the capture layer (`js/src/labels.js`) says of an event's target:
+/// its label (`lab`, unmasked), whether any text it was built from is
+/// masked (`lm`), and its selector (`sel`).
+#[derive(Debug, Default)]
+pub struct RawLabel {
+    pub text: Option<String>,
+    pub masked: bool,
+    pub selector: Option<String>,
 }
 
 /// A form field as the masking rules need to see it.
@@ -338,6 +358,13 @@ impl RawEvent {
                 id: b.u32("id")?,
                 x: b.f64("x")?,
                 y: b.f64("y")?,
+                label: b.label()?,
+            },
+            "key" => RawEvent::Key {
+                t,
+                id: b.u32("id")?,
+                key: b.string("key")?,
+                label: b.label()?,
             },
             "scroll" => RawEvent::Scroll {
                 t,
@@ -361,6 +388,7 @@ impl RawEvent {
                     v: b.opt_string("v")?,
                     c: b.opt_bool("c")?,
                 },
+                label: b.label()?,
             },
             "custom" => RawEvent::Custom {
                 t,
@@ -543,6 +571,14 @@ impl Bag {
         Ok(self.opt_bool(k)?.unwrap_or(false))
     }
 
+    fn label(&mut self) -> Res<RawLabel> {
+        Ok(RawLabel {
+            text: self.opt_string("lab")?,
+            masked: self.f64("lm")? != 0.0,
+            selector: self.opt_string("sel")?,
+        })
+    }
+
     fn ints(&mut self, k: &str) -> Vec<u32> {
         match self.ints.iter().rposition(|(n, _)| n == k) {
             Some(i) => self.ints.swap_remove(i).1,
@@ -681,7 +717,9 @@ mod tests {
         .unwrap();
         assert_eq!(raws.len(), 4);
         match &raws[0] {
-            RawEvent::Mouse { t, kind, id, x, y } => {
+            RawEvent::Mouse {
+                t, kind, id, x, y, ..
+            } => {
                 assert_eq!(
                     (*t, kind.as_str(), *id, *x, *y),
                     (5.0, "click", 7, 1.5, -2.0)
