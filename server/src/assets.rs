@@ -4,15 +4,35 @@
 //! `cargo xtask dist` fills `dist/`; `build.rs` creates it empty when it is
 //! missing so that the server compiles before the wasm crates are built.
 //! In debug builds rust-embed reads the folder at run time instead.
+//!
+//! How they are sent (contract §9; the build side is `xtask/src/delivery.rs`):
+//! - every file under `recorder/` and `player/` is also at
+//!   `/{tree}/v/{version}/{path}` (`version` from `dist/manifest.json`),
+//!   served `Cache-Control: public, max-age=31536000, immutable`; any other
+//!   version is a 404. `reel.js`, the pages and what they load name only
+//!   these URLs;
+//! - `/reel.js`, the pages and the unversioned paths are `no-cache` with an
+//!   ETag, so a browser revalidates them (`304`) and sees a new build at once;
+//! - each file is sent as its build-time `.br` or `.gz` variant when the
+//!   request accepts one (`negotiate.rs`), with `Vary: Accept-Encoding` and
+//!   a strong ETag per variant.
 
 use crate::api::{self, SharedState};
+mod negotiate;
+
+use axum::body::{Body, Bytes};
 use axum::extract::Path;
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use axum::http::header::{
+    CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, ETAG, IF_NONE_MATCH, VARY,
+};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use negotiate::Coding;
 use rust_embed::RustEmbed;
+use std::borrow::Cow;
+use std::collections::HashMap;
 use tower_http::cors::{Any, CorsLayer};
 
 #[derive(RustEmbed)]
@@ -60,11 +80,52 @@ async fn reel_js(headers: HeaderMap) -> Response {
 }
 
 async fn recorder_file(Path(path): Path<String>, headers: HeaderMap) -> Response {
-    serve(&format!("recorder/{path}"), &headers)
+    tree_file("recorder", &path, &headers)
 }
 
 async fn player_file(Path(path): Path<String>, headers: HeaderMap) -> Response {
-    serve(&format!("player/{path}"), &headers)
+    tree_file("player", &path, &headers)
+}
+
+/// `/{tree}/v/{version}/{path}` (immutable, current version only) or
+/// `/{tree}/{path}` (revalidated).
+fn tree_file(tree: &str, path: &str, headers: &HeaderMap) -> Response {
+    match path.strip_prefix("v/") {
+        Some(rest) => {
+            let Some((version, file)) = rest.split_once('/') else {
+                return not_found();
+            };
+            if current_version(tree).as_deref() != Some(version) {
+                return not_found();
+            }
+            serve_as(&format!("{tree}/{file}"), headers, Caching::Immutable)
+        }
+        None => serve(&format!("{tree}/{path}"), headers),
+    }
+}
+
+/// What `cargo xtask dist` wrote into `dist/manifest.json`.
+#[derive(serde::Deserialize)]
+struct Manifest {
+    versions: HashMap<String, String>,
+}
+
+/// The version of `tree` this build serves; `None` before `cargo xtask dist`.
+/// Read per request: it is a few dozen bytes, and in debug builds `dist/`
+/// may be rebuilt under a running server.
+pub fn current_version(tree: &str) -> Option<String> {
+    let file = Dist::get("manifest.json")?;
+    let mut m: Manifest = serde_json::from_slice(&file.data).ok()?;
+    m.versions.remove(tree)
+}
+
+/// How long a response may be reused without asking again.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Caching {
+    /// Versioned URLs: their bytes never change.
+    Immutable,
+    /// Everything else: reused only after a `304` for its ETag.
+    Revalidate,
 }
 
 pub fn content_type(path: &str) -> &'static str {
@@ -124,36 +185,56 @@ fn not_found() -> Response {
         .into_response()
 }
 
-/// An embedded file, with revalidation by ETag.
+/// An embedded file at an unversioned URL: revalidated by ETag.
 pub fn serve(path: &str, req_headers: &HeaderMap) -> Response {
-    if !safe_path(path) {
+    serve_as(path, req_headers, Caching::Revalidate)
+}
+
+/// An embedded file in the best encoding the request accepts, with an ETag
+/// for that variant and `304` when the request already holds it.
+fn serve_as(path: &str, req_headers: &HeaderMap, caching: Caching) -> Response {
+    // The compressed variants are only ever sent as an encoding of their file.
+    if !safe_path(path) || path.ends_with(".br") || path.ends_with(".gz") {
         return not_found();
     }
-    let Some(file) = Dist::get(path) else {
+    if Dist::get(path).is_none() {
+        return not_found();
+    }
+    let available: Vec<Coding> = [Coding::Br, Coding::Gzip]
+        .into_iter()
+        .filter(|c| Dist::get(&format!("{path}{}", c.suffix())).is_some())
+        .collect();
+    let coding = negotiate::choose(req_headers, &available);
+    let Some(file) = Dist::get(&format!("{path}{}", coding.suffix())) else {
         return not_found();
     };
-    let hash = file.metadata.sha256_hash();
-    let etag: String = format!(
-        "\"{}\"",
-        hash[..16]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    );
-    let fresh = req_headers
-        .get_all(IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| t.trim() == etag || t.trim() == "*");
+    let etag = etag(&file.metadata.sha256_hash());
     let ct = content_type(path);
-    let mut res = if fresh {
+    let mut res = if if_none_match(req_headers, &etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        ([(CONTENT_TYPE, ct)], file.data.into_owned()).into_response()
+        let body = match file.data {
+            Cow::Borrowed(b) => Bytes::from_static(b),
+            Cow::Owned(v) => Bytes::from(v),
+        };
+        let mut res = Response::new(Body::from(body));
+        res.headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static(ct));
+        if let Some(enc) = coding.content_encoding() {
+            res.headers_mut()
+                .insert(CONTENT_ENCODING, HeaderValue::from_static(enc));
+        }
+        res
     };
     let h = res.headers_mut();
-    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(
+        CACHE_CONTROL,
+        HeaderValue::from_static(match caching {
+            Caching::Immutable => "public, max-age=31536000, immutable",
+            Caching::Revalidate => "no-cache",
+        }),
+    );
+    h.append(VARY, HeaderValue::from_static("accept-encoding"));
     if let Ok(v) = HeaderValue::from_str(&etag) {
         h.insert(ETAG, v);
     }
@@ -165,6 +246,24 @@ pub fn serve(path: &str, req_headers: &HeaderMap) -> Response {
         add_page_headers(h);
     }
     res
+}
+
+/// A strong validator: each variant's own bytes (rust-embed hashes them at
+/// build time), so a gzip and a brotli response never share an ETag.
+fn etag(sha256: &[u8; 32]) -> String {
+    let hex: String = sha256[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("\"{hex}\"")
+}
+
+/// `If-None-Match` (weak comparison, as RFC 9110 §13.1.2 asks for it).
+fn if_none_match(req_headers: &HeaderMap, etag: &str) -> bool {
+    req_headers
+        .get_all(IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim())
+        .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag)
 }
 
 /// One of the UI's pages; 503 when the player was not built in.

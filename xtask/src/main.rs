@@ -4,6 +4,7 @@
 //! built (wasm, bindgen, wasm-opt) before the server is. This is the one
 //! place that knows how; the README and `.ci/run` only call it.
 
+mod delivery;
 mod js;
 
 use anyhow::{bail, Context, Result};
@@ -136,6 +137,7 @@ fn dist() -> Result<()> {
             copy(&entry.path(), &dist.join("player").join(entry.file_name()))?;
         }
     }
+    delivery::prepare(&dist)?;
     sizes()
 }
 
@@ -217,50 +219,10 @@ fn snippets(dist: &Path) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-fn gzip_len(file: &Path) -> Result<u64> {
-    let out = Command::new("gzip")
-        .args(["-9", "-c"])
-        .arg(file)
-        .output()
-        .context("running gzip")?;
-    Ok(out.stdout.len() as u64)
-}
-
-/// Prints what an embedding page downloads, and what the player costs.
+/// What a recording page and the player download, raw, gzipped, brotli'd
+/// and as served (see `delivery.rs`).
 fn sizes() -> Result<()> {
-    let dist = root().join("dist");
-    let mut files: Vec<PathBuf> = [
-        "reel.js",
-        "recorder/reel_recorder.js",
-        "recorder/reel_recorder_bg.wasm",
-    ]
-    .iter()
-    .map(|f| dist.join(f))
-    .collect();
-    files.extend(snippets(&dist)?);
-    let recorder = files.len();
-    files.push(dist.join("player/reel_player.js"));
-    files.push(dist.join("player/reel_player_bg.wasm"));
-    println!("{:<40} {:>10} {:>10}", "asset", "bytes", "gzip -9");
-    let (mut raw, mut gz) = (0, 0);
-    for (i, p) in files.iter().enumerate() {
-        if let Ok(meta) = std::fs::metadata(p) {
-            let g = gzip_len(p)?;
-            let name = p.strip_prefix(&dist).unwrap_or(p).display().to_string();
-            println!("{:<40} {:>10} {:>10}", name, meta.len(), g);
-            if i < recorder {
-                raw += meta.len();
-                gz += g;
-            }
-        }
-        if i + 1 == recorder {
-            println!(
-                "{:<40} {:>10} {:>10}",
-                "(what a recording page downloads)", raw, gz
-            );
-        }
-    }
-    Ok(())
+    delivery::print_sizes(&root().join("dist"))
 }
 
 /// The whole suite, in the order the pieces depend on each other.
