@@ -81,3 +81,44 @@ pub fn lint(root: &Path) -> Result<()> {
         .args(JS_FILES);
     crate::run(prettier)
 }
+
+/// The npm package's sources: its entry and the script that writes
+/// package.json, the TypeScript types and its README.
+const NPM_ENTRY: &str = "recorder/js/npm/index.js";
+const NPM_SCRIPT: &str = "recorder/js/npm/package.mjs";
+
+/// Writes `target/npm/reel-recorder-VERSION.tgz`: the recorder as an ES
+/// module for application bundles (named exports: `window.Reel`'s members),
+/// with TypeScript types generated from the options table. The package
+/// directory is `target/npm/package/`.
+pub fn npm_package(root: &Path, target: &Path) -> Result<()> {
+    let npm = target.join("npm");
+    let pkg = npm.join("package");
+    if npm.exists() {
+        std::fs::remove_dir_all(&npm)?;
+    }
+    std::fs::create_dir_all(&pkg)?;
+    // Not minified: the application's bundler minifies (and keeps the
+    // names readable in its source maps).
+    let mut bundle = Command::new(tool(root, ESBUILD)?);
+    bundle
+        .current_dir(root)
+        .arg(NPM_ENTRY)
+        .args(["--bundle", "--format=esm", "--log-level=warning"])
+        .arg(format!("--target={TARGET}"))
+        .arg(format!("--outfile={}", pkg.join("index.js").display()));
+    crate::run(bundle)?;
+    let mut write = Command::new("node");
+    write
+        .current_dir(root)
+        .arg(NPM_SCRIPT)
+        .arg(&pkg)
+        .arg(env!("CARGO_PKG_VERSION"))
+        .arg(root.join("README.md"));
+    crate::run(write)?;
+    let mut pack = Command::new("npm");
+    pack.current_dir(&pkg)
+        .args(["pack", "--silent", "--pack-destination"])
+        .arg(&npm);
+    crate::run(pack)
+}

@@ -125,6 +125,7 @@ fn dist() -> Result<()> {
     // What every embedding page downloads is minified; the player's glue
     // is left readable (it is not on anyone's page).
     js::bundle_recorder(&root, &dist.join("reel.js"))?;
+    js::npm_package(&root, &target_dir())?;
     let glue = dist.join("recorder/reel_recorder.js");
     minify(&glue, &glue, true)?;
     // The glue imports the crate's `inline_js` snippets as modules of their own.

@@ -27,7 +27,8 @@ var loaded = null;
 export async function loadWasm(origin) {
   if (loaded) return loaded;
   var urls = wasmUrls(origin);
-  var glue = import(/* @vite-ignore */ urls.glue);
+  // Left to the browser by application bundlers (the npm package).
+  var glue = import(/* webpackIgnore: true */ /* @vite-ignore */ urls.glue);
   // Not `compileStreaming`: it resolves a promise with the Response's
   // promise, which goes through the page's `Promise.prototype.then`.
   var res = await fetchFn(urls.wasm, { credentials: 'omit' });
