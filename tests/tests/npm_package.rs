@@ -3,7 +3,7 @@
 //! by name (every `window.Reel` member), bundled with esbuild, served by a
 //! page server of its own and opened in Chromium; the session it records
 //! lands on a real reel-server with its events, the wasm half loaded from
-//! that server.
+//! that server. Its TypeScript types are checked with `tsc --strict`.
 
 use anyhow::{bail, ensure, Context, Result};
 use reel_e2e::{Browser, PageServer, ReelServer};
@@ -74,6 +74,68 @@ window.appResult = (async () => {
 })();
 "#;
 
+/// TypeScript code using every export and typed options.
+const TYPED_APP: &str = r#"
+import { start, stop, flush, sessionId, event, identify, consent, optOut, type ReelOptions } from 'reel-recorder';
+
+const options: ReelOptions = {
+  endpoint: 'http://127.0.0.1:7070',
+  ingestKey: 'KEY',
+  maskAllText: true,
+  blockSelector: null,
+  idleTimeoutMs: 60000,
+  canvasIntervalMs: 0,
+};
+export async function run(): Promise<string | null> {
+  const started = await start(options);
+  event('typed', { ok: true });
+  identify('user', { plan: 'pro' });
+  consent(true);
+  await flush();
+  await stop();
+  await optOut();
+  return started ? started.sessionId : sessionId();
+}
+"#;
+
+/// The package's types, as an application's `tsc --strict` sees them: code
+/// using them right compiles, an option of the wrong type does not.
+fn check_types(app: &Path) -> Result<()> {
+    let tsc = root().join("target/tools/node_modules/.bin/tsc");
+    let args = [
+        "--noEmit",
+        "--strict",
+        "--module",
+        "esnext",
+        "--moduleResolution",
+        "bundler",
+        "--target",
+        "es2020",
+        "--lib",
+        "es2020,dom",
+    ];
+    std::fs::write(app.join("typed.ts"), TYPED_APP)?;
+    run(Command::new(&tsc)
+        .current_dir(app)
+        .args(args)
+        .arg("typed.ts"))
+    .context("the package's types reject correct code")?;
+    std::fs::write(
+        app.join("wrong.ts"),
+        "import { start } from 'reel-recorder';\nvoid start({ ingestKey: 'k', idleTimeoutMs: 'soon' });\n",
+    )?;
+    let wrong = Command::new(&tsc)
+        .current_dir(app)
+        .args(args)
+        .arg("wrong.ts")
+        .output()?;
+    ensure!(
+        !wrong.status.success(),
+        "the package's types accept a string for idleTimeoutMs"
+    );
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_npm_package_records_from_an_application_bundle() -> Result<()> {
     let tgz = tarball()?;
@@ -114,6 +176,7 @@ async fn the_npm_package_records_from_an_application_bundle() -> Result<()> {
         types.contains("idleTimeoutMs?: number;") && types.contains("ingestKey: string;"),
         "index.d.ts lacks the options: {types}"
     );
+    check_types(app.path())?;
     std::fs::write(app.path().join("app.js"), APP)?;
     let bundle = app.path().join("bundle.js");
     run(
