@@ -1,7 +1,7 @@
 //! The one-tag embed and `recorder/js/src/options.js`, the one table of
 //! options:
-//! - every option is a `data-*` attribute of the tag, and the tag applies
-//!   it: a short `data-idle-timeout-ms` or `data-max-session-ms` rotates
+//! - every option is a `data-*` attribute of the tag (its name in
+//!   kebab-case), read with its type; and the tag applies it: a short `data-idle-timeout-ms` or `data-max-session-ms` rotates
 //!   the session, as the same option given to `Reel.start` does;
 //! - the README's options table lists exactly the options of the table;
 //! - with the tag first in `<head>` and no `defer`, an error thrown and a
@@ -58,6 +58,56 @@ fn the_readme_lists_exactly_the_options_of_the_table() -> Result<()> {
     ensure!(
         missing.is_empty() && extra.is_empty(),
         "README options table out of step with recorder/js/src/options.js: missing {missing:?}, not options {extra:?}"
+    );
+    Ok(())
+}
+
+/// Gives every option of the table its `data-*` attribute (a value of its
+/// type) on a stand-in element and reads them back through `fromTag` and
+/// `normalize`, in node: every option must come out set, none left at its
+/// default, whatever its type.
+const EVERY_OPTION_JS: &str = r#"
+const { OPTIONS, attributeName, fromTag, normalize } = await import(process.argv[1]);
+const sample = { boolean: 'true', number: '1234', string: 'abc', url: 'http://h.example/', selector: '.x',
+  list: 'a, b', patterns: 'p,q' };
+const attrs = {};
+for (const o of OPTIONS) attrs[attributeName(o.name)] = sample[o.type];
+const opts = normalize(fromTag({ getAttribute: (n) => (n in attrs ? attrs[n] : null) }), 'http://origin.example');
+const unread = OPTIONS.filter((o) => opts[o.name] === undefined || opts[o.name] === o.def).map((o) => o.name);
+console.log(JSON.stringify({ attrs: Object.keys(attrs), unread, idle: opts.idleTimeoutMs }));
+"#;
+
+#[test]
+fn every_option_is_read_from_its_data_attribute() -> Result<()> {
+    let options = root().join("recorder/js/src/options.js");
+    let out = std::process::Command::new("node")
+        .args(["--input-type=module", "-e", EVERY_OPTION_JS])
+        .arg(&options)
+        .output()
+        .context("running node")?;
+    ensure!(
+        out.status.success(),
+        "node failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout)?;
+    ensure!(
+        v["unread"].as_array().is_some_and(|a| a.is_empty()),
+        "options the tag does not apply: {v}"
+    );
+    let attrs = v["attrs"].as_array().context("no attributes")?;
+    for want in [
+        "data-idle-timeout-ms",
+        "data-max-session-ms",
+        "data-mask-all-text",
+    ] {
+        ensure!(attrs.iter().any(|a| a == want), "no {want}: {v}");
+    }
+    ensure!(attrs.len() == table_options()?.len(), "attributes {v}");
+    ensure!(
+        v["idle"] == 1234,
+        "data-idle-timeout-ms read as {}",
+        v["idle"]
     );
     Ok(())
 }
