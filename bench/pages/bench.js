@@ -68,8 +68,8 @@
    * half, and JSON.stringify, by wrapping them. Importing the wasm glue by
    * the URL reel.js uses gives the very module instance reel.js will use. */
   var timings = { stringify: 0, stringifyCalls: 0 };
-  async function timeReelCrossings(origin) {
-    var m = await import(origin + '/recorder/reel_recorder.js');
+  async function timeReelCrossings(glue) {
+    var m = await import(glue);
     ['push', 'tick', 'flush', 'page_hidden'].forEach(function (name) {
       var f = m.Recorder.prototype[name];
       if (!f) return;
@@ -104,6 +104,7 @@
       bench.mode = mode;
       bench.run_id = cfg.run;
       bench.reelOrigin = cfg.reelOrigin;
+      bench.reelGlue = cfg.reelGlue;
       if (mode === 'rrweb') {
         await loadScript('/npm/record/umd/record.min.js');
         var packer = await import('/npm/packer/dist/pack.js');
@@ -123,7 +124,7 @@
         return { events: rr.events };
       }
       if (mode === 'reel') {
-        if (cfg.profile) await timeReelCrossings(cfg.reelOrigin);
+        if (cfg.profile) await timeReelCrossings(cfg.reelGlue);
         await loadScript(cfg.reelScript);
         var s = await window.Reel.start({
           endpoint: cfg.reelOrigin,
@@ -154,7 +155,7 @@
         // The recorder's wasm memory, which JSHeapUsedSize does not count:
         // importing the module again gives the instance reel.js loaded, and
         // its init returns the already-instantiated exports.
-        var m = await import(bench.reelOrigin + '/recorder/reel_recorder.js');
+        var m = await import(bench.reelGlue);
         var exports = await m.default();
         return {
           sessionId: window.Reel.sessionId(),

@@ -25,6 +25,7 @@
 mod profile;
 mod report;
 mod serve;
+mod startup;
 mod trace;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -220,15 +221,15 @@ async fn main() -> Result<()> {
     let npm_prefix = root.join("target/bench-npm");
     npm_install(&npm_prefix)?;
     let rrweb_dir = npm_prefix.join("node_modules/@rrweb");
-    // Measured first, right after `cargo xtask dist` built them.
-    let bundles = report::bundle_sizes(&root.join("dist"), &rrweb_dir);
-    if let Err(e) = &bundles {
-        eprintln!("reel-bench: bundle sizes not measured: {e:#}");
-    }
-
     let reel = ReelServer::start()
         .await
         .context("starting reel-server (build it with `cargo xtask dist && cargo build --release -p reel-server`)")?;
+    // What the server just started sends, against `dist/` as `cargo xtask
+    // dist` built it (the server embeds the same files).
+    let bundles = report::bundle_sizes(&root.join("dist"), &rrweb_dir, &reel).await;
+    if let Err(e) = &bundles {
+        eprintln!("reel-bench: bundle sizes not measured: {e:#}");
+    }
     let pages = serve::BenchServer::start(&root.join("bench/pages"), &rrweb_dir).await?;
     // `REEL_BENCH_REEL_JS=path/to/reel.js`: measure a modified capture
     // layer (served by the bench) against the server's wasm, without
@@ -265,10 +266,18 @@ async fn main() -> Result<()> {
         .unwrap_or(RUNS);
     let partial = only.is_some() || reps != RUNS || profile::enabled() || reel_script.is_some();
 
+    // The glue's URL as reel.js names it (versioned): the page imports the
+    // very module instance reel.js loaded to read its wasm memory.
+    let reel_glue = reel_e2e::assets::discover(&reel, &["/reel.js"], "")
+        .await?
+        .into_iter()
+        .find(|p| p.ends_with("/reel_recorder.js"))
+        .map_or_else(|| reel.url("/recorder/reel_recorder.js"), |p| reel.url(&p));
     let ctx = Ctx {
         pages: &pages,
         reel: &reel,
         reel_script: reel_script.as_deref(),
+        reel_glue: &reel_glue,
     };
     let mut runs: Vec<Run> = Vec::new();
     let mut failures: Vec<String> = Vec::new();
@@ -309,6 +318,32 @@ async fn main() -> Result<()> {
             }
         }
     }
+    // What a page pays before `Reel.start` (startup.rs): part of every
+    // full run, or `REEL_BENCH_ONLY=startup`.
+    let startup_runs = reps.max(5);
+    let startup = if only
+        .as_ref()
+        .is_none_or(|o| o.iter().any(|n| n == "startup"))
+    {
+        let r = startup::measure(
+            &browser,
+            &pages,
+            &reel,
+            &root.join("target/bench"),
+            startup_runs,
+        )
+        .await;
+        if let Err(e) = &r {
+            eprintln!("reel-bench: startup not measured: {e:#}");
+        }
+        Some(r)
+    } else {
+        None
+    };
+    let mut startup_md = String::new();
+    if let Some(r) = &startup {
+        startup::markdown(&mut startup_md, r, startup_runs);
+    }
     drop(browser);
 
     let env = report::Environment {
@@ -328,7 +363,7 @@ async fn main() -> Result<()> {
         out_dir.join("results.json"),
         serde_json::to_string_pretty(&raw)?,
     )?;
-    let md = report::results_markdown(&runs, &bundles, &env, &failures);
+    let md = report::results_markdown(&runs, &bundles, &startup_md, &env, &failures);
     println!("{md}");
     if partial {
         eprintln!("reel-bench: partial run (REEL_BENCH_ONLY / REEL_BENCH_RUNS): BENCHMARKS.md left as it is");
@@ -396,6 +431,8 @@ struct Ctx<'a> {
     reel: &'a ReelServer,
     /// The URL of Reel's `reel.js` when it is not the server's own.
     reel_script: Option<&'a str>,
+    /// The URL of the recorder's wasm-bindgen glue, as `reel.js` names it.
+    reel_glue: &'a str,
 }
 
 async fn run_one(
@@ -461,7 +498,7 @@ async fn measure(
         .map_or_else(|| reel.url("/reel.js"), str::to_string);
     let cfg = json!({
         "run": run_id, "reelOrigin": reel.origin(), "reelScript": script,
-        "ingestKey": reel.ingest_key(), "profile": profiling,
+        "reelGlue": ctx.reel_glue, "ingestKey": reel.ingest_key(), "profile": profiling,
     });
     page.eval(&format!("bench.start({:?}, {cfg})", mode.name()))
         .await

@@ -3,6 +3,7 @@
 
 use crate::{Run, WORKLOADS};
 use anyhow::{bail, Context, Result};
+use reel_e2e::ReelServer;
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Command;
@@ -48,16 +49,21 @@ pub fn commit(root: &Path) -> String {
     }
 }
 
-/// One asset: its name and its raw, gzip -9 and brotli -q 11 sizes.
+/// One asset: its name, its raw, gzip -9 and brotli -q 11 sizes, and (for
+/// Reel's) the bytes `reel-server` sends for it to a browser asking
+/// `Accept-Encoding: br, gzip`.
 pub struct Asset {
     pub name: String,
     pub raw: u64,
     pub gzip: u64,
     pub brotli: Option<u64>,
+    pub served: Option<u64>,
 }
 
 pub struct Bundles {
     pub reel: Vec<Asset>,
+    /// What the player's page downloads (its code, style and wasm).
+    pub player: Vec<Asset>,
     pub rrweb: Vec<Asset>,
 }
 
@@ -85,40 +91,42 @@ fn asset(name: String, file: &Path) -> Result<Asset> {
         raw,
         gzip,
         brotli,
+        served: None,
     })
 }
 
-/// Reel's recorder files (with the glue's `inline_js` snippet modules,
-/// which a page fetches too) against rrweb's minified record + packer.
-pub fn bundle_sizes(dist: &Path, rrweb: &Path) -> Result<Bundles> {
-    let mut reel = Vec::new();
-    let mut files: Vec<String> = [
-        "reel.js",
-        "recorder/reel_recorder.js",
-        "recorder/reel_recorder_bg.wasm",
-    ]
-    .map(String::from)
-    .to_vec();
-    if let Ok(krates) = std::fs::read_dir(dist.join("recorder/snippets")) {
-        let mut snippets: Vec<String> = krates
-            .filter_map(|k| std::fs::read_dir(k.ok()?.path()).ok())
-            .flatten()
-            .filter_map(|f| {
-                f.ok()?
-                    .path()
-                    .strip_prefix(dist)
-                    .ok()
-                    .map(|p| p.display().to_string())
-            })
-            .filter(|p| p.ends_with(".js"))
-            .collect();
-        snippets.sort();
-        files.extend(snippets);
+/// What a recording page and the player download from `reel-server`,
+/// found as a browser finds them (`reel_e2e::assets::discover`), each file
+/// weighed in `dist/` and as served (`Accept-Encoding: br, gzip`); and
+/// rrweb's files from its npm packages.
+pub async fn bundle_sizes(dist: &Path, rrweb: &Path, server: &ReelServer) -> Result<Bundles> {
+    let auth = format!("Bearer {}", server.api_token());
+    let mut lists = Vec::new();
+    for root in ["/reel.js", "/sessions/00000000000000000000000000000000"] {
+        let mut urls = vec![root.to_string()];
+        urls.extend(reel_e2e::assets::discover(server, &[root], &auth).await?);
+        let mut list = Vec::new();
+        for url in urls {
+            // The file in `dist/`: the URL without its version.
+            let file = match url.splitn(5, '/').collect::<Vec<_>>()[..] {
+                ["", tree, "v", _, rest] => format!("{tree}/{rest}"),
+                _ if url == root && root != "/reel.js" => "player/player.html".to_string(),
+                _ => url.trim_start_matches('/').to_string(),
+            };
+            let res = reel_e2e::http::get(
+                &server.url(&url),
+                &[("Accept-Encoding", "br, gzip"), ("Authorization", &auth)],
+            )
+            .await?
+            .ensure_success(&url)?;
+            let mut a = asset(file.clone(), &dist.join(&file))?;
+            a.served = Some(res.body.len() as u64);
+            list.push(a);
+        }
+        lists.push(list);
     }
-    for f in files {
-        let path = dist.join(&f);
-        reel.push(asset(f, &path)?);
-    }
+    let player = lists.pop().unwrap_or_default();
+    let reel = lists.pop().unwrap_or_default();
     let mut rrweb_files = vec![
         "record/umd/record.min.js".to_string(),
         "packer/dist/pack.umd.min.cjs".to_string(),
@@ -138,7 +146,11 @@ pub fn bundle_sizes(dist: &Path, rrweb: &Path) -> Result<Bundles> {
         let path = rrweb.join(&f);
         rr.push(asset(format!("@rrweb/{f}"), &path)?);
     }
-    Ok(Bundles { reel, rrweb: rr })
+    Ok(Bundles {
+        reel,
+        player,
+        rrweb: rr,
+    })
 }
 
 /// `@rrweb/record 2.x, @rrweb/packer 2.x`, from the installed packages.
@@ -267,6 +279,7 @@ fn machine() -> String {
 pub fn results_markdown(
     runs: &[Run],
     bundles: &Result<Bundles>,
+    startup: &str,
     env: &Environment,
     failures: &[String],
 ) -> String {
@@ -437,9 +450,11 @@ pub fn results_markdown(
     let _ = writeln!(s, "\n### Bundle size\n");
     let _ = writeln!(
         s,
-        "What a recording page downloads. Reel: `dist/` as `cargo xtask dist` builds it. rrweb: \
-         the minified files the npm packages ship (the packer's shared chunk also holds \
-         `unzlibSync`, which a bundler could drop). gzip -9, brotli -q 11, per file.\n"
+        "Reel: the files a browser fetches from `reel-server` starting at `/reel.js` (and, for the \
+         player, at its page), weighed in `dist/` as `cargo xtask dist` builds them (raw, gzip -9, \
+         brotli -q 11) and as served: the body `reel-server` sends to `Accept-Encoding: br, gzip`. \
+         rrweb: the minified files the npm packages ship (the packer's shared chunk also holds \
+         `unzlibSync`, which a bundler could drop); how they are served depends on the site.\n"
     );
     let bundle_ratio = match bundles {
         Ok(b) => Some(bundle_table(&mut s, b)),
@@ -448,6 +463,8 @@ pub fn results_markdown(
             None
         }
     };
+
+    s.push_str(startup);
 
     // Targets.
     let _ = writeln!(s, "\n### Targets\n");
@@ -469,11 +486,26 @@ pub fn results_markdown(
         list(&cpu_fails)
     );
     match bundle_ratio {
-        Some((gz_ratio, br_note)) => {
+        Some((gz_ratio, br_note, page, player)) => {
             let _ = writeln!(
                 s,
                 "- Bundle within 2× of rrweb's gzipped record+packer: {} (gzip {gz_ratio:.2}×{br_note}).",
                 if gz_ratio <= 2.0 { "met" } else { "**not met**" },
+            );
+            let within = |v: Option<u64>, limit: u64| match v {
+                Some(b) if b <= limit => format!("met ({b} bytes)"),
+                Some(b) => format!("**not met** ({b} bytes)"),
+                None => "not measured".to_string(),
+            };
+            let _ = writeln!(
+                s,
+                "- A recording page downloads ≤ 60 KB as served: {}.",
+                within(page, 60 * 1024)
+            );
+            let _ = writeln!(
+                s,
+                "- The player downloads ≤ 200 KB of code as served: {}.",
+                within(player, 200 * 1024)
             );
         }
         None => {
@@ -489,42 +521,71 @@ pub fn results_markdown(
     s
 }
 
-/// Writes the bundle table; returns the gzip ratio and a brotli note.
-fn bundle_table(s: &mut String, bundles: &Bundles) -> (f64, String) {
-    let _ = writeln!(s, "| file | raw | gzip | brotli |");
-    let _ = writeln!(s, "|---|---:|---:|---:|");
-    let total = |v: &[Asset]| {
-        let raw: u64 = v.iter().map(|a| a.raw).sum();
-        let gz: u64 = v.iter().map(|a| a.gzip).sum();
-        let br: Option<u64> = v.iter().map(|a| a.brotli).sum();
-        (raw, gz, br)
-    };
-    for (label, list) in [("Reel", &bundles.reel), ("rrweb", &bundles.rrweb)] {
-        for a in list.iter() {
-            let _ = writeln!(
-                s,
-                "| `{}` | {} | {} | {} |",
-                a.name,
-                a.raw,
-                a.gzip,
-                a.brotli.map_or("n/a".into(), |b| b.to_string())
-            );
-        }
-        let (raw, gz, br) = total(list);
+fn opt(v: Option<u64>) -> String {
+    v.map_or("n/a".into(), |b| b.to_string())
+}
+
+/// Sums of raw, gzip, brotli and served (`None` when any file lacks one).
+fn totals(v: &[Asset]) -> (u64, u64, Option<u64>, Option<u64>) {
+    (
+        v.iter().map(|a| a.raw).sum(),
+        v.iter().map(|a| a.gzip).sum(),
+        v.iter().map(|a| a.brotli).sum(),
+        v.iter().map(|a| a.served).sum(),
+    )
+}
+
+/// Writes the bundle tables; returns the gzip ratio, a brotli note, and
+/// the bytes as served for a recording page and for the player.
+fn bundle_table(s: &mut String, bundles: &Bundles) -> (f64, String, Option<u64>, Option<u64>) {
+    for (title, lists) in [
+        (
+            "What a recording page downloads",
+            vec![("Reel", &bundles.reel), ("rrweb", &bundles.rrweb)],
+        ),
+        (
+            "What the player downloads",
+            vec![("Player", &bundles.player)],
+        ),
+    ] {
         let _ = writeln!(
             s,
-            "| **{label} total** | **{raw}** | **{gz}** | **{}** |",
-            br.map_or("n/a".into(), |b| b.to_string())
+            "{title}:
+"
         );
+        let _ = writeln!(s, "| file | raw | gzip | brotli | as served |");
+        let _ = writeln!(s, "|---|---:|---:|---:|---:|");
+        for (label, list) in lists {
+            for a in list.iter() {
+                let _ = writeln!(
+                    s,
+                    "| `{}` | {} | {} | {} | {} |",
+                    a.name,
+                    a.raw,
+                    a.gzip,
+                    opt(a.brotli),
+                    opt(a.served)
+                );
+            }
+            let (raw, gz, br, served) = totals(list);
+            let _ = writeln!(
+                s,
+                "| **{label} total** | **{raw}** | **{gz}** | **{}** | **{}** |",
+                opt(br),
+                opt(served)
+            );
+        }
+        let _ = writeln!(s);
     }
-    let (_, reel_gz, reel_br) = total(&bundles.reel);
-    let (_, rr_gz, rr_br) = total(&bundles.rrweb);
+    let (_, reel_gz, reel_br, reel_served) = totals(&bundles.reel);
+    let (_, rr_gz, rr_br, _) = totals(&bundles.rrweb);
+    let (_, _, _, player_served) = totals(&bundles.player);
     let gz_ratio = reel_gz as f64 / rr_gz.max(1) as f64;
     let br_note = match (reel_br, rr_br) {
         (Some(a), Some(b)) => format!(", brotli {:.2}×", a as f64 / b.max(1) as f64),
         _ => ", brotli not measured (no `brotli` CLI)".to_string(),
     };
-    (gz_ratio, br_note)
+    (gz_ratio, br_note, reel_served, player_served)
 }
 
 /// Puts `results` between the markers of `BENCHMARKS.md`, keeping the text

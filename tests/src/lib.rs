@@ -5,6 +5,7 @@
 //! Nothing is mocked: the point of these tests is to catch what unit tests
 //! of each crate cannot, i.e. the three programs disagreeing.
 
+pub mod assets;
 pub mod cdp;
 pub mod fidelity;
 pub mod http;

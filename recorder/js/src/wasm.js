@@ -31,7 +31,11 @@ export async function loadWasm(origin) {
   var glue = import(/* webpackIgnore: true */ /* @vite-ignore */ urls.glue);
   // Not `compileStreaming`: it resolves a promise with the Response's
   // promise, which goes through the page's `Promise.prototype.then`.
-  var res = await fetchFn(urls.wasm, { credentials: 'omit' });
+  // `priority: 'low'`: the module is fetched only once recording starts
+  // (never while `reel.js` loads), and then yields the network to the
+  // page's own images, styles and scripts (a hint; browsers without it
+  // ignore it). Compiling is asynchronous, off the main thread.
+  var res = await fetchFn(urls.wasm, { credentials: 'omit', priority: 'low' });
   var mod = await compileWasm(await bodyBytes(res));
   then(glue, null, function () {
     /* reported below */
