@@ -84,6 +84,11 @@ impl Playback {
         self.timeline.add_gap(t, chunks);
     }
 
+    /// See [`Timeline::set_comments`]: markers only, the DOM is unchanged.
+    pub fn set_comments(&mut self, comments: Vec<(u64, String)>) {
+        self.timeline.set_comments(comments);
+    }
+
     /// Forgets what the live DOM shows, so the next seek rebuilds it (the
     /// iframe's document was replaced, say).
     pub fn invalidate(&mut self) {

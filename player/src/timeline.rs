@@ -14,7 +14,7 @@
 
 use crate::json::{Object, ToJson};
 use crate::model::Model;
-use reel_shared::{ConsoleLevel, Event, EventData, MouseKind};
+use reel_shared::{ConsoleLevel, Event, EventData, MouseKind, NetworkKind, PageErrorKind};
 
 /// A keyframe is due after this many events...
 pub const KEYFRAME_EVENTS: usize = 500;
@@ -43,6 +43,9 @@ pub enum MarkerKind {
     /// The recorder dropped data (its buffer was full while the server was
     /// unreachable): what the replay shows around here may be incomplete.
     Gap,
+    /// A comment on this moment (they come from the server's comments
+    /// API, not from the recording: see [`Timeline::set_comments`]).
+    Comment,
 }
 
 /// What a side-panel entry is about.
@@ -58,10 +61,89 @@ pub enum EntryKind {
     Warn,
     Error,
     Gap,
+    /// A named key pressed (`Enter`, `Escape`...).
+    Key,
+    /// A request of the page (the Network panel).
+    Network,
+}
+
+/// The lists of lines the player's panels show, numbered as
+/// `reelPlayer.rowCount(panel)`, `rows(panel, …)` and `rowsUntil(panel, …)`
+/// take them (`false` and `true` still mean the first two).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Panel {
+    /// Navigations, clicks, inputs, keys, custom events, gaps.
+    Events = 0,
+    /// Console messages and errors.
+    Console = 1,
+    /// Every request.
+    Network = 2,
+    /// Requests that failed: status 0 or at least 400.
+    NetworkFailed = 3,
+    /// Uncaught errors, unhandled rejections and `console.error`.
+    Errors = 4,
+}
+
+pub const PANELS: usize = 5;
+
+impl Panel {
+    pub fn from_index(i: usize) -> Option<Panel> {
+        [
+            Panel::Events,
+            Panel::Console,
+            Panel::Network,
+            Panel::NetworkFailed,
+            Panel::Errors,
+        ]
+        .get(i)
+        .copied()
+    }
+
+    fn holds(self, e: &Entry) -> bool {
+        match self {
+            Panel::Events => !e.console && e.kind != EntryKind::Network,
+            Panel::Console => e.console,
+            Panel::Network => e.kind == EntryKind::Network,
+            Panel::NetworkFailed => e.net.as_ref().is_some_and(|n| n.failed()),
+            Panel::Errors => e.kind == EntryKind::Error,
+        }
+    }
+}
+
+/// A request, as the Network panel's row shows it (the details, headers
+/// and bodies, are read from the event when asked for: [`Timeline::detail`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NetRow {
+    pub kind: NetworkKind,
+    pub method: String,
+    pub url: String,
+    pub status: u16,
+    pub duration_ms: u32,
+    /// When it started, ms from the session's start (the entry's `t` is
+    /// when it settled).
+    pub start: u64,
+    pub request_bytes: Option<u64>,
+    pub response_bytes: Option<u64>,
+}
+
+impl NetRow {
+    /// Failed: no answer (status 0) or an error status.
+    pub fn failed(&self) -> bool {
+        self.status == 0 || self.status >= 400
+    }
+}
+
+fn network_kind(k: NetworkKind) -> &'static str {
+    match k {
+        NetworkKind::Fetch => "fetch",
+        NetworkKind::Xhr => "xhr",
+        NetworkKind::Beacon => "beacon",
+    }
 }
 
 /// One line of the player's side panels: the event list (navigations,
-/// clicks, inputs, custom events) or the console (messages and errors).
+/// clicks, inputs, custom events) or the console (messages and errors),
+/// and the drawer's network and error lists.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
     pub kind: EntryKind,
@@ -71,6 +153,13 @@ pub struct Entry {
     pub text: String,
     /// Whether it belongs in the console panel rather than the event list.
     pub console: bool,
+    /// The event it stands for (an index into the timeline's events), for
+    /// its details; `None` for lines the player made up (a missing chunk).
+    pub event: Option<u32>,
+    /// There is more to show than the line: a stack, headers or bodies.
+    pub detail: bool,
+    /// A request's row.
+    pub net: Option<NetRow>,
 }
 
 /// Longest text an entry or marker name carries: a marker's tooltip and a
@@ -121,6 +210,7 @@ impl MarkerKind {
             MarkerKind::Navigation => "navigation",
             MarkerKind::Error => "error",
             MarkerKind::Gap => "gap",
+            MarkerKind::Comment => "comment",
         }
     }
 }
@@ -139,6 +229,8 @@ impl EntryKind {
             EntryKind::Warn => "warn",
             EntryKind::Error => "error",
             EntryKind::Gap => "gap",
+            EntryKind::Key => "key",
+            EntryKind::Network => "network",
         }
     }
 }
@@ -160,7 +252,45 @@ impl ToJson for Entry {
             .field("t", &self.t)
             .field("text", &self.text)
             .field("console", &self.console)
+            .field("detail", &self.detail)
+            .field("net", &self.net)
             .end();
+    }
+}
+
+impl ToJson for NetRow {
+    fn write_json(&self, out: &mut String) {
+        Object::new(out)
+            .field("kind", network_kind(self.kind))
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("status", &u32::from(self.status))
+            .field("duration_ms", &self.duration_ms)
+            .field("start", &self.start)
+            .field("request_bytes", &self.request_bytes)
+            .field("response_bytes", &self.response_bytes)
+            .field("failed", &self.failed())
+            .end();
+    }
+}
+
+/// A list of `(name, value)` pairs as `[[name, value], …]`.
+struct Pairs<'a>(&'a [(String, String)]);
+
+impl ToJson for Pairs<'_> {
+    fn write_json(&self, out: &mut String) {
+        out.push('[');
+        for (i, (k, v)) in self.0.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push('[');
+            k.write_json(out);
+            out.push(',');
+            v.write_json(out);
+            out.push(']');
+        }
+        out.push(']');
     }
 }
 
@@ -191,10 +321,12 @@ pub struct Timeline {
     pointer: Vec<Pointer>,
     idle: Vec<(u64, u64)>,
     entries: Vec<Entry>,
-    /// Indexes into `entries` of each side panel's lines (0: events,
-    /// 1: console), so a panel can show any window of a million lines
-    /// without the others.
-    rows: [Vec<u32>; 2],
+    /// Indexes into `entries` of each panel's lines (see [`Panel`]), so a
+    /// panel can show any window of a million lines without the others.
+    rows: [Vec<u32>; PANELS],
+    /// Comments on the session (`(ms from the start, text)`), shown as
+    /// markers; they survive rebuilds like `missing`.
+    comments: Vec<(u64, String)>,
     /// Chunks the server never served (`(session ms, how many)`): shown as
     /// recording gaps like the recorder's own `Dropped` events.
     missing: Vec<(u64, u32)>,
@@ -222,6 +354,7 @@ impl Timeline {
             idle: Vec::new(),
             entries: Vec::new(),
             rows: Default::default(),
+            comments: Vec::new(),
             missing: Vec::new(),
             tip: Model::new(),
             last_kf: (0, 0),
@@ -249,9 +382,11 @@ impl Timeline {
             let mut all = std::mem::take(&mut self.events);
             all.extend(more);
             let missing = std::mem::take(&mut self.missing);
+            let comments = std::mem::take(&mut self.comments);
             *self = Timeline::new(all);
-            if !missing.is_empty() {
+            if !missing.is_empty() || !comments.is_empty() {
                 self.missing = missing;
+                self.comments = comments;
                 self.build_derived();
             }
             return false;
@@ -300,14 +435,46 @@ impl Timeline {
         self.build_idle();
         self.build_entries();
         self.add_missing();
-        for (panel, rows) in self.rows.iter_mut().enumerate() {
+        self.add_comments();
+        for (i, rows) in self.rows.iter_mut().enumerate() {
             rows.clear();
+            let Some(panel) = Panel::from_index(i) else {
+                continue;
+            };
             rows.extend(
                 self.entries
                     .iter()
                     .enumerate()
-                    .filter(|(_, e)| e.console == (panel == 1))
+                    .filter(|(_, e)| panel.holds(e))
                     .map(|(i, _)| i as u32),
+            );
+        }
+    }
+
+    /// Shows the session's comments (`(ms from the start, text)`) as
+    /// markers of kind `comment`, replacing any shown before.
+    pub fn set_comments(&mut self, mut comments: Vec<(u64, String)>) {
+        for c in &mut comments {
+            c.0 = c.0.min(self.duration);
+            c.1 = clip(&c.1);
+        }
+        comments.sort_by_key(|c| c.0);
+        self.comments = comments;
+        self.build_derived();
+    }
+
+    /// Merges the comments into the markers, in time order (after the
+    /// markers of the same moment).
+    fn add_comments(&mut self) {
+        for (t, text) in &self.comments {
+            let at = self.markers.partition_point(|m| m.t <= *t);
+            self.markers.insert(
+                at,
+                Marker {
+                    kind: MarkerKind::Comment,
+                    name: text.clone(),
+                    t: *t,
+                },
             );
         }
     }
@@ -343,19 +510,22 @@ impl Timeline {
                     t,
                     text,
                     console: false,
+                    event: None,
+                    detail: false,
+                    net: None,
                 },
             );
         }
     }
 
-    /// How many lines the events (`console` false) or console panel has.
-    pub fn row_count(&self, console: bool) -> usize {
-        self.rows[usize::from(console)].len()
+    /// How many lines a panel has.
+    pub fn row_count(&self, panel: Panel) -> usize {
+        self.rows[panel as usize].len()
     }
 
     /// Lines `from..to` of a panel (clamped).
-    pub fn rows(&self, console: bool, from: usize, to: usize) -> Vec<&Entry> {
-        let rows = &self.rows[usize::from(console)];
+    pub fn rows(&self, panel: Panel, from: usize, to: usize) -> Vec<&Entry> {
+        let rows = &self.rows[panel as usize];
         let to = to.min(rows.len());
         let from = from.min(to);
         rows[from..to]
@@ -366,8 +536,8 @@ impl Timeline {
 
     /// How many lines of a panel are at or before `t` (the last of them is
     /// the current one).
-    pub fn rows_until(&self, console: bool, t: f64) -> usize {
-        self.rows[usize::from(console)].partition_point(|&i| {
+    pub fn rows_until(&self, panel: Panel, t: f64) -> usize {
+        self.rows[panel as usize].partition_point(|&i| {
             self.entries
                 .get(i as usize)
                 .is_some_and(|e| e.t as f64 <= t)
@@ -376,14 +546,64 @@ impl Timeline {
 
     /// How many console lines are errors.
     pub fn error_count(&self) -> usize {
-        self.rows[1]
-            .iter()
-            .filter(|&&i| {
-                self.entries
-                    .get(i as usize)
-                    .is_some_and(|e| e.kind == EntryKind::Error)
-            })
-            .count()
+        self.rows[Panel::Errors as usize].len()
+    }
+
+    /// The details of line `row` of `panel`, as JSON: a request's headers
+    /// and bodies, an error's message, source and stack. `None` for a
+    /// line with nothing more to show.
+    pub fn detail(&self, panel: Panel, row: usize) -> Option<String> {
+        let entry = self
+            .entries
+            .get(*self.rows[panel as usize].get(row)? as usize)?;
+        let event = self.events.get(entry.event? as usize)?;
+        let mut out = String::new();
+        match &event.data {
+            EventData::Network(n) => {
+                Object::new(&mut out)
+                    .field("kind", network_kind(n.kind))
+                    .field("method", &n.method)
+                    .field("url", &n.url)
+                    .field("status", &u32::from(n.status))
+                    .field("duration_ms", &n.duration_ms)
+                    .field("start", &entry.net.as_ref().map_or(entry.t, |r| r.start))
+                    .field("t", &entry.t)
+                    .field("request_bytes", &n.request_bytes)
+                    .field("response_bytes", &n.response_bytes)
+                    .field("failure", &n.failure)
+                    .field("request_headers", &Pairs(&n.request_headers))
+                    .field("response_headers", &Pairs(&n.response_headers))
+                    .field("request_body", &n.request_body)
+                    .field("response_body", &n.response_body)
+                    .end();
+            }
+            EventData::PageError(pe) => {
+                Object::new(&mut out)
+                    .field(
+                        "kind",
+                        match pe.kind {
+                            PageErrorKind::Uncaught => "uncaught",
+                            PageErrorKind::UnhandledRejection => "unhandled_rejection",
+                        },
+                    )
+                    .field("t", &entry.t)
+                    .field("message", &pe.message)
+                    .field("source", &pe.source)
+                    .field("stack", &pe.stack)
+                    .end();
+            }
+            EventData::Console(c) => {
+                Object::new(&mut out)
+                    .field("kind", "console")
+                    .field("t", &entry.t)
+                    .field("message", &c.text)
+                    .field("source", &None::<String>)
+                    .field("stack", &None::<String>)
+                    .end();
+            }
+            _ => return None,
+        }
+        Some(out)
     }
 
     /// The time of the first marker more than 1 ms after `t` (`forward`)
@@ -419,7 +639,7 @@ impl Timeline {
                 EventData::Mouse(m) if m.kind == MouseKind::Click => {
                     self.markers.push(Marker {
                         kind: MarkerKind::Click,
-                        name: "click".into(),
+                        name: label_of(&m.label).map_or_else(|| "click".into(), clip),
                         t,
                     });
                     recent.retain(|&(rt, _, _)| t - rt <= RAGE_WINDOW_MS);
@@ -511,19 +731,25 @@ impl Timeline {
 
     fn build_entries(&mut self) {
         let mut last_input: Option<reel_shared::NodeId> = None;
-        for e in &self.events {
+        for (index, e) in self.events.iter().enumerate() {
             let t = e.t - self.start;
             let entry = |kind, text: String, console| Entry {
                 kind,
                 t,
                 text,
                 console,
+                event: u32::try_from(index).ok(),
+                detail: false,
+                net: None,
             };
             let got = match &e.data {
                 EventData::Meta(m) => Some(entry(EntryKind::Navigation, clip(&m.href), false)),
                 EventData::Mouse(m) if m.kind == MouseKind::Click => Some(entry(
                     EntryKind::Click,
-                    format!("click at {}, {}", m.x, m.y),
+                    match label_of(&m.label) {
+                        Some(l) => format!("Clicked “{}”", clip(l)),
+                        None => format!("click at {}, {}", m.x, m.y),
+                    },
                     false,
                 )),
                 // Typing is one input event per keystroke: one entry per
@@ -531,13 +757,23 @@ impl Timeline {
                 EventData::Input(i) if last_input == Some(i.id) => None,
                 EventData::Input(i) => {
                     last_input = Some(i.id);
-                    self.entries.push(entry(
-                        EntryKind::Input,
-                        format!("input in field {}", i.id),
-                        false,
-                    ));
+                    let text = match (label_of(&i.label), i.checked) {
+                        (Some(l), Some(true)) => format!("Checked “{}”", clip(l)),
+                        (Some(l), Some(false)) => format!("Unchecked “{}”", clip(l)),
+                        (Some(l), None) => format!("Typed into “{}”", clip(l)),
+                        (None, _) => format!("input in field {}", i.id),
+                    };
+                    self.entries.push(entry(EntryKind::Input, text, false));
                     continue;
                 }
+                EventData::Key(k) => Some(entry(
+                    EntryKind::Key,
+                    match label_of(&k.label) {
+                        Some(l) => format!("Pressed {} in “{}”", clip(&k.key), clip(l)),
+                        None => format!("Pressed {}", clip(&k.key)),
+                    },
+                    false,
+                )),
                 EventData::Custom(c) => Some(entry(EntryKind::Custom, clip(&c.name), false)),
                 EventData::Console(c) => Some(entry(
                     match c.level {
@@ -555,7 +791,34 @@ impl Timeline {
                     if let Some(src) = &pe.source {
                         text = format!("{text} ({src})");
                     }
-                    Some(entry(EntryKind::Error, clip(&text), true))
+                    Some(Entry {
+                        detail: pe.stack.is_some(),
+                        ..entry(EntryKind::Error, clip(&text), true)
+                    })
+                }
+                EventData::Network(n) => {
+                    let row = NetRow {
+                        kind: n.kind,
+                        method: clip(&n.method),
+                        url: clip(&n.url),
+                        status: n.status,
+                        duration_ms: n.duration_ms,
+                        start: t.saturating_sub(u64::from(n.duration_ms)),
+                        request_bytes: n.request_bytes,
+                        response_bytes: n.response_bytes,
+                    };
+                    let text = format!("{} {} {}", n.status, row.method, row.url);
+                    self.entries.push(Entry {
+                        detail: !n.request_headers.is_empty()
+                            || !n.response_headers.is_empty()
+                            || n.request_body.is_some()
+                            || n.response_body.is_some(),
+                        net: Some(row),
+                        ..entry(EntryKind::Network, text, false)
+                    });
+                    // Requests run beside what the user does: a run of
+                    // typing goes on across them.
+                    continue;
                 }
                 EventData::Dropped(d) => Some(entry(EntryKind::Gap, gap_text(d), false)),
                 _ => None,
@@ -658,6 +921,11 @@ impl Timeline {
             .any(|p| p.click);
         Some((x, y, clicked))
     }
+}
+
+/// A recorded label worth showing (not empty, not only spaces).
+fn label_of(label: &Option<String>) -> Option<&str> {
+    label.as_deref().map(str::trim).filter(|l| !l.is_empty())
 }
 
 /// What a viewer is told about data the recorder had to drop.
@@ -916,13 +1184,16 @@ mod tests {
             ),
             custom(5000, "two"),
         ]);
-        assert_eq!((tl.row_count(false), tl.row_count(true)), (3, 1));
+        assert_eq!(
+            (tl.row_count(Panel::Events), tl.row_count(Panel::Console)),
+            (3, 1)
+        );
         let texts = |v: Vec<&Entry>| v.iter().map(|e| e.text.clone()).collect::<Vec<_>>();
-        assert_eq!(texts(tl.rows(false, 1, 99)), vec!["one", "two"]);
-        assert_eq!(texts(tl.rows(false, 7, 9)), Vec::<String>::new());
-        assert_eq!(tl.rows_until(false, 99.0), 1);
-        assert_eq!(tl.rows_until(false, 3999.0), 2);
-        assert_eq!(tl.rows_until(false, 4000.0), 3);
+        assert_eq!(texts(tl.rows(Panel::Events, 1, 99)), vec!["one", "two"]);
+        assert_eq!(texts(tl.rows(Panel::Events, 7, 9)), Vec::<String>::new());
+        assert_eq!(tl.rows_until(Panel::Events, 99.0), 1);
+        assert_eq!(tl.rows_until(Panel::Events, 3999.0), 2);
+        assert_eq!(tl.rows_until(Panel::Events, 4000.0), 3);
         assert_eq!(tl.error_count(), 1);
         assert_eq!(tl.marker_near(100.0, true), Some(200));
         assert_eq!(tl.marker_near(100.0, false), Some(0));
@@ -943,7 +1214,7 @@ mod tests {
             vec![("recording gap: 2 chunk(s) missing on the server", 2000)]
         );
         assert_eq!(
-            texts(tl.rows(false, 0, 99))[1..],
+            texts(tl.rows(Panel::Events, 0, 99))[1..],
             [
                 "one",
                 "late",
@@ -1102,5 +1373,181 @@ mod tests {
             tl.keyframe_count()
         );
         assert!(tl.state_at(4000).0.outline().starts_with("<html>4000x"));
+    }
+
+    fn net(t: u64, status: u16, url: &str, headers: bool) -> Event {
+        ev(
+            t,
+            EventData::Network(reel_shared::Network {
+                kind: NetworkKind::Fetch,
+                method: "GET".into(),
+                url: url.into(),
+                status,
+                duration_ms: 250,
+                request_bytes: None,
+                response_bytes: Some(2048),
+                failure: (status == 0).then(|| "network error".into()),
+                request_headers: if headers {
+                    vec![("accept".into(), "application/json".into())]
+                } else {
+                    vec![]
+                },
+                response_headers: vec![],
+                request_body: None,
+                response_body: headers.then(|| "{\"orders\":[]}".into()),
+            }),
+        )
+    }
+
+    /// Labels name what was clicked, typed into and pressed; requests and
+    /// errors have panels of their own, with details; comments are markers.
+    #[test]
+    fn labels_network_errors_and_comments() {
+        let labelled = |kind, label: Option<&str>| {
+            EventData::Mouse(MouseInteraction {
+                kind,
+                id: 4,
+                x: 5,
+                y: 6,
+                label: label.map(Into::into),
+                selector: Some("[data-testid=load]".into()),
+            })
+        };
+        let input = |label: Option<&str>, checked: Option<bool>| {
+            EventData::Input(reel_shared::Input {
+                id: if checked.is_some() { 10 } else { 9 },
+                value: None,
+                checked,
+                label: label.map(Into::into),
+                selector: None,
+            })
+        };
+        let mut tl = Timeline::new(vec![
+            ev(1000, meta("https://a.test/")),
+            ev(1100, labelled(MouseKind::Click, Some("Load orders"))),
+            ev(1200, labelled(MouseKind::Click, Some("  "))),
+            ev(1300, input(Some("Email"), None)),
+            net(1350, 200, "https://a.test/api/orders?page=1", true),
+            ev(1400, input(Some("Email"), None)),
+            ev(1500, input(Some("Remember me"), Some(true))),
+            ev(
+                1600,
+                EventData::Key(reel_shared::Key {
+                    id: 9,
+                    key: "Enter".into(),
+                    label: Some("Search".into()),
+                    selector: None,
+                }),
+            ),
+            ev(
+                1700,
+                EventData::Key(reel_shared::Key {
+                    id: 9,
+                    key: "Escape".into(),
+                    label: None,
+                    selector: None,
+                }),
+            ),
+            ev(1800, input(None, None)),
+            net(2000, 0, "https://a.test/api/pay", false),
+            net(2100, 503, "https://a.test/api/stock", false),
+            ev(
+                2200,
+                EventData::PageError(reel_shared::PageError {
+                    kind: PageErrorKind::Uncaught,
+                    message: "TypeError: x is undefined".into(),
+                    source: Some("https://a.test/app.js:3:9".into()),
+                    stack: Some("TypeError: x is undefined\n    at pay (app.js:3:9)".into()),
+                }),
+            ),
+        ]);
+        let events: Vec<String> = tl
+            .rows(Panel::Events, 0, 99)
+            .iter()
+            .map(|e| e.text.clone())
+            .collect();
+        assert_eq!(
+            events,
+            [
+                "https://a.test/",
+                "Clicked “Load orders”",
+                "click at 5, 6",
+                "Typed into “Email”",
+                "Checked “Remember me”",
+                "Pressed Enter in “Search”",
+                "Pressed Escape",
+                "input in field 9",
+            ],
+            "a run of typing goes on across a request"
+        );
+        assert_eq!(tl.markers()[1].name, "Load orders");
+        assert_eq!(tl.markers()[2].name, "click");
+
+        assert_eq!(tl.row_count(Panel::Network), 3);
+        assert_eq!(tl.row_count(Panel::NetworkFailed), 2);
+        let first = tl.rows(Panel::Network, 0, 1)[0];
+        let row = first.net.as_ref().unwrap();
+        assert_eq!((first.t, row.start, row.failed()), (350, 100, false));
+        assert!(first.detail);
+        let json = crate::json::to_string(first);
+        assert!(
+            json.contains(r#""net":{"kind":"fetch","method":"GET","url":"https://a.test/api/orders?page=1","status":200,"duration_ms":250,"start":100"#),
+            "{json}"
+        );
+        let failed: Vec<u16> = tl
+            .rows(Panel::NetworkFailed, 0, 9)
+            .iter()
+            .map(|e| e.net.as_ref().unwrap().status)
+            .collect();
+        assert_eq!(failed, [0, 503]);
+        assert_eq!(tl.rows_until(Panel::NetworkFailed, 1000.0), 1);
+        let d = tl.detail(Panel::Network, 0).unwrap();
+        assert!(
+            d.contains(r#""request_headers":[["accept","application/json"]]"#),
+            "{d}"
+        );
+        assert!(d.contains(r#""response_body":"{\"orders\":[]}""#), "{d}");
+        let d = tl.detail(Panel::NetworkFailed, 0).unwrap();
+        assert!(d.contains(r#""failure":"network error""#), "{d}");
+
+        assert_eq!(tl.error_count(), 1);
+        let err = tl.rows(Panel::Errors, 0, 9)[0];
+        assert!(err.detail && err.console && err.t == 1200);
+        let d = tl.detail(Panel::Errors, 0).unwrap();
+        assert!(
+            d.contains(r#""stack":"TypeError: x is undefined\n    at pay (app.js:3:9)""#),
+            "{d}"
+        );
+        assert_eq!(tl.detail(Panel::Errors, 1), None);
+        assert_eq!(
+            tl.detail(Panel::Events, 0),
+            None,
+            "a navigation has no details"
+        );
+
+        // Comments: markers of their own kind, kept through rebuilds.
+        tl.set_comments(vec![(5_000, "past the end".into()), (150, "here".into())]);
+        let comments: Vec<(&str, u64)> = tl
+            .markers()
+            .iter()
+            .filter(|m| m.kind == MarkerKind::Comment)
+            .map(|m| (m.name.as_str(), m.t))
+            .collect();
+        assert_eq!(comments, [("here", 150), ("past the end", 1200)]);
+        tl.append(vec![custom(1500, "late")]); // out of order: rebuilt
+        assert_eq!(
+            tl.markers()
+                .iter()
+                .filter(|m| m.kind == MarkerKind::Comment)
+                .count(),
+            2
+        );
+        assert!(tl.markers().windows(2).all(|w| w[0].t <= w[1].t));
+        assert_eq!(
+            crate::json::to_string(&tl.markers()[0..1]),
+            r#"[{"kind":"navigation","name":"https://a.test/","t":0}]"#
+        );
+        tl.set_comments(vec![]);
+        assert!(tl.markers().iter().all(|m| m.kind != MarkerKind::Comment));
     }
 }

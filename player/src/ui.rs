@@ -13,7 +13,7 @@ use crate::json;
 use crate::load::{Gap, Seen, GAP_CHECKS};
 use crate::playback::Playback;
 use crate::render;
-use crate::timeline::Timeline;
+use crate::timeline::{Panel, Timeline};
 use js_sys::{Array, Function, Object, Promise, Reflect};
 use reel_shared::{Chunk, Event, EventData, SessionId};
 use std::cell::{Cell, RefCell};
@@ -187,6 +187,7 @@ fn marker_label(kind: &str) -> &'static str {
         "navigation" => "Navigation",
         "error" => "Error",
         "gap" => "Recording gap",
+        "comment" => "Comment",
         _ => "Marker",
     }
 }
@@ -969,6 +970,16 @@ fn method3(obj: &Object, name: &str, f: Box<dyn Fn(JsValue, JsValue, JsValue) ->
     let _ = Reflect::set(obj, &name.into(), &cb);
 }
 
+/// Which panel a JS argument names: a number (see `timeline::Panel`), or
+/// `true`/`false` for the console and the event list.
+fn panel_arg(v: &JsValue) -> Panel {
+    match v.as_f64() {
+        Some(_) => Panel::from_index(index_arg(v)).unwrap_or(Panel::Events),
+        None if v.is_truthy() => Panel::Console,
+        None => Panel::Events,
+    }
+}
+
 /// A non-negative whole number from JS (0 for anything else).
 fn index_arg(v: &JsValue) -> usize {
     v.as_f64()
@@ -1061,34 +1072,69 @@ fn install_api(w: &Window, ready: &Promise) {
             }))
         }),
     );
-    // The side panels, a window at a time (`console` picks the panel):
-    // controls.js keeps only the lines in view in the DOM.
+    // The panels, a window at a time (the first argument picks the panel,
+    // see `timeline::Panel`): controls.js keeps only the lines in view in
+    // the DOM.
     method(
         &api,
         "rowCount",
-        Box::new(|console: JsValue| {
-            let console = console.is_truthy();
-            JsValue::from_f64(with_app(|a| a.pb.timeline().row_count(console)).unwrap_or(0) as f64)
+        Box::new(|panel: JsValue| {
+            let panel = panel_arg(&panel);
+            JsValue::from_f64(with_app(|a| a.pb.timeline().row_count(panel)).unwrap_or(0) as f64)
         }),
     );
     method3(
         &api,
         "rows",
-        Box::new(|console: JsValue, from: JsValue, to: JsValue| {
-            let (console, from, to) = (console.is_truthy(), index_arg(&from), index_arg(&to));
+        Box::new(|panel: JsValue, from: JsValue, to: JsValue| {
+            let (panel, from, to) = (panel_arg(&panel), index_arg(&from), index_arg(&to));
             json_value(with_app(|a| {
-                Some(json::to_string(&a.pb.timeline().rows(console, from, to)))
+                Some(json::to_string(&a.pb.timeline().rows(panel, from, to)))
             }))
         }),
     );
     method3(
         &api,
         "rowsUntil",
-        Box::new(|console: JsValue, t: JsValue, _| {
-            let (console, t) = (console.is_truthy(), t.as_f64().unwrap_or(0.0));
+        Box::new(|panel: JsValue, t: JsValue, _| {
+            let (panel, t) = (panel_arg(&panel), t.as_f64().unwrap_or(0.0));
             JsValue::from_f64(
-                with_app(|a| a.pb.timeline().rows_until(console, t)).unwrap_or(0) as f64,
+                with_app(|a| a.pb.timeline().rows_until(panel, t)).unwrap_or(0) as f64,
             )
+        }),
+    );
+    // A line's details (a request's headers and bodies, an error's stack).
+    method3(
+        &api,
+        "detail",
+        Box::new(|panel: JsValue, row: JsValue, _| {
+            let (panel, row) = (panel_arg(&panel), index_arg(&row));
+            json_value(with_app(|a| a.pb.timeline().detail(panel, row)))
+        }),
+    );
+    // The session's comments as timeline markers: `[{t, text}]`, from
+    // support.js, which reads them from the comments API.
+    method(
+        &api,
+        "setComments",
+        Box::new(|list: JsValue| {
+            if !Array::is_array(&list) {
+                return JsValue::UNDEFINED;
+            }
+            let comments: Vec<(u64, String)> = Array::from(&list)
+                .iter()
+                .filter_map(|c| {
+                    let t = Reflect::get(&c, &"t".into()).ok()?.as_f64()?;
+                    let text = Reflect::get(&c, &"text".into()).ok()?.as_string()?;
+                    (t.is_finite() && t >= 0.0).then_some((t as u64, text))
+                })
+                .collect();
+            with_app(|a| {
+                a.pb.set_comments(comments);
+                a.draw_markers();
+            });
+            changed();
+            JsValue::UNDEFINED
         }),
     );
     method(

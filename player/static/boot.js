@@ -3,6 +3,7 @@
 // up window.reelPlayer before loading the session).
 import init from '/player/reel_player.js';
 import { wire } from '/player/controls.js';
+import { wireSupport } from '/player/support.js';
 
 // A trap in the wasm that runs no panic hook (running out of memory, say),
 // or any other uncaught failure while the session loads, must not leave
@@ -24,6 +25,7 @@ window.addEventListener('unhandledrejection', (e) => failed(e.reason));
 try {
   await init({ module_or_path: '/player/reel_player_bg.wasm' });
   wire();
+  wireSupport();
 } catch (err) {
   console.error('reel: the player could not start', err);
   const status = document.getElementById('reel-status');

@@ -1,6 +1,6 @@
-// The player's chrome beyond the timeline: side panels (events, console),
-// idle shading on the timeline, keyboard shortcuts and the "copy link"
-// button. Plain JS on top of window.reelPlayer: none of it is on the
+// The player's chrome beyond the timeline: side panels (events, console;
+// support.js adds network and errors on the same virtual lists), idle
+// shading on the timeline, keyboard shortcuts and the "copy link" button. Plain JS on top of window.reelPlayer: none of it is on the
 // replay's hot path, and keeping it out of the wasm keeps that small.
 //
 // Keyboard (when no form control has the focus):
@@ -12,9 +12,11 @@
 const SPEEDS = [1, 2, 4, 8, 16];
 const STEP_MS = 5000;
 
-function fmt(ms) {
+export function fmt(ms) {
   const s = Math.floor(Math.max(0, ms) / 1000);
-  const h = Math.floor(s / 3600), m = Math.floor(s / 60) % 60, r = s % 60;
+  const h = Math.floor(s / 3600),
+    m = Math.floor(s / 60) % 60,
+    r = s % 60;
   const pad = (n) => String(n).padStart(2, '0');
   return h ? `${h}:${pad(m)}:${pad(r)}` : `${m}:${pad(r)}`;
 }
@@ -32,16 +34,38 @@ const MARGIN_ROWS = 20;
 const MAX_PX = 16_000_000;
 
 const panels = [];
+let builtins = false;
 
-function panel(p, id, console) {
+// Which list a panel shows, as reelPlayer.rowCount/rows/rowsUntil take it.
+export const PANEL = { events: 0, console: 1, network: 2, networkFailed: 3, errors: 4 };
+
+/// A virtual list of panel `which`'s lines in `<ol id=id>`, each line made
+/// by `makeRow(p, line, index, generation, state)`; redrawn with the others.
+export function addPanel(p, id, which, makeRow) {
   const list = document.getElementById(id);
   if (!list) return null;
   // The list scrolls inside its parent, whose height the page sets: the
   // padding standing for the rows out of view is scrolled content there.
   const scroller = list.parentElement || list;
-  const state = { p, list, scroller, console, rows: new Map(), generation: 0, pending: false };
+  const state = {
+    p,
+    list,
+    scroller,
+    which,
+    makeRow: makeRow || entryRow,
+    rows: new Map(),
+    generation: 0,
+    pending: false,
+  };
   scroller.addEventListener('scroll', () => schedule(state), { passive: true });
+  panels.push(state);
   return state;
+}
+
+/// Remakes every row of a panel (its lines changed, or which list it shows).
+export function refresh(state) {
+  state.generation += 1;
+  layout(state);
 }
 
 function schedule(state) {
@@ -74,22 +98,23 @@ function windowOf(state, n) {
 }
 
 function layout(state) {
-  const { p, list, console } = state;
-  const n = p.rowCount(console);
+  const { p, list, which } = state;
+  const n = p.rowCount(which);
   const { from, end, above, total } = windowOf(state, n);
-  const lines = end > from ? p.rows(console, from, end) || [] : [];
+  const lines = end > from ? p.rows(which, from, end) || [] : [];
   const keep = new Map();
   const children = [];
   lines.forEach((e, k) => {
     const i = from + k;
     let li = state.rows.get(i);
-    if (!li || li.dataset.generation !== String(state.generation)) li = entryRow(p, e, i, state.generation);
+    if (!li || li.dataset.generation !== String(state.generation)) {
+      li = state.makeRow(p, e, i, state.generation, state);
+    }
     keep.set(i, li);
     children.push(li);
   });
   // Keep the focused row's element if it stays in view (its focus too).
-  const same = children.length === list.children.length &&
-    children.every((c, k) => list.children[k] === c);
+  const same = children.length === list.children.length && children.every((c, k) => list.children[k] === c);
   if (!same) {
     const focused = document.activeElement;
     list.replaceChildren(...children);
@@ -108,8 +133,8 @@ function layout(state) {
 /// Marks the rows at or before the playhead ("past"), the last of them
 /// "current".
 function highlight(state) {
-  const { p, list, console } = state;
-  const until = p.rowsUntil(console, p.currentTime());
+  const { p, list, which } = state;
+  const until = p.rowsUntil(which, p.currentTime());
   for (const b of list.querySelectorAll('button[data-row]')) {
     const i = Number(b.dataset.row);
     b.classList.toggle('reel-past', i < until);
@@ -142,17 +167,13 @@ function entryRow(p, e, i, generation) {
 }
 
 function drawPanels(p) {
-  if (!panels.length) {
-    for (const [id, console] of [['reel-events', false], ['reel-console', true]]) {
-      const s = panel(p, id, console);
-      if (s) panels.push(s);
-    }
+  if (!builtins) {
+    builtins = true;
+    addPanel(p, 'reel-events', PANEL.events);
+    addPanel(p, 'reel-console', PANEL.console);
   }
-  for (const s of panels) {
-    // The lines may have changed (a rebuilt timeline): rows are remade.
-    s.generation += 1;
-    layout(s);
-  }
+  // The lines may have changed (a rebuilt timeline): rows are remade.
+  for (const s of panels) refresh(s);
   const count = document.getElementById('reel-error-count');
   if (count) {
     const n = p.errorCount();
@@ -190,8 +211,11 @@ function follow(p) {
 
 function linkAt(t) {
   const u = new URL(location.href);
+  const share = u.searchParams.get('share');
   u.search = '';
   u.hash = '';
+  // A shared replay's link keeps opening it for whoever has the share.
+  if (share) u.searchParams.set('share', share);
   u.searchParams.set('t', String(Math.floor(t)));
   return u.toString();
 }
@@ -215,8 +239,7 @@ async function copyLink(p) {
 }
 
 function inControl(target) {
-  return target instanceof Element &&
-    (target.closest('input, select, textarea, [contenteditable]') !== null);
+  return target instanceof Element && target.closest('input, select, textarea, [contenteditable]') !== null;
 }
 
 function onKey(p, e) {
@@ -224,7 +247,8 @@ function onKey(p, e) {
   const t = p.currentTime();
   if (e.key === ' ' || e.code === 'Space') {
     e.preventDefault();
-    if (p.playing()) p.pause(); else p.play();
+    if (p.playing()) p.pause();
+    else p.play();
   } else if (e.key === 'ArrowLeft' || e.key === 'ArrowRight') {
     e.preventDefault();
     const forward = e.key === 'ArrowRight';
@@ -245,7 +269,10 @@ function onKey(p, e) {
 export function wire() {
   const p = window.reelPlayer;
   if (!p) return;
-  const redraw = () => { drawPanels(p); drawIdle(p); };
+  const redraw = () => {
+    drawPanels(p);
+    drawIdle(p);
+  };
   window.addEventListener('reel:timeline', redraw);
   window.addEventListener('resize', () => panels.forEach(schedule));
   redraw();

@@ -157,3 +157,66 @@ pub async fn num(p: &Page, js: &str) -> Result<f64> {
         .as_f64()
         .with_context(|| format!("{js} is not a number"))
 }
+
+/// A `fetch` of the page that took `duration_ms`, as the recorder writes
+/// it (no sizes, headers or bodies: add them to the result); its event's
+/// `t` is when it settled.
+pub fn network(method: &str, url: &str, status: u16, duration_ms: u32) -> reel_shared::Network {
+    reel_shared::Network {
+        kind: reel_shared::NetworkKind::Fetch,
+        method: method.into(),
+        url: url.into(),
+        status,
+        duration_ms,
+        request_bytes: None,
+        response_bytes: None,
+        failure: (status == 0).then(|| "network error".into()),
+        request_headers: Vec::new(),
+        response_headers: Vec::new(),
+        request_body: None,
+        response_body: None,
+    }
+}
+
+/// A click at `t` on node `id` at `(x, y)`, labelled `label`.
+pub fn labelled_click(t: u64, id: u32, x: i32, y: i32, label: &str) -> Event {
+    Event {
+        t,
+        data: EventData::Mouse(reel_shared::MouseInteraction {
+            kind: reel_shared::MouseKind::Click,
+            id,
+            x,
+            y,
+            label: Some(label.into()),
+            selector: None,
+        }),
+    }
+}
+
+/// Typing `value` at `t` into field `id`, labelled `label`.
+pub fn labelled_input(t: u64, id: u32, value: &str, label: &str) -> Event {
+    Event {
+        t,
+        data: EventData::Input(reel_shared::Input {
+            id,
+            value: Some(reel_shared::FieldValue::Text(value.into())),
+            checked: None,
+            label: Some(label.into()),
+            selector: None,
+        }),
+    }
+}
+
+/// The named key `key` (`Enter`, `Escape`...) pressed at `t` in node `id`,
+/// labelled `label`.
+pub fn key_press(t: u64, id: u32, key: &str, label: &str) -> Event {
+    Event {
+        t,
+        data: EventData::Key(reel_shared::Key {
+            id,
+            key: key.into(),
+            label: Some(label.into()),
+            selector: None,
+        }),
+    }
+}

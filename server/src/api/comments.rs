@@ -8,11 +8,13 @@ use crate::auth::Access;
 use crate::index::format_ms;
 use crate::store::now_ms;
 use crate::support::{comment_text, Comment, MAX_COMMENTS_PER_SESSION};
-use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::body::Bytes;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Extension, Json, Router};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 pub fn routes() -> Router<SharedState> {
@@ -72,16 +74,11 @@ async fn add(
     State(state): State<SharedState>,
     Extension(access): Extension<Access>,
     path: Result<Path<String>, PathRejection>,
-    body: Result<Json<NewComment>, JsonRejection>,
+    body: Bytes,
 ) -> Result<(StatusCode, Json<CommentItem>), ApiError> {
     let author = access.reader()?;
     let id = api::sessions::session_id(path)?;
-    let Json(new) = body.map_err(|e| {
-        ApiError::bad_request(format!(
-            "the body must be JSON {{\"t\": MS, \"text\": \"...\"}}: {}",
-            e.body_text()
-        ))
-    })?;
+    let new: NewComment = json_body(&body, r#"{"t": MS, "text": "..."}"#)?;
     let text = comment_text(&new.text).map_err(ApiError::bad_request)?;
     let store = state.store.clone();
     let comment = api::blocking(move || -> Result<Comment, ApiError> {
@@ -108,4 +105,11 @@ async fn add(
     .await??;
     tracing::info!(session = %comment.session, t = comment.t, "comment added");
     Ok((StatusCode::CREATED, Json(CommentItem::from(&comment))))
+}
+
+/// A JSON request body of the shape `shape` (named in the error), whatever
+/// its `Content-Type` says: a `400` with the reason when it is not one.
+pub(crate) fn json_body<T: DeserializeOwned>(body: &[u8], shape: &str) -> Result<T, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("the body must be JSON {shape}: {e}")))
 }

@@ -15,7 +15,8 @@ use crate::auth::{self, Access};
 use crate::index::format_ms;
 use crate::store::now_ms;
 use crate::support::{new_share_token, share_key, share_lifetime, share_token_shape, Share};
-use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::body::Bytes;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::header::HOST;
 use axum::http::{HeaderMap, Method, StatusCode};
@@ -131,16 +132,11 @@ async fn create(
     Extension(access): Extension<Access>,
     headers: HeaderMap,
     path: Result<Path<String>, PathRejection>,
-    body: Result<Json<NewShare>, JsonRejection>,
+    body: Bytes,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let created_by = access.reader()?;
     let id = api::sessions::session_id(path)?;
-    let Json(new) = body.map_err(|e| {
-        ApiError::bad_request(format!(
-            "the body must be JSON {{\"expires_in_s\": N}}: {}",
-            e.body_text()
-        ))
-    })?;
+    let new: NewShare = api::comments::json_body(&body, r#"{"expires_in_s": N}"#)?;
     let secs = share_lifetime(new.expires_in_s).map_err(ApiError::bad_request)?;
     let token = new_share_token().map_err(ApiError::internal)?;
     let now = now_ms();
