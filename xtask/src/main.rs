@@ -45,7 +45,7 @@ fn main() -> Result<()> {
             eprintln!(
                 "cargo xtask dist    build the recorder and player wasm into dist/ (embedded by reel-server)\n\
                  cargo xtask test    dist, build reel-server, run every test (unit, property, end-to-end)\n\
-                 cargo xtask sizes   print the wasm and JS asset sizes, raw and gzipped\n\
+                 cargo xtask sizes   print what a recording page and the player download: raw, gzip, brotli, as served\n\
                  cargo xtask lint    cargo fmt --check, clippy -D warnings on native and wasm targets, eslint and prettier --check on the JavaScript\n\
                  cargo xtask bench   dist, build reel-server and reel-bench, run the benchmarks against rrweb (BENCHMARKS.md)"
             );
