@@ -70,7 +70,8 @@ window.appResult = (async () => {
   identify('npm-user', { plan: 'test' });
   event('npm-app-ready', { ok: true });
   await flush();
-  return { started, id: sessionId() };
+  // The package defined window.Reel (no tag did): one recorder, two names.
+  return { started, id: sessionId(), global: window.Reel.sessionId() };
 })();
 "#;
 
@@ -211,6 +212,10 @@ async fn the_npm_package_records_from_an_application_bundle() -> Result<()> {
     ensure!(
         sid.len() == 32 && result["started"]["sessionId"] == sid.as_str(),
         "start() did not resolve to the session: {result}"
+    );
+    ensure!(
+        result["global"] == sid.as_str(),
+        "window.Reel is not the package's recorder: {result}"
     );
     // The wasm half came from the reel-server, not the app's origin.
     ensure!(
