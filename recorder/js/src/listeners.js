@@ -8,8 +8,9 @@ import { each, keys, on, push, setT, sslice } from './builtins.js';
 import { onError, onRejection } from './errors.js';
 import { onFrameLoad, recorded } from './frames.js';
 import { idOf } from './ids.js';
+import { actionable, describe, keyName } from './labels.js';
 import { MEDIA, onMedia } from './media.js';
-import { fieldDesc, insideBlocked } from './privacy.js';
+import { ctxOf, fieldDesc, insideBlocked, isBlocked, M_MASK } from './privacy.js';
 import { enqueue } from './queue.js';
 import { pageHidden, rotate } from './recording.js';
 import { later, safe, warn } from './report.js';
@@ -55,10 +56,55 @@ function onMouseMove(r, e) {
   if (t - r.moves.t >= 500 || r.moves.pos.length >= 50) flushMoves(r);
 }
 
+/** What `js/src/labels.js` needs of this recording's privacy rules: is a
+ *  node's text masked, is an element blocked (or, `deep`, inside a
+ *  blocked one). One per event, its memo shared by the event's lookups. */
+function labelEnv(r) {
+  var memo = new Map();
+  return {
+    masked: function (node) {
+      return (ctxOf(r, node, memo) & M_MASK) !== 0;
+    },
+    blocked: function (el, deep) {
+      return r.blocked.has(el) || isBlocked(r, el) || (!!deep && insideBlocked(r, el));
+    },
+  };
+}
+
+/** The label and selector of a field, remembered for a second: typing
+ *  sends an input event per key, and the field's label does not change
+ *  between two keys. */
+function describeField(r, el, ev, t) {
+  if (!r.fieldLabels) r.fieldLabels = new WeakMap();
+  var c = r.fieldLabels.get(el);
+  if (!c || t - c.t > 1000) {
+    c = describe(el, labelEnv(r), { t: t });
+    r.fieldLabels.set(el, c);
+  }
+  if (c.lab !== undefined) ev.lab = c.lab;
+  if (c.lm) ev.lm = c.lm;
+  if (c.sel !== undefined) ev.sel = c.sel;
+  return ev;
+}
+
 function onMouse(r, e) {
   active(r);
   flushMoves(r);
-  enqueue(r, { k: 'mouse', t: now(r), kind: e.type, id: idOf(r, targetOf(e)), x: e.clientX, y: e.clientY });
+  var tg = targetOf(e);
+  var ev = { k: 'mouse', t: now(r), kind: e.type, id: idOf(r, tg), x: e.clientX, y: e.clientY };
+  // Labels for what a person calls a click, not for every press.
+  if (e.type !== 'mousedown' && e.type !== 'mouseup') describe(actionable(tg), labelEnv(r), ev);
+  enqueue(r, ev);
+}
+
+/** A named key (Enter, Escape, Tab, arrows…, with modifiers) pressed:
+ *  recorded with its target's label; printable characters never are. */
+function onKey(r, e) {
+  active(r);
+  var key = keyName(e);
+  if (!key) return;
+  var tg = targetOf(e);
+  enqueue(r, describe(tg, labelEnv(r), { k: 'key', t: now(r), id: idOf(r, tg), key: key }));
 }
 
 function onTouch(r, e) {
@@ -142,7 +188,7 @@ export function fieldChanged(r, el) {
   if (r.lastField.get(el) === key) return;
   r.lastField.set(el, key);
   var t = now(r);
-  var ev = fieldDesc(r, el, { k: 'input', t: t, id: id });
+  var ev = describeField(r, el, fieldDesc(r, el, { k: 'input', t: t, id: id }), t);
   if (check) ev.c = el.checked;
   else ev.v = el.value;
   enqueue(r, ev);
@@ -207,7 +253,7 @@ export function listenDoc(r, d) {
   listen(r, d, 'change', onInput, true);
   listen(r, d, 'focusin', onFocus, true);
   listen(r, d, 'focusout', onFocus, true);
-  listen(r, d, 'keydown', active, true);
+  listen(r, d, 'keydown', onKey, true);
   listen(r, d, 'load', onFrameLoadEvent, true);
   each(keys(MEDIA), function (t) {
     listen(r, d, t, onMedia, true);

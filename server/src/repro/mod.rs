@@ -264,6 +264,28 @@ impl Builder {
                     MouseKind::Down | MouseKind::Up => return,
                 };
                 let node = self.dom.actionable(m.id);
+                // The browser's own clicks: Enter in a form clicks its
+                // submit button, and a click on a label clicks its field,
+                // at once. The first is the key press's doing; the second
+                // stands for the label's click (it is what toggles).
+                let at_once = self
+                    .last_answerable
+                    .is_some_and(|c| e.t.saturating_sub(c) <= ANSWER_MS);
+                if kind == ClickKind::Single && at_once {
+                    if let Some((prev, at, idx)) = self.last_click {
+                        let by_label = e.t.saturating_sub(at) <= ANSWER_MS
+                            && prev != m.id
+                            && self.dom.in_label(prev);
+                        if by_label && idx + 1 == self.script.actions.len() {
+                            self.script.actions.pop();
+                            self.last_click = None;
+                        } else {
+                            return;
+                        }
+                    } else if matches!(self.script.actions.last(), Some(Action::Press(..))) {
+                        return;
+                    }
+                }
                 // Clicking into a field only focuses it: filling does that.
                 if kind == ClickKind::Single && self.is_text_field(node) {
                     self.last_click = None;

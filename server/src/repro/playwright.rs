@@ -10,7 +10,7 @@
 //! the recorded origin are resolved against `REEL_BASE_URL` when set, and
 //! masked values are read from `REEL_VALUE_n`, each named in a comment.
 
-use super::steps::describe;
+use super::steps::field;
 use super::{parse_role_selector, Action, ClickKind, Script, Target, Value};
 use std::fmt::Write;
 
@@ -166,8 +166,8 @@ fn masked_fields(s: &Script) -> Vec<(usize, String)> {
     s.actions
         .iter()
         .filter_map(|a| match a {
-            Action::Fill(t, Value::Masked(n)) => Some((*n, format!("typed into {}", describe(t)))),
-            Action::Select(t, Value::Masked(n)) => Some((*n, format!("chosen in {}", describe(t)))),
+            Action::Fill(t, Value::Masked(n)) => Some((*n, format!("typed into {}", field(t)))),
+            Action::Select(t, Value::Masked(n)) => Some((*n, format!("chosen in {}", field(t)))),
             _ => None,
         })
         .collect()

@@ -63,7 +63,7 @@ pub fn describe(t: &Target) -> String {
 }
 
 /// A field as the object of "into" / "in": its label alone reads best.
-fn field(t: &Target) -> String {
+pub fn field(t: &Target) -> String {
     match &t.label {
         Some(l) => q(l),
         None => describe(t),

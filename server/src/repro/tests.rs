@@ -262,6 +262,35 @@ fn a_page_load_after_a_click_is_awaited_one_without_is_visited() {
 }
 
 #[test]
+fn the_browsers_own_clicks_are_not_steps() {
+    let mut e = todo_page(1000);
+    e.push(focus(2000, 6));
+    e.push(typed(2100, 6, "milk", "New task"));
+    // Enter submits the form: the browser clicks its button.
+    e.push(key(2500, 6, "Enter", "New task"));
+    e.push(click(2501, 7, "Add", "[data-testid=\"add\"]"));
+    // A click on a label's text clicks its checkbox too.
+    e.push(click(3000, 12, "Buy milk", "li > label"));
+    e.push(click(
+        3001,
+        11,
+        "Buy milk",
+        "role=checkbox[name=\"Buy milk\"]",
+    ));
+    e.push(input(3002, 11, None, Some(true), "Buy milk"));
+    let s = script(&e).unwrap();
+    let text = steps::render(&s);
+    assert_eq!(
+        text,
+        "1. Go to /todo.html\n\
+         2. Type “milk” into “New task”\n\
+         3. Press Enter in “New task”\n\
+         4. Check “Buy milk”\n\
+         Ends on /todo.html, showing “My tasks”.\n"
+    );
+}
+
+#[test]
 fn too_many_steps_is_an_error() {
     let mut e = todo_page(1000);
     for i in 0..=MAX_STEPS as u64 {
