@@ -303,6 +303,22 @@ mod tests {
     }
 
     #[test]
+    fn revalidation_compares_weakly_and_accepts_a_list() {
+        let tag = etag(&[7; 32]);
+        assert_eq!(tag, format!("\"{}\"", "07".repeat(16)));
+        let ask = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(IF_NONE_MATCH, HeaderValue::from_str(v).expect("ascii"));
+            if_none_match(&h, &tag)
+        };
+        assert!(ask(&tag));
+        assert!(ask(&format!("\"x\", W/{tag}")));
+        assert!(ask("*"));
+        assert!(!ask("\"x\""));
+        assert!(!if_none_match(&HeaderMap::new(), &tag));
+    }
+
+    #[test]
     fn traversal_is_refused() {
         assert!(safe_path("player/a/b.js"));
         for bad in [
