@@ -2,8 +2,9 @@
 //! masking rules on the way. Pure: unit-tested natively.
 
 use crate::mask::{self, Field};
-use crate::raw::{flags, RawEvent, RawNode};
-use reel_shared::limits;
+use crate::netmask;
+use crate::raw::{flags, RawEvent, RawNetwork, RawNode};
+use reel_shared::{limits, Network, NetworkKind};
 use reel_shared::{
     AddedTree, AdoptedStyleSheets, AttrChange, Canvas, Console, ConsoleLevel, Custom, Element,
     Event, EventData, FlatNode, Focus, Identify, Input, Key, Media, MediaAction, Meta,
@@ -20,7 +21,7 @@ pub const MAX_TEXT: usize = 1024;
 pub const MAX_CANVAS_URL: usize = 2 * 1024 * 1024;
 
 /// Cuts `s` to at most `max` bytes, on a character boundary.
-fn clip(mut s: String, max: usize) -> String {
+pub(crate) fn clip(mut s: String, max: usize) -> String {
     if s.len() > max {
         let mut end = max;
         while !s.is_char_boundary(end) {
@@ -365,8 +366,49 @@ pub fn event(raw: RawEvent) -> Option<Event> {
                 .collect();
             (t, EventData::Touch(Touch { kind, points }))
         }
+        RawEvent::Network(n) => (n.t, EventData::Network(network(*n)?)),
     };
     Some(Event { t: ms(t), data })
+}
+
+/// A request, through the rules of [`crate::netmask`].
+fn network(n: RawNetwork) -> Option<Network> {
+    let kind = match n.kind.as_str() {
+        "fetch" => NetworkKind::Fetch,
+        "xhr" => NetworkKind::Xhr,
+        "beacon" => NetworkKind::Beacon,
+        _ => return None,
+    };
+    let headers = |h: Vec<(String, String)>| -> Vec<(String, String)> {
+        h.into_iter()
+            .filter(|(k, _)| netmask::header_allowed(k))
+            .take(limits::MAX_HEADERS)
+            .map(|(k, v)| (clip(k, limits::MAX_HEADER), clip(v, limits::MAX_HEADER)))
+            .collect()
+    };
+    let size = |v: Option<f64>| v.filter(|v| v.is_finite() && *v >= 0.0).map(|v| v as u64);
+    Some(Network {
+        kind,
+        method: clip(n.method.to_ascii_uppercase(), limits::MAX_METHOD),
+        url: netmask::mask_url(&n.url, &n.query_allow),
+        status: if n.status.is_finite() && (0.0..=999.0).contains(&n.status) {
+            n.status as u16
+        } else {
+            0
+        },
+        duration_ms: if n.dur.is_finite() && n.dur > 0.0 {
+            n.dur.round().min(u32::MAX as f64) as u32
+        } else {
+            0
+        },
+        request_bytes: size(n.req_bytes),
+        response_bytes: size(n.res_bytes),
+        failure: n.failure.map(|f| clip(f, limits::MAX_FAILURE)),
+        request_headers: headers(n.req_headers),
+        response_headers: headers(n.res_headers),
+        request_body: n.req_body.map(|b| netmask::mask_body(b, &n.req_type)),
+        response_body: n.res_body.map(|b| netmask::mask_body(b, &n.res_type)),
+    })
 }
 
 fn namespace(ns: Option<&str>) -> Namespace {

@@ -8,12 +8,14 @@
 //! compression, and the transport with its retries.
 //!
 //! Invariant: nothing reaches [`batch`] without passing through
-//! [`convert`], which applies [`mask`]. That is the privacy boundary.
+//! [`convert`], which applies [`mask`] (and [`netmask`] to requests). That
+//! is the privacy boundary.
 
 pub mod batch;
 pub mod convert;
 pub mod json;
 pub mod mask;
+pub mod netmask;
 pub mod raw;
 pub mod transport;
 

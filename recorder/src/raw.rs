@@ -168,6 +168,34 @@ pub enum RawEvent {
         kind: String,
         pts: Vec<(f64, f64)>,
     },
+    /// A request of the page settled (`js/src/network.js`).
+    Network(Box<RawNetwork>),
+}
+
+/// A request as the capture layer saw it: the URL absolute and unmasked;
+/// headers (the embedder's redacted ones already left out) and bodies only
+/// for URLs the embedder allowed. [`crate::netmask`] does the rest.
+#[derive(Debug, Default)]
+pub struct RawNetwork {
+    pub t: f64,
+    /// `fetch`, `xhr`, `beacon`.
+    pub kind: String,
+    pub method: String,
+    pub url: String,
+    pub status: f64,
+    pub dur: f64,
+    pub req_bytes: Option<f64>,
+    pub res_bytes: Option<f64>,
+    pub failure: Option<String>,
+    /// `networkQueryAllow`: query parameters whose values are kept.
+    pub query_allow: Vec<String>,
+    pub req_headers: Vec<(String, String)>,
+    pub res_headers: Vec<(String, String)>,
+    pub req_body: Option<String>,
+    pub res_body: Option<String>,
+    /// The bodies' content types (empty when unknown).
+    pub req_type: String,
+    pub res_type: String,
 }
 
 /// What the capture layer (`js/src/labels.js`) says of an event's target:
@@ -459,6 +487,24 @@ impl RawEvent {
                 kind: b.string("kind")?,
                 pts: b.pos.into_iter().map(|(x, y, _)| (x, y)).collect(),
             },
+            "net" => RawEvent::Network(Box::new(RawNetwork {
+                t,
+                kind: b.string("kind")?,
+                method: b.string("method")?,
+                url: b.string("url")?,
+                status: b.f64("st")?,
+                dur: b.f64("dur")?,
+                req_bytes: b.opt_f64("qb")?,
+                res_bytes: b.opt_f64("sb")?,
+                failure: b.opt_string("fail")?,
+                query_allow: std::mem::take(&mut b.strs),
+                req_headers: b.pairs("rqh"),
+                res_headers: b.pairs("rsh"),
+                req_body: b.opt_string("rqb")?,
+                res_body: b.opt_string("rsb")?,
+                req_type: b.string("rqt")?,
+                res_type: b.string("rst")?,
+            })),
             _ => return b.wrong("unknown event kind"),
         })
     }
@@ -487,6 +533,10 @@ struct Bag {
     text: Vec<RawText>,
     /// `pos` (x, y, dt) and `pts` (x, y).
     pos: Vec<(f64, f64, f64)>,
+    /// `qa` (strings).
+    strs: Vec<String>,
+    /// `rqh`, `rsh` (name, value pairs).
+    pairs: Vec<(String, Vec<(String, String)>)>,
 }
 
 impl Bag {
@@ -500,6 +550,8 @@ impl Bag {
                     "text" => self.text = list(p, RawText::parse)?,
                     "pos" | "pts" => self.pos = triples(p)?,
                     "rem" | "path" | "sheets" => self.ints.push((k.to_owned(), p.u32s()?)),
+                    "qa" => self.strs = list(p, |p| p.string())?,
+                    "rqh" | "rsh" => self.pairs.push((k.to_owned(), pairs_str(p)?)),
                     _ => p.skip()?,
                 }
                 return Ok(());
@@ -528,6 +580,21 @@ impl Bag {
             None | Some(Scalar::Null) => Ok(0.0),
             Some(Scalar::Num(v)) => Ok(v),
             Some(_) => self.wrong("expected a number"),
+        }
+    }
+
+    fn opt_f64(&mut self, k: &str) -> Res<Option<f64>> {
+        match self.take(k) {
+            None | Some(Scalar::Null) => Ok(None),
+            Some(Scalar::Num(v)) => Ok(Some(v)),
+            Some(_) => self.wrong("expected a number"),
+        }
+    }
+
+    fn pairs(&mut self, k: &str) -> Vec<(String, String)> {
+        match self.pairs.iter().rposition(|(n, _)| n == k) {
+            Some(i) => self.pairs.swap_remove(i).1,
+            None => Vec::new(),
         }
     }
 
@@ -752,6 +819,40 @@ mod tests {
         }
         match &raws[3] {
             RawEvent::MouseMove { pos, .. } => assert_eq!(pos, &[(1.0, 2.0, 3.0), (4.0, 5.0, 6.0)]),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_request_reads_every_field() {
+        let raws = parse_batch(
+            r#"[{"k":"net","t":9,"kind":"fetch","method":"POST","url":"https://a.example/x?q=1",
+                "st":201,"dur":12.5,"qb":3,"sb":null,"fail":null,"qa":["q"],
+                "rqh":[["content-type","application/json"]],"rsh":[],"rqb":"{}","rst":"text/plain"}]"#,
+        )
+        .unwrap();
+        match &raws[0] {
+            RawEvent::Network(n) => {
+                assert_eq!(
+                    (n.kind.as_str(), n.method.as_str(), n.status),
+                    ("fetch", "POST", 201.0)
+                );
+                assert_eq!((n.req_bytes, n.res_bytes, n.dur), (Some(3.0), None, 12.5));
+                assert_eq!(n.query_allow, vec!["q".to_string()]);
+                assert_eq!(
+                    n.req_headers,
+                    vec![("content-type".into(), "application/json".into())]
+                );
+                assert!(n.res_headers.is_empty());
+                assert_eq!(
+                    (n.req_body.as_deref(), n.res_body.as_deref()),
+                    (Some("{}"), None)
+                );
+                assert_eq!(
+                    (n.req_type.as_str(), n.res_type.as_str()),
+                    ("", "text/plain")
+                );
+            }
             other => panic!("{other:?}"),
         }
     }

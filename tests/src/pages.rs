@@ -215,6 +215,23 @@ async fn serve_one(mut stream: TcpStream, state: &State) -> Result<()> {
         .filter_map(|l| l.split_once(':'))
         .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
         .collect();
+    // A request body is read (and dropped) before answering: closing a
+    // socket with unread data resets the connection, which the browser may
+    // report as a network error instead of the answer.
+    let declared = headers
+        .iter()
+        .find(|(n, _)| n == "content-length")
+        .and_then(|(_, v)| v.parse::<usize>().ok())
+        .unwrap_or(0)
+        .min(16 << 20);
+    let mut have = buf.len() - (head_end + 4);
+    while have < declared {
+        let n = stream.read(&mut tmp).await?;
+        if n == 0 {
+            break;
+        }
+        have += n;
+    }
     lock(&state.requests).push(RequestLog {
         method: method.clone(),
         target: target.clone(),

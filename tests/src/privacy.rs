@@ -105,6 +105,34 @@ pub fn chunk_leaks(chunks: &[Vec<u8>], secret: &str) -> Result<Vec<String>> {
     Ok(leaks)
 }
 
+/// Every place a stored session could hold `secret`: the events API, the
+/// raw and decompressed chunks and their decoded events, every file of the
+/// server's data directory (UTF-8 and UTF-16LE), and the sessions list.
+/// Returns the places, empty when clean.
+pub async fn stored_leaks(
+    server: &crate::ReelServer,
+    sid: &str,
+    secret: &str,
+) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let events = serde_json::to_string(&server.events(sid).await?)?;
+    if events.contains(secret) {
+        out.push(format!("{secret:?} in the events API"));
+    }
+    let raw = server.raw_chunks(sid).await?;
+    for l in chunk_leaks(&raw, secret)? {
+        out.push(format!("{secret:?} in {l}"));
+    }
+    for (file, enc) in files_containing(server.data_dir(), secret)? {
+        out.push(format!("{secret:?} ({enc}) in {}", file.display()));
+    }
+    let listing = serde_json::to_string(&server.list_sessions().await?)?;
+    if listing.contains(secret) {
+        out.push(format!("{secret:?} in the sessions list"));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

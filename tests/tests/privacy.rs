@@ -122,23 +122,7 @@ async fn record(browser: &Browser, pages: &PageServer, mask_all: bool) -> Result
 
 /// Every place a secret could be stored, searched for `secret`.
 async fn leaks(server: &ReelServer, sid: &str, secret: &str) -> Result<Vec<String>> {
-    let mut out = Vec::new();
-    let events = serde_json::to_string(&server.events(sid).await?)?;
-    if events.contains(secret) {
-        out.push(format!("{secret:?} in the events API"));
-    }
-    let raw = server.raw_chunks(sid).await?;
-    for l in privacy::chunk_leaks(&raw, secret)? {
-        out.push(format!("{secret:?} in {l}"));
-    }
-    for (file, enc) in privacy::files_containing(server.data_dir(), secret)? {
-        out.push(format!("{secret:?} ({enc}) in {}", file.display()));
-    }
-    let listing = serde_json::to_string(&server.list_sessions().await?)?;
-    if listing.contains(secret) {
-        out.push(format!("{secret:?} in the sessions list"));
-    }
-    Ok(out)
+    privacy::stored_leaks(server, sid, secret).await
 }
 
 /// A choice in a select is no string a byte search can find (the options'

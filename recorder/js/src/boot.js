@@ -10,6 +10,7 @@
 import './builtins.js';
 import { Reel, setOrigin, start } from './api.js';
 import { listenEarly } from './errors.js';
+import { installNetwork } from './network.js';
 import { fromTag } from './options.js';
 
 (function () {
@@ -21,6 +22,8 @@ import { fromTag } from './options.js';
   // A page that calls `Reel.start` itself gets the errors from before
   // its call too.
   listenEarly();
+  // The page's requests (network.js), wrapped before its scripts run.
+  installNetwork(!!scriptUrl && origin !== location.origin && !(script && script.crossOrigin));
   window.Reel = Reel;
   if (script && script.getAttribute && script.getAttribute('data-ingest-key')) start(fromTag(script));
 })();

@@ -11,7 +11,8 @@
  * Types: `boolean` (the tag's `"true"`), `number` (a positive number;
  * anything else means the default), `string`, `selector` (a CSS selector
  * or none), `url` (trailing slashes dropped), `list` (an array of strings;
- * on the tag, comma-separated).
+ * on the tag, comma-separated), `patterns` (a `list` whose items may also
+ * be RegExps).
  *
  * This module reads nothing from the page, so build scripts can import it.
  */
@@ -40,6 +41,9 @@ export var OPTIONS = [
     type: 'number',
     def: 0,
   },
+  { name: 'networkQueryAllow', type: 'list', def: [] },
+  { name: 'networkDetailUrls', type: 'patterns', def: [] },
+  { name: 'networkRedactHeaders', type: 'list', def: [] },
 ];
 
 /** The script tag's attribute for an option: `idleTimeoutMs` → `data-idle-timeout-ms`. */
@@ -70,6 +74,13 @@ function value(o, v, fromTag) {
               .filter(Boolean)
           : o.def;
       return Array.isArray(v) ? v.map(String) : o.def;
+    case 'patterns':
+      // Substrings or RegExps; the tag gives comma-separated substrings.
+      if (!fromTag && Array.isArray(v))
+        return v.map(function (p) {
+          return p instanceof RegExp ? p : String(p);
+        });
+      return value({ type: 'list', def: o.def }, v, fromTag);
     case 'string':
       return v ? String(v) : o.def;
     default:
