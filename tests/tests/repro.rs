@@ -448,6 +448,150 @@ async fn a_multi_page_flow_is_reproduced_page_by_page() -> Result<()> {
     Ok(())
 }
 
+/// Presses a named key over the DevTools protocol (`modifiers`: 8 is Shift).
+async fn press(page: &Page, key: &str, code: &str, vk: u32, modifiers: u32) -> Result<()> {
+    for kind in ["rawKeyDown", "keyUp"] {
+        page.call(
+            "Input.dispatchKeyEvent",
+            serde_json::json!({ "type": kind, "key": key, "code": code,
+                                "windowsVirtualKeyCode": vk, "modifiers": modifiers }),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clicks_inputs_and_keys_carry_labels_and_selectors_by_the_rules() -> Result<()> {
+    let server = ReelServer::start().await?;
+    let pages = PageServer::for_reel(&server).await?;
+    let browser = Browser::launch().await?;
+    let page = browser.new_page().await?;
+    page.goto(&pages.url("/repro/labels.html")).await?;
+    let sid = recording(&page, "/labels.html").await?;
+    // (what is clicked, the label stored, the selector stored); `None`
+    // for the selector: a CSS path, checked to find the clicked element.
+    let long = "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor…";
+    let cases: &[(&str, Option<&str>, Option<&str>)] = &[
+        ("#save-text", Some("Save"), Some("[data-testid=\"save\"]")),
+        ("#home-img", Some("Home"), Some("[data-cy=\"home\"]")),
+        (
+            "[id=':r1:']",
+            Some("Close"),
+            Some("role=button[name=\"Close\"]"),
+        ),
+        ("#rows li:nth-child(2) button", Some("Edit"), None),
+        ("#qty", Some("Quantity wanted"), Some("#qty")),
+        ("#search", Some("Search the site"), Some("#search")),
+        (
+            "#city-field-2931",
+            Some("Your city"),
+            Some("role=textbox[name=\"Your city\"]"),
+        ),
+        ("#bio", Some("Biography"), Some("#bio")),
+        (".box", Some("Tooltip here"), None),
+        ("#pay", Some("•••"), Some("#pay")),
+        ("#secret", Some("•••"), Some("#secret")),
+        ("#card-btn", Some("•••"), Some("#card-btn")),
+        ("#long", Some(long), Some("#long")),
+        (
+            "input[name=send]",
+            Some("Send form"),
+            Some("role=button[name=\"Send form\"]"),
+        ),
+        ("#blocked", None, Some("")),
+    ];
+    for (css, _, _) in cases {
+        page.click(css).await?;
+    }
+    // Typed into a field: its label, never its value.
+    page.click("#city-field-2931").await?;
+    page.type_text("Paris").await?;
+    // Named keys (with a modifier too); a printable one is not recorded.
+    page.click("#search").await?;
+    press(&page, "Escape", "Escape", 27, 0).await?;
+    page.type_text("q").await?;
+    press(&page, "Tab", "Tab", 9, 8).await?;
+    flush(&page).await?;
+    let events = events_with(&server, &sid, &["Your city", "Send form"]).await?;
+    let clicks: Vec<(Option<String>, Option<String>)> = events
+        .iter()
+        .filter(|e| e["data"]["Mouse"]["kind"] == "Click")
+        .map(|e| {
+            let (l, s, _) = label_of(e);
+            (l, s)
+        })
+        .collect();
+    ensure!(clicks.len() >= cases.len(), "clicks: {clicks:?}");
+    for ((css, label, sel), (got_label, got_sel)) in cases.iter().zip(&clicks) {
+        ensure!(
+            got_label.as_deref() == *label,
+            "{css}: label {got_label:?}, wanted {label:?}"
+        );
+        match sel {
+            Some("") => ensure!(
+                got_sel.is_none(),
+                "{css}: a selector {got_sel:?} for a blocked element"
+            ),
+            Some(s) => ensure!(
+                got_sel.as_deref() == Some(*s),
+                "{css}: selector {got_sel:?}, wanted {s}"
+            ),
+            None => {
+                let s = got_sel.clone().context("no selector")?;
+                let same = page
+                    .eval(&format!(
+                        "(() => {{ const all = document.querySelectorAll({}); return all.length === 1 && all[0] === document.querySelector({}); }})()",
+                        serde_json::to_string(&s)?,
+                        serde_json::to_string(css)?
+                    ))
+                    .await?;
+                ensure!(
+                    same == Value::Bool(true),
+                    "{css}: the path {s} does not find it alone"
+                );
+            }
+        }
+    }
+    let inputs: Vec<_> = events
+        .iter()
+        .filter(|e| e["data"]["Input"].is_object())
+        .map(label_of)
+        .collect();
+    ensure!(
+        inputs
+            .iter()
+            .any(|(l, s, _)| l.as_deref() == Some("Your city")
+                && s.as_deref() == Some("role=textbox[name=\"Your city\"]")),
+        "inputs: {inputs:?}"
+    );
+    let keys: Vec<(String, Option<String>)> = events
+        .iter()
+        .filter(|e| e["data"]["Key"].is_object())
+        .map(|e| {
+            (
+                e["data"]["Key"]["key"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                label_of(e).0,
+            )
+        })
+        .collect();
+    ensure!(
+        keys == [
+            ("Escape".to_string(), Some("Search the site".to_string())),
+            ("Shift+Tab".to_string(), Some("Search the site".to_string()))
+        ],
+        "keys: {keys:?}"
+    );
+    let all = serde_json::to_string(&events)?;
+    for secret in ["Paris", "Default bio text", "4471", "9981", "5555", "1234"] {
+        ensure!(!all.contains(secret), "{secret} was stored");
+    }
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repro_refuses_bad_input_with_json_errors() -> Result<()> {
     let server = ReelServer::start().await?;

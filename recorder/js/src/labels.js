@@ -60,7 +60,7 @@ export function actionable(el) {
 /** Whitespace collapsed, trimmed, capped at [`MAX_LABEL`] characters. */
 export function collapse(s) {
   s = strim(sreplace(s, /\s+/g, ' '));
-  return s.length > MAX_LABEL ? sslice(s, 0, MAX_LABEL - 1) + '…' : s;
+  return s.length > MAX_LABEL ? strim(sslice(s, 0, MAX_LABEL - 1)) + '…' : s;
 }
 
 function attr(el, name) {
