@@ -17,7 +17,7 @@
 
 use anyhow::{bail, ensure, Context, Result};
 use reel_e2e::cdp::chromium_path;
-use reel_e2e::{Browser, Page, PageServer, ReelServer};
+use reel_e2e::{sessions, Browser, Page, PageServer, ReelServer};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -606,6 +606,47 @@ async fn repro_refuses_bad_input_with_json_errors() -> Result<()> {
         ensure!(r.status == status, "{path}: {} {}", r.status, r.text());
         let j = r.json()?;
         ensure!(j["error"].is_string(), "{path}: {j}");
+    }
+    // A session of 2,001 clicks: too long to turn into a spec.
+    let long = sessions::new_id()?;
+    let mut events = sessions::opening(
+        0,
+        sessions::meta("http://app.test/a.html", "A"),
+        vec![sessions::el(1, 0, "html", &[])],
+    );
+    events.extend((0..2001u64).map(|i| reel_shared::Event {
+        t: 1000 + i * 500,
+        data: reel_shared::EventData::Mouse(reel_shared::MouseInteraction {
+            kind: reel_shared::MouseKind::Click,
+            id: 1,
+            x: 1,
+            y: 1,
+            label: Some("Next".into()),
+            selector: Some("#next".into()),
+        }),
+    }));
+    sessions::post(&server, long, sessions::now_ms(), 0, &events, 1000).await?;
+    for format in ["steps", "playwright"] {
+        let r = server
+            .api(
+                "GET",
+                &format!("/api/v1/sessions/{long}/repro?format={format}"),
+                b"",
+            )
+            .await?;
+        ensure!(
+            r.status == 400,
+            "a 2,001-step session: {} {}",
+            r.status,
+            r.text()
+        );
+        ensure!(
+            r.json()?["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("2000 steps")),
+            "{}",
+            r.text()
+        );
     }
     let r = reel_e2e::http::get(
         &server.url(&format!("/api/v1/sessions/{id}/repro?format=steps")),
