@@ -6,7 +6,7 @@
 //! or stores a token itself.
 
 use crate::load;
-use reel_shared::Chunk;
+use reel_shared::{Chunk, EventData};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{RequestCredentials, RequestInit, Response};
@@ -22,14 +22,34 @@ pub fn describe(e: &JsValue) -> String {
         .unwrap_or_else(|| format!("{e:?}"))
 }
 
+/// A GET the browser has already started: made by [`Request::start`],
+/// awaited later, so that two requests can be on their way at once.
+pub struct Request {
+    url: String,
+    /// Handlers are attached as it is made: a failure nobody awaits is not
+    /// reported as an unhandled rejection.
+    response: JsFuture,
+}
+
+impl Request {
+    pub fn start(url: String) -> Result<Self, String> {
+        let window = web_sys::window().ok_or("no window")?;
+        let init = RequestInit::new();
+        init.set_method("GET");
+        init.set_credentials(RequestCredentials::SameOrigin);
+        let response = JsFuture::from(window.fetch_with_str_and_init(&url, &init));
+        Ok(Request { url, response })
+    }
+}
+
 async fn get(url: &str) -> Result<Response, String> {
-    let window = web_sys::window().ok_or("no window")?;
-    let init = RequestInit::new();
-    init.set_method("GET");
-    init.set_credentials(RequestCredentials::SameOrigin);
-    let resp = JsFuture::from(window.fetch_with_str_and_init(url, &init))
-        .await
-        .map_err(|e| describe(&e))?;
+    response(Request::start(url.to_string())?).await
+}
+
+/// The request's response, if it succeeded.
+async fn response(req: Request) -> Result<Response, String> {
+    let url = req.url;
+    let resp = req.response.await.map_err(|e| describe(&e))?;
     let resp: Response = resp
         .dyn_into()
         .map_err(|_| "fetch did not return a Response".to_string())?;
@@ -93,6 +113,8 @@ pub struct ChunkStream {
     /// anything would make the first frame wait for the last chunk.
     queue: std::collections::VecDeque<(usize, Vec<u8>)>,
     done: bool,
+    /// Whether a chunk with a full snapshot was decoded yet.
+    snapshot: bool,
 }
 
 /// At most this many chunks are decoded per [`ChunkStream::next`].
@@ -100,7 +122,18 @@ const DECODE_BATCH: usize = 8;
 
 impl ChunkStream {
     pub async fn open(id: &str, from: u32) -> Result<Self, String> {
-        let resp = get(&format!("/api/v1/sessions/{id}/chunks?from={from}")).await?;
+        Self::opened(Self::request(id, from)?).await
+    }
+
+    /// Starts the request for the chunks from `from` on (the first load
+    /// starts it before the session's metadata has arrived).
+    pub fn request(id: &str, from: u32) -> Result<Request, String> {
+        Request::start(format!("/api/v1/sessions/{id}/chunks?from={from}"))
+    }
+
+    /// The stream of a request made by [`ChunkStream::request`].
+    pub async fn opened(req: Request) -> Result<Self, String> {
+        let resp = response(req).await?;
         let body = resp.body().ok_or("the chunks response has no body")?;
         let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().unchecked_into();
         Ok(ChunkStream {
@@ -108,6 +141,7 @@ impl ChunkStream {
             framer: load::Framer::new(),
             queue: Default::default(),
             done: false,
+            snapshot: false,
         })
     }
 
@@ -126,7 +160,19 @@ impl ChunkStream {
                 break;
             };
             match load::decode(i, &bytes) {
-                Ok(c) => chunks.push(c),
+                Ok(c) => {
+                    // The first frame needs the first full snapshot and
+                    // nothing after it: it is shown before more is decoded.
+                    let first = !self.snapshot
+                        && c.events
+                            .iter()
+                            .any(|e| matches!(e.data, EventData::FullSnapshot(_)));
+                    chunks.push(c);
+                    if first {
+                        self.snapshot = true;
+                        break;
+                    }
+                }
                 Err(w) => warn(&w),
             }
         }

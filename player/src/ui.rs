@@ -720,10 +720,12 @@ async fn load(page: Document) -> Result<(), String> {
     let id = session_id(&w)
         .ok_or("this page's URL names no session (expected /sessions/{32 hex digits})")?;
     show_status(&page, "Loading session…", false);
+    // The chunks are on their way while the metadata loads.
+    let chunks = fetch::ChunkStream::request(&id, 0)?;
     let meta = fetch::session_meta(&id).await?;
     show_meta(&page, &meta);
     let doc = iframe_document(&ui.iframe).await?;
-    let mut stream = fetch::ChunkStream::open(&id, 0).await?;
+    let mut stream = fetch::ChunkStream::opened(chunks).await?;
     let mut seen = Seen::default();
     let mut pending: Vec<Event> = Vec::new();
     let mut ui = Some(ui);
