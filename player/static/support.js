@@ -305,12 +305,54 @@ function wireShare() {
   const revoke = document.getElementById('reel-share-revoke');
   const note = document.getElementById('reel-share-note');
   let token = null;
+  let tokenId = null;
   const say = (text) => {
     if (note) note.textContent = text;
+  };
+  // Every live link of the session (made here or earlier, by anyone), each
+  // revocable by its id: a token is shown once, when it is made.
+  const revokeBy = async (tokenOrId) => {
+    const res = await fetch(`/api/v1/shares/${tokenOrId}`, { method: 'DELETE', credentials: 'same-origin' });
+    if (!res.ok) {
+      say(await failure(res));
+      return false;
+    }
+    say('The link was revoked: it opens nothing any more.');
+    return true;
+  };
+  const listLinks = async () => {
+    const active = document.getElementById('reel-share-active');
+    const list = document.getElementById('reel-share-list');
+    if (!active || !list) return;
+    const res = await fetch(api('/shares'), { credentials: 'same-origin' });
+    if (!res.ok) return;
+    const links = (await res.json()).shares || [];
+    list.replaceChildren();
+    for (const l of links) {
+      const li = el('li');
+      li.dataset.id = l.id;
+      const until = new Date(l.expires_at).toLocaleString();
+      const b = el('button', 'reel-danger', 'Revoke');
+      b.type = 'button';
+      b.addEventListener('click', async () => {
+        if (await revokeBy(l.id)) {
+          if (l.id === tokenId) {
+            token = null;
+            out.value = '';
+            made.hidden = true;
+          }
+          await listLinks();
+        }
+      });
+      li.append(el('span', '', `until ${until}, by ${l.created_by}`), b);
+      list.append(li);
+    }
+    active.hidden = links.length === 0;
   };
   button.addEventListener('click', () => {
     box.hidden = !box.hidden;
     button.setAttribute('aria-expanded', box.hidden ? 'false' : 'true');
+    if (!box.hidden) listLinks();
   });
   create.addEventListener('click', async () => {
     say('');
@@ -326,6 +368,7 @@ function wireShare() {
     }
     const link = await res.json();
     token = link.token;
+    tokenId = link.id;
     out.value = link.url;
     made.hidden = false;
     say(
@@ -333,6 +376,7 @@ function wireShare() {
     );
     out.focus();
     out.select();
+    await listLinks();
   });
   copy.addEventListener('click', async () => {
     try {
@@ -344,16 +388,11 @@ function wireShare() {
     }
   });
   revoke.addEventListener('click', async () => {
-    if (!token) return;
-    const res = await fetch(`/api/v1/shares/${token}`, { method: 'DELETE', credentials: 'same-origin' });
-    if (!res.ok) {
-      say(await failure(res));
-      return;
-    }
+    if (!token || !(await revokeBy(token))) return;
     token = null;
     out.value = '';
     made.hidden = true;
-    say('The link was revoked: it opens nothing any more.');
+    await listLinks();
   });
 }
 

@@ -134,6 +134,24 @@ pub fn share_token_shape(s: &str) -> bool {
     s.len() == 2 * SHARE_TOKEN_BYTES && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
+/// A share link's public id: the hex of its key (the token's SHA-256),
+/// which lists and revokes it but opens nothing.
+pub fn share_id(key: &[u8; 32]) -> String {
+    hex(key)
+}
+
+/// The key a [`share_id`] names.
+pub fn parse_share_id(s: &str) -> Option<[u8; 32]> {
+    if !share_token_shape(s) {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
@@ -173,6 +191,9 @@ mod tests {
         assert_ne!(t, new_share_token().unwrap());
         assert!(!share_token_shape(&t[1..]));
         assert!(!share_token_shape(&t.to_uppercase()));
+        let key = share_key(&t);
+        assert_eq!(parse_share_id(&share_id(&key)), Some(key));
+        assert_eq!(parse_share_id("ab"), None);
         let s = Share {
             session: SessionId([0; 16]),
             created_at: 0,

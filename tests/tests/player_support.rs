@@ -418,8 +418,6 @@ async fn a_share_link_opens_one_session_without_signing_in_until_revoked() -> Re
         "{url}"
     );
     ensure!(token.len() >= 32, "a short token: {token}");
-    p.screenshot(shots.join("support-share-popover.png"))
-        .await?;
 
     // Opened in another browser (no cookie, no token): the player, read-only.
     let fresh = Browser::launch().await?;
@@ -544,6 +542,59 @@ async fn a_share_link_opens_one_session_without_signing_in_until_revoked() -> Re
             .await?
             == json!(true),
         "another session opened with a share link"
+    );
+
+    // Every live link is listed in the popover, and revocable there, also
+    // one made elsewhere (by the API here), whose token the page never saw.
+    let r = server
+        .api(
+            "POST",
+            &format!("/api/v1/sessions/{id}/shares"),
+            br#"{"expires_in_s": 600}"#,
+        )
+        .await?;
+    ensure!(r.status == 201, "{}", r.text());
+    let elsewhere = r.json()?["token"].as_str().context("token")?.to_string();
+    let other_auth = format!("Bearer {elsewhere}");
+    ensure!(
+        status(
+            &server,
+            "GET",
+            &format!("/api/v1/sessions/{id}"),
+            &[("Authorization", other_auth.as_str())]
+        )
+        .await?
+            == 200
+    );
+    p.click("#reel-share-button").await?; // closes
+    p.click("#reel-share-button").await?; // opens, listing again
+    p.wait_for(
+        "document.querySelectorAll('#reel-share-list li').length === 2",
+        WAIT,
+    )
+    .await?;
+    p.screenshot(shots.join("support-share-popover.png"))
+        .await?;
+    p.click("#reel-share-list li:first-child button").await?;
+    p.wait_for(
+        "document.querySelectorAll('#reel-share-list li').length === 1",
+        WAIT,
+    )
+    .await?;
+    ensure!(
+        status(
+            &server,
+            "GET",
+            &format!("/api/v1/sessions/{id}"),
+            &[("Authorization", other_auth.as_str())]
+        )
+        .await?
+            == 401,
+        "the link revoked from the list still opens the session"
+    );
+    ensure!(
+        status(&server, "GET", &format!("/api/v1/sessions/{id}"), &auth).await? == 200,
+        "revoking one link revoked another"
     );
 
     // Revoked in the player: the link opens nothing any more.

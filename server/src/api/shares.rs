@@ -1,6 +1,9 @@
 //! Share links (contract §7): `POST /api/v1/sessions/{id}/shares`
-//! `{"expires_in_s": N}` → `{"url", "token", "expires_at"}`, and
-//! `DELETE /api/v1/shares/{token}`.
+//! `{"expires_in_s": N}` → `{"url", "token", "expires_at"}`,
+//! `DELETE /api/v1/shares/{token}`, and (beyond the contract) `GET` of a
+//! session's live links, each by its `id` (the token's SHA-256 in hex),
+//! which `DELETE /api/v1/shares/{id}` also revokes: the token is shown
+//! once, and a link must stay revocable after that.
 //!
 //! A share token opens one session's replay without signing in, and
 //! nothing else: [`share_may_read`] is the one list of what it may read
@@ -14,7 +17,9 @@ use crate::api::{self, ApiError, SharedState};
 use crate::auth::{self, Access};
 use crate::index::format_ms;
 use crate::store::now_ms;
-use crate::support::{new_share_token, share_key, share_lifetime, share_token_shape, Share};
+use crate::support::{
+    new_share_token, parse_share_id, share_id, share_key, share_lifetime, share_token_shape, Share,
+};
 use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
@@ -30,7 +35,7 @@ pub const SHARE_COOKIE: &str = "reel_share";
 
 pub fn routes() -> Router<SharedState> {
     Router::new()
-        .route("/api/v1/sessions/{id}/shares", post(create))
+        .route("/api/v1/sessions/{id}/shares", post(create).get(list))
         .route("/api/v1/shares/{token}", delete(revoke))
         .method_not_allowed_fallback(api::method_not_allowed)
 }
@@ -158,8 +163,45 @@ async fn create(
             "url": format!("{}/sessions/{id}?share={token}", origin(&headers)),
             "token": token,
             "expires_at": format_ms(share.expires_at),
+            // Beyond the contract: what lists and revokes it later.
+            "id": share_id(&share_key(&token)),
         })),
     ))
+}
+
+/// A session's live share links, newest first: `{"shares": [{"id",
+/// "created_at", "expires_at", "created_by"}]}` (no tokens: they are not
+/// kept).
+async fn list(
+    State(state): State<SharedState>,
+    Extension(access): Extension<Access>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    access.reader()?;
+    let id = api::sessions::session_id(path)?;
+    let store = state.store.clone();
+    let mut shares = api::blocking(move || -> Result<_, ApiError> {
+        if !store.has_session(&id)? {
+            return Err(api::sessions::no_such_session());
+        }
+        Ok(store.shares_of(&id)?)
+    })
+    .await??;
+    let now = now_ms();
+    shares.retain(|(_, s)| s.live(now));
+    shares.sort_by_key(|(_, s)| std::cmp::Reverse(s.created_at));
+    let items: Vec<serde_json::Value> = shares
+        .iter()
+        .map(|(key, s)| {
+            serde_json::json!({
+                "id": share_id(key),
+                "created_at": format_ms(s.created_at),
+                "expires_at": format_ms(s.expires_at),
+                "created_by": s.created_by,
+            })
+        })
+        .collect();
+    Ok(Json(serde_json::json!({ "shares": items })))
 }
 
 async fn revoke(
@@ -175,8 +217,18 @@ async fn revoke(
         ));
     }
     let store = state.store.clone();
-    let key = share_key(&token);
-    if !api::blocking(move || store.delete_share(&key)).await?? {
+    // The token itself, or a link's id (see `list`).
+    let keys = [Some(share_key(&token)), parse_share_id(&token)];
+    let revoked = api::blocking(move || -> Result<bool, ApiError> {
+        for key in keys.into_iter().flatten() {
+            if store.delete_share(&key)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    })
+    .await??;
+    if !revoked {
         return Err(ApiError::not_found("no such share link"));
     }
     tracing::info!("share link revoked");

@@ -1329,6 +1329,20 @@ impl Storage for LogStorage {
             .transpose()
     }
 
+    fn shares_of(&self, id: &SessionId) -> Result<Vec<([u8; 32], Share)>, StoreError> {
+        let mut out = Vec::new();
+        for k in self.s.shares_by_session.scan_prefix(id.as_bytes()).keys() {
+            let k = k?;
+            let Some(key) = k.get(16..).and_then(|h| <[u8; 32]>::try_from(h).ok()) else {
+                continue;
+            };
+            if let Some(share) = self.share(&key)? {
+                out.push((key, share));
+            }
+        }
+        Ok(out)
+    }
+
     fn delete_share(&self, key: &[u8; 32]) -> Result<bool, StoreError> {
         self.s.check_writable()?;
         let _c = lock(&self.s.checkpoint_lock);

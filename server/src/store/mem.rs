@@ -214,6 +214,16 @@ impl Storage for MemStorage {
         Ok(self.lock().shares.get(key).cloned())
     }
 
+    fn shares_of(&self, id: &SessionId) -> Result<Vec<([u8; 32], Share)>, StoreError> {
+        Ok(self
+            .lock()
+            .shares
+            .iter()
+            .filter(|(_, s)| s.session == *id)
+            .map(|(k, s)| (*k, s.clone()))
+            .collect())
+    }
+
     fn delete_share(&self, key: &[u8; 32]) -> Result<bool, StoreError> {
         Ok(self.lock().shares.remove(key).is_some())
     }

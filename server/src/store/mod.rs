@@ -241,6 +241,9 @@ pub trait Storage: Send + Sync + 'static {
     /// The share link stored under `key`, expired or not.
     fn share(&self, key: &[u8; 32]) -> Result<Option<Share>, StoreError>;
 
+    /// A session's share links with their keys, expired or not.
+    fn shares_of(&self, id: &SessionId) -> Result<Vec<([u8; 32], Share)>, StoreError>;
+
     /// Revokes a share link, durably. False when there was none.
     fn delete_share(&self, key: &[u8; 32]) -> Result<bool, StoreError>;
 }

@@ -288,6 +288,10 @@ async fn shares_round_trip(s: &Server) {
     let made = r.json();
     let token = made["token"].as_str().unwrap().to_string();
     assert_eq!(token.len(), 64);
+    assert_eq!(
+        made["id"],
+        crate::support::share_id(&crate::support::share_key(&token))
+    );
     assert!(token.bytes().all(|b| b.is_ascii_hexdigit()));
     assert_eq!(
         made["url"],
@@ -305,6 +309,46 @@ async fn shares_round_trip(s: &Server) {
     // A second link for the same session; revoking one leaves the other.
     let second = s.share(own, r#"{"expires_in_s": 60}"#).await.json();
     let second = second["token"].as_str().unwrap().to_string();
+    // Both are listed, newest first, by id (never by token).
+    let listed = s.get(&format!("/api/v1/sessions/{own}/shares")).await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.text());
+    let listed = listed.json();
+    let ids: Vec<&str> = listed["shares"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2, "{listed}");
+    assert!(!listed.to_string().contains(&token) && !listed.to_string().contains(&second));
+    assert!(ids.contains(&crate::support::share_id(&key).as_str()));
+    assert_eq!(listed["shares"][0]["created_by"], "admin");
+    s.get(&format!("/api/v1/sessions/{}/shares", sid(0x53)))
+        .await
+        .assert_json_error(StatusCode::NOT_FOUND);
+    s.with_share(
+        Method::GET,
+        &format!("/api/v1/sessions/{own}/shares"),
+        &token,
+    )
+    .await
+    .assert_json_error(StatusCode::FORBIDDEN);
+    // A third, revoked by its id.
+    let third = s.share(own, r#"{"expires_in_s": 60}"#).await.json();
+    let third = third["token"].as_str().unwrap().to_string();
+    let third_id = crate::support::share_id(&crate::support::share_key(&third));
+    let r = s
+        .send_json(
+            Method::DELETE,
+            &format!("/api/v1/shares/{third_id}"),
+            Some(TOKEN),
+            "",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    s.with_share(Method::GET, &format!("/api/v1/sessions/{own}"), &third)
+        .await
+        .assert_json_error(StatusCode::UNAUTHORIZED);
     let del = |t: &str| {
         let t = t.to_string();
         async move {
