@@ -196,6 +196,9 @@ function contentTypeOf(h) {
 
 /** UTF-8 length of a string. */
 function utf8Len(s) {
+  // A long body is measured natively rather than in a loop on the page's
+  // thread.
+  if (s.length > 65536 && BlobC) return new BlobC([s]).size;
   var n = s.length;
   for (var i = 0; i < s.length; i++) {
     var c = s.charCodeAt(i);
@@ -396,8 +399,13 @@ function fetchStart(r, input, init) {
     var ct = contentTypeOf(init && init.headers !== undefined ? init.headers : isReq ? input.headers : null);
     if (ct) q.reqType = ct;
     // A Request's own body, read from a clone taken before fetch uses it.
-    if (!hasInitBody && isReq && input.body && !input.bodyUsed) {
-      var copy = reqClone(input);
+    var copy = null;
+    try {
+      if (!hasInitBody && isReq && input.body && !input.bodyUsed) copy = reqClone(input);
+    } catch (_) {
+      copy = null; // fetch reports an unusable Request itself
+    }
+    if (copy) {
       q.waiting++;
       then(
         reqText(copy),
