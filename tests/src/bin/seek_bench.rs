@@ -10,6 +10,9 @@
 //! `cargo xtask dist && cargo build --release -p reel-server`, then
 //! `cargo run --release -p reel-e2e --bin seek_bench` (a list that turns
 //! over), or `... --bin seek_bench -- --steady` (one that changes in place).
+//! `... -- --first-frame N` only opens the session, N times, each in a
+//! fresh browser (a cold cache, as a first-time viewer), and reports the
+//! first frame's time and the bytes of the player's code as served.
 
 use anyhow::{Context, Result};
 use reel_e2e::sessions::{el, node};
@@ -222,6 +225,71 @@ const FLOOR_JS: &str = "(async (rd) => { \
     fd.open(); fd.write('<body></body>'); fd.close(); fd.body.offsetHeight; \
     return took; })";
 
+/// `--first-frame N`: how many cold opens to time (and nothing else).
+fn first_frame_runs() -> Option<usize> {
+    let args: Vec<String> = std::env::args().collect();
+    let i = args.iter().position(|a| a == "--first-frame")?;
+    Some(args.get(i + 1).and_then(|n| n.parse().ok()).unwrap_or(5))
+}
+
+/// What the player page downloaded of code (its scripts and wasm: the
+/// replay runs no script): bytes on the wire (`transferSize`, headers
+/// included) and decoded.
+const PLAYER_BYTES: &str = "(() => { let wire = 0, body = 0; \
+    for (const r of performance.getEntriesByType('resource')) { \
+      if (/\\.(js|wasm)$/.test(new URL(r.name).pathname)) { \
+        wire += r.transferSize; body += r.decodedBodySize; } } \
+    return { wire, body }; })()";
+
+/// When each request of the page started, had its first byte and ended
+/// (ms after navigation start), in order: where the time to the first
+/// frame goes.
+const WATERFALL: &str = "(() => performance.getEntriesByType('resource').map(r => \
+    `${new URL(r.name).pathname.split('/').pop().slice(0, 24)} ${r.startTime.toFixed(0)}-${r.responseStart.toFixed(0)}-${r.responseEnd.toFixed(0)}`).join(', '))()";
+
+/// Opens the session `runs` times, each in a fresh browser (its own empty
+/// profile: nothing cached, nothing compiled), and reports the time from
+/// navigation start to the first frame shown.
+async fn first_frames(server: &ReelServer, id: SessionId, runs: usize) -> Result<()> {
+    let auth = format!("Bearer {}", server.api_token());
+    let mut firsts = Vec::new();
+    for run in 0..runs {
+        let browser = Browser::launch().await?;
+        let p = browser.new_page().await?;
+        p.set_extra_headers(&[("Authorization", auth.as_str())])
+            .await?;
+        p.goto(&server.url(&format!("/sessions/{id}"))).await?;
+        p.wait_for("!!window.reelPlayer", Duration::from_secs(60))
+            .await?;
+        p.eval("reelPlayer.ready.then(() => true)").await?;
+        let stats = p.eval("reelPlayer.stats()").await?;
+        let bytes = p.eval(PLAYER_BYTES).await?;
+        let first = stats["firstFrameMs"].as_f64().unwrap_or(-1.0);
+        println!(
+            "open {}: first frame at {first:.0} ms, fully loaded at {:.0} ms after navigation start; player code {} bytes on the wire ({} decoded)",
+            run + 1,
+            stats["loadedMs"].as_f64().unwrap_or(-1.0),
+            bytes["wire"],
+            bytes["body"],
+        );
+        println!(
+            "  requests (ms): {}",
+            p.eval(WATERFALL).await?.as_str().unwrap_or("")
+        );
+        firsts.push(first);
+        drop(p);
+        drop(browser);
+    }
+    firsts.sort_by(f64::total_cmp);
+    if let (Some(min), Some(max)) = (firsts.first(), firsts.last()) {
+        println!(
+            "first frame, {runs} cold opens: min {min:.0} ms, median {:.0} ms, max {max:.0} ms",
+            firsts[firsts.len() / 2]
+        );
+    }
+    Ok(())
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {
     // `--steady`: the in-place profile (see `session`).
@@ -267,6 +335,10 @@ async fn main() -> Result<()> {
         bytes as f64 / 1e6,
         started.elapsed().as_secs_f64()
     );
+
+    if let Some(runs) = first_frame_runs() {
+        return first_frames(&server, id, runs).await;
+    }
 
     let browser = Browser::launch().await?;
     let p = browser.new_page().await?;
