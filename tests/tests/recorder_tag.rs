@@ -6,9 +6,11 @@
 //! - the README's options table lists exactly the options of the table;
 //! - with the tag first in `<head>` and no `defer`, an error thrown and a
 //!   promise rejected by the page's own scripts while the recorder is
-//!   still starting are recorded, with message and stack.
+//!   still starting are recorded, with message and stack, right after the
+//!   first snapshot (so the player, seeking to them, shows the page).
 
 use anyhow::{ensure, Context, Result};
+use reel_e2e::sessions::open_player;
 use reel_e2e::{Browser, PageServer, ReelServer};
 use serde_json::Value;
 use std::path::Path;
@@ -227,11 +229,39 @@ async fn errors_thrown_before_the_recorder_started_are_recorded() -> Result<()> 
     );
     // Recorded once each (the recording's own listeners do not see them again).
     ensure!(errors.len() == 2, "expected exactly two errors: {errors:?}");
-    // Ordered in time with the rest, before the first snapshot.
+    // Right after the first snapshot, at its time: in order with the rest.
+    let at = |kind: &str| events.iter().position(|e| e["data"].get(kind).is_some());
+    ensure!(
+        at("FullSnapshot") < at("PageError"),
+        "the early errors come before the first snapshot"
+    );
     let ts: Vec<u64> = events.iter().filter_map(|e| e["t"].as_u64()).collect();
     ensure!(
         ts.windows(2).all(|w| w[0] <= w[1]),
         "event times go backwards: {ts:?}"
+    );
+    // The player loads the session and marks both on its timeline, and
+    // seeking to the first of them shows the page (not an empty frame).
+    let player = open_player(&browser, &server, &format!("/sessions/{sid}"), WAIT).await?;
+    let errors = player
+        .eval("window.reelPlayer.markers().filter((m) => m.kind === 'error').map((m) => m.t)")
+        .await?;
+    let first = errors
+        .as_array()
+        .filter(|a| a.len() == 2)
+        .and_then(|a| a[0].as_f64())
+        .with_context(|| format!("the player does not mark both errors: {errors}"))?;
+    player
+        .eval(&format!("window.reelPlayer.seek({first}).then(() => true)"))
+        .await?;
+    let shown = player
+        .eval("document.getElementById('reel-replay').contentDocument.body.textContent")
+        .await?;
+    ensure!(
+        shown
+            .as_str()
+            .is_some_and(|t| t.contains("page whose scripts fail at load")),
+        "seeking to the early error shows {shown}"
     );
     Ok(())
 }

@@ -4,11 +4,12 @@
  * Errors raised before a recording has begun (the page's own scripts
  * failing while `reel.js`, loaded first in `<head>` without `defer`, waits
  * for the document and the wasm half) are caught by listeners installed
- * the moment `reel.js` runs (`listenEarly`), kept in a bounded buffer with
- * their own time, and handed to the first recording that begins
- * (`takeEarly`), which records them ahead of its first snapshot.
+ * the moment `reel.js` runs (`listenEarly`), kept in a bounded buffer (in
+ * the order they came), and handed to the first recording that begins
+ * (`takeEarly`), which records them right after its first snapshot, at
+ * the snapshot's time.
  */
-import { W, floor, indexOf, join, off, on, perf, perfNow, push, sslice, toJSON, toStr } from './builtins.js';
+import { W, indexOf, join, off, on, push, sslice, toJSON, toStr } from './builtins.js';
 import { enqueue } from './queue.js';
 import { now } from './session.js';
 
@@ -110,10 +111,6 @@ export function onRejection(r, e) {
 
 var early = null;
 
-function clock() {
-  return floor(perf.timeOrigin + perfNow());
-}
-
 function keep(ev) {
   if (ev && early && early.list && early.list.length < EARLY_MAX) push(early.list, ev);
 }
@@ -124,14 +121,14 @@ export function listenEarly() {
   if (early) return;
   var onErr = function (e) {
     try {
-      keep(uncaught(e, clock()));
+      keep(uncaught(e, 0)); // timed by the recording (see above)
     } catch (_) {
       /* never thrown into the page */
     }
   };
   var onRej = function (e) {
     try {
-      keep(rejection(e, clock()));
+      keep(rejection(e, 0));
     } catch (_) {
       /* never thrown into the page */
     }

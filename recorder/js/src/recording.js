@@ -93,6 +93,7 @@ export function Recording(opts) {
   r.adoptedKey = new WeakMap();
   // Snapshot and mutations (snapshot.js, mutations.js).
   r.late = [];
+  r.early = null;
   r.walking = null;
   r.pending = null;
   r.pendingTimer = 0;
@@ -218,12 +219,10 @@ function begin(r) {
   r.observedRoots.add(document);
   moObserve(r.observer, document, OBSERVE);
   patchWindow(window);
-  // Errors raised before now (errors.js) come first, at their own time.
-  each(takeEarly(), function (ev) {
-    if (ev.t > r.lastT) r.lastT = ev.t;
-    else ev.t = r.lastT;
-    enqueue(r, ev);
-  });
+  // Errors raised before now (errors.js) follow the first snapshot, at its
+  // time (snapshot.js): a replay seeking to one shows the page, not the
+  // empty frame before the recording began.
+  r.early = takeEarly();
   snapshot(r);
   listenDoc(r, document);
   listenWindow(r);

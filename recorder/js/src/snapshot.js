@@ -12,7 +12,7 @@
  * recording complete (flush, a marker, a CSSOM hook, stop) finishes the
  * walk first, in one go.
  */
-import { P, clearT, moTake, perfNow, push, reTest, setT, slice } from './builtins.js';
+import { P, clearT, moTake, perfNow, push, pushAll, reTest, setT, slice } from './builtins.js';
 import { frameDoc, watchRoot } from './frames.js';
 import { assignId } from './ids.js';
 import { inMultiple } from './listeners.js';
@@ -195,6 +195,12 @@ export function snapshot(r) {
     w.resolve = resolve;
   });
   r.late = [];
+  // What must follow the first snapshot at its time: errors raised
+  // before the recording began (recording.js).
+  if (r.early) {
+    pushAll(r.late, r.early);
+    r.early = null;
+  }
   (function step() {
     w.timer = 0;
     if (r.walking !== w) return;
