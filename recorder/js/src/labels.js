@@ -26,6 +26,7 @@
  * `input[name="…"]`, then a short CSS path with `:nth-of-type`.
  */
 import { un, W, push, join, sslice, lower, reTest } from './builtins.js';
+import { warn } from './report.js';
 
 var SP = String.prototype;
 var sreplace = un(SP.replace),
@@ -430,13 +431,18 @@ export function selectorOf(el, name, env) {
  */
 export function describe(el, env, ev) {
   if (!el || el.nodeType !== 1 || el.localName === 'body' || el.localName === 'html') return ev;
-  var name = nameOf(el, env);
-  if (name) {
-    ev.lab = name.text;
-    if (name.masked) ev.lm = 1;
+  // A label that cannot be made must not cost the event itself.
+  try {
+    var name = nameOf(el, env);
+    var sel = env.blocked(el, true) ? null : selectorOf(el, name, env);
+    if (name) {
+      ev.lab = name.text;
+      if (name.masked) ev.lm = 1;
+    }
+    if (sel) ev.sel = sel;
+  } catch (e) {
+    warn(e);
   }
-  var sel = env.blocked(el, true) ? null : selectorOf(el, name, env);
-  if (sel) ev.sel = sel;
   return ev;
 }
 

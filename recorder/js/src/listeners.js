@@ -167,8 +167,11 @@ export function inMultiple(opt) {
   return sel && sel.localName === 'select' && sel.multiple ? sel : null;
 }
 
-/** Records a form field's live state (typed, or set by script). */
-export function fieldChanged(r, el) {
+/** Records a form field's live state (typed, or set by script). Only
+ *  the user's edits (`user`: an `input` or `change` event) carry a label
+ *  and selector: a value the page's script set has none, which is how a
+ *  reproduction tells it from typing. */
+export function fieldChanged(r, el, user) {
   if (!el || el.nodeType !== 1) return;
   if (el.localName === 'option') {
     el = inMultiple(el);
@@ -181,14 +184,17 @@ export function fieldChanged(r, el) {
   if (el.type === 'password') r.sensitive.add(el);
   var check = el.type === 'checkbox' || el.type === 'radio';
   // `input` then `change`, or a framework re-setting the same value on
-  // every render, record one event.
+  // every render, record one event; but the user's edit is recorded (with
+  // its label) even when the page's script set that value just before.
   var opts = tag === 'select' && el.multiple ? el.options : null;
   var key = check ? String(el.checked) : 'v' + el.value;
   for (var i = 0; opts && i < opts.length; i++) key += opts[i].selected ? '1' : '0';
-  if (r.lastField.get(el) === key) return;
-  r.lastField.set(el, key);
+  var last = r.lastField.get(el);
+  if (last === 'u' + key || (!user && last === 's' + key)) return;
+  r.lastField.set(el, (user ? 'u' : 's') + key);
   var t = now(r);
-  var ev = describeField(r, el, fieldDesc(r, el, { k: 'input', t: t, id: id }), t);
+  var ev = fieldDesc(r, el, { k: 'input', t: t, id: id });
+  if (user) describeField(r, el, ev, t);
   if (check) ev.c = el.checked;
   else ev.v = el.value;
   enqueue(r, ev);
@@ -205,7 +211,7 @@ export function fieldChanged(r, el) {
 
 function onInput(r, e) {
   active(r);
-  fieldChanged(r, targetOf(e));
+  fieldChanged(r, targetOf(e), true);
 }
 
 function onFocus(r, e) {

@@ -8,14 +8,19 @@
 //!   just before it caused it: then it is a wait for that URL;
 //! - a click on a field is dropped (filling it focuses it); a click that
 //!   toggled a checkbox or radio button (on it, or on its label) becomes a
-//!   check or an uncheck; three clicks of a double click become one;
-//! - the input events of a field, while it has the focus, merge into one
-//!   "type VALUE" (or "choose VALUE" in a select); a value the page's
-//!   script set into a field without focus is the page's doing, not the
-//!   user's, and is left out; a masked value is a numbered variable;
+//!   check or an uncheck; three clicks of a double click become one; the
+//!   browser's own clicks are not steps: the one at (0, 0) that Enter
+//!   makes on a form's submit button, and the one a label makes on its
+//!   field, at the same point as the label's (it stands for the label's);
+//! - the input events of a field merge into one "type VALUE" (or "choose
+//!   VALUE" in a select); a value the page's script set is the page's
+//!   doing, not the user's, and is left out (the recorder gives only the
+//!   user's edits a label or selector; in a recording from before labels,
+//!   an edit of a field without the focus is the script's); a masked
+//!   value is a numbered variable;
 //! - named key presses (`Enter`, `Escape`, `Tab`, …) are pressed on their
-//!   target, except the editing keys inside a text field, whose effect is
-//!   in the typed value already.
+//!   target, except the editing keys inside a text field and the arrows in
+//!   a select, whose effect is in the typed or chosen value already.
 //!
 //! The session ends on its last page: its URL, title and first heading
 //! are what the spec asserts.
@@ -37,16 +42,6 @@ pub const MASKED_TEXT: &str = "•••";
 
 /// A click or key press closer than this before a page load caused it.
 const CAUSE_MS: u64 = 10_000;
-/// A field changing this soon after a click on it (or its label) changed
-/// because of that click.
-const TOGGLE_MS: u64 = 1_000;
-/// A field's value set this soon after a click or key press (but Tab,
-/// which only moves the focus) is the page answering it, in the same task
-/// (a to-do input cleared once its item is added), not typing: nobody
-/// types a character that fast after pressing Enter. Should a fast typist
-/// (or a script) beat it, only that first character's event is left out:
-/// the next one carries the whole value.
-const ANSWER_MS: u64 = 10;
 
 #[derive(Clone, Debug, thiserror::Error, PartialEq)]
 pub enum ReproError {
@@ -158,9 +153,9 @@ pub struct Builder {
     last_click: Option<(NodeId, u64, usize)>,
     /// The time of the last click or key press that could load a page.
     last_cause: Option<u64>,
-    /// The time of the last click or key press (but Tab) the page may
-    /// answer by setting a field.
-    last_answerable: Option<u64>,
+    /// Whether the recorder gave any target a label or selector (it did
+    /// not before issue 17).
+    labelled: bool,
     error: Option<ReproError>,
 }
 
@@ -241,7 +236,6 @@ impl Builder {
                     self.emit(Action::Goto(m.href.clone()));
                 }
                 self.last_cause = None;
-                self.last_answerable = None;
                 self.last_click = None;
                 self.focused = None;
                 self.script.ending.url = Some(m.href.clone());
@@ -264,26 +258,30 @@ impl Builder {
                     MouseKind::Down | MouseKind::Up => return,
                 };
                 let node = self.dom.actionable(m.id);
-                // The browser's own clicks: Enter in a form clicks its
-                // submit button, and a click on a label clicks its field,
-                // at once. The first is the key press's doing; the second
-                // stands for the label's click (it is what toggles).
-                let at_once = self
-                    .last_answerable
-                    .is_some_and(|c| e.t.saturating_sub(c) <= ANSWER_MS);
-                if kind == ClickKind::Single && at_once {
-                    if let Some((prev, at, idx)) = self.last_click {
-                        let by_label = e.t.saturating_sub(at) <= ANSWER_MS
+                self.labelled |= m.label.is_some() || m.selector.is_some();
+                // The browser's own clicks. Enter in a form clicks its
+                // submit button, at (0, 0): the key press's doing. A click
+                // on a label clicks its field, at the same point: it stands
+                // for the label's click (it is what toggles).
+                if kind == ClickKind::Single {
+                    let last = self.script.actions.last();
+                    if m.x == 0
+                        && m.y == 0
+                        && matches!(last, Some(Action::Press(_, k)) if k == "Enter")
+                    {
+                        return;
+                    }
+                    if let (Some((prev, _, idx)), Some(Action::Click(t, ClickKind::Single))) =
+                        (self.last_click, last)
+                    {
+                        if (t.x, t.y) == (m.x, m.y)
                             && prev != m.id
-                            && self.dom.in_label(prev);
-                        if by_label && idx + 1 == self.script.actions.len() {
+                            && self.dom.in_label(prev)
+                            && idx + 1 == self.script.actions.len()
+                        {
                             self.script.actions.pop();
                             self.last_click = None;
-                        } else {
-                            return;
                         }
-                    } else if matches!(self.script.actions.last(), Some(Action::Press(..))) {
-                        return;
                     }
                 }
                 // Clicking into a field only focuses it: filling does that.
@@ -307,7 +305,6 @@ impl Builder {
                 self.emit(Action::Click(target, kind));
                 self.last_click = Some((m.id, e.t, self.script.actions.len() - 1));
                 self.last_cause = Some(e.t);
-                self.last_answerable = Some(e.t);
             }
             EventData::Input(i) => self.input(e.t, i),
             EventData::Key(k) => {
@@ -324,7 +321,10 @@ impl Builder {
                         | "Home"
                         | "End"
                 );
-                if plain && editing && self.is_text_field(node) {
+                if plain
+                    && editing
+                    && (self.is_text_field(node) || self.dom.tag(node) == Some("select"))
+                {
                     return;
                 }
                 self.flush_fill();
@@ -332,9 +332,6 @@ impl Builder {
                 self.emit(Action::Press(target, k.key.clone()));
                 self.last_click = None;
                 self.last_cause = Some(e.t);
-                if !k.key.ends_with("Tab") {
-                    self.last_answerable = Some(e.t);
-                }
             }
             _ => {}
         }
@@ -360,19 +357,27 @@ impl Builder {
         }
     }
 
-    fn input(&mut self, t: u64, i: &reel_shared::Input) {
+    /// Whether a field's change was the user's (see the module's doc).
+    fn by_user(&mut self, i: &reel_shared::Input) -> bool {
+        if i.label.is_some() || i.selector.is_some() {
+            self.labelled = true;
+            return true;
+        }
+        !self.labelled && self.focused == Some(i.id)
+    }
+
+    fn input(&mut self, _t: u64, i: &reel_shared::Input) {
         let tag = self.dom.tag(i.id).unwrap_or_default().to_string();
         let ty = self.dom.input_type(i.id);
         if tag == "input" && matches!(ty.as_str(), "checkbox" | "radio") {
             let Some(checked) = i.checked else { return };
-            // A toggle is the user's when a click on the box or its label
-            // caused it, or the box has the focus (the space bar).
-            let by_click = self.last_click.filter(|&(node, at, _)| {
-                t.saturating_sub(at) <= TOGGLE_MS && (node == i.id || self.dom.in_label(node))
-            });
-            if by_click.is_none() && self.focused != Some(i.id) {
+            if !self.by_user(i) {
                 return;
             }
+            // The click on the box or its label that toggled it.
+            let by_click = self
+                .last_click
+                .filter(|&(node, _, _)| node == i.id || self.dom.in_label(node));
             self.flush_fill();
             let target = self.target(i.id, &i.label, &i.selector);
             let action = Action::Check(target, checked);
@@ -389,7 +394,7 @@ impl Builder {
         if !(select || self.is_text_field(i.id)) {
             return; // an <option> of a multiple select, a file input, …
         }
-        if self.focused != Some(i.id) {
+        if !self.by_user(i) {
             return; // set by the page's script, not typed
         }
         let Some(value) = &i.value else { return };
@@ -398,12 +403,6 @@ impl Builder {
                 p.value = Some(value.clone());
                 return;
             }
-        }
-        if self
-            .last_answerable
-            .is_some_and(|c| t.saturating_sub(c) <= ANSWER_MS)
-        {
-            return; // the page's answer to the last click or key press
         }
         self.flush_fill();
         // The click that focused a select is part of choosing in it.
