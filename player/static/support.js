@@ -246,11 +246,46 @@ function drawComments(p) {
   p.setComments(comments.map((c) => ({ t: c.t, text: `${c.author}: ${c.text}` })));
 }
 
-async function loadComments(p) {
+async function fetchComments() {
   const res = await fetch(api('/comments'), { credentials: 'same-origin' });
   if (!res.ok) throw new Error(await failure(res));
-  comments = (await res.json()).comments || [];
+  return (await res.json()).comments || [];
+}
+
+async function loadComments(p) {
+  comments = await fetchComments();
   drawComments(p);
+}
+
+/// Fetches the comments while the session loads, and shows them the moment
+/// it has (if they are in by then: within the same `ready` callback, so
+/// whoever awaits `ready` after this sees their markers).
+function commentsOnReady(p) {
+  const sayFailed = (err) => {
+    const note = document.getElementById('reel-comment-note');
+    if (note) note.textContent = `Comments could not be loaded: ${err.message || err}`;
+  };
+  let got = null;
+  const early = fetchComments().then((list) => {
+    got = list;
+    return list;
+  });
+  early.catch(() => {});
+  // A session that fails to load says so itself: nothing to add here.
+  p.ready.then(
+    () => {
+      if (got) {
+        comments = got;
+        drawComments(p);
+        return;
+      }
+      early.then((list) => {
+        comments = list;
+        drawComments(p);
+      }, sayFailed);
+    },
+    () => {},
+  );
 }
 
 function wireCommentForm(p) {
@@ -424,10 +459,5 @@ export function wireSupport() {
   counts(p);
   wireCommentForm(p);
   wireShare();
-  p.ready
-    .then(() => loadComments(p))
-    .catch((err) => {
-      const note = document.getElementById('reel-comment-note');
-      if (note) note.textContent = `Comments could not be loaded: ${err.message || err}`;
-    });
+  commentsOnReady(p);
 }
