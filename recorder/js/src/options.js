@@ -56,6 +56,33 @@ export function attributeName(name) {
   );
 }
 
+var isArray = Array.isArray;
+
+/** An array option's items as strings (RegExps kept for `patterns`), by
+ *  plain loops: `Reel.start` may run after the page replaced Array methods. */
+function items(v, patterns) {
+  if (!isArray(v)) return null;
+  var out = [];
+  for (var i = 0; i < v.length; i++) out[out.length] = patterns && v[i] instanceof RegExp ? v[i] : String(v[i]);
+  return out;
+}
+
+/** The tag's comma-separated list, items trimmed, empty ones dropped. */
+function splitList(s) {
+  var out = [],
+    cur = '';
+  for (var i = 0; i <= s.length; i++) {
+    var c = i < s.length ? s[i] : ',';
+    if (c !== ',') cur += c;
+    else {
+      cur = cur.trim();
+      if (cur) out[out.length] = cur;
+      cur = '';
+    }
+  }
+  return out;
+}
+
 /** One option's value from what the caller gave (`v`, undefined when not given). */
 function value(o, v, fromTag) {
   switch (o.type) {
@@ -66,21 +93,10 @@ function value(o, v, fromTag) {
       return n > 0 ? n : o.def;
     }
     case 'list':
-      if (fromTag)
-        return v
-          ? v
-              .split(',')
-              .map((s) => s.trim())
-              .filter(Boolean)
-          : o.def;
-      return Array.isArray(v) ? v.map(String) : o.def;
     case 'patterns':
-      // Substrings or RegExps; the tag gives comma-separated substrings.
-      if (!fromTag && Array.isArray(v))
-        return v.map(function (p) {
-          return p instanceof RegExp ? p : String(p);
-        });
-      return value({ type: 'list', def: o.def }, v, fromTag);
+      // `patterns`: substrings or RegExps; the tag gives comma-separated substrings.
+      if (fromTag) return v ? splitList(v) : o.def;
+      return items(v, o.type === 'patterns') || o.def;
     case 'string':
       return v ? String(v) : o.def;
     default:
