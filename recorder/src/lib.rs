@@ -1,6 +1,6 @@
 //! The Reel recorder.
 //!
-//! Two halves meet here. `js/reel.js` is the page-side capture layer: it
+//! Two halves meet here. `js/src/` (bundled into `reel.js`) is the page-side capture layer: it
 //! walks the DOM, observes mutations and listens to the user, in JavaScript,
 //! where DOM access is cheap, and hands its findings across the wasm
 //! boundary as one JSON batch at a time (few crossings). This crate is the

@@ -1,4 +1,4 @@
-//! What the page-side capture layer (`js/reel.js`) hands to Rust.
+//! What the page-side capture layer (`js/src/`, bundled into `reel.js`) hands to Rust.
 //!
 //! The capture layer walks the DOM and listens to the page in JavaScript,
 //! where each DOM access is cheap, and sends its findings across the wasm
