@@ -38,6 +38,9 @@ var cssEscape = W.CSS && W.CSS.escape;
 export var MAX_LABEL = 80;
 /** Text nodes and elements a label's text walk visits at most. */
 var WALK_BUDGET = 400;
+/** Past this many elements, a CSS path is not shortened (each lookup
+ *  would cost milliseconds): the path as built is unique already. */
+var BIG_PAGE = 5000;
 /** Elements of one role compared when checking a role + name is unique. */
 var ROLE_CANDIDATES = 150;
 
@@ -340,6 +343,10 @@ var ROLE_QUERY = {
 function uniqueByRole(el, role, text, root, env) {
   var q = ROLE_QUERY[role];
   if (!q) return false;
+  // Elements of its tag, counted from the document's live (cached) list,
+  // bound the candidates before any selector is run.
+  var doc = el.ownerDocument;
+  if (doc.getElementsByTagName(el.localName).length > ROLE_CANDIDATES) return false;
   var list;
   try {
     list = root.querySelectorAll(q);
@@ -403,24 +410,45 @@ export function selectorOf(el, name, env) {
     var ns = el.localName + '[name=' + quote(nm) + ']';
     if (count(root, ns) === 1) return ns;
   }
-  // A CSS path, from `el` up, as short as is unique; anchored at the
-  // nearest ancestor with a usable id or test id.
-  var path = step(el);
-  for (var a = el.parentElement, depth = 0; a && depth < 12; a = a.parentElement, depth++) {
-    if (count(root, path) === 1) return path;
-    var anchor = null;
-    for (var k = 0; k < TEST_ID_ATTRS.length && !anchor; k++) {
-      var av = a.getAttribute(TEST_ID_ATTRS[k]);
-      if (av) anchor = '[' + TEST_ID_ATTRS[k] + '=' + quote(av) + ']';
-    }
-    if (!anchor && a.id && !generatedId(a.id)) anchor = '#' + escId(a.id);
-    if (anchor && count(root, anchor) === 1) {
-      var anchored = anchor + ' > ' + path;
-      if (count(root, anchored) === 1) return anchored;
-    }
-    path = step(a) + ' > ' + path;
+  // A CSS path: from `el` up to the nearest ancestor with a usable id or
+  // test id (or the root), `:nth-of-type` wherever a sibling shares the
+  // tag, so unique by construction; then the shortest of its last three
+  // steps that is unique already (at most three lookups, none on a big
+  // page, where each costs milliseconds).
+  var steps = [],
+    anchor = null;
+  for (var a = el, depth = 0; a && depth < 32; a = a.parentElement, depth++) {
+    if (a !== el && (anchor = anchorOf(a, root))) break;
+    push(steps, step(a));
   }
-  return count(root, path) === 1 ? path : null;
+  var full = '';
+  for (var k = steps.length - 1; k >= 0; k--) full += (full ? ' > ' : '') + steps[k];
+  if (anchor) full = anchor + ' > ' + full;
+  var big = el.ownerDocument.getElementsByTagName('*').length > BIG_PAGE;
+  for (var n = 1; n <= 3 && n < steps.length && !big; n++) {
+    var tail = '';
+    for (var j = n - 1; j >= 0; j--) tail += (tail ? ' > ' : '') + steps[j];
+    if (count(root, tail) === 1) return tail;
+  }
+  // Anchored, or climbed to the document's root: unique as built.
+  if (anchor || (!a && root.nodeType === 9)) return full;
+  return count(root, full) === 1 ? full : null;
+}
+
+/** `#id` or `[data-testid="…"]` of `a` when it finds `a` alone. */
+function anchorOf(a, root) {
+  for (var k = 0; k < TEST_ID_ATTRS.length; k++) {
+    var av = a.getAttribute(TEST_ID_ATTRS[k]);
+    if (av) {
+      var t = '[' + TEST_ID_ATTRS[k] + '=' + quote(av) + ']';
+      if (count(root, t) === 1) return t;
+    }
+  }
+  if (a.id && !generatedId(a.id)) {
+    var i = '#' + escId(a.id);
+    if (count(root, i) === 1) return i;
+  }
+  return null;
 }
 
 /**
