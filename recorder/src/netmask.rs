@@ -13,6 +13,12 @@
 //! - JSON and form body fields whose names suggest a secret are masked, in
 //!   any nesting and in a body cut short;
 //! - every string is cut to [`reel_shared::limits`].
+//!
+//! Every rule here reads ASCII only (names, separators, JSON punctuation),
+//! so the code works on bytes: no substring search, string slicing that
+//! can panic, or lossy UTF-8 decoding from `core`, whose machinery (and
+//! its panic messages' formatting) would otherwise ride along in every
+//! recording page's download (see BENCHMARKS.md, "Recorder size").
 
 use crate::convert::clip;
 use crate::mask::TEXT_MASK;
@@ -36,101 +42,119 @@ pub fn header_allowed(name: &str) -> bool {
 
 /// Names (lowercase, letters and digits only) containing one of these are
 /// secrets.
-const SECRET_PARTS: [&str; 15] = [
-    "password",
-    "passwd",
-    "passphrase",
-    "secret",
-    "token",
-    "apikey",
-    "credential",
-    "cvv",
-    "cvc",
-    "creditcard",
-    "cardnumber",
-    "privatekey",
-    "accesskey",
-    "sessionid",
-    "authorization",
+const SECRET_PARTS: [&[u8]; 15] = [
+    b"password",
+    b"passwd",
+    b"passphrase",
+    b"secret",
+    b"token",
+    b"apikey",
+    b"credential",
+    b"cvv",
+    b"cvc",
+    b"creditcard",
+    b"cardnumber",
+    b"privatekey",
+    b"accesskey",
+    b"sessionid",
+    b"authorization",
 ];
 
 /// Words of a name (split at separators and camelCase) equal to one of
 /// these are secrets: too short to be matched inside other words.
-const SECRET_WORDS: [&str; 11] = [
-    "pass",
-    "pwd",
-    "pin",
-    "otp",
-    "ssn",
-    "csc",
-    "cc",
-    "card",
-    "auth",
-    "sig",
-    "signature",
+const SECRET_WORDS: [&[u8]; 11] = [
+    b"pass",
+    b"pwd",
+    b"pin",
+    b"otp",
+    b"ssn",
+    b"csc",
+    b"cc",
+    b"card",
+    b"auth",
+    b"sig",
+    b"signature",
 ];
+
+/// Whether `needle` (ASCII) occurs in `hay`, ignoring ASCII case.
+fn has(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
+}
 
 /// Whether a field or parameter name suggests a secret: `password`,
 /// `user[password]`, `api_key`, `accessToken`, `card_number`, `cvc`...
 pub fn secret_name(name: &str) -> bool {
-    let squashed: String = name
-        .chars()
+    secret_bytes(name.as_bytes())
+}
+
+/// [`secret_name`] of a name as bytes (a percent-decoded form name need
+/// not be UTF-8; only its ASCII letters and digits count).
+fn secret_bytes(name: &[u8]) -> bool {
+    let squashed: Vec<u8> = name
+        .iter()
         .filter(|c| c.is_ascii_alphanumeric())
-        .map(|c| c.to_ascii_lowercase())
+        .map(u8::to_ascii_lowercase)
         .collect();
-    if SECRET_PARTS.iter().any(|p| squashed.contains(p)) {
+    if SECRET_PARTS.iter().any(|p| has(&squashed, p)) {
         return true;
     }
     // `auth...` is a secret (authToken, authkey), `author` is not.
-    if squashed.contains("auth") && !squashed.contains("author") {
+    if has(&squashed, b"auth") && !has(&squashed, b"author") {
         return true;
     }
-    words(name).any(|w| SECRET_WORDS.contains(&w.as_str()))
+    has_secret_word(name)
 }
 
-/// The words of a name, lowercase: `cardNumber` -> `card`, `number`;
-/// `user[pin]` -> `user`, `pin`.
-fn words(name: &str) -> impl Iterator<Item = String> + '_ {
-    let mut out = Vec::new();
-    let mut cur = String::new();
+/// Whether a word of a name, lowercase, is one of [`SECRET_WORDS`]:
+/// `cardNumber` has `card`, `number`; `user[pin]` has `user`, `pin`. Any
+/// byte but an ASCII letter or digit separates words.
+fn has_secret_word(name: &[u8]) -> bool {
+    let mut cur = Vec::new();
     let mut prev_lower = false;
-    for c in name.chars() {
-        if !c.is_ascii_alphanumeric() {
-            if !cur.is_empty() {
-                out.push(std::mem::take(&mut cur));
+    // A trailing separator ends the last word.
+    for &c in name.iter().chain([b' '].iter()) {
+        let ends = if c.is_ascii_alphanumeric() {
+            c.is_ascii_uppercase() && prev_lower
+        } else {
+            true
+        };
+        if ends && !cur.is_empty() {
+            if SECRET_WORDS.contains(&cur.as_slice()) {
+                return true;
             }
+            cur.clear();
+        }
+        if c.is_ascii_alphanumeric() {
+            prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+            cur.push(c.to_ascii_lowercase());
+        } else {
             prev_lower = false;
-            continue;
         }
-        if c.is_ascii_uppercase() && prev_lower && !cur.is_empty() {
-            out.push(std::mem::take(&mut cur));
-        }
-        prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
-        cur.push(c.to_ascii_lowercase());
     }
-    if !cur.is_empty() {
-        out.push(cur);
-    }
-    out.into_iter()
+    false
 }
 
 /// `url` with every query value masked but those of `allow`ed parameters,
 /// and without its fragment; cut to [`limits::MAX_URL`].
 pub fn mask_url(url: &str, allow: &[String]) -> String {
-    let url = url.split('#').next().unwrap_or("");
+    let url = url.split_once('#').map_or(url, |(u, _)| u);
     let Some((base, query)) = url.split_once('?') else {
         return clip(url.to_owned(), limits::MAX_URL);
     };
     let mut out = String::with_capacity(url.len());
     out.push_str(base);
     out.push('?');
-    out.push_str(&mask_pairs(query, |name| allow.iter().any(|a| a == name)));
+    out.push_str(&mask_pairs(query, &|name| {
+        allow.iter().any(|a| a.as_bytes() == name)
+    }));
     clip(out, limits::MAX_URL)
 }
 
-/// `a=1&b=2` with the values of names `keep` refuses masked. A part with
-/// no `=` is a value without a name: masked unless kept by that text.
-fn mask_pairs(s: &str, keep: impl Fn(&str) -> bool) -> String {
+/// `a=1&b=2` with the values of names `keep` refuses masked (`keep` sees
+/// the name percent-decoded). A part with no `=` is a value without a
+/// name: masked unless kept by that text.
+fn mask_pairs(s: &str, keep: &dyn Fn(&[u8]) -> bool) -> String {
     let mut out = String::with_capacity(s.len());
     for (i, part) in s.split('&').enumerate() {
         if i > 0 {
@@ -157,40 +181,47 @@ fn mask_pairs(s: &str, keep: impl Fn(&str) -> bool) -> String {
 }
 
 /// Percent-decoding of a form name (`+` is a space); bad escapes are kept.
-fn percent_decode(s: &str) -> String {
+fn percent_decode(s: &str) -> Vec<u8> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
         match b[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => {
-                let hex = |c: u8| (c as char).to_digit(16);
-                match (hex(b[i + 1]), hex(b[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push((h * 16 + l) as u8);
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
+            b'%' if i + 2 < b.len() => match (hex(b[i + 1]), hex(b[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    i += 2;
                 }
-            }
+                _ => out.push(b'%'),
+            },
             c => out.push(c),
         }
         i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    out
+}
+
+/// The value of a hex digit.
+fn hex(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
 }
 
 /// A request or response body as it may be recorded: secret-looking
 /// fields of JSON and form bodies masked, cut to [`limits::MAX_BODY`].
 /// `content_type` is the body's, as sent or received (may be empty).
 pub fn mask_body(body: String, content_type: &str) -> String {
-    let ct = content_type.to_ascii_lowercase();
+    let ct = content_type.as_bytes();
     let head = body.trim_start();
-    let masked = if ct.contains("json") || head.starts_with('{') || head.starts_with('[') {
+    let masked = if has(ct, b"json") || head.starts_with('{') || head.starts_with('[') {
         mask_json(&body)
-    } else if ct.contains("x-www-form-urlencoded") || looks_like_form(&body) {
-        mask_pairs(&body, |name| !secret_name(name))
+    } else if has(ct, b"x-www-form-urlencoded") || looks_like_form(&body) {
+        mask_pairs(&body, &|name| !secret_bytes(name))
     } else {
         body
     };
@@ -215,7 +246,9 @@ fn looks_like_form(s: &str) -> bool {
 /// A scanner rather than a parser: it needs no valid or complete JSON (a
 /// body cut short is masked the same), keeps numbers and layout byte for
 /// byte, and does not recurse, so no nesting depth can overflow the stack.
-/// A member name is a string followed by `:`.
+/// A member name is a string followed by `:`. It cuts the text only next
+/// to ASCII punctuation or whitespace, which never sits inside a UTF-8
+/// sequence, so every piece it copies is whole text.
 pub fn mask_json(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = String::with_capacity(s.len());
@@ -232,10 +265,9 @@ pub fn mask_json(s: &str) -> String {
         while j < b.len() && b[j].is_ascii_whitespace() {
             j += 1;
         }
-        if j >= b.len()
-            || b[j] != b':'
-            || !secret_name(&unescape(&s[i + 1..end.saturating_sub(1).max(i + 1)]))
-        {
+        // `end` is just past the name's closing quote when `:` follows.
+        let name = b.get(i + 1..end.saturating_sub(1)).unwrap_or_default();
+        if j >= b.len() || b[j] != b':' || !secret_bytes(&unescape(name)) {
             i = end;
             continue;
         }
@@ -244,14 +276,14 @@ pub fn mask_json(s: &str) -> String {
         while j < b.len() && b[j].is_ascii_whitespace() {
             j += 1;
         }
-        out.push_str(&s[from..j]);
+        out.push_str(s.get(from..j).unwrap_or_default());
         out.push('"');
         out.push_str(TEXT_MASK);
         out.push('"');
         i = value_end(b, j);
         from = i;
     }
-    out.push_str(&s[from..]);
+    out.push_str(s.get(from..).unwrap_or_default());
     out
 }
 
@@ -312,27 +344,39 @@ fn value_end(b: &[u8], start: usize) -> usize {
     }
 }
 
-/// A JSON string's content with its simple escapes resolved (enough to
-/// read a member name written as `"pass\u0077ord"`).
-fn unescape(s: &str) -> String {
-    if !s.contains('\\') {
-        return s.to_owned();
-    }
-    let mut out = String::with_capacity(s.len());
-    let mut it = s.chars();
-    while let Some(c) = it.next() {
-        if c != '\\' {
+/// A JSON string's content with its simple escapes resolved, enough to
+/// read a member name written as `"pass\u0077ord"`. Only its ASCII counts
+/// (see [`secret_bytes`]): a `\u` escape of any other character becomes a
+/// byte that is not ASCII, one of a surrogate half nothing.
+fn unescape(s: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        let c = s[i];
+        i += 1;
+        if c != b'\\' {
             out.push(c);
             continue;
         }
-        match it.next() {
-            Some('u') => {
-                let hex: String = it.by_ref().take(4).collect();
-                if let Some(ch) = u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
-                    out.push(ch);
+        match s.get(i) {
+            Some(b'u') => {
+                let digits = s.get(i + 1..).unwrap_or_default();
+                let digits = &digits[..digits.len().min(4)];
+                i += 1 + digits.len();
+                let code = digits
+                    .iter()
+                    .try_fold(0u32, |v, &d| Some(v << 4 | u32::from(hex(d)?)))
+                    .filter(|_| !digits.is_empty());
+                match code {
+                    Some(c @ 0..=0x7f) => out.push(c as u8),
+                    Some(0xd800..=0xdfff) | None => {}
+                    Some(_) => out.push(0x80),
                 }
             }
-            Some(other) => out.push(other),
+            Some(&other) => {
+                out.push(other);
+                i += 1;
+            }
             None => {}
         }
     }
@@ -543,6 +587,33 @@ mod tests {
             ..RawNetwork::default()
         };
         assert!(crate::convert::event(RawEvent::Network(Box::new(unknown))).is_none());
+    }
+
+    /// Names are read as bytes: escapes resolved, bytes that are not
+    /// UTF-8 (a percent-decoded form name) and other characters separate
+    /// words and never hide a secret.
+    #[test]
+    fn escaped_and_non_ascii_names() {
+        let m = mask_json(
+            r#"{"tok\u0065n":"x","caf\u00e9":"y","pass\ud800word":"z","\u":"w","é_pin":"v"}"#,
+        );
+        assert_eq!(
+            m,
+            r#"{"tok\u0065n":"•••","caf\u00e9":"y","pass\ud800word":"•••","\u":"w","é_pin":"•••"}"#
+        );
+        assert_eq!(
+            mask_body("pass%FFword=1&a%FF=2&%E2%80%A2pin=3".into(), ""),
+            "pass%FFword=•••&a%FF=2&%E2%80%A2pin=•••"
+        );
+        assert_eq!(
+            mask_url("/s?%FF=1&page=2", &["page".into()]),
+            "/s?%FF=•••&page=2"
+        );
+        assert!(mask_body("a=1".into(), "Application/X-WWW-Form-Urlencoded").contains('a'));
+        assert_eq!(
+            mask_body("{\"pin\":1}".into(), "APPLICATION/JSON"),
+            "{\"pin\":\"•••\"}"
+        );
     }
 
     #[test]

@@ -161,7 +161,8 @@ fn wasm_opt(file: &Path) -> Result<()> {
     }
     let tmp = file.with_extension("opt.wasm");
     let mut cmd = Command::new(wasm_opt);
-    cmd.arg("-Oz").args(WASM_OPT_FEATURES);
+    // `--converge` repeats the passes while they still shrink the module.
+    cmd.arg("-Oz").arg("--converge").args(WASM_OPT_FEATURES);
     // `REEL_WASM_NAMES=1 cargo xtask dist`: keep the function names, for
     // attributing the bundle's bytes to code (the shipped build drops them).
     if std::env::var_os("REEL_WASM_NAMES").is_some() {
