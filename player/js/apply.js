@@ -70,6 +70,85 @@ function setAttr(el, name, value) {
   } catch (e) {}
 }
 
+// The recorded page ran with script on, and a browser hides <noscript>
+// where script runs; the replay runs none, so every replayed document and
+// shadow root adopts this one-rule sheet, last (what the browser's own
+// stylesheet does on the page). It is marked `reelPlayer` so a fidelity
+// check can tell it from the page's own adopted sheets.
+const UA_CSS = 'noscript { display: none !important; }';
+const uaSheets = new WeakMap();
+
+function uaSheet(doc) {
+  let sh = uaSheets.get(doc);
+  if (!sh) {
+    const W = doc.defaultView;
+    if (!W) return [];
+    sh = new W.CSSStyleSheet();
+    sh.replaceSync(UA_CSS);
+    sh.reelPlayer = true;
+    uaSheets.set(doc, sh);
+  }
+  return [sh];
+}
+
+// Sets the adopted sheets of a document or shadow root: the page's, then
+// the replay's UA sheet.
+function adopt(root, sheets) {
+  const doc = root.nodeType === 9 ? root : root.ownerDocument;
+  try {
+    root.adoptedStyleSheets = sheets.concat(uaSheet(doc));
+  } catch (e) {
+    root.adoptedStyleSheets = sheets;
+  }
+}
+
+// `<!DOCTYPE …>` markup that parses back into the recorded doctype.
+function doctypeMarkup(k) {
+  const quote = (v) => (!v.includes('"') ? '"' + v + '"' : !v.includes("'") ? "'" + v + "'" : null);
+  let out = '<!DOCTYPE ' + (String(k.name).replace(/[\s>]/g, '') || 'html');
+  const pub = k.public_id ? quote(k.public_id) : null;
+  const sys = k.system_id ? quote(k.system_id) : null;
+  if (pub) out += ' PUBLIC ' + pub + (sys ? ' ' + sys : '');
+  else if (sys) out += ' SYSTEM ' + sys;
+  return out + '>';
+}
+
+// Empties `doc` by re-parsing it from `markup` (a doctype, or nothing), so
+// that it takes the compatibility mode (quirks, limited quirks or
+// standards) the recorded document's parser gave it: a document's mode is
+// set only by parsing, and `document.open()` keeps the Document and its
+// window (the replay holds on to both). Falls back to removing children.
+function reopen(doc, markup) {
+  try {
+    doc.open();
+    if (markup) doc.write(markup);
+    doc.close();
+  } catch (e) {
+    console.warn('reel: could not set a replayed document mode:', e);
+  }
+  for (let c = doc.firstChild; c; ) {
+    const next = c.nextSibling;
+    if (!markup || c.nodeType !== 10) doc.removeChild(c);
+    c = next;
+  }
+}
+
+// A masked value as the player receives it (`FieldValue::MASK`).
+const MASK = '\u2022\u2022\u2022\u2022\u2022\u2022';
+
+// A masked <select> carries no choice (contract §2), and a value no option
+// has would show an empty box where the page showed an option: it shows
+// what the page showed before any choice instead (the select's reset
+// state: its `selected` options, else its first enabled one), which
+// reveals nothing.
+function showUnchosen(sel) {
+  for (const opt of sel.options) opt.selected = opt.defaultSelected;
+  if (sel.selectedIndex < 0 && !sel.multiple) {
+    const first = Array.prototype.find.call(sel.options, (opt) => !opt.disabled);
+    if (first) first.selected = true;
+  }
+}
+
 function make(doc, k) {
   switch (k.t) {
     case 'element': {
@@ -104,12 +183,13 @@ export function reel_apply(doc, json, settle) {
     try {
       switch (o.op) {
         case 'reset': {
-          while (doc.firstChild) doc.removeChild(doc.firstChild);
+          // Quirks until a doctype is created (see `reopen`).
+          reopen(doc, '');
           m = new Map();
           maps.set(doc, m);
           sheetMaps.delete(doc);
           try {
-            doc.adoptedStyleSheets = [];
+            adopt(doc, []);
           } catch (e) {}
           if (o.doc) m.set(o.doc, doc);
           break;
@@ -124,6 +204,7 @@ export function reel_apply(doc, json, settle) {
             // A host keeps its shadow root for life: reuse and empty it.
             const root = parent.shadowRoot || parent.attachShadow({ mode: 'open' });
             while (root.firstChild) root.removeChild(root.firstChild);
+            adopt(root, []);
             m.set(o.id, root);
             break;
           }
@@ -133,9 +214,42 @@ export function reel_apply(doc, json, settle) {
             // like the replay itself.
             const d = parent.contentDocument;
             if (!d) break;
-            while (d.firstChild) d.removeChild(d.firstChild);
+            // A fresh frame's document is in quirks mode already; one the
+            // replay built before is parsed anew.
+            if (d.URL !== 'about:blank') reopen(d, '');
+            else while (d.firstChild) d.removeChild(d.firstChild);
+            adopt(d, []);
             m.set(o.id, d);
             break;
+          }
+          if (o.node.t === 'doctype' && parent.nodeType === 9 && !parent.doctype) {
+            // A document's doctype: the document is parsed anew from it,
+            // for its compatibility mode, and gets its nodes back (unless
+            // they hold frames, which would lose their documents).
+            const kids = Array.from(parent.childNodes);
+            if (kids.some((k) => k.nodeType === 1 && k.querySelector('iframe, frame'))) {
+              const fallback = make(parent, o.node);
+              if (fallback) parent.insertBefore(fallback, parent.firstChild);
+              m.set(o.id, fallback);
+              break;
+            }
+            reopen(parent, doctypeMarkup(o.node));
+            let dt = parent.doctype;
+            for (const k of kids) parent.appendChild(k);
+            const next = o.next ? m.get(o.next) : null;
+            if (dt) parent.insertBefore(dt, next && next.parentNode === parent ? next : parent.firstChild);
+            const k = o.node;
+            if (dt && (dt.name !== k.name || dt.publicId !== k.public_id || dt.systemId !== k.system_id)) {
+              const exact = make(parent, k);
+              if (exact) {
+                parent.replaceChild(exact, dt);
+                dt = exact;
+              }
+            }
+            if (dt) {
+              m.set(o.id, dt);
+              break;
+            }
           }
           const owner = parent.nodeType === 9 ? parent : parent.ownerDocument || doc;
           const n = make(owner, o.node);
@@ -182,7 +296,8 @@ export function reel_apply(doc, json, settle) {
         }
         case 'set_value': {
           const n = m.get(o.id);
-          if (n && 'value' in n) n.value = o.value;
+          if (n && n.localName === 'select' && o.value === MASK) showUnchosen(n);
+          else if (n && 'value' in n) n.value = o.value;
           break;
         }
         case 'set_checked': {
@@ -219,7 +334,7 @@ export function reel_apply(doc, json, settle) {
         }
         case 'adopt': {
           const n = m.get(o.id);
-          if (n) n.adoptedStyleSheets = o.sheets.map((cs) => constructed(doc, cs));
+          if (n) adopt(n, o.sheets.map((cs) => constructed(doc, cs)));
           break;
         }
         case 'media': {

@@ -19,13 +19,14 @@
 //   - CSS url()s (in `style` attributes, <style> text and stylesheet rules)
 //     and `srcset` URLs are made absolute like URL attributes; `#frag`-only
 //     references stay as written (the replay keeps them same-document);
-//   - a frame's `src` is ignored: the replay rebuilds a same-origin frame's
+//   - a frame's `src` and `srcdoc` are ignored: the replay rebuilds a frame's
 //     document inside it (compared as the frame's one child `document`)
 //     instead of loading its URL.
 // Beyond the DOM, it also compares what a page shows through other APIs:
 // open shadow roots (a `shadow-root` first among the host's children), the
 // rules of every <style>'s sheet (so CSSOM edits count), and each
-// document's and shadow root's adopted stylesheets.
+// document's and shadow root's adopted stylesheets (but the replay's one
+// sheet that hides <noscript>), and each document's compatibility mode.
 //
 // It never uses `instanceof` (the replay's nodes come from another realm) and
 // walks the tree with an explicit stack (a very deep page must not overflow
@@ -104,9 +105,11 @@
       return ['<unreadable>'];
     }
   };
+  // The replay's own UA-like sheet (it hides <noscript>, as a browser
+  // running script does; see player/js/apply.js) is not the page's.
   const adoptedOf = (root, out, b) => {
-    const list = root.adoptedStyleSheets;
-    if (list && list.length) out.adopted = Array.from(list, (sh) => rulesOf(sh, b));
+    const list = Array.from(root.adoptedStyleSheets || [], (sh) => sh).filter((sh) => !sh.reelPlayer);
+    if (list.length) out.adopted = list.map((sh) => rulesOf(sh, b));
   };
   const frameDoc = (el) => {
     try {
@@ -150,7 +153,7 @@
     switch (node.nodeType) {
       case 9: {
         // document
-        const out = { type: 'document', children: [] };
+        const out = { type: 'document', mode: node.compatMode, children: [] };
         adoptedOf(node, out, b);
         const win = node.defaultView;
         if (win && (win.scrollX || win.scrollY)) out.scroll = [Math.round(win.scrollX), Math.round(win.scrollY)];
@@ -197,7 +200,7 @@
           if (lower.startsWith('on')) continue;
           if (script && lower === 'src') continue;
           if (sheet && lower === 'href') continue;
-          if (frame && lower === 'src') continue;
+          if (frame && (lower === 'src' || lower === 'srcdoc')) continue;
           if (masked && lower === 'value') continue;
           attrs[name] = normValue(name, node.getAttribute(name) ?? '', b);
         }

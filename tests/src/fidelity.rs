@@ -187,8 +187,8 @@ fn diff_node(e: &Value, a: &Value, path: &str) -> Option<String> {
         }
         _ => {}
     }
-    // Stylesheet rules (CSSOM edits) and adopted sheets.
-    for key in ["rules", "adopted"] {
+    // Stylesheet rules (CSSOM edits), adopted sheets, a document's mode.
+    for key in ["rules", "adopted", "mode"] {
         if e.get(key) != a.get(key) {
             let show = |v: &Value| {
                 crate::http::truncate(&v.get(key).unwrap_or(&Value::Null).to_string(), 300)
