@@ -126,7 +126,7 @@ function reopen(doc, markup) {
   } catch (e) {
     console.warn('reel: could not set a replayed document mode:', e);
   }
-  for (let c = doc.firstChild; c; ) {
+  for (let c = doc.firstChild; c;) {
     const next = c.nextSibling;
     if (!markup || c.nodeType !== 10) doc.removeChild(c);
     c = next;
@@ -334,7 +334,11 @@ export function reel_apply(doc, json, settle) {
         }
         case 'adopt': {
           const n = m.get(o.id);
-          if (n) adopt(n, o.sheets.map((cs) => constructed(doc, cs)));
+          if (n)
+            adopt(
+              n,
+              o.sheets.map((cs) => constructed(doc, cs)),
+            );
           break;
         }
         case 'media': {
