@@ -314,30 +314,8 @@ impl Dom {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reel_shared::{AddedTree, Element, Namespace};
-
-    fn el(id: u32, parent: u32, tag: &str, attrs: &[(&str, &str)]) -> FlatNode {
-        FlatNode {
-            id,
-            parent,
-            kind: NodeKind::Element(Element {
-                tag: tag.into(),
-                ns: Namespace::Html,
-                attrs: attrs
-                    .iter()
-                    .map(|(a, b)| (a.to_string(), b.to_string()))
-                    .collect(),
-                ..Element::default()
-            }),
-        }
-    }
-    fn text(id: u32, parent: u32, t: &str) -> FlatNode {
-        FlatNode {
-            id,
-            parent,
-            kind: NodeKind::Text(t.into()),
-        }
-    }
+    use crate::repro::tests::{el, text};
+    use reel_shared::AddedTree;
 
     fn page() -> Dom {
         let mut d = Dom::default();

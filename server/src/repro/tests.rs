@@ -4,7 +4,7 @@ use reel_shared::{
     MouseKind, Namespace, NodeKind, Snapshot, NO_NODE,
 };
 
-fn el(id: u32, parent: u32, tag: &str, attrs: &[(&str, &str)]) -> FlatNode {
+pub(super) fn el(id: u32, parent: u32, tag: &str, attrs: &[(&str, &str)]) -> FlatNode {
     FlatNode {
         id,
         parent,
@@ -19,7 +19,7 @@ fn el(id: u32, parent: u32, tag: &str, attrs: &[(&str, &str)]) -> FlatNode {
         }),
     }
 }
-fn text(id: u32, parent: u32, t: &str) -> FlatNode {
+pub(super) fn text(id: u32, parent: u32, t: &str) -> FlatNode {
     FlatNode {
         id,
         parent,
