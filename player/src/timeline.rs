@@ -958,6 +958,8 @@ mod tests {
                 y,
                 label: None,
                 selector: None,
+                box_x: None,
+                box_y: None,
             }),
         )
     }
@@ -1411,6 +1413,8 @@ mod tests {
                 y: 6,
                 label: label.map(Into::into),
                 selector: Some("[data-testid=load]".into()),
+                box_x: None,
+                box_y: None,
             })
         };
         let input = |label: Option<&str>, checked: Option<bool>| {

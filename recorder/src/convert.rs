@@ -74,6 +74,9 @@ pub fn event(raw: RawEvent) -> Option<Event> {
                 width: w,
                 height: h,
                 user_agent: ua,
+                referrer: None,
+                visitor_id: None,
+                new_visitor: None,
             }),
         ),
         // Held by the caller until its `snap` arrives: see `api.rs`.
@@ -174,6 +177,8 @@ pub fn event(raw: RawEvent) -> Option<Event> {
                     y: px(y),
                     label: mask::label(label.text, label.masked),
                     selector: mask::selector(label.selector),
+                    box_x: None,
+                    box_y: None,
                 }),
             )
         }
@@ -183,6 +188,7 @@ pub fn event(raw: RawEvent) -> Option<Event> {
                 id,
                 x: px(x),
                 y: px(y),
+                depth: None,
             }),
         ),
         RawEvent::Viewport { t, w, h } => (

@@ -268,6 +268,9 @@ fn chunk_events(rng: &mut Rng, first: bool, target: usize) -> Vec<Event> {
                 width: 1280,
                 height: 800,
                 user_agent: "Mozilla/5.0 (X11; Linux x86_64) Chrome/124.0".into(),
+                referrer: None,
+                visitor_id: None,
+                new_visitor: None,
             }),
         });
         let mut nodes = vec![FlatNode {
@@ -326,6 +329,7 @@ fn chunk_events(rng: &mut Rng, first: bool, target: usize) -> Vec<Event> {
                     id: 1,
                     x: 0,
                     y: rng.below(5000) as i32,
+                    depth: None,
                 }),
                 4 => EventData::Mouse(MouseInteraction {
                     kind: MouseKind::Click,
@@ -334,6 +338,8 @@ fn chunk_events(rng: &mut Rng, first: bool, target: usize) -> Vec<Event> {
                     y: rng.below(800) as i32,
                     label: None,
                     selector: None,
+                    box_x: None,
+                    box_y: None,
                 }),
                 _ => EventData::Mutation(Mutation {
                     texts: vec![TextChange {

@@ -584,8 +584,10 @@ impl<'a> Reader<'a> {
     /// (names are short); the kinds that count are fixarrays of their
     /// fields, the field the stats need first or last. The kinds added for
     /// support (`Network`, `Key`, and the label and selector of `Mouse` and
-    /// `Input`) are read whole, each string and list checked against
-    /// [`reel_shared::limits`], since the recorder is not trusted to cut.
+    /// `Input`) and for insights (`Signal`, the referrer and visitor id of
+    /// `Meta`, the box position of `Mouse`) are read whole, each string and
+    /// list checked against [`reel_shared::limits`], since the recorder is
+    /// not trusted to cut.
     #[inline]
     fn event_data(&mut self, seen: &mut Seen<'a>, urls: &[String]) -> Result<u64, ChunkError> {
         let b = self.b;
@@ -608,38 +610,46 @@ impl<'a> Reader<'a> {
             r.pos += 1;
             Ok(())
         };
-        // Kinds that gained appended fields: either shape (older recorders
-        // still send the shorter one).
-        let fields_either = |r: &mut Self, n: [u8; 2], kind: &str| -> Result<bool, ChunkError> {
+        // Kinds that gained appended fields: any of their shapes (older
+        // recorders still send the shorter ones); the field count read.
+        let fields_any = |r: &mut Self, n: &[u8], kind: &str| -> Result<u8, ChunkError> {
             match b.get(r.pos) {
-                Some(&m) if m == 0x90 | n[0] => {}
-                Some(&m) if m == 0x90 | n[1] => {
+                Some(&m) if n.iter().any(|&k| m == 0x90 | k) => {
                     r.pos += 1;
-                    return Ok(true);
+                    Ok(m & 0x0f)
                 }
-                _ => return fields(r, n[0], kind).map(|()| false),
+                _ => fields(r, n[0], kind).map(|()| n[0]),
             }
-            r.pos += 1;
-            Ok(false)
         };
         match name {
             b"Mouse" => {
-                let labelled = fields_either(self, [4, 6], "Mouse")?;
+                let n = fields_any(self, &[4, 6, 8], "Mouse")?;
                 if self.str()? == b"Click" {
                     seen.clicks = seen.clicks.saturating_add(1);
                 }
                 self.skip(3)?;
-                if labelled {
+                if n >= 6 {
                     self.label_and_selector()?;
+                }
+                if n == 8 {
+                    // box_x, box_y
+                    self.opt_uint()?;
+                    self.opt_uint()?;
                 }
             }
             b"Input" => {
-                if fields_either(self, [3, 5], "Input")? {
+                if fields_any(self, &[3, 5], "Input")? == 5 {
                     self.skip(3)?;
                     self.label_and_selector()?;
                 } else {
                     self.skip(3)?;
                 }
+            }
+            b"Signal" => {
+                fields(self, 8, "Signal")?;
+                self.bounded("signal kind", 16)?;
+                self.skip(5)?;
+                self.label_and_selector()?;
             }
             b"Key" => {
                 fields(self, 4, "Key")?;
@@ -652,7 +662,7 @@ impl<'a> Reader<'a> {
                 self.network()?;
             }
             b"Meta" => {
-                fields(self, 5, "Meta")?;
+                let n = fields_any(self, &[5, 8], "Meta")?;
                 let href = self.str()?;
                 match urls.get(seen.urls) {
                     Some(u) if u.as_bytes() == href => seen.urls += 1,
@@ -664,6 +674,11 @@ impl<'a> Reader<'a> {
                 }
                 self.skip(3)?;
                 seen.user_agent = Some(self.str()?);
+                if n == 8 {
+                    self.opt_bounded("referrer", limits::MAX_URL)?;
+                    self.opt_bounded("visitor id", limits::MAX_VISITOR_ID)?;
+                    self.skip(1)?;
+                }
             }
             b"Console" => {
                 fields(self, 2, "Console")?;
@@ -1038,6 +1053,9 @@ pub(crate) mod tests {
                 width: 1,
                 height: 2,
                 user_agent: ua.into(),
+                referrer: None,
+                visitor_id: None,
+                new_visitor: None,
             })
         };
         let mouse = |kind| {
@@ -1048,6 +1066,8 @@ pub(crate) mod tests {
                 y: 3,
                 label: None,
                 selector: None,
+                box_x: None,
+                box_y: None,
             })
         };
         let console = |level| {
@@ -1206,6 +1226,8 @@ pub(crate) mod tests {
                 y: 3,
                 label: Some("l".repeat(limits::MAX_LABEL)),
                 selector: None,
+                box_x: None,
+                box_y: None,
             }),
             EventData::Input(Input {
                 id: 1,
@@ -1239,6 +1261,8 @@ pub(crate) mod tests {
                 y: 3,
                 label: Some("l".repeat(limits::MAX_LABEL + 1)),
                 selector: None,
+                box_x: None,
+                box_y: None,
             }),
             EventData::Input(Input {
                 id: 1,

@@ -60,6 +60,9 @@ pub enum EventData {
     Network(Network),
     /// A named key (`Enter`, `Escape`, `Tab`, arrows...) was pressed.
     Key(Key),
+    /// A frustration signal (contract §6), detected by the recorder's one
+    /// implementation of the rules (`shared/src/signals.rs`) as events pass.
+    Signal(Signal),
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -69,6 +72,18 @@ pub struct Meta {
     pub width: u32,
     pub height: u32,
     pub user_agent: String,
+    /// `document.referrer` of the page, where the browser gives one.
+    #[serde(default)]
+    pub referrer: Option<String>,
+    /// A random id the recorder keeps in the page's own storage to tell
+    /// returning visitors; `None` where the page lets Reel keep nothing
+    /// (before consent under `requireConsent`, under an honoured Do Not
+    /// Track) or storage is unavailable.
+    #[serde(default)]
+    pub visitor_id: Option<String>,
+    /// Whether `visitor_id` was created by this page load (`None` with it).
+    #[serde(default)]
+    pub new_visitor: Option<bool>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -147,6 +162,14 @@ pub struct MouseInteraction {
     /// names over positions; at most [`limits::MAX_SELECTOR`] bytes.
     #[serde(default)]
     pub selector: Option<String>,
+    /// Where the click fell in its target's border box, in thousandths of
+    /// the box's width (0..=1000): a heatmap point that survives other
+    /// viewport sizes. `None` without a target box.
+    #[serde(default)]
+    pub box_x: Option<u16>,
+    /// As `box_x`, in thousandths of the box's height.
+    #[serde(default)]
+    pub box_y: Option<u16>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -155,6 +178,12 @@ pub struct Scroll {
     pub id: NodeId,
     pub x: i32,
     pub y: i32,
+    /// For the top document only: the thousandths of the page's height
+    /// whose bottom edge is in view, `(scrollY + innerHeight) /
+    /// scrollHeight`, capped at 1000. Also sent at page load (the first
+    /// fold) with the page's initial scroll position.
+    #[serde(default)]
+    pub depth: Option<u16>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -377,6 +406,56 @@ pub struct Key {
     pub selector: Option<String>,
 }
 
+/// Which frustration signal (contract §6; the rules are in
+/// `shared/src/signals.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SignalKind {
+    RageClick,
+    DeadClick,
+    ErrorClick,
+    ThrashedCursor,
+    UTurn,
+}
+
+impl SignalKind {
+    /// The kind's name in the player's markers and the API (`rage_click`,
+    /// `dead_click`, `error_click`, `thrashed_cursor`, `u_turn`).
+    pub fn name(self) -> &'static str {
+        match self {
+            SignalKind::RageClick => "rage_click",
+            SignalKind::DeadClick => "dead_click",
+            SignalKind::ErrorClick => "error_click",
+            SignalKind::ThrashedCursor => "thrashed_cursor",
+            SignalKind::UTurn => "u_turn",
+        }
+    }
+}
+
+/// A frustration signal. The event's `t` is when it was detected; `since`
+/// is when what it marks began.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Signal {
+    pub kind: SignalKind,
+    /// When it began: the click (dead, error), the burst's first click
+    /// (rage), the thrash's first movement, the page that was left (u-turn:
+    /// when it was shown).
+    pub since: u64,
+    /// The click's target, or [`crate::NO_NODE`].
+    pub id: NodeId,
+    /// Viewport position of the (first) click or of the thrash's start;
+    /// 0 for a u-turn.
+    pub x: i32,
+    pub y: i32,
+    /// Clicks in a rage burst, direction reversals of a thrash, the
+    /// milliseconds the left page was shown for a u-turn; 1 otherwise.
+    pub count: u32,
+    /// As [`MouseInteraction::label`] of the click; for a u-turn, the URL
+    /// of the page left.
+    pub label: Option<String>,
+    /// As [`MouseInteraction::selector`] of the click.
+    pub selector: Option<String>,
+}
+
 /// Size bounds of the fields added for support (issue 17): the recorder
 /// cuts to them, and ingest refuses a chunk that exceeds them.
 pub mod limits {
@@ -388,8 +467,10 @@ pub mod limits {
     pub const MAX_KEY: usize = 64;
     /// A request's method.
     pub const MAX_METHOD: usize = 64;
-    /// A request's URL.
+    /// A request's URL; a page's referrer.
     pub const MAX_URL: usize = 8 * 1024;
+    /// A visitor id (the recorder makes 22-character ones).
+    pub const MAX_VISITOR_ID: usize = 64;
     /// A request's failure reason.
     pub const MAX_FAILURE: usize = 1024;
     /// Headers in one list (request or response).

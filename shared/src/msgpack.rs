@@ -59,12 +59,15 @@ fn write_data(out: &mut Vec<u8>, d: &EventData) {
     match d {
         EventData::Meta(m) => {
             variant(out, "Meta");
-            array(out, 5);
+            array(out, 8);
             string(out, &m.href);
             string(out, &m.title);
             uint(out, m.width.into());
             uint(out, m.height.into());
             string(out, &m.user_agent);
+            opt_str(out, m.referrer.as_deref());
+            opt_str(out, m.visitor_id.as_deref());
+            opt_bool(out, m.new_visitor);
         }
         EventData::FullSnapshot(s) => {
             variant(out, "FullSnapshot");
@@ -113,7 +116,7 @@ fn write_data(out: &mut Vec<u8>, d: &EventData) {
         }
         EventData::Mouse(m) => {
             variant(out, "Mouse");
-            array(out, 6);
+            array(out, 8);
             string(
                 out,
                 match m.kind {
@@ -129,13 +132,16 @@ fn write_data(out: &mut Vec<u8>, d: &EventData) {
             sint(out, m.y.into());
             opt_str(out, m.label.as_deref());
             opt_str(out, m.selector.as_deref());
+            opt_uint(out, m.box_x.map(u64::from));
+            opt_uint(out, m.box_y.map(u64::from));
         }
         EventData::Scroll(s) => {
             variant(out, "Scroll");
-            array(out, 3);
+            array(out, 4);
             uint(out, s.id.into());
             sint(out, s.x.into());
             sint(out, s.y.into());
+            opt_uint(out, s.depth.map(u64::from));
         }
         EventData::Viewport(v) => {
             variant(out, "Viewport");
@@ -335,6 +341,27 @@ fn write_data(out: &mut Vec<u8>, d: &EventData) {
             string(out, &k.key);
             opt_str(out, k.label.as_deref());
             opt_str(out, k.selector.as_deref());
+        }
+        EventData::Signal(g) => {
+            variant(out, "Signal");
+            array(out, 8);
+            string(
+                out,
+                match g.kind {
+                    SignalKind::RageClick => "RageClick",
+                    SignalKind::DeadClick => "DeadClick",
+                    SignalKind::ErrorClick => "ErrorClick",
+                    SignalKind::ThrashedCursor => "ThrashedCursor",
+                    SignalKind::UTurn => "UTurn",
+                },
+            );
+            uint(out, g.since);
+            uint(out, g.id.into());
+            sint(out, g.x.into());
+            sint(out, g.y.into());
+            uint(out, g.count.into());
+            opt_str(out, g.label.as_deref());
+            opt_str(out, g.selector.as_deref());
         }
     }
 }

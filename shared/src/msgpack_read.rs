@@ -351,13 +351,16 @@ impl<'a> Reader<'a> {
         let name = self.data_variant()?;
         Ok(match name {
             "Meta" => {
-                self.fields(5, 5)?;
+                let n = self.fields(5, 8)?;
                 EventData::Meta(Meta {
                     href: self.string()?,
                     title: self.string()?,
                     width: self.u32()?,
                     height: self.u32()?,
                     user_agent: self.string()?,
+                    referrer: self.appended(n, 5, Self::opt_string)?,
+                    visitor_id: self.appended(n, 6, Self::opt_string)?,
+                    new_visitor: self.appended(n, 7, |r| r.opt(Self::bool))?,
                 })
             }
             "FullSnapshot" => {
@@ -406,7 +409,7 @@ impl<'a> Reader<'a> {
                 })
             })?),
             "Mouse" => {
-                let n = self.fields(4, 6)?;
+                let n = self.fields(4, 8)?;
                 use MouseKind::*;
                 EventData::Mouse(MouseInteraction {
                     kind: self.unit(
@@ -418,14 +421,17 @@ impl<'a> Reader<'a> {
                     y: self.i32()?,
                     label: self.appended(n, 4, Self::opt_string)?,
                     selector: self.appended(n, 5, Self::opt_string)?,
+                    box_x: self.appended(n, 6, |r| r.opt(Self::num))?,
+                    box_y: self.appended(n, 7, |r| r.opt(Self::num))?,
                 })
             }
             "Scroll" => {
-                self.fields(3, 3)?;
+                let n = self.fields(3, 4)?;
                 EventData::Scroll(Scroll {
                     id: self.u32()?,
                     x: self.i32()?,
                     y: self.i32()?,
+                    depth: self.appended(n, 3, |r| r.opt(Self::num))?,
                 })
             }
             "Viewport" => {
@@ -582,6 +588,29 @@ impl<'a> Reader<'a> {
                 EventData::Key(Key {
                     id: self.u32()?,
                     key: self.string()?,
+                    label: self.opt_string()?,
+                    selector: self.opt_string()?,
+                })
+            }
+            "Signal" => {
+                self.fields(8, 8)?;
+                use SignalKind::*;
+                EventData::Signal(Signal {
+                    kind: self.unit(
+                        &[
+                            "RageClick",
+                            "DeadClick",
+                            "ErrorClick",
+                            "ThrashedCursor",
+                            "UTurn",
+                        ],
+                        &[RageClick, DeadClick, ErrorClick, ThrashedCursor, UTurn],
+                    )?,
+                    since: self.u64()?,
+                    id: self.u32()?,
+                    x: self.i32()?,
+                    y: self.i32()?,
+                    count: self.u32()?,
                     label: self.opt_string()?,
                     selector: self.opt_string()?,
                 })

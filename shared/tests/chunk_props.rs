@@ -71,17 +71,30 @@ fn flat_node() -> impl Strategy<Value = FlatNode> {
 
 fn event_data() -> impl Strategy<Value = EventData> {
     prop_oneof![
-        (text(), text(), any::<u32>(), any::<u32>(), text()).prop_map(
-            |(href, title, width, height, user_agent)| {
-                EventData::Meta(Meta {
-                    href,
-                    title,
-                    width,
-                    height,
-                    user_agent,
-                })
-            }
-        ),
+        (
+            text(),
+            text(),
+            any::<u32>(),
+            any::<u32>(),
+            text(),
+            prop::option::of(text()),
+            prop::option::of(text()),
+            prop::option::of(any::<bool>())
+        )
+            .prop_map(
+                |(href, title, width, height, user_agent, referrer, visitor_id, new_visitor)| {
+                    EventData::Meta(Meta {
+                        href,
+                        title,
+                        width,
+                        height,
+                        user_agent,
+                        referrer,
+                        visitor_id,
+                        new_visitor,
+                    })
+                }
+            ),
         (
             prop::collection::vec(flat_node(), 0..8),
             any::<i32>(),
@@ -148,20 +161,31 @@ fn event_data() -> impl Strategy<Value = EventData> {
             any::<i32>(),
             any::<i32>(),
             prop::option::of(text()),
-            prop::option::of(text())
+            prop::option::of(text()),
+            prop::option::of(any::<u16>()),
+            prop::option::of(any::<u16>())
         )
-            .prop_map(|(kind, id, x, y, label, selector)| EventData::Mouse(
-                MouseInteraction {
-                    kind,
-                    id,
-                    x,
-                    y,
-                    label,
-                    selector
-                }
-            )),
-        (any::<u32>(), any::<i32>(), any::<i32>())
-            .prop_map(|(id, x, y)| EventData::Scroll(Scroll { id, x, y })),
+            .prop_map(
+                |(kind, id, x, y, label, selector, box_x, box_y)| EventData::Mouse(
+                    MouseInteraction {
+                        kind,
+                        id,
+                        x,
+                        y,
+                        label,
+                        selector,
+                        box_x,
+                        box_y
+                    }
+                )
+            ),
+        (
+            any::<u32>(),
+            any::<i32>(),
+            any::<i32>(),
+            prop::option::of(any::<u16>())
+        )
+            .prop_map(|(id, x, y, depth)| EventData::Scroll(Scroll { id, x, y, depth })),
         (any::<u32>(), any::<u32>())
             .prop_map(|(width, height)| EventData::Viewport(Viewport { width, height })),
         (
@@ -367,10 +391,47 @@ fn support_event_data() -> impl Strategy<Value = EventData> {
     ]
 }
 
+/// The kind added for insights (issue 16): frustration signals.
+fn insights_event_data() -> impl Strategy<Value = EventData> {
+    (
+        prop_oneof![
+            Just(SignalKind::RageClick),
+            Just(SignalKind::DeadClick),
+            Just(SignalKind::ErrorClick),
+            Just(SignalKind::ThrashedCursor),
+            Just(SignalKind::UTurn)
+        ],
+        any::<u64>(),
+        any::<u32>(),
+        any::<i32>(),
+        any::<i32>(),
+        any::<u32>(),
+        prop::option::of(text()),
+        prop::option::of(text()),
+    )
+        .prop_map(|(kind, since, id, x, y, count, label, selector)| {
+            EventData::Signal(Signal {
+                kind,
+                since,
+                id,
+                x,
+                y,
+                count,
+                label,
+                selector,
+            })
+        })
+}
+
 fn event() -> impl Strategy<Value = Event> {
     (
         any::<u64>(),
-        prop_oneof![event_data(), more_event_data(), support_event_data()],
+        prop_oneof![
+            event_data(),
+            more_event_data(),
+            support_event_data(),
+            insights_event_data()
+        ],
     )
         .prop_map(|(t, data)| Event { t, data })
 }
@@ -497,6 +558,8 @@ fn events_without_labels_still_decode() {
                     y: -20,
                     label: None,
                     selector: None,
+                    box_x: None,
+                    box_y: None,
                 }),
             },
             Event {
@@ -578,6 +641,7 @@ fn the_hand_written_writer_matches_rmp_serde_at_size_boundaries() {
                 id: v.unsigned_abs(),
                 x: v,
                 y: -v.saturating_add(1),
+                depth: u16::try_from(v.unsigned_abs()).ok(),
             }),
         };
         let mut ours = Vec::new();
@@ -806,6 +870,8 @@ fn the_reader_reads_structs_written_before_fields_were_appended() {
         Mouse((MouseKind, u32, i32, i32)),
         Input((u32, Option<FieldValue>, Option<bool>)),
         FullSnapshot((Vec<(u32, u32, OldKind)>, i32, i32)),
+        Meta((String, String, u32, u32, String)),
+        Scroll((u32, i32, i32)),
     }
     let old = vec![
         (7u64, Old::Mouse((MouseKind::Click, 3, 10, -20))),
@@ -818,6 +884,11 @@ fn the_reader_reads_structs_written_before_fields_were_appended() {
                 5,
             )),
         ),
+        (
+            10u64,
+            Old::Meta(("https://a/".into(), "A".into(), 800, 600, "UA".into())),
+        ),
+        (11u64, Old::Scroll((1, 0, 300))),
     ];
     let bytes = rmp_serde::to_vec(&old).unwrap();
     let ours = msgpack_read::read_events(&bytes).unwrap();
@@ -843,6 +914,24 @@ fn the_reader_reads_structs_written_before_fields_were_appended() {
             ..Element::default()
         })
     );
+    assert!(matches!(
+        &ours[3].data,
+        EventData::Meta(Meta {
+            referrer: None,
+            visitor_id: None,
+            new_visitor: None,
+            width: 800,
+            ..
+        })
+    ));
+    assert!(matches!(
+        &ours[4].data,
+        EventData::Scroll(Scroll {
+            depth: None,
+            y: 300,
+            ..
+        })
+    ));
     // One field more than the model knows is refused, as rmp-serde does.
     #[derive(serde::Serialize)]
     enum New {

@@ -70,6 +70,9 @@ pub fn meta(href: &str, title: &str) -> Meta {
         width: 1024,
         height: 640,
         user_agent: "test".into(),
+        referrer: None,
+        visitor_id: None,
+        new_visitor: None,
     }
 }
 
@@ -189,6 +192,8 @@ pub fn labelled_click(t: u64, id: u32, x: i32, y: i32, label: &str) -> Event {
             y,
             label: Some(label.into()),
             selector: None,
+            box_x: None,
+            box_y: None,
         }),
     }
 }

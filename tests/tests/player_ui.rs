@@ -73,6 +73,8 @@ fn click(t: u64, x: i32, y: i32) -> Event {
             y,
             label: None,
             selector: None,
+            box_x: None,
+            box_y: None,
         }),
     )
 }

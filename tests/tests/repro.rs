@@ -633,6 +633,8 @@ async fn repro_refuses_bad_input_with_json_errors() -> Result<()> {
             y: 1,
             label: Some("Next".into()),
             selector: Some("#next".into()),
+            box_x: None,
+            box_y: None,
         }),
     }));
     sessions::post(&server, long, sessions::now_ms(), 0, &events, 1000).await?;

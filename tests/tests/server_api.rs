@@ -24,6 +24,9 @@ fn chunks(session: SessionId) -> Result<Vec<Vec<u8>>> {
             width: 800,
             height: 600,
             user_agent: "reel-e2e".into(),
+            referrer: None,
+            visitor_id: None,
+            new_visitor: None,
         },
         vec![node(1, NO_NODE, NodeKind::Document)],
     );
@@ -36,6 +39,8 @@ fn chunks(session: SessionId) -> Result<Vec<Vec<u8>>> {
             y: 4,
             label: None,
             selector: None,
+            box_x: None,
+            box_y: None,
         }),
     });
     let second = vec![custom(t0 + 250, "m1".into())];

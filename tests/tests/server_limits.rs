@@ -97,6 +97,9 @@ fn big_chunk(session: &str, seq: u32, events: usize, bytes: usize, salt: u64) ->
             width: 800,
             height: 600,
             user_agent: "reel-e2e".into(),
+            referrer: None,
+            visitor_id: None,
+            new_visitor: None,
         }),
     }];
     // xorshift: incompressible enough, and no dependency.

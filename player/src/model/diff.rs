@@ -710,6 +710,7 @@ mod tests {
                 id: pick(rng, items) + 1,
                 x: 0,
                 y: rng.below(50) as i32,
+                depth: None,
             }),
             _ => random_event(rng, next_id),
         }

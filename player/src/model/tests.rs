@@ -48,6 +48,9 @@ pub(crate) fn meta(href: &str) -> EventData {
         width: 800,
         height: 600,
         user_agent: "ua".into(),
+        referrer: None,
+        visitor_id: None,
+        new_visitor: None,
     })
 }
 
@@ -490,12 +493,19 @@ fn form_state_scroll_and_viewport() {
         id: 1,
         x: 0,
         y: 300,
+        depth: None,
     }));
-    h.apply(&EventData::Scroll(Scroll { id: 4, x: 5, y: 6 }));
+    h.apply(&EventData::Scroll(Scroll {
+        id: 4,
+        x: 5,
+        y: 6,
+        depth: None,
+    }));
     h.apply(&EventData::Scroll(Scroll {
         id: 999,
         x: 5,
         y: 6,
+        depth: None,
     }));
     assert!(h.html().starts_with("{scroll=0,300}"));
     assert!(h.html().contains("<body>{scroll=5,6}"));
@@ -864,6 +874,7 @@ pub(crate) fn random_event(rng: &mut Rng, next_id: &mut NodeId) -> EventData {
             id: id(rng, *next_id),
             x: 1,
             y: rng.below(100) as i32,
+            depth: None,
         }),
         3 => meta(rng.pick(&["https://a.test/x/", "https://b.test/", "about:blank"])),
         _ => {

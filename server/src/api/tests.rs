@@ -131,6 +131,9 @@ fn events(t0: u64, url: &str, user: Option<&str>, clicks: usize) -> Vec<Event> {
             width: 800,
             height: 600,
             user_agent: "TestAgent/1".into(),
+            referrer: None,
+            visitor_id: None,
+            new_visitor: None,
         }),
     }];
     for i in 0..clicks {
@@ -143,6 +146,8 @@ fn events(t0: u64, url: &str, user: Option<&str>, clicks: usize) -> Vec<Event> {
                 y: 2,
                 label: None,
                 selector: None,
+                box_x: None,
+                box_y: None,
             }),
         });
     }

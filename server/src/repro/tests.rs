@@ -38,6 +38,9 @@ fn meta(t: u64, href: &str, title: &str) -> Event {
             width: 800,
             height: 600,
             user_agent: "test".into(),
+            referrer: None,
+            visitor_id: None,
+            new_visitor: None,
         }),
     )
 }
@@ -74,6 +77,8 @@ fn click_at(t: u64, id: u32, label: &str, sel: &str, x: i32, y: i32) -> Event {
             y,
             label: Some(label.into()).filter(|l: &String| !l.is_empty()),
             selector: Some(sel.into()).filter(|s: &String| !s.is_empty()),
+            box_x: None,
+            box_y: None,
         }),
     )
 }

@@ -83,6 +83,9 @@ fn session(steady: bool) -> Vec<Event> {
                 width: 1280,
                 height: 720,
                 user_agent: "bench".into(),
+                referrer: None,
+                visitor_id: None,
+                new_visitor: None,
             }),
         },
         Event {
@@ -177,6 +180,8 @@ fn session(steady: bool) -> Vec<Event> {
                     y: 100,
                     label: None,
                     selector: None,
+                    box_x: None,
+                    box_y: None,
                 }),
             });
         }
