@@ -1,21 +1,29 @@
 // The sessions list. Plain JS: it only fetches JSON and builds a table.
-// Requests are same-origin with the cookie set at sign-in.
+// Requests are same-origin with the cookie set at sign-in. The filters
+// (contract §6) and saved segments come from segments.js, shared with the
+// insights page; `?ids=a,b,…` (a funnel's drop-off) lists those sessions.
+
+import { buildFilters, fromQuery, wireSegments } from '/player/segments.js';
 
 const PAGE = 50;
 const tbody = document.querySelector('#reel-sessions tbody');
 const more = document.getElementById('reel-more');
 const empty = document.getElementById('reel-empty');
 const status = document.getElementById('reel-status');
-const search = document.getElementById('reel-url');
-const user = document.getElementById('reel-user');
-const since = document.getElementById('reel-since');
-const until = document.getElementById('reel-until');
-const minDur = document.getElementById('reel-min');
-const hasErrors = document.getElementById('reel-errors');
-const rage = document.getElementById('reel-rage');
+const moreFilters = document.getElementById('reel-filters-more');
+const moreToggle = document.getElementById('reel-more-filters');
+const moreCount = document.getElementById('reel-more-count');
+const idsBar = document.getElementById('reel-ids');
 
 let cursor = null;
 let generation = 0; // a newer search makes older responses moot
+
+// Session ids from a funnel's drop-off (at most 100, contract §6).
+const ids = (new URLSearchParams(location.search).get('ids') || '')
+  .split(',')
+  .map((s) => s.trim())
+  .filter((s) => /^[0-9a-f]{32}$/i.test(s))
+  .slice(0, 100);
 
 function showStatus(text, error) {
   status.textContent = text;
@@ -45,6 +53,27 @@ function cell(row, text, cls) {
   return td;
 }
 
+function pill(text, cls, title) {
+  const span = document.createElement('span');
+  span.className = `reel-pill ${cls}`;
+  span.textContent = text;
+  if (title) span.title = title;
+  return span;
+}
+
+const cap = (s) => (s ? s[0].toUpperCase() + s.slice(1) : s);
+
+/** Where the visit came from: a campaign, else the referrer's host. */
+function source(s) {
+  if (s.utm_source) return s.utm_source + (s.utm_medium ? ` / ${s.utm_medium}` : '');
+  if (!s.referrer) return 'Direct';
+  try {
+    return new URL(s.referrer).host || s.referrer;
+  } catch (_) {
+    return s.referrer;
+  }
+}
+
 function addRow(s) {
   const tr = document.createElement('tr');
   tr.dataset.id = s.id;
@@ -58,10 +87,40 @@ function addRow(s) {
   const urls = Array.isArray(s.urls) ? s.urls : [];
   const first = cell(tr, urls[0] || '—', 'url');
   first.title = urls.join('\n');
-  cell(tr, String(urls.length), 'num');
+  cell(tr, String(s.page_count ?? urls.length), 'num');
   cell(tr, String(s.click_count ?? 0), 'num');
   const errors = cell(tr, String(s.error_count ?? 0), 'num');
   if (s.error_count > 0) errors.classList.add('reel-has-errors');
+  const signals = cell(tr, '', 'signals');
+  for (const [n, text, cls] of [
+    [s.rage_click_count, 'rage', 'reel-pill-rage'],
+    [s.dead_click_count, 'dead', 'reel-pill-dead'],
+    [s.error_click_count, 'error', 'reel-pill-error'],
+  ]) {
+    if (n > 0) signals.append(pill(`${n} ${text}`, cls, `${n} ${text} click${n === 1 ? '' : 's'}`), ' ');
+  }
+  if (!signals.childNodes.length) signals.textContent = '—';
+  const device = cell(tr, cap(s.device) || '—', 'device');
+  const sys = [s.browser, s.os].filter(Boolean).join(' · ');
+  if (sys) {
+    const small = document.createElement('small');
+    small.textContent = sys;
+    device.append(document.createElement('br'), small);
+  }
+  const src = cell(tr, source(s), 'source');
+  src.title = [
+    s.referrer && `referrer: ${s.referrer}`,
+    s.utm_source && `utm_source: ${s.utm_source}`,
+    s.utm_medium && `utm_medium: ${s.utm_medium}`,
+    s.utm_campaign && `utm_campaign: ${s.utm_campaign}`,
+  ]
+    .filter(Boolean)
+    .join('\n');
+  const visitor = cell(tr, '', 'visitor');
+  if (s.new_visitor === true) visitor.append(pill('New', 'reel-pill-new'));
+  else if (s.new_visitor === false) visitor.append(pill('Returning', 'reel-pill-returning'));
+  else visitor.textContent = '—';
+  if (s.visitor_id) visitor.title = `visitor ${s.visitor_id}`;
   cell(tr, s.user_id || '—');
   const actions = cell(tr, '', 'actions');
   const open = document.createElement('a');
@@ -94,30 +153,24 @@ async function remove(id, row, button) {
   }
 }
 
+const filters = buildFilters(document.getElementById('reel-filters-main'), moreFilters, {
+  onChange: () => load(true),
+});
+
+function showMoreCount() {
+  const n = filters.countMore();
+  moreCount.textContent = String(n);
+  moreCount.hidden = n === 0;
+}
+
 async function load(reset) {
   const mine = reset ? ++generation : generation;
   if (reset) cursor = null;
-  const params = new URLSearchParams({ limit: String(PAGE) });
-  const url = search.value.trim();
-  if (url) params.set('url', url);
-  if (user.value.trim()) params.set('user', user.value.trim());
-  // datetime-local is local time without a zone; the API wants RFC 3339.
-  const iso = (v) => {
-    const d = new Date(v);
-    return isNaN(d) ? null : d.toISOString();
-  };
-  if (since.value && iso(since.value)) params.set('since', iso(since.value));
-  if (until.value && iso(until.value)) params.set('until', iso(until.value));
-  const min = Number(minDur.value);
-  if (minDur.value && min > 0) params.set('min_duration_ms', String(Math.round(min * 1000)));
-  if (hasErrors.checked) params.set('has_errors', 'true');
-  const filtered =
-    url ||
-    params.has('user') ||
-    params.has('since') ||
-    params.has('until') ||
-    params.has('min_duration_ms') ||
-    params.has('has_errors');
+  showMoreCount();
+  const set = filters.values();
+  const params = new URLSearchParams({ limit: String(PAGE), ...set });
+  if (ids.length) params.set('ids', ids.join(','));
+  const filtered = Object.keys(set).length > 0;
   if (!reset && cursor) params.set('cursor', cursor);
   more.disabled = true;
   try {
@@ -126,16 +179,21 @@ async function load(reset) {
       showStatus('Your sign-in has expired. Reload the page to sign in again.', true);
       return;
     }
-    if (!resp.ok) throw new Error(`the server answered ${resp.status}`);
+    if (!resp.ok) {
+      let msg = `the server answered ${resp.status}`;
+      try {
+        msg = (await resp.json()).error || msg;
+      } catch (_) {}
+      throw new Error(msg);
+    }
     const body = await resp.json();
     if (mine !== generation) return;
     const items = Array.isArray(body) ? body : body.sessions || [];
     if (reset) tbody.replaceChildren();
     items.forEach(addRow);
-    if (rage.checked) await markRage();
     cursor = Array.isArray(body) ? null : body.next_cursor || null;
     more.hidden = !cursor;
-    empty.textContent = filtered || rage.checked ? 'No sessions match these filters.' : 'No sessions recorded yet.';
+    empty.textContent = filtered || ids.length ? 'No sessions match these filters.' : 'No sessions recorded yet.';
     empty.hidden = tbody.children.length > 0;
     showStatus('', false);
   } catch (err) {
@@ -145,54 +203,42 @@ async function load(reset) {
   }
 }
 
-// Rage clicks are not in the session index: with the box ticked, each
-// listed session's events are fetched and rows without 3+ clicks within a
-// second in one spot are hidden. Client-side, so it only filters what is
-// loaded (50 at a time), never the whole store.
-async function markRage() {
-  for (const tr of tbody.querySelectorAll('tr:not([data-rage])')) {
-    const id = tr.dataset.id;
-    let found;
-    try {
-      const resp = await fetch(`/api/v1/sessions/${encodeURIComponent(id)}/events`, { credentials: 'same-origin' });
-      const events = resp.ok ? await resp.json() : [];
-      const clicks = [];
-      for (const e of events) {
-        const m = e && e.data && e.data.Mouse;
-        if (m && m.kind === 'Click') clicks.push([e.t, m.x, m.y]);
-      }
-      found = clicks.some(
-        ([t, x, y], i) =>
-          clicks.slice(i, i + 10).filter(([t2, x2, y2]) => t2 - t <= 1000 && Math.hypot(x2 - x, y2 - y) <= 30).length >=
-          3,
-      );
-    } catch (_) {
-      /* unknown: keep it visible */ found = true;
-    }
-    tr.dataset.rage = found ? 'yes' : 'no';
-  }
-  for (const tr of tbody.children) tr.hidden = rage.checked && tr.dataset.rage === 'no';
-}
-
-let timer = null;
-for (const el of [search, user, minDur]) {
-  el.addEventListener('input', () => {
-    clearTimeout(timer);
-    timer = setTimeout(() => load(true), 250);
-  });
-}
-for (const el of [since, until, hasErrors]) el.addEventListener('change', () => load(true));
-rage.addEventListener('change', async () => {
-  if (rage.checked) await markRage();
-  else for (const tr of tbody.children) tr.hidden = false;
+moreToggle.addEventListener('click', () => {
+  moreFilters.hidden = !moreFilters.hidden;
+  moreToggle.setAttribute('aria-expanded', String(!moreFilters.hidden));
 });
 document.getElementById('reel-search').addEventListener('submit', (e) => {
   e.preventDefault();
-  clearTimeout(timer);
   load(true);
 });
 more.addEventListener('click', () => load(false));
 
-const initial = new URLSearchParams(location.search).get('url');
-if (initial) search.value = initial;
+wireSegments(
+  {
+    select: document.getElementById('reel-segment'),
+    toggle: document.getElementById('reel-segment-save'),
+    form: document.getElementById('reel-segment-form'),
+    name: document.getElementById('reel-segment-name'),
+    remove: document.getElementById('reel-segment-delete'),
+    note: document.getElementById('reel-segment-note'),
+  },
+  filters,
+  () => {
+    if (filters.countMore()) moreFilters.hidden = false;
+    load(true);
+  },
+);
+
+// Filters in the address (`/?url=…&device=mobile`), as the insights page
+// links here.
+filters.set(fromQuery(location.search, filters.keys()));
+if (filters.countMore()) {
+  moreFilters.hidden = false;
+  moreToggle.setAttribute('aria-expanded', 'true');
+}
+if (ids.length) {
+  document.getElementById('reel-ids-text').textContent =
+    `Showing the ${ids.length} session${ids.length === 1 ? '' : 's'} picked on the insights page.`;
+  idsBar.hidden = false;
+}
 load(true);

@@ -17,7 +17,7 @@ use reel_e2e::{screenshots_dir, Browser, Page, PageServer, ReelServer};
 use reel_shared::{
     AttrChange, Console, ConsoleLevel, Custom, Element, Event, EventData, FieldValue, Input,
     MouseInteraction, MouseKind, MousePosition, Mutation, NodeKind, PageError, PageErrorKind,
-    TextChange,
+    Signal, SignalKind, TextChange,
 };
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -609,15 +609,24 @@ async fn sessions_list_filters_and_deletes() -> Result<()> {
         10,
     )
     .await?;
-    post(
-        &server,
-        erroring,
-        now_ms() - day,
-        0,
-        &controls_session(),
-        50,
-    )
-    .await?;
+    // The list filters rage clicks on the server, which knows them from
+    // the recorder's signal (contract §6): the one its burst raises.
+    let mut raging = controls_session();
+    raging.push(at(
+        2900,
+        EventData::Signal(Signal {
+            kind: SignalKind::RageClick,
+            since: 2500,
+            id: 7,
+            x: 200,
+            y: 150,
+            count: 3,
+            label: None,
+            selector: None,
+        }),
+    ));
+    raging.sort_by_key(|e| e.t);
+    post(&server, erroring, now_ms() - day, 0, &raging, 50).await?;
     let list = reel_e2e::fidelity::authorised_page(&browser, &server).await?;
     list.call(
         "Emulation.setDeviceMetricsOverride",
@@ -663,7 +672,7 @@ async fn sessions_list_filters_and_deletes() -> Result<()> {
     )
     .await
     .context("min duration")?;
-    // Rage clicks, on the loaded page.
+    // Rage clicks (a filter of the server's, contract §6).
     list.eval("(() => { const m = document.getElementById('reel-min'); m.value = ''; m.dispatchEvent(new Event('input')); return true; })()").await?;
     list.wait_for(
         "document.querySelectorAll('#reel-sessions tbody tr').length === 2",
@@ -678,6 +687,11 @@ async fn sessions_list_filters_and_deletes() -> Result<()> {
     .await
     .context("rage filter")?;
     list.click("#reel-rage").await?;
+    list.wait_for(
+        "document.querySelectorAll('#reel-sessions tbody tr').length === 2",
+        WAIT,
+    )
+    .await?;
     // Delete, confirmed.
     let mut rx = list.subscribe();
     list.eval(&format!(
