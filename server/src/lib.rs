@@ -2,17 +2,22 @@
 //! these modules, and the integration tests, the fuzz targets and the load
 //! benchmark reach the same code the server runs.
 
+pub mod access;
 pub mod api;
 pub mod archive;
 pub mod assets;
+pub mod audit;
 pub mod auth;
+pub mod client;
 pub mod config;
 pub mod index;
 pub mod metrics;
+pub mod password;
 pub mod ratelimit;
 pub mod repro;
 pub mod retention;
 pub mod serve;
+pub mod signin;
 pub mod store;
 pub mod support;
 pub mod ui;

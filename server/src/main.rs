@@ -143,6 +143,18 @@ struct ServeArgs {
     /// Seconds between retention sweeps (for tests).
     #[arg(long, hide = true, default_value_t = 3600)]
     sweep_interval_secs: u64,
+    /// A reverse proxy (an address or a CIDR network; repeatable) whose
+    /// `X-Forwarded-For` and `X-Forwarded-Proto` are believed: for the
+    /// client's address (sign-in limits, audit) and for marking the
+    /// session cookie `Secure` behind TLS. From anyone else they are
+    /// ignored.
+    #[arg(
+        long = "trusted-proxy",
+        value_name = "ADDR[/BITS]",
+        env = "REEL_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    trusted_proxies: Vec<reel_server::client::ProxyNet>,
 }
 
 #[derive(Args)]
@@ -300,7 +312,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_events: args.max_events_per_chunk,
         max_session_bytes: args.max_session_bytes,
     };
-    let state = Arc::new(api::AppState::new(
+    let mut state = api::AppState::new(
         store.clone(),
         auth::Auth::with_token_hash(secrets.ingest_keys, secrets.api_token_hash),
         limits,
@@ -309,7 +321,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             new_sessions_per_address_per_minute: args.max_new_sessions_per_address_per_minute,
             bytes_per_key_per_hour: args.max_bytes_per_key_per_hour,
         },
-    ));
+    );
+    state.access = reel_server::access::AccessState::for_store(
+        &store,
+        reel_server::client::TrustedProxies(args.trusted_proxies.clone()),
+    )
+    .context("reading the access settings")?;
+    let state = Arc::new(state);
     if let Some(days) = args.retention_days {
         let keep = Duration::from_secs_f64(days * 86_400.0);
         let every = Duration::from_secs(args.sweep_interval_secs.max(1));

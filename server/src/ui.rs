@@ -1,17 +1,21 @@
-//! The UI's routes: the two pages behind the API token, and the sign-in
+//! The UI's routes: the pages behind the API token (the sessions list,
+//! insights, the player), and the sign-in
 //! that turns the token into a cookie so a browser can open them. The
 //! player page also opens with a share link (`?share=TOKEN`), for its own
 //! session alone.
 
+use crate::api::account::{self, Credentials};
 use crate::api::{shares, SharedState};
 use crate::assets;
-use crate::auth::{login_cookie, logout_cookie};
+use crate::auth::{self, login_cookie, logout_cookie, Identity, Role};
+use crate::client::Client;
 use axum::extract::rejection::{FormRejection, PathRejection, QueryRejection};
 use axum::extract::{Form, Path, Query, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::Extension;
 use axum::Router;
 use reel_shared::SessionId;
 use serde::Deserialize;
@@ -20,16 +24,81 @@ use std::collections::HashMap;
 pub fn routes() -> Router<SharedState> {
     Router::new()
         .route("/", get(index))
+        .route("/insights", get(insights))
         .route("/sessions/{id}", get(player))
         .route("/login", get(login_page).post(login))
         .route("/logout", axum::routing::post(logout))
+        .merge(admin_routes())
+}
+
+/// The admin pages: `(path, page file, label in the admin nav)`. One
+/// line per page; `GET /api/v1/auth/me` hands this list to the pages'
+/// nav (`player/static/admin-nav.js`), so a new page appears there too.
+pub const ADMIN_PAGES: &[(&str, &str, &str)] = &[
+    ("/admin/members", "player/admin-members.html", "Members"),
+    ("/admin/tokens", "player/admin-tokens.html", "API tokens"),
+    ("/admin/audit", "player/admin-audit.html", "Audit log"),
+];
+
+fn admin_routes() -> Router<SharedState> {
+    let mut r = Router::new();
+    for &(path, file, _) in ADMIN_PAGES {
+        r = r.route(
+            path,
+            get(
+                move |State(state): State<SharedState>, headers: HeaderMap| async move {
+                    page_for(&state, &headers, Role::Admin, path, file).await
+                },
+            ),
+        );
+    }
+    r
+}
+
+/// Who is signed in, if anyone (the API token as a bearer, a sign-in's
+/// cookie or token, a personal token).
+pub async fn signed_in(state: &SharedState, headers: &HeaderMap) -> Option<Identity> {
+    auth::identify(state, headers).await.ok().flatten()
+}
+
+/// The page `file` for someone with `role` or more: the sign-in form
+/// (coming back to `next`) for no one, a `403` page for a lesser role.
+pub async fn page_for(
+    state: &SharedState,
+    headers: &HeaderMap,
+    role: Role,
+    next: &str,
+    file: &str,
+) -> Response {
+    match signed_in(state, headers).await {
+        None => sign_in(StatusCode::OK, next, None),
+        Some(id) if id.role < role => html(
+            StatusCode::FORBIDDEN,
+            &format!(
+                "<p class=\"error\" role=\"alert\">This page is for {}s; you are signed in as a {}.</p>\
+<p><a href=\"/\">All sessions</a></p>",
+                role.as_str(),
+                id.role.as_str()
+            ),
+        ),
+        Some(_) => assets::page(file, headers),
+    }
 }
 
 async fn index(State(state): State<SharedState>, headers: HeaderMap) -> Response {
-    if !state.auth.reader_ok(&headers) {
-        return sign_in(StatusCode::OK, "/", None);
-    }
-    assets::page("player/index.html", &headers)
+    page_for(&state, &headers, Role::Viewer, "/", "player/index.html").await
+}
+
+/// Heatmaps, scroll maps, funnels and frustrating targets (contract §6).
+async fn insights(State(state): State<SharedState>, headers: HeaderMap) -> Response {
+    page_for(
+        &state,
+        &headers,
+        Role::Viewer,
+        "/insights",
+        "player/insights.html",
+    )
+    .await
 }
 
 async fn player(
@@ -44,7 +113,7 @@ async fn player(
             "<p>There is no such session.</p><p><a href=\"/\">All sessions</a></p>",
         );
     };
-    if state.auth.reader_ok(&headers) {
+    if signed_in(&state, &headers).await.is_some() {
         return assets::page("player/player.html", &headers);
     }
     // A share link: the page, and a cookie that lets its requests read
@@ -79,6 +148,10 @@ struct LoginForm {
     #[serde(default)]
     token: String,
     #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
     next: String,
 }
 
@@ -96,10 +169,23 @@ fn local_path(next: &str) -> &str {
     }
 }
 
+/// The sign-in form: an email and password, or the API token. Refused
+/// from another origin (no one may sign a visitor in as someone else); a
+/// success sets the session cookie and clears the cookie of earlier
+/// versions (which held the API token itself).
 async fn login(
     State(state): State<SharedState>,
+    Extension(client): Extension<Client>,
+    headers: HeaderMap,
     form: Result<Form<LoginForm>, FormRejection>,
 ) -> Response {
+    if !auth::not_cross_origin(&headers) {
+        return html(
+            StatusCode::FORBIDDEN,
+            "<p class=\"error\" role=\"alert\">Sign in from this server's own page.</p>\
+<p><a href=\"/login\">Sign in</a></p>",
+        );
+    }
     let Ok(Form(form)) = form else {
         return sign_in(
             StatusCode::BAD_REQUEST,
@@ -108,35 +194,76 @@ async fn login(
         );
     };
     let next = local_path(&form.next);
-    let token = form.token.trim();
-    if !state.auth.api_token_ok(token) {
-        tracing::info!("failed sign-in");
+    let creds = if !form.email.trim().is_empty() {
+        Credentials::Password {
+            email: &form.email,
+            password: &form.password,
+        }
+    } else if !form.token.trim().is_empty() {
+        Credentials::ApiToken(form.token.trim())
+    } else {
         return sign_in(
-            StatusCode::UNAUTHORIZED,
+            StatusCode::BAD_REQUEST,
             next,
-            Some("That is not the API token."),
+            Some("Give an email and password, or the API token."),
         );
-    }
+    };
+    let issued = match account::sign_in(&state, creds, client).await {
+        Ok(i) => i,
+        Err(e) => {
+            let mut res = sign_in(e.status, next, Some(&e.message));
+            if let Some(secs) = e.retry_after {
+                res.headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, HeaderValue::from(secs));
+            }
+            return res;
+        }
+    };
     let mut res = StatusCode::SEE_OTHER.into_response();
     let h = res.headers_mut();
-    // Both values passed `valid_secret` / `local_path`, so they are valid
-    // header values; the fallbacks are unreachable in practice.
+    // `next` passed `local_path`, so it is a valid header value; the
+    // fallback is unreachable in practice.
     h.insert(
         LOCATION,
         HeaderValue::from_str(next).unwrap_or(HeaderValue::from_static("/")),
     );
-    if let Ok(v) = HeaderValue::from_str(&login_cookie(token)) {
-        h.insert(SET_COOKIE, v);
+    let max_age = issued
+        .expires_at
+        .saturating_sub(crate::store::now_ms())
+        .div_ceil(1000);
+    if let Ok(v) = HeaderValue::from_str(&login_cookie(&issued.token, max_age, client.https)) {
+        h.append(SET_COOKIE, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&auth::legacy_cookie_clear()) {
+        h.append(SET_COOKIE, v);
     }
     res
 }
 
-async fn logout() -> Response {
+/// Signs out: the sign-in ends on the server (its cookie, copied
+/// anywhere, opens nothing any more) and the cookie is cleared. A
+/// cookie-borne sign-out from another origin is refused.
+async fn logout(
+    State(state): State<SharedState>,
+    Extension(client): Extension<Client>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(id) = signed_in(&state, &headers).await {
+        if id.by_cookie && !auth::same_origin(&headers) {
+            return html(
+                StatusCode::FORBIDDEN,
+                "<p class=\"error\" role=\"alert\">Sign out from this server's own page.</p>",
+            );
+        }
+        account::sign_out(&state, &id, client.addr.map(|a| a.to_string())).await;
+    }
     let mut res = StatusCode::SEE_OTHER.into_response();
     let h = res.headers_mut();
-    h.insert(LOCATION, HeaderValue::from_static("/"));
-    if let Ok(v) = HeaderValue::from_str(&logout_cookie()) {
-        h.insert(SET_COOKIE, v);
+    h.insert(LOCATION, HeaderValue::from_static("/login"));
+    for c in [logout_cookie(client.https), auth::legacy_cookie_clear()] {
+        if let Ok(v) = HeaderValue::from_str(&c) {
+            h.append(SET_COOKIE, v);
+        }
     }
     res
 }
@@ -163,7 +290,7 @@ fn html(status: StatusCode, body: &str) -> Response {
 <style>body{{font:16px system-ui,sans-serif;max-width:24rem;margin:15vh auto;padding:0 1rem;color:#222}}\
 h1{{font-size:1.5rem}}label,input,button{{display:block;width:100%;box-sizing:border-box}}\
 input{{margin:.4rem 0 1rem;padding:.5rem;font:inherit}}button{{padding:.5rem;font:inherit;cursor:pointer}}\
-.error{{color:#b00020}}</style></head><body><h1>Reel</h1>\n{body}\n</body></html>\n"
+.error{{color:#b00020}}details{{margin-top:2rem}}summary{{cursor:pointer;margin-bottom:1rem}}</style></head><body><h1>Reel</h1>\n{body}\n</body></html>\n"
     );
     let mut res = (status, [(CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response();
     res.headers_mut()
@@ -176,16 +303,25 @@ fn sign_in(status: StatusCode, next: &str, error: Option<&str>) -> Response {
     let error = error
         .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e)))
         .unwrap_or_default();
+    let next = escape(local_path(next));
     html(
         status,
         &format!(
-            "{error}<form method=\"post\" action=\"/login\">\
-<label for=\"token\">API token</label>\
-<input id=\"token\" name=\"token\" type=\"password\" autocomplete=\"current-password\" required autofocus>\
-<input type=\"hidden\" name=\"next\" value=\"{}\">\
+            "{error}<form method=\"post\" action=\"/login\" id=\"sign-in\">\
+<label for=\"email\">Email</label>\
+<input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"username\" required autofocus>\
+<label for=\"password\">Password</label>\
+<input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
+<input type=\"hidden\" name=\"next\" value=\"{next}\">\
 <button type=\"submit\">Sign in</button></form>\
-<p><small>The token is printed by <code>reel-server serve</code> as <code>api token: …</code>.</small></p>",
-            escape(local_path(next))
+<details><summary>Sign in with the API token</summary>\
+<form method=\"post\" action=\"/login\" id=\"sign-in-token\">\
+<label for=\"token\">API token</label>\
+<input id=\"token\" name=\"token\" type=\"password\" autocomplete=\"off\" required>\
+<input type=\"hidden\" name=\"next\" value=\"{next}\">\
+<button type=\"submit\">Sign in with the token</button></form>\
+<p><small>The token is printed by <code>reel-server serve</code> as <code>api token: …</code>.</small></p>\
+</details>"
         ),
     )
 }

@@ -4,7 +4,7 @@
 //! the list (see `api::shares::share_may_read`), never post.
 
 use crate::api::{self, ApiError, SharedState};
-use crate::auth::Access;
+use crate::auth::{Access, Role};
 use crate::index::format_ms;
 use crate::store::now_ms;
 use crate::support::{comment_text, Comment, MAX_COMMENTS_PER_SESSION};
@@ -55,9 +55,11 @@ struct NewComment {
 
 async fn list(
     State(state): State<SharedState>,
+    Extension(access): Extension<Access>,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let id = api::sessions::session_id(path)?;
+    access.read_session(&id)?;
     let store = state.store.clone();
     let comments = api::blocking(move || -> Result<_, ApiError> {
         if !store.has_session(&id)? {
@@ -76,7 +78,7 @@ async fn add(
     path: Result<Path<String>, PathRejection>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<CommentItem>), ApiError> {
-    let author = access.reader()?;
+    let author = access.require(Role::Viewer)?.name;
     let id = api::sessions::session_id(path)?;
     let new: NewComment = json_body(&body, r#"{"t": MS, "text": "..."}"#)?;
     let text = comment_text(&new.text).map_err(ApiError::bad_request)?;

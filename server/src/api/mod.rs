@@ -1,11 +1,15 @@
 //! The HTTP surface: the router that joins every route, and the JSON error
 //! that every API failure becomes.
 
+pub mod account;
+pub mod audit;
 pub mod comments;
 pub mod ingest;
+pub mod members;
 pub mod repro;
 pub mod sessions;
 pub mod shares;
+pub mod tokens;
 
 use crate::auth::{self, Auth};
 use crate::metrics::Metrics;
@@ -34,6 +38,8 @@ pub struct AppState {
     /// bytes, so this bounds ingest's memory whatever clients send; and the
     /// work is CPU-bound, so more at once would not finish sooner.
     pub inflate_permits: tokio::sync::Semaphore,
+    /// Sign-ins, trusted proxies, the audit's memory (`crate::access`).
+    pub access: crate::access::AccessState,
 }
 
 impl AppState {
@@ -53,6 +59,7 @@ impl AppState {
             limits,
             metrics: Metrics::default(),
             inflate_permits: tokio::sync::Semaphore::new(2 * cores),
+            access: crate::access::AccessState::default(),
         }
     }
 }
@@ -66,15 +73,23 @@ pub fn app(state: SharedState) -> Router {
         .merge(comments::routes())
         .merge(shares::routes())
         .merge(repro::routes())
+        .merge(audit::routes())
+        .merge(account::routes())
+        .merge(members::routes())
+        .merge(tokens::routes())
         .route("/metrics", get(metrics))
         .route_layer(from_fn_with_state(state.clone(), auth::require_reader));
     Router::new()
         .merge(ingest::routes(state.limits.max_body))
+        .merge(account::public_routes())
         .merge(read_api)
         .merge(assets::routes())
         .merge(ui::routes())
         .route("/healthz", get(|| async { "ok" }))
         .fallback(not_found)
+        // Outside the routes' own layers: every handler and middleware
+        // finds the request's `client::Client`.
+        .layer(from_fn_with_state(state.clone(), crate::client::tag))
         .layer(
             // The path only: a query string may carry an ingest key.
             TraceLayer::new_for_http().make_span_with(|req: &Request| {
@@ -84,9 +99,13 @@ pub fn app(state: SharedState) -> Router {
         .with_state(state)
 }
 
-/// Prometheus text exposition, behind the API token like the rest of the
-/// read side (scrape with `authorization: {credentials: TOKEN}`).
-async fn metrics(State(state): State<SharedState>) -> Result<Response, ApiError> {
+/// Prometheus text exposition, for admins (the API token: scrape with
+/// `authorization: {credentials: TOKEN}`).
+async fn metrics(
+    State(state): State<SharedState>,
+    axum::Extension(access): axum::Extension<auth::Access>,
+) -> Result<Response, ApiError> {
+    access.require(auth::Role::Admin)?;
     let s = state.clone();
     let text = blocking(move || s.metrics.render(&s.store)).await?;
     Ok((

@@ -8,6 +8,8 @@
 //! from the replay). Too many steps is a `400` as soon as it is known.
 
 use crate::api::{self, ApiError, SharedState};
+use crate::audit;
+use crate::auth::{Access, Role};
 use crate::index::format_ms;
 use crate::repro::{self, playwright, steps, Builder, ReproError};
 use crate::store::StoreError;
@@ -16,7 +18,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
+use axum::{Extension, Router};
 use reel_shared::{decode_chunk, SessionId};
 use std::collections::HashMap;
 
@@ -34,9 +36,11 @@ enum Format {
 
 async fn repro(
     State(state): State<SharedState>,
+    Extension(access): Extension<Access>,
     path: Result<Path<String>, PathRejection>,
     q: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
+    let actor = access.require(Role::Member)?;
     let Path(id) = path.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let id: SessionId = id.parse().map_err(|_| {
         ApiError::bad_request("the session id must be 32 lowercase hexadecimal digits")
@@ -84,6 +88,7 @@ async fn repro(
         Ok((b.finish().map_err(too_long)?, meta.started_at))
     })
     .await??;
+    audit::view(&state, &actor, &id, "reproduction").await;
     Ok(match format {
         Format::Steps => (
             [(CONTENT_TYPE, "text/plain; charset=utf-8")],

@@ -2,6 +2,8 @@
 //! token (see `auth::require_reader`, applied by the router).
 
 use crate::api::{self, ApiError, SharedState};
+use crate::audit;
+use crate::auth::{Access, Role};
 use crate::index::{encode_cursor, ListQuery, SessionItem};
 use crate::store::{ListRange, Store, StoreError};
 use axum::body::{Body, Bytes};
@@ -10,6 +12,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::Extension;
 use axum::{Json, Router};
 use reel_shared::{decode_chunk, Dropped, Event, EventData, Limits, SessionId};
 use std::collections::HashMap;
@@ -43,8 +46,10 @@ pub(crate) fn no_such_session() -> ApiError {
 
 async fn list(
     State(state): State<SharedState>,
+    Extension(access): Extension<Access>,
     q: Params,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    access.require(Role::Viewer)?;
     let q = ListQuery::parse(&params(q)?).map_err(ApiError::bad_request)?;
     let store = state.store.clone();
     let page = api::blocking(move || {
@@ -66,9 +71,11 @@ async fn list(
 
 async fn get_one(
     State(state): State<SharedState>,
+    Extension(access): Extension<Access>,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<SessionItem>, ApiError> {
     let id = session_id(path)?;
+    access.read_session(&id)?;
     let store = state.store.clone();
     let meta = api::blocking(move || store.session(&id))
         .await??
@@ -78,8 +85,10 @@ async fn get_one(
 
 async fn delete(
     State(state): State<SharedState>,
+    Extension(access): Extension<Access>,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let actor = access.require(Role::Admin)?;
     let id = session_id(path)?;
     let store = state.store.clone();
     if !api::blocking(move || store.delete_session(&id)).await?? {
@@ -87,6 +96,7 @@ async fn delete(
     }
     state.store.flush().await?;
     tracing::info!(session = %id, "session deleted");
+    audit::record(&state, &actor, audit::DELETE, Some(&id), "").await;
     Ok(Json(serde_json::json!({ "deleted": true })))
 }
 
@@ -286,15 +296,18 @@ where
 /// a 404 before anything is sent.
 async fn events(
     State(state): State<SharedState>,
+    Extension(access): Extension<Access>,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let id = session_id(path)?;
+    let actor = access.read_session(&id)?;
     let store = state.store.clone();
     let (meta, seqs) = api::blocking(move || -> Result<_, ApiError> {
         let meta = store.session(&id)?.ok_or_else(no_such_session)?;
         Ok((meta, store.chunk_seqs(&id, 0)?))
     })
     .await??;
+    audit::view(&state, &actor, &id, "events").await;
     let store = state.store.clone();
     let limits = state.limits.decode_limits();
     let mut arr = EventsArray::new(meta.started_at);
@@ -314,10 +327,12 @@ async fn events(
 /// header can list them before the body starts.)
 async fn chunks(
     State(state): State<SharedState>,
+    Extension(access): Extension<Access>,
     path: Result<Path<String>, PathRejection>,
     q: Params,
 ) -> Result<Response, ApiError> {
     let id = session_id(path)?;
+    let actor = access.read_session(&id)?;
     let from = match params(q)?.get("from").map(String::as_str) {
         None | Some("") => 0,
         Some(v) => v
@@ -332,6 +347,7 @@ async fn chunks(
         Ok(store.chunk_seqs(&id, from)?)
     })
     .await??;
+    audit::view(&state, &actor, &id, "chunks").await;
     let store = state.store.clone();
     let body = chunk_by_chunk("/chunks", id, seqs, move |seq, out| {
         let Some(seq) = seq else { return Ok(()) };

@@ -14,7 +14,8 @@
 //! Tokens are kept as their SHA-256 only, like the API token.
 
 use crate::api::{self, ApiError, SharedState};
-use crate::auth::{self, Access};
+use crate::audit;
+use crate::auth::{self, Access, Role};
 use crate::index::format_ms;
 use crate::store::now_ms;
 use crate::support::{
@@ -139,7 +140,8 @@ async fn create(
     path: Result<Path<String>, PathRejection>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let created_by = access.reader()?;
+    let actor = access.require(Role::Member)?;
+    let created_by = actor.name.clone();
     let id = api::sessions::session_id(path)?;
     let new: NewShare = api::comments::json_body(&body, r#"{"expires_in_s": N}"#)?;
     let secs = share_lifetime(new.expires_in_s).map_err(ApiError::bad_request)?;
@@ -157,6 +159,9 @@ async fn create(
         return Err(api::sessions::no_such_session());
     }
     tracing::info!(session = %id, expires_in_s = secs, "share link created");
+    let link_id = share_id(&share_key(&token));
+    let detail = format!("link {}…, expires in {secs} s", &link_id[..12]);
+    audit::record(&state, &actor, audit::SHARE, Some(&id), &detail).await;
     Ok((
         StatusCode::CREATED,
         Json(serde_json::json!({
@@ -164,7 +169,7 @@ async fn create(
             "token": token,
             "expires_at": format_ms(share.expires_at),
             // Beyond the contract: what lists and revokes it later.
-            "id": share_id(&share_key(&token)),
+            "id": link_id,
         })),
     ))
 }
@@ -177,7 +182,7 @@ async fn list(
     Extension(access): Extension<Access>,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    access.reader()?;
+    access.require(Role::Member)?;
     let id = api::sessions::session_id(path)?;
     let store = state.store.clone();
     let mut shares = api::blocking(move || -> Result<_, ApiError> {
@@ -209,7 +214,7 @@ async fn revoke(
     Extension(access): Extension<Access>,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    access.reader()?;
+    let actor = access.require(Role::Member)?;
     let Path(token) = path.map_err(|e| ApiError::bad_request(e.body_text()))?;
     if !share_token_shape(&token) {
         return Err(ApiError::bad_request(
@@ -219,19 +224,33 @@ async fn revoke(
     let store = state.store.clone();
     // The token itself, or a link's id (see `list`).
     let keys = [Some(share_key(&token)), parse_share_id(&token)];
-    let revoked = api::blocking(move || -> Result<bool, ApiError> {
+    let revoked = api::blocking(move || -> Result<Option<Share>, ApiError> {
         for key in keys.into_iter().flatten() {
+            let share = store.share(&key)?;
             if store.delete_share(&key)? {
-                return Ok(true);
+                return Ok(Some(share.unwrap_or_else(|| Share {
+                    session: SessionId([0; 16]),
+                    created_at: 0,
+                    expires_at: 0,
+                    created_by: String::new(),
+                })));
             }
         }
-        Ok(false)
+        Ok(None)
     })
     .await??;
-    if !revoked {
+    let Some(share) = revoked else {
         return Err(ApiError::not_found("no such share link"));
-    }
+    };
     tracing::info!("share link revoked");
+    audit::record(
+        &state,
+        &actor,
+        audit::SHARE_REVOKE,
+        Some(&share.session),
+        &format!("made by {}", share.created_by),
+    )
+    .await;
     Ok(Json(serde_json::json!({ "revoked": true })))
 }
 

@@ -410,6 +410,7 @@ async fn the_read_api_needs_the_token() {
         s.ingest(id, 0, chunk(id, 0, T0)).await.status,
         StatusCode::OK
     );
+    let session = s.sign_in_cookie().await;
     for path in [
         "/api/v1/sessions".to_string(),
         format!("/api/v1/sessions/{id}"),
@@ -423,13 +424,18 @@ async fn the_read_api_needs_the_token() {
         s.send(wrong.body(Body::empty()).unwrap())
             .await
             .assert_json_error(StatusCode::UNAUTHORIZED);
-        let cookie =
-            Request::get(&path).header("cookie", format!("theme=dark; reel_token={TOKEN}"));
+        let cookie = Request::get(&path).header("cookie", format!("theme=dark; {session}"));
         assert_eq!(
             s.send(cookie.body(Body::empty()).unwrap()).await.status,
             StatusCode::OK,
             "{path}"
         );
+        // The cookie of earlier versions (the API token itself) opens
+        // nothing any more.
+        let legacy = Request::get(&path).header("cookie", format!("reel_token={TOKEN}"));
+        s.send(legacy.body(Body::empty()).unwrap())
+            .await
+            .assert_json_error(StatusCode::UNAUTHORIZED);
         assert_eq!(s.get(&path).await.status, StatusCode::OK, "{path}");
     }
     let del = Request::delete(format!("/api/v1/sessions/{id}"))
@@ -685,8 +691,14 @@ async fn sign_in_sets_a_cookie_that_opens_the_ui() {
         Some(format!("/sessions/{}", sid(1)).as_str())
     );
     let cookie = r.header("set-cookie").unwrap().to_owned();
-    assert!(cookie.starts_with(&format!("reel_token={TOKEN};")));
-    for attr in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+    // A random session id, not the token.
+    assert!(cookie.starts_with("reel_session=rs_"), "{cookie}");
+    assert!(!cookie.contains(TOKEN));
+    assert!(
+        !cookie.contains("Secure"),
+        "plain HTTP from no trusted proxy"
+    );
+    for attr in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=43200"] {
         assert!(cookie.contains(attr), "{cookie}");
     }
     let r = s
@@ -702,7 +714,7 @@ async fn sign_in_sets_a_cookie_that_opens_the_ui() {
 
     // With the cookie, the pages are the player's (or a 503 when this
     // build has no player embedded), never the sign-in form.
-    let cookie = format!("reel_token={TOKEN}");
+    let cookie = cookie.split(';').next().unwrap().to_owned();
     for path in ["/".to_string(), format!("/sessions/{}", sid(1))] {
         let r = s
             .send(
@@ -1764,4 +1776,5 @@ async fn session_span_seq_growth_and_future_times_are_bounded() {
     assert_eq!(m["chunks"], 1);
 }
 
+mod access;
 mod support;

@@ -308,6 +308,12 @@ enum DeleteOutcome {
 }
 
 impl LogStorage {
+    /// The sled database, for the stores of other concerns that keep
+    /// their own trees in it (`store::audit`, `store::team`, ...).
+    pub(crate) fn db(&self) -> &sled::Db {
+        &self.s.db
+    }
+
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         Self::open_with(dir, StoreOptions::default())
     }
@@ -1268,7 +1274,11 @@ impl Storage for LogStorage {
         // a later version adds.
         let mut n = 0;
         for name in self.s.db.tree_names() {
-            if name == b"config" || name == b"__sled__default" || name == b"log_meta" {
+            if name == b"config"
+                || name == b"__sled__default"
+                || name == b"log_meta"
+                || super::DEPLOYMENT_TREES.iter().any(|t| name == t.as_bytes())
+            {
                 continue;
             }
             n += self.s.db.open_tree(name)?.len();

@@ -20,6 +20,10 @@ pub struct MemStorage {
     /// Seqs whose [`Storage::read_chunk`] answers [`StoreError::Damaged`],
     /// as a chunk failing its checksum would: for the readers' tests.
     pub damaged: Mutex<Vec<u32>>,
+    /// The audit log (`store::audit`).
+    pub(super) audit: Mutex<BTreeMap<super::audit::AuditKey, super::audit::AuditEntry>>,
+    /// Members, sign-ins, personal tokens (`store::team`).
+    pub(super) team: Mutex<super::team::MemTeam>,
 }
 
 #[derive(Default)]

@@ -26,12 +26,14 @@
 //! 4. Comments and share links ([`crate::support`]) are durable when
 //!    their call returns: they are rare, and nothing else flushes them.
 
+pub mod audit;
 pub mod headroom;
 mod keep;
 mod log;
 #[cfg(test)]
 pub mod mem;
 pub mod segments;
+pub mod team;
 
 pub use self::log::LogStorage;
 
@@ -154,7 +156,7 @@ pub struct StorageStats {
 /// Everything the server needs from a storage backend. Methods block (call
 /// them off the async workers); all but [`Storage::sync`] may return before
 /// their writes are durable.
-pub trait Storage: Send + Sync + 'static {
+pub trait Storage: Send + Sync + 'static + audit::AuditLog + team::TeamStore {
     /// Stores a chunk whose header the caller has validated against its
     /// body, and folds it into its session's metadata. `now_ms` is the
     /// server's clock: the session's last activity, for retention.
@@ -247,6 +249,16 @@ pub trait Storage: Send + Sync + 'static {
     /// Revokes a share link, durably. False when there was none.
     fn delete_share(&self, key: &[u8; 32]) -> Result<bool, StoreError>;
 }
+
+/// sled trees that belong to the deployment, not to any session (the
+/// audit log, members, ...): [`Storage::session_key_count`] leaves them
+/// out. A module that adds such a tree names it here.
+pub(crate) const DEPLOYMENT_TREES: &[&str] = &[
+    audit::AUDIT_TREE,
+    team::MEMBERS_TREE,
+    team::LOGINS_TREE,
+    team::TOKENS_TREE,
+];
 
 /// The handle the server holds: a backend plus the group commit. Cheap to
 /// clone; dereferences to the backend for everything but flushing.
