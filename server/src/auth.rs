@@ -259,7 +259,8 @@ fn role_of(
 fn lookup(
     state: &SharedState,
     secret: &str,
-) -> Result<Option<(String, Role, Option<[u8; 32]>)>, crate::store::StoreError> {
+    by_cookie: bool,
+) -> Result<Option<Identity>, crate::store::StoreError> {
     let key = crate::config::token_hash(secret);
     if secret_shape(SESSION_PREFIX, secret) {
         let Some(login) = state.store.login(&key)? else {
@@ -270,14 +271,24 @@ fn lookup(
             return Ok(None);
         }
         let role = role_of(state, &login.email, login.api_token.as_deref())?;
-        return Ok(role.map(|r| (login.email, r, Some(key))));
+        return Ok(role.map(|role| Identity {
+            name: login.email,
+            role,
+            by_cookie,
+            login: Some(key),
+        }));
     }
     if secret_shape(TOKEN_PREFIX, secret) {
         let Some(t) = state.store.token(&key)? else {
             return Ok(None);
         };
         let role = role_of(state, &t.email, t.api_token.as_deref())?;
-        return Ok(role.map(|r| (t.email, r, None)));
+        return Ok(role.map(|role| Identity {
+            name: t.email,
+            role,
+            by_cookie,
+            login: None,
+        }));
     }
     Ok(None)
 }
@@ -311,13 +322,8 @@ pub async fn identify(
     crate::api::blocking(move || -> Result<Option<Identity>, ApiError> {
         for (secret, by_cookie) in [(bearer, false), (cookie, true)] {
             let Some(secret) = secret else { continue };
-            if let Some((name, role, login)) = lookup(&st, &secret)? {
-                return Ok(Some(Identity {
-                    name,
-                    role,
-                    by_cookie,
-                    login,
-                }));
+            if let Some(id) = lookup(&st, &secret, by_cookie)? {
+                return Ok(Some(id));
             }
         }
         Ok(None)

@@ -113,7 +113,7 @@ async fn list(
     let items = api::blocking(move || -> Result<Vec<serde_json::Value>, ApiError> {
         let mut tokens = st.store.tokens()?;
         tokens.retain(|t| actor.role == Role::Admin || t.email == actor.name);
-        tokens.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        tokens.sort_by_key(|t| std::cmp::Reverse(t.created_at));
         Ok(tokens
             .iter()
             .map(|t| {
