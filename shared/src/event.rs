@@ -61,7 +61,7 @@ pub enum EventData {
     /// A named key (`Enter`, `Escape`, `Tab`, arrows...) was pressed.
     Key(Key),
     /// A frustration signal (contract §6), detected by the recorder's one
-    /// implementation of the rules (`shared/src/signals.rs`) as events pass.
+    /// implementation of the rules ([`crate::signals`]) as events pass.
     Signal(Signal),
 }
 
@@ -407,7 +407,7 @@ pub struct Key {
 }
 
 /// Which frustration signal (contract §6; the rules are in
-/// `shared/src/signals.rs`).
+/// [`crate::signals`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum SignalKind {
     RageClick,

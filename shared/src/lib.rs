@@ -13,6 +13,7 @@ pub mod ids;
 pub mod msgpack;
 pub mod msgpack_read;
 pub mod node;
+pub mod signals;
 #[cfg(feature = "encode")]
 pub mod zstd;
 
