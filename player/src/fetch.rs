@@ -115,6 +115,8 @@ pub struct ChunkStream {
     done: bool,
     /// Whether a chunk with a full snapshot was decoded yet.
     snapshot: bool,
+    /// The session, whose assets the chunks may refer to.
+    id: String,
 }
 
 /// At most this many chunks are decoded per [`ChunkStream::next`].
@@ -122,7 +124,7 @@ const DECODE_BATCH: usize = 8;
 
 impl ChunkStream {
     pub async fn open(id: &str, from: u32) -> Result<Self, String> {
-        Self::opened(Self::request(id, from)?).await
+        Self::opened(id, Self::request(id, from)?).await
     }
 
     /// Starts the request for the chunks from `from` on (the first load
@@ -132,7 +134,7 @@ impl ChunkStream {
     }
 
     /// The stream of a request made by [`ChunkStream::request`].
-    pub async fn opened(req: Request) -> Result<Self, String> {
+    pub async fn opened(id: &str, req: Request) -> Result<Self, String> {
         let resp = response(req).await?;
         let body = resp.body().ok_or("the chunks response has no body")?;
         let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().unchecked_into();
@@ -142,6 +144,7 @@ impl ChunkStream {
             queue: Default::default(),
             done: false,
             snapshot: false,
+            id: id.to_string(),
         })
     }
 
@@ -176,6 +179,8 @@ impl ChunkStream {
                 Err(w) => warn(&w),
             }
         }
+        fetch_assets(&self.id, &mut chunks).await;
+        crate::assets::resolve(&mut chunks);
         Ok(Some(chunks))
     }
 
@@ -203,6 +208,44 @@ impl ChunkStream {
         self.queue.extend(self.framer.split(&bytes));
         Ok(())
     }
+}
+
+/// Fetches the assets `chunks` refer to that this page has not fetched
+/// yet, all at once; one that cannot be had is warned about and replayed
+/// empty.
+async fn fetch_assets(id: &str, chunks: &mut [Chunk]) {
+    let wanted = crate::assets::wanted(chunks);
+    let reqs: Vec<_> = wanted
+        .into_iter()
+        .map(|h| {
+            let req = Request::start(format!("/api/v1/sessions/{id}/assets/{h}"));
+            (h, req)
+        })
+        .collect();
+    for (h, req) in reqs {
+        let frame = match req {
+            Ok(req) => asset_bytes(req).await,
+            Err(e) => Err(e),
+        };
+        let kept = match frame {
+            Ok(f) => crate::assets::keep(&h, Some(&f)),
+            Err(e) => {
+                let _ = crate::assets::keep(&h, None);
+                Err(format!("asset {h}: {e}"))
+            }
+        };
+        if let Err(w) = kept {
+            warn(&w);
+        }
+    }
+}
+
+async fn asset_bytes(req: Request) -> Result<Vec<u8>, String> {
+    let resp = response(req).await?;
+    let buf = JsFuture::from(resp.array_buffer().map_err(|e| describe(&e))?)
+        .await
+        .map_err(|e| describe(&e))?;
+    Ok(js_sys::Uint8Array::new(&buf).to_vec())
 }
 
 fn warn(w: &str) {

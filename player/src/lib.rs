@@ -8,11 +8,13 @@
 //! - [`sanitize`]: what keeps the replay inert and its URLs working;
 //! - [`timeline`]: events on one clock, keyframes, markers, pointer;
 //! - [`playback`]: the playhead and the cheapest way to move it;
-//! - [`load`]: the server's chunk stream into events.
+//! - [`load`]: the server's chunk stream into events;
+//! - [`assets`]: content-addressed assets put back into the events.
 //!
 //! Browser glue (wasm32 only): `render` executes ops in the iframe, `fetch`
 //! loads a session, `ui` runs the page and `window.reelPlayer`.
 
+pub mod assets;
 pub mod json;
 pub mod load;
 pub mod model;

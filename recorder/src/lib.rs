@@ -11,6 +11,7 @@
 //! [`convert`], which applies [`mask`] (and [`netmask`] to requests). That
 //! is the privacy boundary.
 
+pub mod assets;
 pub mod batch;
 pub mod convert;
 pub mod json;

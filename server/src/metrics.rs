@@ -29,6 +29,10 @@ pub struct Metrics {
     latency_count: AtomicU64,
     latency_micros: AtomicU64,
     retention_deleted: AtomicU64,
+    /// Content-addressed assets uploaded (new to the deployment), and
+    /// their bytes as stored.
+    asset_uploads: AtomicU64,
+    asset_upload_bytes: AtomicU64,
 }
 
 /// What one ingest request came to.
@@ -76,6 +80,11 @@ impl Metrics {
 
     pub fn retention_deleted(&self, n: u64) {
         self.retention_deleted.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn asset_uploaded(&self, bytes: u64) {
+        self.asset_uploads.fetch_add(1, Ordering::Relaxed);
+        self.asset_upload_bytes.fetch_add(bytes, Ordering::Relaxed);
     }
 
     /// The exposition. Storage numbers are read now, which is why this
@@ -210,6 +219,24 @@ impl Metrics {
             o,
             "reel_retention_deleted_sessions_total {}",
             get(&self.retention_deleted)
+        );
+        head(
+            &mut o,
+            "reel_asset_uploads_total",
+            "counter",
+            "Content-addressed assets uploaded by recorders (stored once per deployment).",
+        );
+        let _ = writeln!(o, "reel_asset_uploads_total {}", get(&self.asset_uploads));
+        head(
+            &mut o,
+            "reel_asset_upload_bytes_total",
+            "counter",
+            "Bytes of those uploads (compressed, as stored).",
+        );
+        let _ = writeln!(
+            o,
+            "reel_asset_upload_bytes_total {}",
+            get(&self.asset_upload_bytes)
         );
 
         match store.stats() {

@@ -6,6 +6,7 @@
 //! in the recorder (wasm), the server and the player (wasm), which is what
 //! keeps the three in agreement about the format.
 
+pub mod asset;
 pub mod chunk;
 pub mod event;
 pub mod ids;

@@ -1,35 +1,39 @@
 /*
  * Sending: one session's wasm recorder (`r`: its queue of sealed chunks,
- * and what to drop) and the POSTing of that queue, one request at a time,
- * oldest first, with the captured fetch, retried with backoff and jitter.
+ * its queue of large assets, and what to drop) and the POSTing of those
+ * queues, one request at a time, oldest first, with the captured fetch,
+ * retried with backoff and jitter. Assets go before chunks: a chunk never
+ * refers to an asset the server was not offered first.
  */
-import { clearT, fetchFn, mmin, random, sleep, then } from './builtins.js';
+import { bodyText, clearT, fetchFn, fromJSON, indexOf, mmin, random, sleep, then } from './builtins.js';
 import { later, safe, warn } from './report.js';
 
 export function Link(mod, opts, session) {
   var r = (this.r = new mod.Recorder(session.id, session.seq || 0));
   if (opts.maxBufferBytes > 0) r.set_buffer_limit(opts.maxBufferBytes);
-  var base = opts.endpoint + '/api/v1/sessions/' + session.id + '/chunks/';
+  var sbase = opts.endpoint + '/api/v1/sessions/' + session.id;
+  var base = sbase + '/chunks/';
   var busy = false,
     failures = 0,
     retry = 0,
     lost = 0,
     stopped = false;
 
-  /** POSTs one chunk; `done(status)`, 0 when there was no answer. */
-  function post(seq, bytes, keepalive, done) {
+  /** POSTs `body` to `url`; `done(status, response)`, 0 when there was no
+   *  answer. */
+  function send(url, body, type, keepalive, done) {
     try {
       then(
-        fetchFn(base + seq, {
+        fetchFn(url, {
           method: 'POST',
-          body: bytes,
+          body: body,
           keepalive: keepalive,
           mode: 'cors',
           credentials: 'omit',
-          headers: { 'Content-Type': 'application/octet-stream', 'X-Reel-Key': opts.ingestKey },
+          headers: { 'Content-Type': type, 'X-Reel-Key': opts.ingestKey },
         }),
         function (res) {
-          done(res.status);
+          done(res.status, res);
         },
         function () {
           done(0);
@@ -40,8 +44,70 @@ export function Link(mod, opts, session) {
     }
   }
 
+  /** POSTs one chunk; `done(status)`, 0 when there was no answer. */
+  function post(seq, bytes, keepalive, done) {
+    send(base + seq, bytes, 'application/octet-stream', keepalive, done);
+  }
+
+  /** Offers the oldest queued asset (the server records that this session
+   *  uses it) and uploads it if the server lacks it; `done(status)`. */
+  function offer(hash, done) {
+    send(sbase + '/assets', '{"hashes":["' + hash + '"]}', 'application/json', false, function (status, res) {
+      if (status !== 200) return done(status);
+      then(
+        bodyText(res),
+        function (text) {
+          var missing;
+          try {
+            missing = indexOf(fromJSON(text).missing, hash) >= 0;
+          } catch (e) {
+            return done(0);
+          }
+          if (!missing) return done(200);
+          send(sbase + '/asset-uploads/' + hash, r.asset_body(), 'application/zstd', false, done);
+        },
+        function () {
+          done(0);
+        },
+      );
+    });
+  }
+
+  /** After an answer: go on at once or back off. */
+  function next(go) {
+    if (go) {
+      failures = 0;
+      pump();
+      return;
+    }
+    failures++;
+    retry = later(
+      function () {
+        retry = 0;
+        pump();
+      },
+      mmin(500 * (1 << mmin(failures, 6)), 30000) * (0.5 + random() * 0.5),
+    );
+  }
+
   function pump() {
     if (busy || retry || stopped) return;
+    var hash = r.asset_hash();
+    if (hash) {
+      busy = true;
+      offer(
+        hash,
+        safe(function (status) {
+          busy = false;
+          var refused = status >= 400 && status < 500 && status !== 408 && status !== 429;
+          if (refused) warn('the server refused an asset (' + status + ')');
+          // A refused asset is left out of the replay, not retried.
+          if (refused || (status >= 200 && status < 300)) r.asset_done();
+          next(refused || (status >= 200 && status < 300));
+        }),
+      );
+      return;
+    }
     var seq = r.begin_send();
     if (seq < 0) return;
     busy = true;
@@ -58,19 +124,7 @@ export function Link(mod, opts, session) {
           lost = r.lost;
           warn('server unreachable: the oldest recording was dropped to bound memory');
         }
-        if (go) {
-          failures = 0;
-          pump();
-          return;
-        }
-        failures++;
-        retry = later(
-          function () {
-            retry = 0;
-            pump();
-          },
-          mmin(500 * (1 << mmin(failures, 6)), 30000) * (0.5 + random() * 0.5),
-        );
+        next(go);
       }),
     );
   }

@@ -1,0 +1,319 @@
+//! Content-addressed assets (`reel_shared::asset`): large stylesheet texts
+//! and `data:` URLs kept once per deployment, whatever the number of
+//! sessions that use them.
+//!
+//! Rule (privacy first): an asset lives exactly as long as a session uses
+//! it. A session records its use when its recorder offers the asset
+//! ([`AssetStore::asset_use`]) or uploads it ([`AssetStore::asset_put`]);
+//! deleting the session ([`AssetStore::asset_forget_session`], called by
+//! the backend's `delete_session`) drops its uses, and an asset no session
+//! uses any more is deleted with it. So a delete removes every byte only
+//! that session held, and a session can read only the assets it uses. What
+//! the recorder turns into an asset was masked first (masked text is a few
+//! bytes, never an asset).
+//!
+//! Stored as uploaded: one zstd frame, verified against its hash at upload.
+//!
+//! For [`LogStorage`], three sled trees: `assets` (hash → the frame),
+//! `asset_refs` (hash → how many sessions use it, u64 big-endian) and
+//! `session_assets` (session id ++ hash → nothing). One lock orders every
+//! change, so a use is never recorded for an asset being deleted.
+
+use super::{LogStorage, StoreError};
+use reel_shared::SessionId;
+#[cfg(test)]
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Mutex, MutexGuard};
+
+/// An asset's SHA-256.
+pub type AssetHash = [u8; 32];
+
+const BODIES: &str = "assets";
+const REFS: &str = "asset_refs";
+const BY_SESSION: &str = "session_assets";
+
+/// Where a deployment keeps its assets. Methods block.
+pub trait AssetStore {
+    /// Records that `session` uses `hash`, if the asset is stored; false
+    /// (nothing recorded) when it is not.
+    fn asset_use(&self, session: &SessionId, hash: &AssetHash) -> Result<bool, StoreError>;
+
+    /// Stores an asset (the caller verified `body` against `hash`) unless
+    /// it is already there, and records that `session` uses it. Durable
+    /// on return.
+    fn asset_put(
+        &self,
+        session: &SessionId,
+        hash: &AssetHash,
+        body: &[u8],
+    ) -> Result<(), StoreError>;
+
+    /// The asset, if `session` uses it (another session's assets are
+    /// none of its business).
+    fn asset_get(
+        &self,
+        session: &SessionId,
+        hash: &AssetHash,
+    ) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Drops the session's uses; deletes the assets no session uses any
+    /// more. Not flushed (the caller's delete flushes).
+    fn asset_forget_session(&self, session: &SessionId) -> Result<(), StoreError>;
+
+    /// How many assets are stored (tests, `/metrics`).
+    fn asset_count(&self) -> Result<usize, StoreError>;
+}
+
+static LOCK: Mutex<()> = Mutex::new(());
+
+fn lock() -> MutexGuard<'static, ()> {
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn use_key(session: &SessionId, hash: &AssetHash) -> [u8; 48] {
+    let mut k = [0u8; 48];
+    k[..16].copy_from_slice(session.as_bytes());
+    k[16..].copy_from_slice(hash);
+    k
+}
+
+fn count(v: Option<sled::IVec>) -> u64 {
+    v.and_then(|v| <[u8; 8]>::try_from(&v[..]).ok())
+        .map_or(0, u64::from_be_bytes)
+}
+
+struct Trees {
+    bodies: sled::Tree,
+    refs: sled::Tree,
+    by_session: sled::Tree,
+}
+
+fn trees(db: &sled::Db) -> Result<Trees, StoreError> {
+    Ok(Trees {
+        bodies: db.open_tree(BODIES)?,
+        refs: db.open_tree(REFS)?,
+        by_session: db.open_tree(BY_SESSION)?,
+    })
+}
+
+impl LogStorage {
+    fn asset_trees(&self) -> Result<Trees, StoreError> {
+        trees(self.db())
+    }
+}
+
+/// [`AssetStore::asset_forget_session`] for the log's sled database:
+/// what `delete_session` calls.
+pub(crate) fn forget(db: &sled::Db, session: &SessionId) -> Result<(), StoreError> {
+    let t = trees(db)?;
+    let _g = lock();
+    let keys: Vec<sled::IVec> = t
+        .by_session
+        .scan_prefix(session.as_bytes())
+        .keys()
+        .collect::<Result<_, _>>()?;
+    for k in keys {
+        let Ok(hash) = <AssetHash>::try_from(&k[16..]) else {
+            continue;
+        };
+        t.by_session.remove(&k)?;
+        match count(t.refs.get(hash)?) {
+            0 | 1 => {
+                t.refs.remove(hash)?;
+                t.bodies.remove(hash)?;
+            }
+            n => {
+                t.refs.insert(hash, &(n - 1).to_be_bytes())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+impl Trees {
+    /// Records the use (the asset is stored); the caller holds the lock.
+    fn add_use(&self, session: &SessionId, hash: &AssetHash) -> Result<(), StoreError> {
+        if self
+            .by_session
+            .insert(use_key(session, hash), &[][..])?
+            .is_none()
+        {
+            let n = count(self.refs.get(hash)?) + 1;
+            self.refs.insert(hash, &n.to_be_bytes())?;
+        }
+        Ok(())
+    }
+}
+
+impl AssetStore for LogStorage {
+    fn asset_use(&self, session: &SessionId, hash: &AssetHash) -> Result<bool, StoreError> {
+        let t = self.asset_trees()?;
+        {
+            let _g = lock();
+            if !t.bodies.contains_key(hash)? {
+                return Ok(false);
+            }
+            t.add_use(session, hash)?;
+        }
+        // A use that a crash forgot would keep the asset past its
+        // session's delete.
+        self.db().flush()?;
+        Ok(true)
+    }
+
+    fn asset_put(
+        &self,
+        session: &SessionId,
+        hash: &AssetHash,
+        body: &[u8],
+    ) -> Result<(), StoreError> {
+        let t = self.asset_trees()?;
+        {
+            let _g = lock();
+            if !t.bodies.contains_key(hash)? {
+                t.bodies.insert(hash, body)?;
+            }
+            t.add_use(session, hash)?;
+        }
+        self.db().flush()?;
+        Ok(())
+    }
+
+    fn asset_get(
+        &self,
+        session: &SessionId,
+        hash: &AssetHash,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let t = self.asset_trees()?;
+        if !t.by_session.contains_key(use_key(session, hash))? {
+            return Ok(None);
+        }
+        Ok(t.bodies.get(hash)?.map(|v| v.to_vec()))
+    }
+
+    fn asset_forget_session(&self, session: &SessionId) -> Result<(), StoreError> {
+        forget(self.db(), session)
+    }
+
+    fn asset_count(&self) -> Result<usize, StoreError> {
+        Ok(self.asset_trees()?.bodies.len())
+    }
+}
+
+/// The in-memory backend's assets.
+#[cfg(test)]
+#[derive(Default)]
+pub struct MemAssets {
+    bodies: HashMap<AssetHash, Vec<u8>>,
+    uses: BTreeSet<(SessionId, AssetHash)>,
+}
+
+#[cfg(test)]
+impl super::mem::MemStorage {
+    fn mem_assets(&self) -> MutexGuard<'_, MemAssets> {
+        self.assets.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+impl AssetStore for super::mem::MemStorage {
+    fn asset_use(&self, session: &SessionId, hash: &AssetHash) -> Result<bool, StoreError> {
+        let mut a = self.mem_assets();
+        if !a.bodies.contains_key(hash) {
+            return Ok(false);
+        }
+        a.uses.insert((*session, *hash));
+        Ok(true)
+    }
+
+    fn asset_put(
+        &self,
+        session: &SessionId,
+        hash: &AssetHash,
+        body: &[u8],
+    ) -> Result<(), StoreError> {
+        let mut a = self.mem_assets();
+        a.bodies.entry(*hash).or_insert_with(|| body.to_vec());
+        a.uses.insert((*session, *hash));
+        Ok(())
+    }
+
+    fn asset_get(
+        &self,
+        session: &SessionId,
+        hash: &AssetHash,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let a = self.mem_assets();
+        if !a.uses.contains(&(*session, *hash)) {
+            return Ok(None);
+        }
+        Ok(a.bodies.get(hash).cloned())
+    }
+
+    fn asset_forget_session(&self, session: &SessionId) -> Result<(), StoreError> {
+        let mut a = self.mem_assets();
+        a.uses.retain(|(s, _)| s != session);
+        let used: BTreeSet<AssetHash> = a.uses.iter().map(|(_, h)| *h).collect();
+        a.bodies.retain(|h, _| used.contains(h));
+        Ok(())
+    }
+
+    fn asset_count(&self) -> Result<usize, StoreError> {
+        Ok(self.mem_assets().bodies.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::mem::MemStorage;
+    use crate::store::Storage;
+
+    fn sid(n: u8) -> SessionId {
+        format!("{:032x}", n).parse().unwrap()
+    }
+
+    /// Dedup and the delete rule, on any backend.
+    fn check(s: &(impl AssetStore + Storage)) {
+        let (a, b) = ([1u8; 32], [2u8; 32]);
+        // Unknown: nothing recorded.
+        assert!(!s.asset_use(&sid(1), &a).unwrap());
+        assert_eq!(s.asset_get(&sid(1), &a).unwrap(), None);
+        s.asset_put(&sid(1), &a, b"frame-a").unwrap();
+        // A second session offers it: stored once, used by both.
+        assert!(s.asset_use(&sid(2), &a).unwrap());
+        s.asset_put(&sid(2), &a, b"ignored: already stored")
+            .unwrap();
+        s.asset_put(&sid(2), &b, b"frame-b").unwrap();
+        assert_eq!(s.asset_count().unwrap(), 2);
+        assert_eq!(
+            s.asset_get(&sid(2), &a).unwrap().as_deref(),
+            Some(&b"frame-a"[..])
+        );
+        // A session reads only the assets it uses.
+        assert_eq!(s.asset_get(&sid(1), &b).unwrap(), None);
+        assert_eq!(s.asset_get(&sid(3), &a).unwrap(), None);
+        // Forgetting session 2 deletes what only it used (b), keeps a.
+        s.asset_forget_session(&sid(2)).unwrap();
+        assert_eq!(s.asset_count().unwrap(), 1);
+        assert_eq!(s.asset_get(&sid(2), &a).unwrap(), None);
+        assert_eq!(
+            s.asset_get(&sid(1), &a).unwrap().as_deref(),
+            Some(&b"frame-a"[..])
+        );
+        // Forgetting twice is harmless; the last user takes a with it.
+        s.asset_forget_session(&sid(2)).unwrap();
+        s.asset_forget_session(&sid(1)).unwrap();
+        assert_eq!(s.asset_count().unwrap(), 0);
+        assert!(!s.asset_use(&sid(1), &a).unwrap());
+    }
+
+    #[test]
+    fn assets_are_kept_once_and_live_as_long_as_a_session_uses_them() {
+        check(&MemStorage::default());
+        let dir = tempfile::tempdir().unwrap();
+        let log = LogStorage::open(dir.path()).unwrap();
+        check(&log);
+        assert_eq!(log.session_key_count().unwrap(), 0);
+    }
+}
