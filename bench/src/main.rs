@@ -78,6 +78,10 @@ pub struct Workload {
     /// One of rrweb's own DOM-mutation benchmark shapes (the issue's
     /// "mutation-heavy" set, where Reel should cost at most half).
     pub mutation_heavy: bool,
+    /// Recorded once by Reel, unmeasured, before the measured runs: what
+    /// a site's second and later sessions send once the server holds the
+    /// page's large assets.
+    pub warm: bool,
 }
 
 pub const WORKLOADS: &[Workload] = &[
@@ -87,6 +91,7 @@ pub const WORKLOADS: &[Workload] = &[
         page: "nested.html",
         drive: Drive::Page,
         mutation_heavy: true,
+        warm: false,
     },
     Workload {
         name: "add-remove",
@@ -94,6 +99,7 @@ pub const WORKLOADS: &[Workload] = &[
         page: "add-remove.html",
         drive: Drive::Page,
         mutation_heavy: true,
+        warm: false,
     },
     Workload {
         name: "append-chain-1000",
@@ -101,6 +107,7 @@ pub const WORKLOADS: &[Workload] = &[
         page: "append-chain.html",
         drive: Drive::Page,
         mutation_heavy: true,
+        warm: false,
     },
     Workload {
         name: "add-move-10000",
@@ -108,6 +115,7 @@ pub const WORKLOADS: &[Workload] = &[
         page: "add-move.html",
         drive: Drive::Page,
         mutation_heavy: true,
+        warm: false,
     },
     Workload {
         name: "classlist-10000",
@@ -115,6 +123,7 @@ pub const WORKLOADS: &[Workload] = &[
         page: "classlist.html",
         drive: Drive::Page,
         mutation_heavy: true,
+        warm: false,
     },
     Workload {
         name: "deep-100x256",
@@ -122,6 +131,7 @@ pub const WORKLOADS: &[Workload] = &[
         page: "deep.html",
         drive: Drive::Page,
         mutation_heavy: true,
+        warm: false,
     },
     Workload {
         name: "table-10000",
@@ -129,6 +139,7 @@ pub const WORKLOADS: &[Workload] = &[
         page: "table.html",
         drive: Drive::Page,
         mutation_heavy: false,
+        warm: false,
     },
     Workload {
         name: "form-typing",
@@ -136,6 +147,7 @@ pub const WORKLOADS: &[Workload] = &[
         page: "form.html",
         drive: Drive::Form,
         mutation_heavy: false,
+        warm: false,
     },
     Workload {
         name: "mouse-10s",
@@ -143,6 +155,7 @@ pub const WORKLOADS: &[Workload] = &[
         page: "mouse.html",
         drive: Drive::Mouse,
         mutation_heavy: false,
+        warm: false,
     },
     Workload {
         name: "ticker-10s",
@@ -150,6 +163,23 @@ pub const WORKLOADS: &[Workload] = &[
         page: "ticker.html",
         drive: Drive::Page,
         mutation_heavy: false,
+        warm: false,
+    },
+    Workload {
+        name: "fonts-first",
+        what: "a theme stylesheet with 576 KB of base64 fonts, new to the server (a site's first session)",
+        page: "fonts.html?fresh",
+        drive: Drive::Page,
+        mutation_heavy: false,
+        warm: false,
+    },
+    Workload {
+        name: "fonts-again",
+        what: "the same page, its fonts already on the server (second and later sessions)",
+        page: "fonts.html",
+        drive: Drive::Page,
+        mutation_heavy: false,
+        warm: true,
     },
 ];
 
@@ -184,7 +214,8 @@ pub struct Run {
     /// rrweb: the packed events' total length (deflate output, before the
     /// JSON that carries it).
     pub packed: Option<f64>,
-    /// Reel: the session's `bytes` from the read API.
+    /// Reel: the session's `bytes` from the read API, plus the assets the
+    /// server stored for it (new to the deployment: `/metrics`).
     pub stored: Option<f64>,
     /// Events the recorder produced (rrweb) / the server decoded (Reel).
     pub events: Option<f64>,
@@ -287,6 +318,11 @@ async fn main() -> Result<()> {
             .is_some_and(|o| !o.iter().any(|n| n == w.name))
         {
             continue;
+        }
+        if w.warm {
+            if let Err(e) = run_one(&browser, &ctx, w, Mode::Reel, 0).await {
+                eprintln!("reel-bench: {} / warm-up failed ({e:#})", w.name);
+            }
         }
         for rep in 0..reps {
             for mode in Mode::ALL {
@@ -491,6 +527,7 @@ async fn measure(
     if profiling {
         profile::start(page).await?;
     }
+    let assets0 = asset_bytes(reel).await?;
     let m0 = metrics(page).await?;
     let wall = Instant::now();
     let script = ctx
@@ -590,7 +627,8 @@ async fn measure(
                 .and_then(Value::as_str)
                 .ok_or_else(|| anyhow!("Reel.sessionId() gave no id: {fin}"))?;
             let s = reel.session(id).await?;
-            run.stored = s.get("bytes").and_then(Value::as_f64);
+            let assets = asset_bytes(reel).await? - assets0;
+            run.stored = s.get("bytes").and_then(Value::as_f64).map(|b| b + assets);
             run.events = s.get("event_count").and_then(Value::as_f64);
             run.wasm_memory = fin.get("wasmMemory").and_then(Value::as_f64);
             if profiling {
@@ -604,6 +642,20 @@ async fn measure(
         }
     }
     Ok(run)
+}
+
+/// Bytes of the content-addressed assets the server has stored so far
+/// (`reel_asset_upload_bytes_total` in `/metrics`).
+async fn asset_bytes(reel: &ReelServer) -> Result<f64> {
+    let text = reel.api("GET", "/metrics", &[]).await?.text();
+    Ok(text
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("reel_asset_upload_bytes_total ")?
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0.0))
 }
 
 /// Sums the request bodies of the POSTs whose URL contains `pattern`.

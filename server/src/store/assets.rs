@@ -274,7 +274,7 @@ mod tests {
     }
 
     /// Dedup and the delete rule, on any backend.
-    fn check(s: &(impl AssetStore + Storage)) {
+    fn check(s: &impl Storage) {
         let (a, b) = ([1u8; 32], [2u8; 32]);
         // Unknown: nothing recorded.
         assert!(!s.asset_use(&sid(1), &a).unwrap());
