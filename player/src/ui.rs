@@ -725,7 +725,7 @@ async fn load(page: Document) -> Result<(), String> {
     let meta = fetch::session_meta(&id).await?;
     show_meta(&page, &meta);
     let doc = iframe_document(&ui.iframe).await?;
-    let mut stream = fetch::ChunkStream::opened(chunks).await?;
+    let mut stream = fetch::ChunkStream::opened(&id, chunks).await?;
     let mut seen = Seen::default();
     let mut pending: Vec<Event> = Vec::new();
     let mut ui = Some(ui);

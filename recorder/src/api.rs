@@ -5,6 +5,7 @@
 //! and keeps the time with the built-ins it captured at load (see
 //! [`crate::transport`]), so a page that replaces globals cannot reach in.
 
+use crate::assets::Assets;
 use crate::batch::Batcher;
 use crate::convert;
 use crate::raw::RawEvent;
@@ -19,6 +20,8 @@ pub struct Recorder {
     transport: RefCell<Transport>,
     /// Nodes of a snapshot whose `snap` has not arrived yet.
     snapshot_head: RefCell<Vec<FlatNode>>,
+    /// Large assets taken out of the events, waiting to be offered.
+    assets: RefCell<Assets>,
 }
 
 #[wasm_bindgen]
@@ -34,6 +37,7 @@ impl Recorder {
             batcher: RefCell::new(Batcher::new(session, next_seq)),
             transport: RefCell::new(Transport::default()),
             snapshot_head: RefCell::new(Vec::new()),
+            assets: RefCell::new(Assets::default()),
         })
     }
 
@@ -69,6 +73,7 @@ impl Recorder {
             }
             events.push(event);
         }
+        self.assets.borrow_mut().extract(&mut events);
         self.batcher
             .borrow_mut()
             .push(events, now as u64)
@@ -157,6 +162,23 @@ impl Recorder {
         seq < 0.0 || self.transport.borrow().done_through(seq as u32)
     }
 
+    /// The hash of the oldest asset waiting to be offered, if any: the
+    /// capture layer uploads it (when the server lacks it) before sending
+    /// any chunk, so no chunk refers to an asset the server never gets.
+    pub fn asset_hash(&self) -> Option<String> {
+        self.assets.borrow().queue.front().map(|p| p.hash.clone())
+    }
+
+    /// That asset's content, compressed (one zstd frame).
+    pub fn asset_body(&self) -> Option<Vec<u8>> {
+        self.assets.borrow().queue.front().map(|p| p.body.clone())
+    }
+
+    /// The oldest asset is on the server (or refused for good).
+    pub fn asset_done(&self) {
+        self.assets.borrow_mut().queue.pop_front();
+    }
+
     #[wasm_bindgen(getter)]
     pub fn next_seq(&self) -> u32 {
         self.batcher.borrow().next_seq()
@@ -170,7 +192,9 @@ impl Recorder {
 
     #[wasm_bindgen(getter)]
     pub fn idle(&self) -> bool {
-        self.batcher.borrow().is_empty() && self.transport.borrow().is_idle()
+        self.batcher.borrow().is_empty()
+            && self.transport.borrow().is_idle()
+            && self.assets.borrow().queue.is_empty()
     }
 }
 

@@ -85,7 +85,7 @@ fn refusal(e: Refusal) -> ApiError {
 }
 
 /// 429 with `Retry-After`, or 413 for a chunk no wait would let in.
-fn refused(r: Refused) -> ApiError {
+pub(crate) fn refused(r: Refused) -> ApiError {
     let (wait, message) = match r {
         Refused::AddressSessions(w) => (
             w,

@@ -8,6 +8,7 @@ pub mod ingest;
 pub mod members;
 pub mod repro;
 pub mod sessions;
+pub mod shared_assets;
 pub mod shares;
 pub mod tokens;
 
@@ -73,6 +74,7 @@ pub fn app(state: SharedState) -> Router {
         .merge(comments::routes())
         .merge(shares::routes())
         .merge(repro::routes())
+        .merge(shared_assets::read_routes())
         .merge(audit::routes())
         .merge(account::routes())
         .merge(members::routes())
@@ -81,6 +83,7 @@ pub fn app(state: SharedState) -> Router {
         .route_layer(from_fn_with_state(state.clone(), auth::require_reader));
     Router::new()
         .merge(ingest::routes(state.limits.max_body))
+        .merge(shared_assets::ingest_routes(state.limits.max_body))
         .merge(account::public_routes())
         .merge(read_api)
         .merge(assets::routes())

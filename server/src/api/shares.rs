@@ -49,7 +49,10 @@ pub fn share_may_read(method: &Method, path: &str) -> Option<SessionId> {
     }
     let rest = path.strip_prefix("/api/v1/sessions/")?;
     let (id, tail) = rest.split_once('/').unwrap_or((rest, ""));
-    matches!(tail, "" | "events" | "chunks" | "comments")
+    let asset = tail
+        .strip_prefix("assets/")
+        .is_some_and(reel_shared::asset::is_hash);
+    (asset || matches!(tail, "" | "events" | "chunks" | "comments"))
         .then(|| id.parse().ok())
         .flatten()
 }

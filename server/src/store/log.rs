@@ -823,6 +823,8 @@ impl Shared {
             // their writes, so none can be added in between), made durable
             // by the flush below.
             self.forget_support(id)?;
+            // And the assets only it used.
+            super::assets::forget(&self.db, id)?;
             // Durable before a byte is zeroed: no index entry may survive
             // a crash and point at zeros.
             self.db.flush()?;

@@ -20,6 +20,8 @@ pub struct MemStorage {
     /// Seqs whose [`Storage::read_chunk`] answers [`StoreError::Damaged`],
     /// as a chunk failing its checksum would: for the readers' tests.
     pub damaged: Mutex<Vec<u32>>,
+    /// Content-addressed assets (`store::assets`).
+    pub(super) assets: Mutex<super::assets::MemAssets>,
     /// The audit log (`store::audit`).
     pub(super) audit: Mutex<BTreeMap<super::audit::AuditKey, super::audit::AuditEntry>>,
     /// Members, sign-ins, personal tokens (`store::team`).
@@ -152,6 +154,8 @@ impl Storage for MemStorage {
         g.chunks.retain(|(s, _), _| s != id);
         g.comments.retain(|(s, _), _| s != id);
         g.shares.retain(|_, sh| sh.session != *id);
+        drop(g);
+        super::assets::AssetStore::asset_forget_session(self, id)?;
         Ok(true)
     }
 

@@ -26,6 +26,7 @@
 //! 4. Comments and share links ([`crate::support`]) are durable when
 //!    their call returns: they are rare, and nothing else flushes them.
 
+pub mod assets;
 pub mod audit;
 pub mod headroom;
 mod keep;
@@ -156,7 +157,9 @@ pub struct StorageStats {
 /// Everything the server needs from a storage backend. Methods block (call
 /// them off the async workers); all but [`Storage::sync`] may return before
 /// their writes are durable.
-pub trait Storage: Send + Sync + 'static + audit::AuditLog + team::TeamStore {
+pub trait Storage:
+    Send + Sync + 'static + audit::AuditLog + team::TeamStore + assets::AssetStore
+{
     /// Stores a chunk whose header the caller has validated against its
     /// body, and folds it into its session's metadata. `now_ms` is the
     /// server's clock: the session's last activity, for retention.
