@@ -40,8 +40,9 @@
 //! still to read instead of a stack, so nesting depth costs nothing, and a
 //! container claiming more elements than bytes remain is refused at once.
 
+use crate::digest::{ChunkFacts, Fact};
 use crate::index::{SessionMeta, MAX_TIME_MS};
-use reel_shared::{decode_header, limits, ChunkError, ChunkHeader, Limits, SessionId};
+use reel_shared::{decode_header, limits, ChunkError, ChunkHeader, Limits, SessionId, SignalKind};
 use std::cell::RefCell;
 use zstd_safe::{DCtx, DParameter, InBuffer, OutBuffer, ResetDirective};
 
@@ -134,6 +135,29 @@ pub fn check_chunk(
     limits: &IngestLimits,
     now_ms: u64,
 ) -> Result<ChunkHeader, Refusal> {
+    checked(bytes, id, seq, limits, now_ms, false).map(|(h, _)| h)
+}
+
+/// [`check_chunk`], and the chunk's insights facts ([`ChunkFacts`]),
+/// read in the same walk over its events: what ingest stores with it.
+pub fn check_chunk_facts(
+    bytes: &[u8],
+    id: &SessionId,
+    seq: u32,
+    limits: &IngestLimits,
+    now_ms: u64,
+) -> Result<(ChunkHeader, ChunkFacts), Refusal> {
+    checked(bytes, id, seq, limits, now_ms, true).map(|(h, f)| (h, f.unwrap_or_default()))
+}
+
+fn checked(
+    bytes: &[u8],
+    id: &SessionId,
+    seq: u32,
+    limits: &IngestLimits,
+    now_ms: u64,
+    facts: bool,
+) -> Result<(ChunkHeader, Option<ChunkFacts>), Refusal> {
     if bytes.len() > limits.max_body {
         return Err(Refusal::TooLarge(format!(
             "the chunk is {} bytes, over the limit of {}",
@@ -175,8 +199,8 @@ pub fn check_chunk(
             MAX_SPAN_MS / 3_600_000
         )));
     }
-    validate_body(&header, body, limits)?;
-    Ok(header)
+    let facts = validate_body(&header, body, limits, facts)?;
+    Ok((header, facts))
 }
 
 /// Checks a chunk of `len` bytes, already through [`check_chunk`], against
@@ -237,7 +261,7 @@ impl IngestLimits {
 /// (The chunk alone: [`check_chunk`] is what ingest and import run.)
 pub fn validate_chunk(bytes: &[u8], limits: &IngestLimits) -> Result<ChunkHeader, ChunkError> {
     let (header, body) = decode_header(bytes, &limits.chunk_limits())?;
-    validate_body(&header, body, limits)?;
+    validate_body(&header, body, limits, false)?;
     Ok(header)
 }
 
@@ -245,14 +269,15 @@ fn validate_body(
     header: &ChunkHeader,
     body: &[u8],
     limits: &IngestLimits,
-) -> Result<(), ChunkError> {
+    facts: bool,
+) -> Result<Option<ChunkFacts>, ChunkError> {
     if header.event_count == 0 {
         return Err(ChunkError::Empty);
     }
     SCRATCH.with_borrow_mut(|scratch| {
         let Scratch { dctx, out } = scratch;
         let res = inflate_into(dctx, body, limits.max_decompressed, out)
-            .and_then(|()| check_events(out, header));
+            .and_then(|()| walk_events(out, header, facts));
         // A thread keeps what a typical chunk needs, not what a huge one took.
         if out.capacity() > KEEP_SCRATCH {
             *out = Vec::new();
@@ -392,6 +417,14 @@ struct Seen<'a> {
     urls: usize,
     user_agent: Option<&'a [u8]>,
     user_id: Option<&'a [u8]>,
+    /// The current event's time, and the insights facts when collected.
+    t: u64,
+    facts: Option<ChunkFacts>,
+}
+
+/// A string the walk has checked to be UTF-8, owned.
+fn owned(s: &[u8]) -> String {
+    String::from_utf8_lossy(s).into_owned()
 }
 
 /// Checks that `raw` is one MessagePack array of the header's
@@ -412,6 +445,19 @@ struct Seen<'a> {
 /// 20 KB chunk, best of eight alternating runs of `reel-load
 /// --validate-only`).
 pub fn check_events(raw: &[u8], header: &ChunkHeader) -> Result<(), ChunkError> {
+    walk_events(raw, header, false).map(drop)
+}
+
+/// [`check_events`], collecting the insights facts on the way when
+/// `facts` (see [`crate::digest`]): only the kinds insights read (page
+/// loads, clicks, scroll depths, signals, custom events) are read further,
+/// in the shapes the recorder writes; a shape this walk does not expect
+/// for `Scroll` or `Custom` is skipped as before, never refused.
+fn walk_events(
+    raw: &[u8],
+    header: &ChunkHeader,
+    facts: bool,
+) -> Result<Option<ChunkFacts>, ChunkError> {
     let count = header.event_count;
     let mut r = Reader { b: raw, pos: 0 };
     let n = match r.container()? {
@@ -432,6 +478,8 @@ pub fn check_events(raw: &[u8], header: &ChunkHeader) -> Result<(), ChunkError> 
         urls: 0,
         user_agent: None,
         user_id: None,
+        t: 0,
+        facts: facts.then(ChunkFacts::default),
     };
     let urls = &header.stats.urls;
     for _ in 0..n {
@@ -444,6 +492,7 @@ pub fn check_events(raw: &[u8], header: &ChunkHeader) -> Result<(), ChunkError> 
         };
         seen.t_min = seen.t_min.min(t);
         seen.t_max = seen.t_max.max(t);
+        seen.t = t;
         let rest = r.event_data(&mut seen, urls)?;
         r.skip(fields - 2 + rest)?;
     }
@@ -470,7 +519,7 @@ pub fn check_events(raw: &[u8], header: &ChunkHeader) -> Result<(), ChunkError> 
     if seen.user_id != header.stats.user_id.as_deref().map(str::as_bytes) {
         return Err(differs("user id"));
     }
-    Ok(())
+    Ok(seen.facts)
 }
 
 fn structure(what: &str) -> ChunkError {
@@ -624,17 +673,37 @@ impl<'a> Reader<'a> {
         match name {
             b"Mouse" => {
                 let n = fields_any(self, &[4, 6, 8], "Mouse")?;
-                if self.str()? == b"Click" {
+                let click = self.str()? == b"Click";
+                if click {
                     seen.clicks = seen.clicks.saturating_add(1);
                 }
-                self.skip(3)?;
-                if n >= 6 {
-                    self.label_and_selector()?;
-                }
-                if n == 8 {
-                    // box_x, box_y
-                    self.opt_uint()?;
-                    self.opt_uint()?;
+                // id, x, y
+                self.skip(1)?;
+                let (x, y) = (self.lenient_int()?, self.lenient_int()?);
+                let (label, selector) = if n >= 6 {
+                    self.label_and_selector()?
+                } else {
+                    (None, None)
+                };
+                let (box_x, box_y) = if n == 8 {
+                    (self.opt_uint()?, self.opt_uint()?)
+                } else {
+                    (None, None)
+                };
+                if let (true, Some(f)) = (click, seen.facts.as_mut()) {
+                    let pos = |v: i64| i32::try_from(v).unwrap_or(0);
+                    let thousandths = |v: Option<u64>| v.map(|v| v.min(1000) as u16);
+                    f.items.push((
+                        seen.t,
+                        Fact::Click {
+                            x: pos(x),
+                            y: pos(y),
+                            box_x: thousandths(box_x),
+                            box_y: thousandths(box_y),
+                            label: label.map(owned),
+                            selector: selector.map(owned),
+                        },
+                    ));
                 }
             }
             b"Input" => {
@@ -647,9 +716,55 @@ impl<'a> Reader<'a> {
             }
             b"Signal" => {
                 fields(self, 8, "Signal")?;
-                self.bounded("signal kind", 16)?;
-                self.skip(5)?;
-                self.label_and_selector()?;
+                let kind = self.bounded("signal kind", 16)?;
+                let since = self.lenient_uint()?;
+                // id, x, y, count
+                self.skip(4)?;
+                let (label, selector) = self.label_and_selector()?;
+                let kind = match kind {
+                    b"RageClick" => Some(SignalKind::RageClick),
+                    b"DeadClick" => Some(SignalKind::DeadClick),
+                    b"ErrorClick" => Some(SignalKind::ErrorClick),
+                    b"ThrashedCursor" => Some(SignalKind::ThrashedCursor),
+                    b"UTurn" => Some(SignalKind::UTurn),
+                    _ => None,
+                };
+                if let (Some(kind), Some(f)) = (kind, seen.facts.as_mut()) {
+                    f.items.push((
+                        seen.t,
+                        Fact::Signal {
+                            kind,
+                            since: since.unwrap_or(0),
+                            label: label.map(owned),
+                            selector: selector.map(owned),
+                        },
+                    ));
+                }
+            }
+            b"Scroll" if seen.facts.is_some() => {
+                // id, x, y, depth: only the recorder's shape with a depth.
+                if b.get(self.pos) != Some(&0x94) {
+                    return Ok(1);
+                }
+                self.pos += 1;
+                self.skip(3)?;
+                if let (Some(d), Some(f)) = (self.lenient_uint()?, seen.facts.as_mut()) {
+                    let depth = u16::try_from(d).unwrap_or(u16::MAX);
+                    f.items.push((seen.t, Fact::Scroll { depth }));
+                }
+            }
+            b"Custom" if seen.facts.is_some() => {
+                // name, data
+                let str_next = matches!(b.get(self.pos + 1), Some(0xa0..=0xbf | 0xd9..=0xdb));
+                if b.get(self.pos) != Some(&0x92) || !str_next {
+                    return Ok(1);
+                }
+                self.pos += 1;
+                let name = owned(self.str()?);
+                self.skip(1)?;
+                if let Some(f) = seen.facts.as_mut() {
+                    f.items.push((seen.t, Fact::Custom { name }));
+                }
             }
             b"Key" => {
                 fields(self, 4, "Key")?;
@@ -673,11 +788,28 @@ impl<'a> Reader<'a> {
                     }
                 }
                 self.skip(3)?;
-                seen.user_agent = Some(self.str()?);
-                if n == 8 {
-                    self.opt_bounded("referrer", limits::MAX_URL)?;
-                    self.opt_bounded("visitor id", limits::MAX_VISITOR_ID)?;
-                    self.skip(1)?;
+                let user_agent = self.str()?;
+                seen.user_agent = Some(user_agent);
+                let (referrer, visitor_id, new_visitor) = if n == 8 {
+                    (
+                        self.opt_bounded("referrer", limits::MAX_URL)?,
+                        self.opt_bounded("visitor id", limits::MAX_VISITOR_ID)?,
+                        self.lenient_bool()?,
+                    )
+                } else {
+                    (None, None, None)
+                };
+                if let Some(f) = seen.facts.as_mut() {
+                    f.items.push((
+                        seen.t,
+                        Fact::Page {
+                            href: owned(href),
+                            user_agent: owned(user_agent),
+                            referrer: referrer.map(owned),
+                            visitor_id: visitor_id.map(owned),
+                            new_visitor,
+                        },
+                    ));
                 }
             }
             b"Console" => {
@@ -707,40 +839,94 @@ impl<'a> Reader<'a> {
     }
 
     /// Consumes a string of at most `max` bytes.
-    fn bounded(&mut self, what: &str, max: usize) -> Result<(), ChunkError> {
-        if self.str()?.len() > max {
+    fn bounded(&mut self, what: &str, max: usize) -> Result<&'a [u8], ChunkError> {
+        let s = self.str()?;
+        if s.len() > max {
             return Err(ChunkError::BadBody(format!(
                 "a {what} is longer than {max} bytes"
             )));
         }
-        Ok(())
+        Ok(s)
     }
 
     /// Consumes nil or a string of at most `max` bytes.
-    fn opt_bounded(&mut self, what: &str, max: usize) -> Result<(), ChunkError> {
+    fn opt_bounded(&mut self, what: &str, max: usize) -> Result<Option<&'a [u8]>, ChunkError> {
         if self.b.get(self.pos) == Some(&0xc0) {
             self.pos += 1;
-            return Ok(());
+            return Ok(None);
         }
-        self.bounded(what, max)
+        self.bounded(what, max).map(Some)
     }
 
     /// Consumes nil or an unsigned integer.
-    fn opt_uint(&mut self) -> Result<(), ChunkError> {
+    fn opt_uint(&mut self) -> Result<Option<u64>, ChunkError> {
         if self.b.get(self.pos) == Some(&0xc0) {
             self.pos += 1;
-            return Ok(());
+            return Ok(None);
         }
         match self.uint()? {
-            Some(_) => Ok(()),
+            Some(v) => Ok(Some(v)),
             None => Err(structure("a size is not an unsigned integer")),
         }
     }
 
+    /// Consumes one value: an unsigned integer's value, `None` for
+    /// anything else (which this walk never refused, so does not now).
+    fn lenient_uint(&mut self) -> Result<Option<u64>, ChunkError> {
+        match self.uint()? {
+            Some(v) => Ok(Some(v)),
+            None => self.skip(1).map(|()| None),
+        }
+    }
+
+    /// Consumes one value: an integer's value (0 for anything else).
+    fn lenient_int(&mut self) -> Result<i64, ChunkError> {
+        let m = *self.b.get(self.pos).ok_or_else(truncated)?;
+        let len = match m {
+            0xe0..=0xff => {
+                self.pos += 1;
+                return Ok(i64::from(m as i8));
+            }
+            0xd0 => 1,
+            0xd1 => 2,
+            0xd2 => 4,
+            0xd3 => 8,
+            _ => {
+                return match self.uint()? {
+                    Some(v) => Ok(i64::try_from(v).unwrap_or(0)),
+                    None => self.skip(1).map(|()| 0),
+                }
+            }
+        };
+        self.pos += 1;
+        let v = self.be(len)?;
+        // Sign-extended from its width.
+        let shift = 64 - 8 * len as u32;
+        Ok(((v << shift) as i64) >> shift)
+    }
+
+    /// Consumes one value: a boolean's value, `None` for anything else.
+    fn lenient_bool(&mut self) -> Result<Option<bool>, ChunkError> {
+        match self.b.get(self.pos) {
+            Some(&0xc2) => {
+                self.pos += 1;
+                Ok(Some(false))
+            }
+            Some(&0xc3) => {
+                self.pos += 1;
+                Ok(Some(true))
+            }
+            _ => self.skip(1).map(|()| None),
+        }
+    }
+
     /// An element's label and selector, each nil or a bounded string.
-    fn label_and_selector(&mut self) -> Result<(), ChunkError> {
-        self.opt_bounded("label", limits::MAX_LABEL)?;
-        self.opt_bounded("selector", limits::MAX_SELECTOR)
+    #[allow(clippy::type_complexity)]
+    fn label_and_selector(&mut self) -> Result<(Option<&'a [u8]>, Option<&'a [u8]>), ChunkError> {
+        Ok((
+            self.opt_bounded("label", limits::MAX_LABEL)?,
+            self.opt_bounded("selector", limits::MAX_SELECTOR)?,
+        ))
     }
 
     /// The fields of a `Network` event after its array marker, every
@@ -779,7 +965,7 @@ impl<'a> Reader<'a> {
             }
         }
         self.opt_bounded("body", limits::MAX_BODY)?;
-        self.opt_bounded("body", limits::MAX_BODY)
+        self.opt_bounded("body", limits::MAX_BODY).map(drop)
     }
 
     /// Consumes `n` whole values, containers included, without recursion:

@@ -54,8 +54,8 @@ async fn list(
     let store = state.store.clone();
     let page = api::blocking(move || {
         let range = ListRange {
-            since: q.since_ms.unwrap_or(0),
-            until: q.until_ms.unwrap_or(u64::MAX),
+            since: q.filters.since_ms.unwrap_or(0),
+            until: q.filters.until_ms.unwrap_or(u64::MAX),
             before: q.cursor,
             limit: q.limit,
         };

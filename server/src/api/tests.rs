@@ -1778,3 +1778,5 @@ async fn session_span_seq_growth_and_future_times_are_bounded() {
 
 mod access;
 mod support;
+
+mod insights;
