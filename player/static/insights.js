@@ -247,7 +247,9 @@ function replayDoc() {
  *  the visitor saw it when acting), else as it was before it was left. */
 function momentOf(markers, url, duration) {
   const navs = markers.filter((m) => m.kind === 'navigation');
-  const i = navs.findIndex((m) => String(m.name).includes(url));
+  // Marker names are URLs cut at a length (ending in `…`).
+  const shows = (name) => name.includes(url) || (name.endsWith('…') && url.startsWith(name.slice(0, -1)));
+  const i = navs.findIndex((m) => shows(String(m.name)));
   if (i < 0) return Math.max(0, duration - 1);
   const from = navs[i].t;
   const to = i + 1 < navs.length ? navs[i + 1].t : duration + 1;
@@ -277,13 +279,14 @@ async function loadFrame(id, url) {
 
 /** Sizes the frame to the chosen width and the page's full height, and
  *  scales it to fit the stage. */
-async function layoutFrame() {
+function layoutFrame() {
   const w = state.width;
   frame.style.width = `${w}px`;
   let h = 720;
   for (let pass = 0; pass < 2; pass++) {
     frame.style.height = `${h}px`;
-    await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+    // Reading the replay's size lays it out at this size (no animation
+    // frame needed: a tab in the background gets none).
     const doc = replayDoc();
     const el = doc && (doc.scrollingElement || doc.documentElement);
     const full = el ? Math.max(el.scrollHeight, doc.body ? doc.body.scrollHeight : 0) : h;
@@ -621,10 +624,16 @@ async function refreshPage() {
     frame.removeAttribute('src');
     state.frameId = null;
   } else if (frameId !== state.frameId || url !== state.frameUrl) {
-    await loadFrame(frameId, url);
+    try {
+      await loadFrame(frameId, url);
+    } catch (err) {
+      // The numbers stand without the picture.
+      frameNote.textContent = `The page could not be replayed from this session: ${err.message}`;
+      frameNote.hidden = false;
+    }
     if (mine !== generation) return;
   }
-  const { w, h } = await layoutFrame();
+  const { w, h } = layoutFrame();
   if (mine !== generation) return;
   const placed = drawOverlay(w, h);
   fillTargets();

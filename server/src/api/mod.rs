@@ -7,6 +7,7 @@ pub mod comments;
 pub mod ingest;
 pub mod members;
 pub mod repro;
+pub mod segments;
 pub mod sessions;
 pub mod shared_assets;
 pub mod shares;
@@ -74,6 +75,7 @@ pub fn app(state: SharedState) -> Router {
         .merge(comments::routes())
         .merge(shares::routes())
         .merge(repro::routes())
+        .merge(segments::routes())
         .merge(shared_assets::read_routes())
         .merge(audit::routes())
         .merge(account::routes())

@@ -26,6 +26,8 @@ pub struct MemStorage {
     pub(super) audit: Mutex<BTreeMap<super::audit::AuditKey, super::audit::AuditEntry>>,
     /// Members, sign-ins, personal tokens (`store::team`).
     pub(super) team: Mutex<super::team::MemTeam>,
+    /// Saved segments by id (`store::saved_segments`).
+    pub(super) saved_segments: Mutex<BTreeMap<String, super::saved_segments::SavedSegment>>,
 }
 
 #[derive(Default)]

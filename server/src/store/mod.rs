@@ -33,6 +33,7 @@ mod keep;
 mod log;
 #[cfg(test)]
 pub mod mem;
+pub mod saved_segments;
 pub mod segments;
 pub mod team;
 
@@ -158,7 +159,13 @@ pub struct StorageStats {
 /// them off the async workers); all but [`Storage::sync`] may return before
 /// their writes are durable.
 pub trait Storage:
-    Send + Sync + 'static + audit::AuditLog + team::TeamStore + assets::AssetStore
+    Send
+    + Sync
+    + 'static
+    + audit::AuditLog
+    + team::TeamStore
+    + assets::AssetStore
+    + saved_segments::SavedSegments
 {
     /// Stores a chunk whose header the caller has validated against its
     /// body, and folds it into its session's metadata. `now_ms` is the
@@ -258,6 +265,7 @@ pub trait Storage:
 /// out. A module that adds such a tree names it here.
 pub(crate) const DEPLOYMENT_TREES: &[&str] = &[
     audit::AUDIT_TREE,
+    saved_segments::SAVED_SEGMENTS_TREE,
     team::MEMBERS_TREE,
     team::LOGINS_TREE,
     team::TOKENS_TREE,
