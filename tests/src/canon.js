@@ -18,7 +18,10 @@
 //   - a [data-reel-block] element is compared by tag and that attribute only;
 //   - CSS url()s (in `style` attributes, <style> text and stylesheet rules)
 //     and `srcset` URLs are made absolute like URL attributes; `#frag`-only
-//     references stay as written (the replay keeps them same-document);
+//     references stay as written in CSS and in SVG attributes (the replay
+//     keeps them same-document), while an HTML element's `href="#x"` is
+//     made absolute too (the replay may point it at the recorded page's
+//     URL: a link shows and lays out the same either way);
 //   - a frame's `src` and `srcdoc` are ignored: the replay rebuilds a frame's
 //     document inside it (compared as the frame's one child `document`)
 //     instead of loading its URL.
@@ -63,9 +66,9 @@
     return el.closest('[data-reel-unmask]') !== null && !neverClear(field);
   };
 
-  const abs = (u, b) => {
+  const abs = (u, b, html) => {
     const t = u.trim();
-    if (t.startsWith('#') || t === '') return t;
+    if ((t.startsWith('#') && !html) || t === '') return t;
     try {
       return new URL(t, b).href;
     } catch (_) {
@@ -85,14 +88,14 @@
       })
       .join(', ');
 
-  const normValue = (name, value, b) => {
+  const normValue = (name, value, b, html) => {
     const squashed = value
       .replace(/[\t\n\r]/g, '')
       .trim()
       .toLowerCase();
     if (squashed.startsWith('javascript:')) return 'javascript:';
     const lower = name.toLowerCase();
-    if (URL_ATTRS.has(lower)) return abs(value, b);
+    if (URL_ATTRS.has(lower)) return abs(value, b, html);
     if (lower === 'srcset' || lower === 'imagesrcset') return normSrcset(value, b);
     if (lower === 'style') return normCss(value, b);
     return value;
@@ -202,7 +205,7 @@
           if (sheet && lower === 'href') continue;
           if (frame && (lower === 'src' || lower === 'srcdoc')) continue;
           if (masked && lower === 'value') continue;
-          attrs[name] = normValue(name, node.getAttribute(name) ?? '', b);
+          attrs[name] = normValue(name, node.getAttribute(name) ?? '', b, isHtml(node));
         }
         out.attrs = attrs;
         const st = stateOf(node, tag, masked);

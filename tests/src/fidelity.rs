@@ -17,6 +17,10 @@ use serde_json::Value;
 /// `Document`.
 pub const CANON_JS: &str = include_str!("canon.js");
 
+/// What a viewer sees (boxes and computed styles), a JavaScript function
+/// expression taking a `Document`.
+pub const VISUAL_JS: &str = include_str!("visual.js");
+
 /// The player's replay iframe's document, as a JS expression.
 pub const REPLAY_DOCUMENT: &str = "document.getElementById('reel-replay').contentDocument";
 
@@ -25,6 +29,13 @@ pub fn canon_expr(doc_expr: &str) -> String {
     // The file is formatted as a statement (prettier ends it with `;`).
     let canon = CANON_JS.trim_end().trim_end_matches(';');
     format!("({canon})({doc_expr})")
+}
+
+/// A JS expression that lists what a viewer sees of the document `doc_expr`
+/// evaluates to (see `visual.js`).
+pub fn visual_expr(doc_expr: &str) -> String {
+    let visual = VISUAL_JS.trim_end().trim_end_matches(';');
+    format!("({visual})({doc_expr})")
 }
 
 /// Canonicalises the document `doc_expr` evaluates to in `page`.
@@ -286,6 +297,105 @@ pub async fn mark(page: &Page, name: &str) -> Result<Value> {
     .map_err(|e| anyhow!("marking {name}: {e:#}"))
 }
 
+/// Like [`mark`], and also captures what a viewer sees there (boxes and
+/// computed styles, `visual.js`) in the same task: `{"canon": ..,
+/// "visual": ..}`, which [`check_replay`] compares both ways.
+pub async fn mark_seen(page: &Page, name: &str) -> Result<Value> {
+    page.eval(&format!(
+        "(() => {{ Reel.event({}); return {{ canon: {}, visual: {} }}; }})()",
+        serde_json::to_string(name)?,
+        canon_expr("document"),
+        visual_expr("document")
+    ))
+    .await
+    .map_err(|e| anyhow!("marking {name}: {e:#}"))
+}
+
+/// True once the replayed document and its frame documents have every
+/// stylesheet, font and image loaded (a failed one counts as settled; a
+/// disabled stylesheet never loads).
+const REPLAY_LOADED: &str = r#"(() => {
+  const docs = [document.getElementById('reel-replay').contentDocument];
+  for (let i = 0; i < docs.length; i++) {
+    const d = docs[i];
+    if (!d) continue;
+    if (d.fonts && d.fonts.status !== 'loaded') return false;
+    for (const l of d.querySelectorAll('link[rel~=stylesheet]:not([disabled])')) if (!l.sheet && !l.reelFailed) {
+      if (!l.reelWatched) { l.reelWatched = true; l.addEventListener('error', () => { l.reelFailed = true; }); }
+      return false;
+    }
+    for (const img of d.images) if (!img.complete) return false;
+    for (const f of d.querySelectorAll('iframe, frame')) { try { docs.push(f.contentDocument); } catch (_) {} }
+  }
+  return true;
+})()"#;
+
+/// At most this many visual differences are listed per marker (the count
+/// says how many there were).
+const VISUAL_SHOWN: usize = 12;
+
+/// Box coordinates may differ by this much (CSS px): subpixel layout.
+const BOX_SLACK: f64 = 1.0;
+
+/// The visual differences between two `visual.js` results, each as `path
+/// property: page != replay` (at most [`VISUAL_SHOWN`], then a count), or
+/// an empty list when the replay looks like the page.
+pub fn visual_diff(page: &Value, replay: &Value) -> Vec<String> {
+    let props: Vec<&str> = page["props"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let empty = Vec::new();
+    let rows = |v: &Value| -> Vec<Value> { v["rows"].as_array().unwrap_or(&empty).clone() };
+    let (want, got) = (rows(page), rows(replay));
+    let key = |r: &Value| r[0].as_str().unwrap_or("?").to_string();
+    let got_by: std::collections::HashMap<String, &Value> =
+        got.iter().map(|r| (key(r), r)).collect();
+    let want_keys: std::collections::HashSet<String> = want.iter().map(key).collect();
+    let mut out = Vec::new();
+    for w in &want {
+        let path = key(w);
+        let Some(g) = got_by.get(&path) else {
+            out.push(format!("{path}: on the page, not in the replay"));
+            continue;
+        };
+        let mut boxed = Vec::new();
+        for (i, what) in ["x", "y", "width", "height"].iter().enumerate() {
+            if let (Some(a), Some(b)) = (w[i + 1].as_f64(), g[i + 1].as_f64()) {
+                if (a - b).abs() > BOX_SLACK {
+                    boxed.push(format!("{what} {a} != {b}"));
+                }
+            }
+        }
+        if !boxed.is_empty() {
+            out.push(format!("{path} box: {} (page != replay)", boxed.join(", ")));
+        }
+        let ws = w[5].as_str().unwrap_or("");
+        let gs = g[5].as_str().unwrap_or("");
+        if ws != gs {
+            for ((p, a), b) in props.iter().zip(ws.split('|')).zip(gs.split('|')) {
+                if a != b {
+                    out.push(format!("{path} {p}: {} != {}", quote(a), quote(b)));
+                }
+            }
+        }
+    }
+    for g in &got {
+        if !want_keys.contains(&key(g)) {
+            out.push(format!("{}: in the replay, not on the page", key(g)));
+        }
+    }
+    if out.len() > VISUAL_SHOWN {
+        let n = out.len();
+        out.truncate(VISUAL_SHOWN);
+        out.push(format!(
+            "... {} more visual difference(s)",
+            n - VISUAL_SHOWN
+        ));
+    }
+    out
+}
+
 /// A new page of `browser` that sends `server`'s API token with every
 /// request (the player and the sessions list need it).
 pub async fn authorised_page(browser: &crate::Browser, server: &crate::ReelServer) -> Result<Page> {
@@ -319,7 +429,8 @@ pub async fn open_player(
 
 /// Opens the player for `session_id` in a new page of `browser`, seeks to
 /// each custom marker in `expected` and diffs the replay with what was
-/// captured there. Returns the differences (empty: faithful) and the
+/// captured there: the canonical document ([`mark`]), and also what a
+/// viewer sees where the marker was taken by [`mark_seen`]. Returns the differences (empty: faithful) and the
 /// player page (for further checks).
 pub async fn check_replay(
     browser: &crate::Browser,
@@ -343,9 +454,25 @@ pub async fn check_replay(
         player
             .eval(&format!("reelPlayer.seek({t}).then(() => true)"))
             .await?;
+        let (want_canon, want_visual) = match want.get("canon") {
+            Some(c) => (c, want.get("visual")),
+            None => (want, None),
+        };
         let got = canon_replay(&player).await?;
-        if let Some(d) = diff(want, &got) {
+        if let Some(d) = diff(want_canon, &got) {
             failures.push(format!("at {name} (t = {t} ms): {d}"));
+        }
+        if let Some(want_visual) = want_visual {
+            // What the page had loaded when it was marked (the steps wait
+            // for their fonts), the replay loads after the seek.
+            player
+                .wait_for(REPLAY_LOADED, std::time::Duration::from_secs(20))
+                .await
+                .map_err(|e| anyhow!("at {name}: the replay's stylesheets, fonts and images never all loaded: {e:#}"))?;
+            let got = player.eval(&visual_expr(REPLAY_DOCUMENT)).await?;
+            for d in visual_diff(want_visual, &got) {
+                failures.push(format!("at {name} (t = {t} ms), visually: {d}"));
+            }
         }
     }
     Ok((failures, player))

@@ -35,6 +35,50 @@ pub fn npm_dir() -> PathBuf {
     }
 }
 
+/// The Rust toolchain's own HTML docs (rustdoc pages and mdBook books),
+/// from the `rust-docs` component `.ci/setup` installs; served under
+/// `/rustdoc/` as real pages no one here wrote (and under `/rustdoc-rec/`
+/// with the recorder's tag in each HTML page).
+pub fn rust_docs_dir() -> Result<PathBuf> {
+    let out = std::process::Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))
+        .args(["--print", "sysroot"])
+        .output()
+        .context("running rustc --print sysroot")?;
+    let sysroot = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let dir = Path::new(&sysroot).join("share/doc/rust/html");
+    if !dir.join("std/index.html").is_file() {
+        return Err(anyhow!(
+            "{} has no std docs: run .ci/setup (rustup component add rust-docs)",
+            dir.display()
+        ));
+    }
+    Ok(dir)
+}
+
+/// Where tests put files they build (e.g. an esbuild bundle), served under
+/// `/built/`.
+pub fn built_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/e2e-built")
+}
+
+/// The recorder's tag, as the README tells a site to add it (first in
+/// `<head>`, no `defer`), put into a real page served under
+/// `/rustdoc-rec/` (a path, not a query: rustdoc's script rewrites its
+/// page's query).
+const REAL_PAGE_TAG: &str =
+    r#"<script src="{{REEL_ORIGIN}}/reel.js" data-ingest-key="{{INGEST_KEY}}"></script>"#;
+
+fn with_tag(html: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(html);
+    let lower = text.to_ascii_lowercase();
+    let at = lower
+        .find("<meta charset")
+        .and_then(|i| lower[i..].find('>').map(|j| i + j + 1))
+        .or_else(|| lower.find("<head>").map(|i| i + "<head>".len()))
+        .unwrap_or(0);
+    format!("{}{REAL_PAGE_TAG}{}", &text[..at], &text[at..]).into_bytes()
+}
+
 /// One request the page server received.
 #[derive(Clone, Debug)]
 pub struct RequestLog {
@@ -170,6 +214,8 @@ fn content_type(path: &str) -> &'static str {
         "jpg" | "jpeg" => "image/jpeg",
         "gif" => "image/gif",
         "woff2" => "font/woff2",
+        "woff" => "font/woff",
+        "ttf" => "font/ttf",
         _ => "application/octet-stream",
     }
 }
@@ -239,7 +285,10 @@ async fn serve_one(mut stream: TcpStream, state: &State) -> Result<()> {
     });
 
     let path = target.split(['?', '#']).next().unwrap_or("/").to_string();
-    let (status, ct, body) = lookup(state, &path).await;
+    let (status, ct, mut body) = lookup(state, &path).await;
+    if status == 200 && path.starts_with("/rustdoc-rec/") && ct.starts_with("text/html") {
+        body = with_tag(&body);
+    }
     let body = if is_text(&ct) {
         let vars = lock(&state.vars).clone();
         substitute(&String::from_utf8_lossy(&body), &vars).into_bytes()
@@ -252,9 +301,28 @@ async fn serve_one(mut stream: TcpStream, state: &State) -> Result<()> {
         400 => "Bad Request",
         _ => "Not Found",
     };
+    // Fonts are fetched in CORS mode, and the replay lives at the player's
+    // origin: served as font hosts and CDNs serve them (fontsource on
+    // jsDelivr, Google Fonts), readable from any origin. A site serving
+    // its fonts without this shows fallback fonts in the replay.
+    // The player pages of the tests send the API token on every request
+    // (`fidelity::authorised_page`), which makes a font request from the
+    // replay preflighted: allowed too (a viewer's browser sends a cookie,
+    // no such header).
+    let preflight = method == "OPTIONS";
+    let cors = if ct.starts_with("font/") || preflight {
+        "Access-Control-Allow-Origin: *\r\nAccess-Control-Allow-Headers: authorization\r\n"
+    } else {
+        ""
+    };
+    let (status, reason, body) = if preflight {
+        (204, "No Content", Vec::new())
+    } else {
+        (status, reason, body)
+    };
     let head = format!(
         "HTTP/1.1 {status} {reason}\r\nContent-Type: {ct}\r\nContent-Length: {}\r\n\
-         Cache-Control: no-store\r\nConnection: close\r\n\r\n",
+         Cache-Control: no-store\r\n{cors}Connection: close\r\n\r\n",
         body.len()
     );
     stream.write_all(head.as_bytes()).await?;
@@ -276,6 +344,40 @@ async fn lookup(state: &State, path: &str) -> (u16, String, Vec<u8>) {
     let mut rel = path.trim_start_matches('/').to_string();
     if rel.is_empty() || rel.ends_with('/') {
         rel.push_str("index.html");
+    }
+    if let Some(doc) = rel
+        .strip_prefix("rustdoc/")
+        .or_else(|| rel.strip_prefix("rustdoc-rec/"))
+    {
+        let dir = match rust_docs_dir() {
+            Ok(d) => d,
+            Err(e) => {
+                return (
+                    404,
+                    "text/plain; charset=utf-8".into(),
+                    format!("{e:#}").into_bytes(),
+                )
+            }
+        };
+        let file = dir.join(doc);
+        return match tokio::fs::read(&file).await {
+            Ok(body) => (200, content_type(&rel).to_string(), body),
+            Err(_) => (
+                404,
+                "text/plain; charset=utf-8".into(),
+                format!("no such page: {path}").into_bytes(),
+            ),
+        };
+    }
+    if let Some(built) = rel.strip_prefix("built/") {
+        return match tokio::fs::read(built_dir().join(built)).await {
+            Ok(body) => (200, content_type(&rel).to_string(), body),
+            Err(_) => (
+                404,
+                "text/plain; charset=utf-8".into(),
+                format!("not built: {path}").into_bytes(),
+            ),
+        };
     }
     let file = match rel.strip_prefix("npm/") {
         Some(module) => {

@@ -12,7 +12,7 @@
 //!   revealing which one was chosen: no value of it leaves the browser.
 
 use anyhow::{bail, ensure, Context, Result};
-use reel_e2e::fidelity::{check_replay, mark, REPLAY_DOCUMENT};
+use reel_e2e::fidelity::{check_replay, mark_seen, REPLAY_DOCUMENT};
 use reel_e2e::{Browser, Page, PageServer, ReelServer};
 use serde_json::Value;
 use std::time::Duration;
@@ -82,14 +82,14 @@ async fn record_and_compare(
         .context("sessionId is not a string")?
         .to_string();
     page.eval("Reel.flush().then(() => true)").await?;
-    let mut expected = vec![("m0".to_string(), mark(&page, "m0").await?)];
+    let mut expected = vec![("m0".to_string(), mark_seen(&page, "m0").await?)];
     let mut shown = vec![rendered(&page, "document").await?];
     for (i, step) in steps.iter().enumerate() {
         page.eval(step)
             .await
             .with_context(|| format!("{name}: {step}"))?;
         let m = format!("m{}", i + 1);
-        expected.push((m.clone(), mark(&page, &m).await?));
+        expected.push((m.clone(), mark_seen(&page, &m).await?));
         shown.push(rendered(&page, "document").await?);
     }
     page.eval("Reel.flush().then(() => Reel.stop()).then(() => true)")
