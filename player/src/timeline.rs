@@ -14,7 +14,10 @@
 
 use crate::json::{Object, ToJson};
 use crate::model::Model;
-use reel_shared::{ConsoleLevel, Event, EventData, MouseKind, NetworkKind, PageErrorKind};
+use reel_shared::signals;
+use reel_shared::{
+    ConsoleLevel, Event, EventData, MouseKind, NetworkKind, PageErrorKind, Signal, SignalKind,
+};
 
 /// A keyframe is due after this many events...
 pub const KEYFRAME_EVENTS: usize = 500;
@@ -24,18 +27,20 @@ pub const KEYFRAME_MS: u64 = 30_000;
 pub const KEYFRAME_SIZE_RATIO: usize = 16;
 /// A gap without user activity longer than this is an idle stretch.
 pub const IDLE_MS: u64 = 5_000;
-/// Rage clicks: this many clicks...
-pub const RAGE_CLICKS: usize = 3;
-/// ...within this many ms...
-pub const RAGE_WINDOW_MS: u64 = 1_000;
-/// ...within this many CSS pixels of each other.
-pub const RAGE_RADIUS: i64 = 30;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum MarkerKind {
     Custom,
     Click,
+    /// The frustration signals ([`reel_shared::signals`]): recorded by the
+    /// recorder, or for recordings made before it did, found here by the
+    /// same rules (all but dead clicks, which need what only the page
+    /// knew).
     RageClick,
+    DeadClick,
+    ErrorClick,
+    ThrashedCursor,
+    UTurn,
     Navigation,
     /// A console message at level `error`, or an uncaught error or
     /// unhandled rejection.
@@ -65,6 +70,8 @@ pub enum EntryKind {
     Key,
     /// A request of the page (the Network panel).
     Network,
+    /// A frustration signal, by its kind's name (`rage_click`...).
+    Signal(SignalKind),
 }
 
 /// The lists of lines the player's panels show, numbered as
@@ -173,6 +180,22 @@ fn clip(s: &str) -> String {
     }
 }
 
+/// A signal's line in the event list: its target by label, or what it
+/// measured.
+fn signal_text(s: &Signal) -> String {
+    match (s.kind, label_of(&s.label)) {
+        (SignalKind::UTurn, l) => format!(
+            "Left {} after {:.1} s",
+            l.map_or_else(|| "a page".into(), clip),
+            f64::from(s.count) / 1000.0
+        ),
+        (SignalKind::ThrashedCursor, _) => format!("{} direction changes", s.count),
+        (SignalKind::RageClick, Some(l)) => format!("{} clicks on “{}”", s.count, clip(l)),
+        (_, Some(l)) => format!("on “{}”", clip(l)),
+        (_, None) => format!("at {}, {}", s.x, s.y),
+    }
+}
+
 /// Does this event show a person at the page (as opposed to the page
 /// changing on its own)? Idle stretches are gaps between such events.
 fn is_user_activity(data: &EventData) -> bool {
@@ -206,7 +229,11 @@ impl MarkerKind {
         match self {
             MarkerKind::Custom => "custom",
             MarkerKind::Click => "click",
-            MarkerKind::RageClick => "rage_click",
+            MarkerKind::RageClick => SignalKind::RageClick.name(),
+            MarkerKind::DeadClick => SignalKind::DeadClick.name(),
+            MarkerKind::ErrorClick => SignalKind::ErrorClick.name(),
+            MarkerKind::ThrashedCursor => SignalKind::ThrashedCursor.name(),
+            MarkerKind::UTurn => SignalKind::UTurn.name(),
             MarkerKind::Navigation => "navigation",
             MarkerKind::Error => "error",
             MarkerKind::Gap => "gap",
@@ -231,6 +258,7 @@ impl EntryKind {
             EntryKind::Gap => "gap",
             EntryKind::Key => "key",
             EntryKind::Network => "network",
+            EntryKind::Signal(k) => k.name(),
         }
     }
 }
@@ -621,8 +649,7 @@ impl Timeline {
     }
 
     fn build_markers(&mut self) {
-        let mut recent: Vec<(u64, i32, i32)> = Vec::new();
-        let mut in_burst = false;
+        let mut recorded = false;
         for e in &self.events {
             let t = e.t - self.start;
             match &e.data {
@@ -642,29 +669,11 @@ impl Timeline {
                         name: label_of(&m.label).map_or_else(|| "click".into(), clip),
                         t,
                     });
-                    recent.retain(|&(rt, _, _)| t - rt <= RAGE_WINDOW_MS);
-                    let near = recent
-                        .iter()
-                        .filter(|&&(_, x, y)| {
-                            let (dx, dy) =
-                                (i64::from(x) - i64::from(m.x), i64::from(y) - i64::from(m.y));
-                            dx * dx + dy * dy <= RAGE_RADIUS * RAGE_RADIUS
-                        })
-                        .count();
-                    if near + 1 >= RAGE_CLICKS {
-                        // One marker per burst, on the click that makes it one.
-                        if !in_burst {
-                            self.markers.push(Marker {
-                                kind: MarkerKind::RageClick,
-                                name: "rage click".into(),
-                                t,
-                            });
-                        }
-                        in_burst = true;
-                    } else {
-                        in_burst = false;
-                    }
-                    recent.push((t, m.x, m.y));
+                }
+                EventData::Signal(s) => {
+                    recorded = true;
+                    let m = self.signal_marker(s);
+                    self.markers.push(m);
                 }
                 EventData::Console(c) if c.level == ConsoleLevel::Error => {
                     self.markers.push(Marker {
@@ -685,6 +694,35 @@ impl Timeline {
                 }),
                 _ => {}
             }
+        }
+        if !recorded {
+            // A recording from before the recorder found signals: the same
+            // rules, run here.
+            for e in signals::detect(&self.events) {
+                if let EventData::Signal(s) = &e.data {
+                    let m = self.signal_marker(s);
+                    self.markers.push(m);
+                }
+            }
+        }
+        // A signal's marker is where it began, before it was found.
+        self.markers.sort_by_key(|m| m.t);
+    }
+
+    /// A signal's marker: at its beginning (the click, the burst's first
+    /// click, the thrash's start, the page left as it was shown).
+    fn signal_marker(&self, s: &Signal) -> Marker {
+        let kind = match s.kind {
+            SignalKind::RageClick => MarkerKind::RageClick,
+            SignalKind::DeadClick => MarkerKind::DeadClick,
+            SignalKind::ErrorClick => MarkerKind::ErrorClick,
+            SignalKind::ThrashedCursor => MarkerKind::ThrashedCursor,
+            SignalKind::UTurn => MarkerKind::UTurn,
+        };
+        Marker {
+            kind,
+            name: s.kind.name().replace('_', " ").replace("u turn", "u-turn"),
+            t: s.since.saturating_sub(self.start).min(self.duration),
         }
     }
 
@@ -775,6 +813,9 @@ impl Timeline {
                     false,
                 )),
                 EventData::Custom(c) => Some(entry(EntryKind::Custom, clip(&c.name), false)),
+                EventData::Signal(s) => {
+                    Some(entry(EntryKind::Signal(s.kind), signal_text(s), false))
+                }
                 EventData::Console(c) => Some(entry(
                     match c.level {
                         ConsoleLevel::Debug => EntryKind::Debug,
@@ -1004,8 +1045,8 @@ mod tests {
             click(100, 10, 10),
             click(400, 12, 10),
             custom(500, "checkout"),
-            click(800, 10, 14), // third within 1 s and 30 px: rage
-            click(900, 10, 10), // same burst: no second rage marker
+            click(800, 10, 14), // third within 1 s and 30 px of the first: rage
+            click(900, 10, 10), // same burst: no second rage marker, at its start
             click(5000, 10, 10),
             click(5100, 200, 10), // far away
             click(5200, 10, 10),
@@ -1026,10 +1067,10 @@ mod tests {
             vec![
                 (Navigation, "https://a.test/", 0),
                 (Click, "click", 100),
+                (RageClick, "rage click", 100),
                 (Click, "click", 400),
                 (Custom, "checkout", 500),
                 (Click, "click", 800),
-                (RageClick, "rage click", 800),
                 (Click, "click", 900),
                 (Click, "click", 5000),
                 (Click, "click", 5100),
@@ -1040,9 +1081,72 @@ mod tests {
                 (Navigation, "https://a.test/next", 9000),
             ]
         );
-        let json = crate::json::to_string(&tl.markers()[5]);
-        assert_eq!(json, r#"{"kind":"rage_click","name":"rage click","t":800}"#);
+        let json = crate::json::to_string(&tl.markers()[2]);
+        assert_eq!(json, r#"{"kind":"rage_click","name":"rage click","t":100}"#);
         assert!(tl.idle().len() <= 1);
+    }
+
+    fn signal(t: u64, kind: reel_shared::SignalKind, since: u64, label: &str) -> Event {
+        ev(
+            t,
+            EventData::Signal(reel_shared::Signal {
+                kind,
+                since,
+                id: 4,
+                x: 1,
+                y: 2,
+                count: 2_500,
+                label: Some(label.into()),
+                selector: None,
+            }),
+        )
+    }
+
+    #[test]
+    fn recorded_signals_are_markers_where_they_began_and_entries_by_label() {
+        use reel_shared::SignalKind as S;
+        let events = vec![
+            ev(0, meta("https://a.test/")),
+            click(100, 10, 10),
+            click(200, 10, 10),
+            click(300, 10, 10), // no rage marker of the player's own: the recording has signals
+            signal(1_100, S::DeadClick, 100, "Save"),
+            signal(1_200, S::ErrorClick, 150, "Pay"),
+            signal(4_000, S::ThrashedCursor, 2_000, ""),
+            signal(6_000, S::UTurn, 3_500, "https://a.test/b"),
+        ];
+        let tl = Timeline::new(events);
+        let got: Vec<_> = tl
+            .markers()
+            .iter()
+            .filter(|m| m.kind != MarkerKind::Click)
+            .map(|m| (m.kind.name(), m.name.as_str(), m.t))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("navigation", "https://a.test/", 0),
+                ("dead_click", "dead click", 100),
+                ("error_click", "error click", 150),
+                ("thrashed_cursor", "thrashed cursor", 2_000),
+                ("u_turn", "u-turn", 3_500),
+            ]
+        );
+        let entries: Vec<_> = tl
+            .entries()
+            .iter()
+            .filter(|e| matches!(e.kind, EntryKind::Signal(_)))
+            .map(|e| (e.kind.name(), e.text.as_str()))
+            .collect();
+        assert_eq!(
+            entries,
+            vec![
+                ("dead_click", "on “Save”"),
+                ("error_click", "on “Pay”"),
+                ("thrashed_cursor", "2500 direction changes"),
+                ("u_turn", "Left https://a.test/b after 2.5 s"),
+            ]
+        );
     }
 
     fn moved(t: u64) -> Event {

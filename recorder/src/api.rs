@@ -10,6 +10,7 @@ use crate::batch::Batcher;
 use crate::convert;
 use crate::raw::RawEvent;
 use crate::transport::Transport;
+use reel_shared::signals::Detector;
 use reel_shared::{ChunkError, Dropped, Event, EventData, FlatNode, SessionId};
 use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
@@ -20,6 +21,8 @@ pub struct Recorder {
     transport: RefCell<Transport>,
     /// Nodes of a snapshot whose `snap` has not arrived yet.
     snapshot_head: RefCell<Vec<FlatNode>>,
+    /// Frustration signals, found as the session's events pass.
+    signals: RefCell<Detector>,
     /// Large assets taken out of the events, waiting to be offered.
     assets: RefCell<Assets>,
 }
@@ -37,6 +40,7 @@ impl Recorder {
             batcher: RefCell::new(Batcher::new(session, next_seq)),
             transport: RefCell::new(Transport::default()),
             snapshot_head: RefCell::new(Vec::new()),
+            signals: RefCell::new(Detector::new()),
             assets: RefCell::new(Assets::default()),
         })
     }
@@ -55,12 +59,31 @@ impl Recorder {
         let raws = crate::raw::parse_batch(raw_json)
             .map_err(|e| JsError::new(&format!("reel: bad batch: {e}")))?;
         let mut events = Vec::with_capacity(raws.len());
+        let mut signals = self.signals.borrow_mut();
         for raw in raws {
-            if let RawEvent::SnapshotPart { nodes } = raw {
-                let mut head = self.snapshot_head.borrow_mut();
-                head.extend(nodes.into_iter().filter_map(convert::node));
-                continue;
+            match &raw {
+                RawEvent::SnapshotPart { .. } => {
+                    if let RawEvent::SnapshotPart { nodes } = raw {
+                        let mut head = self.snapshot_head.borrow_mut();
+                        head.extend(nodes.into_iter().filter_map(convert::node));
+                    }
+                    continue;
+                }
+                RawEvent::Changed { t } => {
+                    signals.changed(*t as u64, &mut events);
+                    continue;
+                }
+                RawEvent::Meta {
+                    before, before_t, ..
+                } => {
+                    let last = before.len().saturating_sub(1);
+                    signals.previous_pages(before.iter().enumerate().map(|(i, u)| {
+                        (u.as_str(), if i == last { *before_t as u64 } else { 0 })
+                    }));
+                }
+                _ => {}
             }
+            let dead_ok = matches!(raw, RawEvent::Mouse { inert: false, .. });
             let Some(mut event) = convert::event(raw) else {
                 continue;
             };
@@ -71,8 +94,17 @@ impl Recorder {
                     s.nodes = head;
                 }
             }
-            events.push(event);
+            // A page's Meta stays first; a u-turn it completes follows it.
+            let at = events.len();
+            let meta = matches!(event.data, EventData::Meta(_));
+            signals.observe(&event, dead_ok, &mut events);
+            if meta {
+                events.insert(at, event);
+            } else {
+                events.push(event);
+            }
         }
+        drop(signals);
         self.assets.borrow_mut().extract(&mut events);
         self.batcher
             .borrow_mut()
@@ -89,7 +121,19 @@ impl Recorder {
 
     /// Puts a `Dropped` marker into the open chunk if one is due, and
     /// seals the open chunk if it is due; the capture layer then sends.
+    /// Also decides the signals that waited for time to pass (a dead
+    /// click is one a second after the click): the capture layer ticks
+    /// about a second after each click, with `now` no later than any
+    /// event it has not handed over yet.
     pub fn tick(&self, now: f64) -> Result<(), JsError> {
+        let mut found = Vec::new();
+        self.signals.borrow_mut().tick(now as u64, &mut found);
+        if !found.is_empty() {
+            self.batcher
+                .borrow_mut()
+                .push(found, now as u64)
+                .map_err(encode_error)?;
+        }
         let due = self.transport.borrow().marker_due();
         if let Some((chunks, bytes)) = due {
             let ev = Event {

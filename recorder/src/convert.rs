@@ -56,6 +56,11 @@ fn px(v: f64) -> i32 {
     }
 }
 
+/// A share in thousandths (0..=1000), from the capture layer's number.
+fn thousandths(v: f64) -> Option<u16> {
+    v.is_finite().then(|| v.round().clamp(0.0, 1000.0) as u16)
+}
+
 /// Converts one raw event; `None` for what carries nothing to record.
 pub fn event(raw: RawEvent) -> Option<Event> {
     let (t, data) = match raw {
@@ -66,19 +71,25 @@ pub fn event(raw: RawEvent) -> Option<Event> {
             w,
             h,
             ua,
-        } => (
-            t,
-            EventData::Meta(Meta {
-                href,
-                title,
-                width: w,
-                height: h,
-                user_agent: ua,
-                referrer: None,
-                visitor_id: None,
-                new_visitor: None,
-            }),
-        ),
+            referrer,
+            visitor,
+            ..
+        } => {
+            let visitor = visitor.filter(|(v, _)| !v.is_empty() && v.len() <= limits::MAX_VISITOR_ID);
+            (
+                t,
+                EventData::Meta(Meta {
+                    href,
+                    title,
+                    width: w,
+                    height: h,
+                    user_agent: ua,
+                    referrer: Some(clip(referrer, limits::MAX_URL)).filter(|r| !r.is_empty()),
+                    new_visitor: visitor.as_ref().map(|v| v.1),
+                    visitor_id: visitor.map(|v| v.0),
+                }),
+            )
+        }
         // Held by the caller until its `snap` arrives: see `api.rs`.
         RawEvent::SnapshotPart { .. } => return None,
         RawEvent::Snapshot { t, nodes, sx, sy } => (
@@ -159,6 +170,9 @@ pub fn event(raw: RawEvent) -> Option<Event> {
             x,
             y,
             label,
+            bx,
+            by,
+            ..
         } => {
             let kind = match kind.as_str() {
                 "mousedown" => MouseKind::Down,
@@ -177,20 +191,22 @@ pub fn event(raw: RawEvent) -> Option<Event> {
                     y: px(y),
                     label: mask::label(label.text, label.masked),
                     selector: mask::selector(label.selector),
-                    box_x: None,
-                    box_y: None,
+                    box_x: bx.and_then(thousandths),
+                    box_y: by.and_then(thousandths),
                 }),
             )
         }
-        RawEvent::Scroll { t, id, x, y } => (
+        RawEvent::Scroll { t, id, x, y, depth } => (
             t,
             EventData::Scroll(Scroll {
                 id,
                 x: px(x),
                 y: px(y),
-                depth: None,
+                depth: depth.and_then(thousandths),
             }),
         ),
+        // For the signal detector alone (`api.rs`).
+        RawEvent::Changed { .. } => return None,
         RawEvent::Viewport { t, w, h } => (
             t,
             EventData::Viewport(Viewport {
@@ -542,6 +558,41 @@ mod tests {
             (k.key.as_str(), k.label.as_deref()),
             ("Enter", Some("New task"))
         );
+    }
+
+    #[test]
+    fn insights_facts_are_kept_bounded() {
+        let ev = parse(
+            r#"[{"k":"meta","t":1,"href":"https://a/","title":"","w":8,"h":6,"ua":"x",
+                 "ref":"https://search.test/?q=1","vid":"00ff","nv":1,"pu":["https://z/"],"pt":0},
+                {"k":"meta","t":2,"href":"https://a/","title":"","w":8,"h":6,"ua":"x","ref":""},
+                {"k":"mouse","t":3,"kind":"click","id":1,"x":5,"y":6,"bx":499.6,"by":1200},
+                {"k":"mouse","t":4,"kind":"click","id":1,"x":5,"y":6,"bx":-3,"nd":1},
+                {"k":"scroll","t":5,"id":1,"x":0,"y":40,"d":733.4},
+                {"k":"chg","t":6}]"#,
+        );
+        assert_eq!(ev.len(), 5, "a change is for the detector alone: {ev:?}");
+        let EventData::Meta(m) = &ev[0].data else {
+            panic!("{ev:?}")
+        };
+        assert_eq!(m.referrer.as_deref(), Some("https://search.test/?q=1"));
+        assert_eq!((m.visitor_id.as_deref(), m.new_visitor), (Some("00ff"), Some(true)));
+        let EventData::Meta(m) = &ev[1].data else {
+            panic!("{ev:?}")
+        };
+        assert_eq!((&m.referrer, &m.visitor_id, m.new_visitor), (&None, &None, None));
+        let boxes: Vec<_> = ev[2..4]
+            .iter()
+            .map(|e| match &e.data {
+                EventData::Mouse(m) => (m.box_x, m.box_y),
+                d => panic!("{d:?}"),
+            })
+            .collect();
+        assert_eq!(boxes, [(Some(500), Some(1000)), (Some(0), None)]);
+        let EventData::Scroll(sc) = &ev[4].data else {
+            panic!("{ev:?}")
+        };
+        assert_eq!(sc.depth, Some(733));
     }
 
     #[test]

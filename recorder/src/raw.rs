@@ -33,6 +33,16 @@ pub enum RawEvent {
         w: u32,
         h: u32,
         ua: String,
+        /// `document.referrer` (empty: none).
+        referrer: String,
+        /// The visitor id, where the page lets Reel keep one, and whether
+        /// it is new in this session.
+        visitor: Option<(String, bool)>,
+        /// The session's pages before this one (URLs, oldest first, at
+        /// most two) and when the last of them was shown: what a u-turn
+        /// needs (`reel_shared::signals`).
+        before: Vec<String>,
+        before_t: f64,
     },
     Snapshot {
         t: f64,
@@ -64,12 +74,25 @@ pub enum RawEvent {
         x: f64,
         y: f64,
         label: RawLabel,
+        /// Where in its target's border box (thousandths).
+        bx: Option<f64>,
+        by: Option<f64>,
+        /// A click into a field or on plain text: never a dead click.
+        inert: bool,
     },
     Scroll {
         t: f64,
         id: u32,
         x: f64,
         y: f64,
+        /// The top document's scroll depth (thousandths).
+        depth: Option<f64>,
+    },
+    /// The page changed in a way no event records (a dialog opened), or
+    /// before its event (a scroll, recorded a little later): only the
+    /// signal detector hears of it.
+    Changed {
+        t: f64,
     },
     Viewport {
         t: f64,
@@ -364,6 +387,10 @@ impl RawEvent {
                 w: b.u32("w")?,
                 h: b.u32("h")?,
                 ua: b.string("ua")?,
+                referrer: b.string("ref")?,
+                visitor: b.opt_string("vid")?.map(|v| (v, b.f64("nv").unwrap_or(0.0) != 0.0)),
+                before: std::mem::take(&mut b.strs),
+                before_t: b.f64("pt")?,
             },
             "snap" => RawEvent::Snapshot {
                 t,
@@ -387,7 +414,11 @@ impl RawEvent {
                 x: b.f64("x")?,
                 y: b.f64("y")?,
                 label: b.label()?,
+                bx: b.opt_f64("bx")?,
+                by: b.opt_f64("by")?,
+                inert: b.f64("nd")? != 0.0,
             },
+            "chg" => RawEvent::Changed { t },
             "key" => RawEvent::Key {
                 t,
                 id: b.u32("id")?,
@@ -399,6 +430,7 @@ impl RawEvent {
                 id: b.u32("id")?,
                 x: b.f64("x")?,
                 y: b.f64("y")?,
+                depth: b.opt_f64("d")?,
             },
             "vp" => RawEvent::Viewport {
                 t,
@@ -533,7 +565,7 @@ struct Bag {
     text: Vec<RawText>,
     /// `pos` (x, y, dt) and `pts` (x, y).
     pos: Vec<(f64, f64, f64)>,
-    /// `qa` (strings).
+    /// `qa`, `pu` (strings).
     strs: Vec<String>,
     /// `rqh`, `rsh` (name, value pairs).
     pairs: Vec<(String, Vec<(String, String)>)>,
@@ -550,7 +582,7 @@ impl Bag {
                     "text" => self.text = list(p, RawText::parse)?,
                     "pos" | "pts" => self.pos = triples(p)?,
                     "rem" | "path" | "sheets" => self.ints.push((k.to_owned(), p.u32s()?)),
-                    "qa" => self.strs = list(p, |p| p.string())?,
+                    "qa" | "pu" => self.strs = list(p, |p| p.string())?,
                     "rqh" | "rsh" => self.pairs.push((k.to_owned(), pairs_str(p)?)),
                     _ => p.skip()?,
                 }

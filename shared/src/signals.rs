@@ -22,7 +22,9 @@
 //!   and on plain text do not count: the capture layer, which sees the
 //!   target, says so with each click ([`Detector::observe`]'s `dead_ok`);
 //! - **error click**: a click followed within [`ERROR_MS`] by an uncaught
-//!   error or unhandled rejection; one per click, `t` the error's;
+//!   error or unhandled rejection: the last click before the error (the
+//!   one it follows; earlier clicks are followed by that click first); one
+//!   per click, `t` the error's;
 //! - **thrashed cursor**: erratic movement of the mouse: at least
 //!   [`THRASH_REVERSALS`] direction reversals within [`THRASH_WINDOW_MS`].
 //!   A reversal is counted per axis (x and y alike): the pointer travels
@@ -215,13 +217,13 @@ impl Detector {
                 }
             }
             EventData::PageError(_) => {
+                // The click the error follows: the last one, if recent.
                 let from = t.saturating_sub(ERROR_MS);
-                let mut found = Vec::new();
-                for c in self.clicks.iter_mut().filter(|c| c.t >= from && !c.errored) {
+                if let Some(c) = self.clicks.last_mut().filter(|c| c.t >= from && !c.errored) {
                     c.errored = true;
-                    found.push(signal(SignalKind::ErrorClick, t, c.t, c, 1));
+                    let s = signal(SignalKind::ErrorClick, t, c.t, c, 1);
+                    self.emit([s], out);
                 }
-                self.emit(found, out);
             }
             EventData::Meta(m) => {
                 self.change(t);

@@ -10,6 +10,7 @@ import { onFrameLoad, recorded } from './frames.js';
 import { idOf } from './ids.js';
 import { actionable, describe, keyName } from './labels.js';
 import { MEDIA, onMedia } from './media.js';
+import { clickFacts, depth, pageChanged } from './insights.js';
 import { ctxOf, fieldDesc, insideBlocked, isBlocked, M_MASK } from './privacy.js';
 import { enqueue } from './queue.js';
 import { pageHidden, rotate } from './recording.js';
@@ -93,7 +94,11 @@ function onMouse(r, e) {
   var tg = targetOf(e);
   var ev = { k: 'mouse', t: now(r), kind: e.type, id: idOf(r, tg), x: e.clientX, y: e.clientY };
   // Labels for what a person calls a click, not for every press.
-  if (e.type !== 'mousedown' && e.type !== 'mouseup') describe(actionable(tg), labelEnv(r), ev);
+  if (e.type !== 'mousedown' && e.type !== 'mouseup') {
+    var el = actionable(tg);
+    describe(el, labelEnv(r), ev);
+    clickFacts(r, e, tg, el, ev);
+  }
   enqueue(r, ev);
 }
 
@@ -127,7 +132,9 @@ export function flushScrolls(r) {
     if (!id) return;
     if (target.nodeType === 9) {
       var w = target.defaultView;
-      if (w) enqueue(r, { k: 'scroll', t: t, id: id, x: w.scrollX, y: w.scrollY });
+      var ev = { k: 'scroll', t: t, id: id, x: w ? w.scrollX : 0, y: w ? w.scrollY : 0 };
+      if (target === document) ev.d = depth();
+      if (w) enqueue(r, ev);
     } else {
       enqueue(r, { k: 'scroll', t: t, id: id, x: target.scrollLeft, y: target.scrollTop });
     }
@@ -140,6 +147,7 @@ function onScroll(r, e) {
   var d = tg.nodeType === 9 ? tg : tg.ownerDocument;
   var target = tg === d || tg === d.documentElement || tg === d.scrollingElement ? d : tg;
   r.scrolled.add(target);
+  if (!r.scrollTimer) pageChanged(r);
   if (!r.scrollTimer)
     r.scrollTimer = setT(function () {
       try {

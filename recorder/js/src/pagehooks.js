@@ -131,6 +131,18 @@ export function patchWindow(win) {
     wrapMethod(win.Element && win.Element.prototype, 'attachShadow', function (host, a, root) {
       hook('shadow', [host, root]);
     });
+    // A dialog is the page answering (a click that opens one is not a
+    // dead click); told before it blocks.
+    each(['alert', 'confirm', 'prompt'], function (name) {
+      wrapMethod(
+        win,
+        name,
+        function () {},
+        function () {
+          hook('dialog', []);
+        },
+      );
+    });
     var fields = [
       ['HTMLInputElement', ['value', 'checked']],
       ['HTMLTextAreaElement', ['value']],

@@ -32,6 +32,7 @@ import {
 } from './builtins.js';
 import { CONSOLE_BUDGET, onConsole, takeEarly } from './errors.js';
 import { onShadow } from './frames.js';
+import { firstFold, forgetVisitor, horizon, pageChanged } from './insights.js';
 import { fieldChanged, flushMoves, flushScrolls, listenDoc, listenWindow } from './listeners.js';
 import { captureCanvases } from './media.js';
 import { drainMutations, OBSERVE, onMutations } from './mutations.js';
@@ -55,6 +56,7 @@ var HOOKS = {
   shadow: onShadow,
   field: fieldChanged,
   pre: drainMutations,
+  dialog: pageChanged,
 };
 
 export function Recording(opts) {
@@ -224,6 +226,7 @@ function begin(r) {
   // empty frame before the recording began.
   r.early = takeEarly();
   snapshot(r);
+  firstFold(r);
   listenDoc(r, document);
   listenWindow(r);
   r.lastActivity = now(r);
@@ -240,7 +243,7 @@ function begin(r) {
       checkAdopted(r);
       drain(r);
       if (r.wasm) {
-        r.wasm.tick(t);
+        r.wasm.tick(horizon(r, t));
         persist(r);
       }
     } catch (e) {
@@ -284,6 +287,7 @@ export function rotate(r, why) {
   r.lastT = 0;
   if (r.wasm) r.wasm = new Link(r.wasmModule, r.opts, r.session);
   snapshot(r);
+  firstFold(r);
   persist(r);
   r.lastActivity = now(r);
   claim(r);
@@ -370,6 +374,7 @@ async function stop(r, discard) {
   r.listeners = [];
   clearI(r.tickTimer);
   clearI(r.canvasTimer);
+  clearT(r.signalTimer);
   clearT(r.queueTimer);
   if (r.channel) {
     try {
@@ -382,6 +387,7 @@ async function stop(r, discard) {
   r.queue = [];
   if (discard) {
     save('sessionStorage', SESSION_KEY, null);
+    forgetVisitor();
     if (r.wasm) r.wasm.stop();
     r.wasm = null;
   }

@@ -15,6 +15,7 @@
 import { P, clearT, moTake, perfNow, push, pushAll, reTest, setT, slice } from './builtins.js';
 import { frameDoc, watchRoot } from './frames.js';
 import { assignId } from './ids.js';
+import { pageFacts } from './insights.js';
 import { inMultiple } from './listeners.js';
 import { mediaEvent } from './media.js';
 import { M_BLOCK, M_MASK, M_SENSITIVE, M_UNMASK, isBlocked, matches, rootCtx, textCtx } from './privacy.js';
@@ -180,7 +181,7 @@ export async function snapshotTaken(r) {
 export function snapshot(r) {
   var t = now(r);
   r.pending = null; // the snapshot has them
-  enqueue(r, {
+  var meta = {
     k: 'meta',
     t: t,
     href: location.href,
@@ -188,7 +189,9 @@ export function snapshot(r) {
     w: innerWidth,
     h: innerHeight,
     ua: navigator.userAgent,
-  });
+  };
+  pageFacts(r, meta);
+  enqueue(r, meta);
   endWalk(r, r.walking); // a new snapshot supersedes one under way
   var w = (r.walking = { stack: [document, 0, rootCtx(r)], nodes: [], held: [], dirty: false, timer: 0 });
   w.done = new P(function (resolve) {

@@ -285,6 +285,13 @@ fn error_clicks_are_clicks_an_uncaught_error_follows_within_a_second() {
     assert_eq!(kinds(&s), [(ErrorClick, 100, 1)]);
     assert!(run(&[click(100, 1, 2), error(1_101)], false, 9_000).is_empty());
     assert!(run(&[error(50), click(100, 1, 2)], false, 9_000).is_empty());
+    // Only the click the error follows, the last one.
+    let s = run(
+        &[click(100, 1, 2), click(300, 90, 2), error(400)],
+        false,
+        9_000,
+    );
+    assert_eq!(kinds(&s), [(ErrorClick, 300, 1)]);
     // A console error is not an uncaught error.
     let console = ev(
         200,
