@@ -55,6 +55,12 @@ pub struct SessionMeta {
     /// the field existed.
     #[serde(default)]
     pub max_seq: u32,
+    /// The project whose ingest key recorded the session (`default` for the
+    /// `--ingest-key` keys; `None` before projects existed). Not derived
+    /// from the headers: the storage keeps it beside the metadata (see
+    /// `store::projects`).
+    #[serde(default)]
+    pub project: Option<String>,
 }
 
 impl SessionMeta {
@@ -121,6 +127,7 @@ pub fn merge(
         bytes: 0,
         received_at: 0,
         max_seq: 0,
+        project: None,
     });
     m.started_at = m.started_at.min(h.t_start);
     m.ended_at = m.ended_at.max(h.t_end);
@@ -166,6 +173,8 @@ pub struct SessionItem {
     pub error_count: u64,
     pub chunks: u64,
     pub bytes: u64,
+    /// The project's id (contract §8).
+    pub project: Option<String>,
 }
 
 impl From<&SessionMeta> for SessionItem {
@@ -183,6 +192,7 @@ impl From<&SessionMeta> for SessionItem {
             error_count: m.error_count,
             chunks: m.chunks,
             bytes: m.bytes,
+            project: m.project.clone(),
         }
     }
 }
@@ -500,6 +510,7 @@ mod tests {
             bytes: 1,
             received_at: 0,
             max_seq: 0,
+            project: None,
         };
         let all = ListQuery {
             limit: 10,

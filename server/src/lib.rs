@@ -13,6 +13,7 @@ pub mod config;
 pub mod index;
 pub mod metrics;
 pub mod password;
+pub mod projects;
 pub mod ratelimit;
 pub mod repro;
 pub mod retention;

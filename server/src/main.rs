@@ -328,10 +328,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     )
     .context("reading the access settings")?;
     let state = Arc::new(state);
+    // Always on: projects may set their own retention at any time.
+    let keep = args
+        .retention_days
+        .map(|days| Duration::from_secs_f64(days * 86_400.0));
+    let every = Duration::from_secs(args.sweep_interval_secs.max(1));
+    tokio::spawn(retention::run(state.clone(), keep, every));
     if let Some(days) = args.retention_days {
-        let keep = Duration::from_secs_f64(days * 86_400.0);
-        let every = Duration::from_secs(args.sweep_interval_secs.max(1));
-        tokio::spawn(retention::run(state.clone(), keep, every));
         tracing::info!(days, "retention on");
     }
     let listener = tokio::net::TcpListener::bind(&args.listen)

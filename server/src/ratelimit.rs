@@ -211,6 +211,26 @@ impl RateLimiter {
         // the buckets are still usable numbers.
         let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let b = &mut *guard;
+        // A key made since start (a project's, `crate::projects`) gets
+        // its buckets, full, on first use.
+        if key >= b.key_sessions.len() {
+            let sessions = f64::from(self.allow.new_sessions_per_key_per_minute);
+            let bytes = self.allow.bytes_per_key_per_hour as f64;
+            b.key_sessions.resize(
+                key + 1,
+                Bucket {
+                    tokens: sessions,
+                    at: now,
+                },
+            );
+            b.key_bytes.resize(
+                key + 1,
+                Bucket {
+                    tokens: bytes,
+                    at: now,
+                },
+            );
+        }
         let byte_rate = self.key_bytes();
         if let Some(rate) = byte_rate {
             if bytes as f64 > rate.cap {
@@ -456,5 +476,26 @@ mod tests {
         let mapped: IpAddr = "::ffff:198.51.100.7".parse().unwrap();
         assert!(r.admit_at(0, Some(client(v4)), true, 1, t0).is_ok());
         assert!(r.admit_at(0, Some(client(mapped)), true, 1, t0).is_err());
+    }
+
+    #[test]
+    fn keys_made_after_start_get_their_own_buckets() {
+        let r = RateLimiter::new(
+            1,
+            Allowances {
+                new_sessions_per_key_per_minute: 1,
+                new_sessions_per_address_per_minute: 0,
+                bytes_per_key_per_hour: 0,
+            },
+        );
+        assert!(r.admit(3, None, true, 1).is_ok());
+        assert!(matches!(
+            r.admit(3, None, true, 1),
+            Err(Refused::KeySessions(_))
+        ));
+        assert!(
+            r.admit(2, None, true, 1).is_ok(),
+            "its neighbour is not charged"
+        );
     }
 }

@@ -14,19 +14,55 @@
 
 use crate::api::SharedState;
 use crate::store::{now_ms, Store, StoreError};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Deletes the sessions inactive for longer than `retention` as of `now`
 /// (ms); returns how many it deleted. Blocks.
 pub fn sweep(store: &Store, retention: Duration, now: u64) -> Result<u64, StoreError> {
-    let keep_ms = u64::try_from(retention.as_millis()).unwrap_or(u64::MAX);
-    let cutoff = now.saturating_sub(keep_ms);
+    sweep_projects(store, Some(retention), &BTreeMap::new(), now)
+}
+
+fn days_ms(days: f64) -> u64 {
+    Duration::try_from_secs_f64(days * 86_400.0)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(u64::MAX)
+}
+
+/// [`sweep`] with each project's own retention (days, by project id)
+/// where it sets one, and `retention` (the `--retention-days`; `None`:
+/// keep) for the sessions of the others.
+pub fn sweep_projects(
+    store: &Store,
+    retention: Option<Duration>,
+    projects: &BTreeMap<String, f64>,
+    now: u64,
+) -> Result<u64, StoreError> {
+    let default_ms = retention.map(|r| u64::try_from(r.as_millis()).unwrap_or(u64::MAX));
+    let keep_ms = |project: Option<&str>| {
+        project
+            .and_then(|p| projects.get(p))
+            .map(|d| days_ms(*d))
+            .or(default_ms)
+    };
+    // Every session older than the shortest retention is a candidate.
+    let Some(shortest) = projects
+        .values()
+        .map(|d| days_ms(*d))
+        .chain(default_ms)
+        .min()
+    else {
+        return Ok(0);
+    };
     let mut deleted = 0;
-    for id in store.inactive_before(cutoff)? {
+    for id in store.inactive_before(now.saturating_sub(shortest))? {
         // Look again right before deleting: a chunk may have arrived since
         // the scan, and then the session is active after all.
         match store.session(&id)? {
-            Some(m) if m.last_activity() < cutoff => {}
+            Some(m) => match keep_ms(m.project.as_deref()) {
+                Some(k) if m.last_activity() < now.saturating_sub(k) => {}
+                _ => continue,
+            },
             _ => continue,
         }
         match store.delete_session(&id) {
@@ -39,15 +75,24 @@ pub fn sweep(store: &Store, retention: Duration, now: u64) -> Result<u64, StoreE
     }
     if deleted > 0 {
         store.flush_blocking()?;
+        // The deleted sessions' user ids, off the disk too.
+        store.purge_forgotten()?;
     }
     Ok(deleted)
 }
 
-/// The sweeper: runs [`sweep`] at once and then every `every`, forever.
-pub async fn run(state: SharedState, retention: Duration, every: Duration) {
+/// The sweeper: runs [`sweep_projects`] at once and then every `every`,
+/// forever, with `retention` (the `--retention-days`, if any) and the
+/// projects' retentions as they are at each sweep.
+pub async fn run(state: SharedState, retention: Option<Duration>, every: Duration) {
     loop {
         let s = state.store.clone();
-        match tokio::task::spawn_blocking(move || sweep(&s, retention, now_ms())).await {
+        let projects = state.projects.retentions();
+        match tokio::task::spawn_blocking(move || {
+            sweep_projects(&s, retention, &projects, now_ms())
+        })
+        .await
+        {
             Ok(Ok(n)) => {
                 state.metrics.retention_deleted(n);
                 if n > 0 {

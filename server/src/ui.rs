@@ -38,6 +38,8 @@ pub const ADMIN_PAGES: &[(&str, &str, &str)] = &[
     ("/admin/members", "player/admin-members.html", "Members"),
     ("/admin/tokens", "player/admin-tokens.html", "API tokens"),
     ("/admin/audit", "player/admin-audit.html", "Audit log"),
+    ("/admin/projects", "player/admin-projects.html", "Projects"),
+    ("/admin/people", "player/admin-people.html", "People"),
 ];
 
 fn admin_routes() -> Router<SharedState> {

@@ -9,6 +9,7 @@ import { P, rApply, then } from './builtins.js';
 import { takeEarly } from './errors.js';
 import { normalize } from './options.js';
 import { Recording } from './recording.js';
+import { fetchConfig, merge, sampled } from './remote.js';
 import { warn } from './report.js';
 import { OPTOUT_KEY } from './session.js';
 import { load, save } from './storage.js';
@@ -68,10 +69,28 @@ function guardAsync(fn, fallback) {
   };
 }
 
+var starting = null;
+
 export var start = guardAsync(function (options) {
   var opts = normalize(options, origin);
   if (!opts.ingestKey) throw new Error('Reel.start needs an ingestKey');
   if (current) return current.started;
+  // The project's settings first (remote.js), once for concurrent calls;
+  // a `stop()` meanwhile cancels.
+  if (!starting) {
+    var p = (starting = then(fetchConfig(opts.endpoint, opts.ingestKey), function (cfg) {
+      if (starting !== p) return null;
+      starting = null;
+      if (current) return current.started;
+      if (!cfg) return go(opts);
+      if (!sampled(cfg)) return (takeEarly(), null);
+      return go(normalize(merge(options, cfg), origin));
+    }));
+  }
+  return starting;
+}, null);
+
+function go(opts) {
   if (opts.respectDoNotTrack && doNotTrack()) {
     takeEarly(); // nothing of this page is recorded
     return null;
@@ -85,9 +104,10 @@ export var start = guardAsync(function (options) {
     });
   }
   return begin(opts);
-}, null);
+}
 
 export var stop = guardAsync(function () {
+  starting = null;
   var c = current;
   current = null;
   return c && c.stop(false);

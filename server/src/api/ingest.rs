@@ -138,11 +138,13 @@ async fn ingest(
 ) -> Result<Stored, ApiError> {
     // The key is checked before the body is read: strangers do not get to
     // make the server buffer a body.
-    let Some(key) = ingest_key(&req).and_then(|k| state.auth.ingest_key_index(&k)) else {
+    let Some(owner) = ingest_key(&req).and_then(|k| state.projects.resolve(&state.auth, &k)) else {
         return Err(ApiError::unauthorized(format!(
             "missing or wrong ingest key (send the `{INGEST_KEY_HEADER}` header)"
         )));
     };
+    crate::projects::check_origin(&owner, req.headers())?;
+    let key = owner.index;
     let Path((id, seq)) = path.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let id: SessionId = id.parse().map_err(|_| {
         ApiError::bad_request("the session id must be 32 lowercase hexadecimal digits")
@@ -181,6 +183,18 @@ async fn ingest(
     drop(permit);
 
     let meta = state.store.session(&id)?;
+    // A session stays with the project that started it: another project's
+    // key cannot add to it.
+    let project = match &meta {
+        Some(m) => m.project.clone(),
+        None => state.store.session_project(&id)?,
+    };
+    if project.as_deref().is_some_and(|p| p != owner.project) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "this session was recorded with another project's ingest key",
+        ));
+    }
     // Only a session's first chunk takes a new-session token. Two first
     // chunks racing may both take one: the limit errs on the strict side.
     let admitted = check_session(&h, len, meta.as_ref(), &state.limits)
@@ -203,6 +217,9 @@ async fn ingest(
 
     // Returns once the chunk (or, for a duplicate, its first copy) is on
     // disk: the writer answers only after the sync that covers it.
+    if project.is_none() && meta.is_none() {
+        state.store.set_session_project(&id, &owner.project)?;
+    }
     let outcome = state.store.put_durable(h, body, now_ms()).await?;
     tracing::debug!(session = %id, seq, ?outcome, "chunk");
     Ok(match outcome {

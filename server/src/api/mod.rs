@@ -6,6 +6,8 @@ pub mod audit;
 pub mod comments;
 pub mod ingest;
 pub mod members;
+pub mod people;
+pub mod projects;
 pub mod repro;
 pub mod segments;
 pub mod sessions;
@@ -40,6 +42,9 @@ pub struct AppState {
     /// bytes, so this bounds ingest's memory whatever clients send; and the
     /// work is CPU-bound, so more at once would not finish sooner.
     pub inflate_permits: tokio::sync::Semaphore,
+    /// Projects: which project each ingest key belongs to, and its
+    /// settings (`crate::projects`).
+    pub projects: crate::projects::Projects,
     /// Sign-ins, trusted proxies, the audit's memory (`crate::access`).
     pub access: crate::access::AccessState,
 }
@@ -54,9 +59,15 @@ impl AppState {
         allowances: impl Into<Allowances>,
     ) -> Self {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let projects = crate::projects::Projects::load(&store, auth.ingest_key_count())
+            .unwrap_or_else(|e| {
+                tracing::error!("cannot read the projects: {e}; their keys are refused");
+                crate::projects::Projects::empty(auth.ingest_key_count())
+            });
         AppState {
             store,
-            rate: RateLimiter::new(auth.ingest_key_count(), allowances),
+            rate: RateLimiter::new(projects.key_count(), allowances),
+            projects,
             auth,
             limits,
             metrics: Metrics::default(),
@@ -81,10 +92,13 @@ pub fn app(state: SharedState) -> Router {
         .merge(account::routes())
         .merge(members::routes())
         .merge(tokens::routes())
+        .merge(projects::routes())
+        .merge(people::routes())
         .route("/metrics", get(metrics))
         .route_layer(from_fn_with_state(state.clone(), auth::require_reader));
     Router::new()
         .merge(ingest::routes(state.limits.max_body))
+        .merge(projects::config_routes())
         .merge(shared_assets::ingest_routes(state.limits.max_body))
         .merge(account::public_routes())
         .merge(read_api)

@@ -61,16 +61,20 @@ pub fn read_routes() -> Router<SharedState> {
     Router::new().route("/api/v1/sessions/{id}/assets/{hash}", get(read))
 }
 
+/// The key's place (a flag key's or a project's, `crate::projects`), once
+/// its project's origin check passed.
 fn key_index(state: &SharedState, headers: &HeaderMap) -> Result<usize, ApiError> {
-    headers
+    let owner = headers
         .get(INGEST_KEY_HEADER)
         .and_then(|v| v.to_str().ok())
-        .and_then(|k| state.auth.ingest_key_index(k))
+        .and_then(|k| state.projects.resolve(&state.auth, k))
         .ok_or_else(|| {
             ApiError::unauthorized(format!(
                 "missing or wrong ingest key (send the `{INGEST_KEY_HEADER}` header)"
             ))
-        })
+        })?;
+    crate::projects::check_origin(&owner, headers)?;
+    Ok(owner.index)
 }
 
 fn parse_hash(hex: &str) -> Option<AssetHash> {

@@ -213,6 +213,8 @@ struct Shared {
     /// ...and whether that failure was a full disk.
     failed_full: AtomicBool,
     keep: Keep,
+    /// Sessions' user ids, kept out of sled ([`super::people`]).
+    identities: super::people::Identities,
     headroom: Headroom,
     /// Bad stretches of the log skipped at open, and their bytes.
     damaged_regions: u64,
@@ -243,8 +245,16 @@ fn decode_meta(bytes: &[u8]) -> Result<SessionMeta, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
+/// Without `user_id` and `project`: those live in [`super::people`] (which
+/// explains why) and in [`super::projects`]' tree, and are filled back in
+/// by [`Shared::fill`].
 fn encode_meta(m: &SessionMeta) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(m).map_err(|e| StoreError::Corrupt(e.to_string()))
+    let m = SessionMeta {
+        user_id: None,
+        project: None,
+        ..m.clone()
+    };
+    serde_json::to_vec(&m).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 fn decode_loc(v: &[u8]) -> Result<Loc, StoreError> {
@@ -312,6 +322,11 @@ impl LogStorage {
     /// their own trees in it (`store::audit`, `store::team`, ...).
     pub(crate) fn db(&self) -> &sled::Db {
         &self.s.db
+    }
+
+    /// Sessions' user ids (`store::people`).
+    pub(crate) fn identities(&self) -> &super::people::Identities {
+        &self.s.identities
     }
 
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
@@ -457,6 +472,7 @@ impl Shared {
             failed: AtomicBool::new(false),
             failed_full: AtomicBool::new(false),
             keep,
+            identities: super::people::Identities::open(dir)?,
             headroom: Headroom::new(dir, options.min_free_bytes),
             damaged_regions: recovered.damaged.len() as u64,
             damaged_bytes: recovered.damaged.iter().map(|d| d.bytes).sum(),
@@ -477,6 +493,9 @@ impl Shared {
             );
         }
         s.count_live_and_reclaim()?;
+        // Identities of sessions deleted before a purge: gone for good.
+        s.identities.retain(|id| s.has_session(id).unwrap_or(true));
+        tolerate_full(s.identities.purge(true), "rewriting the people file")?;
         Ok(s)
     }
 
@@ -585,14 +604,22 @@ impl Shared {
             let old = match ov.meta(&h.session) {
                 Some(m) => Some(m.clone()),
                 None => match self.sessions.get(h.session.as_bytes())? {
-                    Some(v) => Some(decode_meta(&v)?),
+                    Some(v) => Some(self.fill(decode_meta(&v)?)?),
                     None => None,
                 },
             };
+            let had_user = old.as_ref().and_then(|m| m.user_id.clone());
             if old.is_none() {
                 new += 1;
             }
             let meta = index::merge(old, h, u64::from(a.loc.chunk_len), a.now_ms);
+            if let Some(u) = meta
+                .user_id
+                .as_deref()
+                .filter(|u| had_user.as_deref() != Some(u))
+            {
+                self.identities.set(&h.session, u)?;
+            }
             ov.active.metas.insert(h.session, meta);
             ov.active.locs.insert(key, a.loc);
         }
@@ -615,6 +642,8 @@ impl Shared {
         if g.end.is_none() && g.locs.is_empty() && g.metas.is_empty() {
             return Ok(());
         }
+        // The user ids of the metadata written below, durable first.
+        self.identities.sync()?;
         let metas: Vec<(&SessionId, Vec<u8>, [u8; START_KEY_LEN])> = g
             .metas
             .iter()
@@ -825,6 +854,8 @@ impl Shared {
             self.forget_support(id)?;
             // And the assets only it used.
             super::assets::forget(&self.db, id)?;
+            self.identities.forget(id);
+            super::projects::forget_session(&self.db, id)?;
             // Durable before a byte is zeroed: no index entry may survive
             // a crash and point at zeros.
             self.db.flush()?;
@@ -972,13 +1003,26 @@ impl Shared {
     }
 
     fn session(&self, id: &SessionId) -> Result<Option<SessionMeta>, StoreError> {
-        if let Some(m) = lock(&self.overlay).meta(id) {
-            return Ok(Some(m.clone()));
+        let in_overlay = lock(&self.overlay).meta(id).cloned();
+        if let Some(m) = in_overlay {
+            return self.fill(m).map(Some);
         }
         self.sessions
             .get(id.as_bytes())?
-            .map(|v| decode_meta(&v))
+            .map(|v| self.fill(decode_meta(&v)?))
             .transpose()
+    }
+
+    /// Puts back what [`encode_meta`] leaves out of sled: the user id
+    /// ([`super::people`]) and the project ([`super::projects`]).
+    fn fill(&self, mut m: SessionMeta) -> Result<SessionMeta, StoreError> {
+        if let Some(u) = self.identities.get(&m.id) {
+            m.user_id = Some(u);
+        }
+        if m.project.is_none() {
+            m.project = super::projects::project_of(&self.db, &m.id)?;
+        }
+        Ok(m)
     }
 
     fn chunks(&self, id: &SessionId, from: u32) -> Result<Vec<(u32, Vec<u8>)>, StoreError> {
@@ -1046,7 +1090,7 @@ impl Shared {
         }
         // The overlay's sessions are listed from its metadata, and sled's
         // entries for them skipped: their start may have moved.
-        let (mut mine, ids) = {
+        let (mine, ids) = {
             let ov = lock(&self.overlay);
             let latest = ov.latest_metas();
             let mine: Vec<SessionMeta> = latest
@@ -1056,6 +1100,10 @@ impl Shared {
                 .collect();
             (mine, latest.into_keys().collect::<HashSet<_>>())
         };
+        let mut mine = mine
+            .into_iter()
+            .map(|m| self.fill(m))
+            .collect::<Result<Vec<_>, _>>()?;
         mine.sort_by_key(|m| std::cmp::Reverse(m.start_key()));
         let mut mine = mine.into_iter().peekable();
         let mut stored = self

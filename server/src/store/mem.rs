@@ -26,6 +26,9 @@ pub struct MemStorage {
     pub(super) audit: Mutex<BTreeMap<super::audit::AuditKey, super::audit::AuditEntry>>,
     /// Members, sign-ins, personal tokens (`store::team`).
     pub(super) team: Mutex<super::team::MemTeam>,
+    /// Projects and sessions' projects (`store::projects`).
+    pub(super) projects: Mutex<BTreeMap<String, super::projects::Project>>,
+    pub(super) session_projects: Mutex<HashMap<SessionId, String>>,
     /// Saved segments by id (`store::saved_segments`).
     pub(super) saved_segments: Mutex<BTreeMap<String, super::saved_segments::SavedSegment>>,
 }
@@ -77,7 +80,8 @@ impl Storage for MemStorage {
     }
 
     fn session(&self, id: &SessionId) -> Result<Option<SessionMeta>, StoreError> {
-        Ok(self.lock().sessions.get(id).cloned())
+        let m = self.lock().sessions.get(id).cloned();
+        Ok(m.map(|m| super::projects::mem_with_project(self, m)))
     }
 
     fn chunks(&self, id: &SessionId, from: u32) -> Result<Vec<(u32, Vec<u8>)>, StoreError> {
@@ -127,14 +131,15 @@ impl Storage for MemStorage {
             next: None,
         };
         for m in all {
-            if !keep(m) {
+            let m = super::projects::mem_with_project(self, m.clone());
+            if !keep(&m) {
                 continue;
             }
             if page.sessions.len() == range.limit {
                 page.next = page.sessions.last().map(SessionMeta::start_key);
                 break;
             }
-            page.sessions.push(m.clone());
+            page.sessions.push(m);
         }
         Ok(page)
     }
@@ -157,6 +162,7 @@ impl Storage for MemStorage {
         g.comments.retain(|(s, _), _| s != id);
         g.shares.retain(|_, sh| sh.session != *id);
         drop(g);
+        super::projects::mem_forget_session(self, id);
         super::assets::AssetStore::asset_forget_session(self, id)?;
         Ok(true)
     }

@@ -33,6 +33,8 @@ mod keep;
 mod log;
 #[cfg(test)]
 pub mod mem;
+pub mod people;
+pub mod projects;
 pub mod saved_segments;
 pub mod segments;
 pub mod team;
@@ -165,6 +167,8 @@ pub trait Storage:
     + audit::AuditLog
     + team::TeamStore
     + assets::AssetStore
+    + people::PeopleStore
+    + projects::ProjectStore
     + saved_segments::SavedSegments
 {
     /// Stores a chunk whose header the caller has validated against its
@@ -264,6 +268,7 @@ pub trait Storage:
 /// audit log, members, ...): [`Storage::session_key_count`] leaves them
 /// out. A module that adds such a tree names it here.
 pub(crate) const DEPLOYMENT_TREES: &[&str] = &[
+    projects::PROJECTS_TREE,
     audit::AUDIT_TREE,
     saved_segments::SAVED_SEGMENTS_TREE,
     team::MEMBERS_TREE,

@@ -1,0 +1,223 @@
+//! People (contract §8, issue 18): a person recorded by the real recorder
+//! in Chromium (`Reel.identify`, an email typed into an unmasked field,
+//! their own text on the page), in two sessions, next to someone else's:
+//! - `GET /api/v1/people/{id}/sessions` lists exactly theirs;
+//! - `GET /api/v1/people/{id}/export` is a portable archive of it all
+//!   (audited as `export`);
+//! - `DELETE /api/v1/people/{id}` deletes both, `{"deleted_sessions": 2}`,
+//!   audited as `people_delete` without their id; afterwards none of
+//!   their strings (id, email, page text) nor any window of their stored
+//!   chunks is found in any file under `--data`, and still none after a
+//!   restart; the other person's session is untouched;
+//! - the people admin page, screenshotted.
+
+use anyhow::{ensure, Context, Result};
+use reel_e2e::{Browser, PageServer, ReelServer};
+use serde_json::{json, Value};
+use std::path::Path;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+const PAGE: &str = "<!doctype html><html><head><meta charset=\"utf-8\">\
+<script src=\"{{REEL_ORIGIN}}/reel.js\"></script></head><body>\
+<h1>Account</h1><p id=\"note\">{{NOTE}}</p>\
+<label>Email <input id=\"email\" type=\"text\" data-reel-unmask autocomplete=\"off\"></label>\
+</body></html>";
+
+/// Records one session of `user` who types `email`: its id.
+async fn record(
+    browser: &Browser,
+    server: &ReelServer,
+    pages: &PageServer,
+    user: &str,
+    email: &str,
+) -> Result<String> {
+    let page = browser.new_page().await?;
+    page.goto(&pages.url("/person.html")).await?;
+    let sid = page
+        .eval(&format!(
+            "Reel.start({{ endpoint: '{}', ingestKey: '{}' }}).then(() => {{ Reel.identify('{user}'); return Reel.sessionId(); }})",
+            server.origin(),
+            server.ingest_key()
+        ))
+        .await?;
+    let sid = sid.as_str().unwrap_or_default().to_string();
+    ensure!(sid.len() == 32, "no session: {sid}");
+    page.click("#email").await?;
+    page.type_text(email).await?;
+    page.eval("Reel.flush().then(() => true)").await?;
+    Ok(sid)
+}
+
+/// Every file under `dir` holding `needle`, with the needle's name.
+fn found(dir: &Path, needles: &[(String, Vec<u8>)]) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d)? {
+            let e = e?;
+            let path = e.path();
+            if e.file_type()?.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let bytes = std::fs::read(&path).unwrap_or_default();
+            for (name, n) in needles {
+                if !n.is_empty() && bytes.windows(n.len()).any(|w| w == &n[..]) {
+                    out.push(format!("{name} in {}", path.display()));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn people_list_export_and_erase_every_byte() -> Result<()> {
+    let mut server = ReelServer::start().await?;
+    let tag = &reel_e2e::server::random_hex()?[..8];
+    let user = format!("erin-{tag}-user");
+    let email = format!("erin.{tag}@example.com");
+    let note = format!("Erin {tag} private note");
+    let pages = PageServer::for_reel(&server).await?;
+    pages.set_var("NOTE", &note);
+    pages.add_page("/person.html", "text/html", PAGE);
+    let browser = Browser::launch().await?;
+
+    let a = record(&browser, &server, &pages, &user, &email).await?;
+    let b = record(&browser, &server, &pages, &user, &email).await?;
+    let bob = record(&browser, &server, &pages, "bob-keeps", "bob@example.com").await?;
+    let events = serde_json::to_string(&server.events(&a).await?)?;
+    ensure!(
+        events.contains(&email) && events.contains(&note),
+        "the recording holds what this test erases"
+    );
+
+    // The person's sessions, and no one else's.
+    let list = server
+        .api_json(&format!("/api/v1/people/{user}/sessions"))
+        .await?;
+    let mut ids: Vec<&str> = list["sessions"]
+        .as_array()
+        .context("sessions")?
+        .iter()
+        .filter_map(|s| s["id"].as_str())
+        .collect();
+    ids.sort();
+    let mut want = vec![a.as_str(), b.as_str()];
+    want.sort();
+    ensure!(ids == want, "{ids:?} != {want:?}");
+
+    // The people page, before the erasure.
+    {
+        let page = reel_e2e::fidelity::authorised_page(&browser, &server).await?;
+        page.call(
+            "Emulation.setDeviceMetricsOverride",
+            json!({"width": 1280, "height": 640, "deviceScaleFactor": 1, "mobile": false}),
+        )
+        .await?;
+        page.goto(&server.url(&format!("/admin/people?user={user}")))
+            .await?;
+        page.wait_for(
+            "document.querySelectorAll('#reel-person-sessions tbody tr').length === 2",
+            WAIT,
+        )
+        .await?;
+        let dir = reel_e2e::screenshots_dir();
+        std::fs::create_dir_all(&dir)?;
+        page.screenshot(dir.join("admin-people.png")).await?;
+    }
+
+    // The export: both sessions, importable archives, readable events.
+    let r = server
+        .api("GET", &format!("/api/v1/people/{user}/export"), &[])
+        .await?
+        .ensure_success("export")?;
+    ensure!(r
+        .header("content-disposition")
+        .is_some_and(|d| d.contains("attachment")));
+    let export: Value = r.json()?;
+    ensure!(export["reel_people_export"] == 1 && export["user_id"] == user.as_str());
+    let sessions = export["sessions"].as_array().context("sessions")?;
+    ensure!(sessions.len() == 2, "{} sessions exported", sessions.len());
+    for s in sessions {
+        ensure!(s["archive"]["reel_archive"] == 1);
+        ensure!(!s["archive"]["chunks"]
+            .as_array()
+            .context("chunks")?
+            .is_empty());
+        ensure!(s["events"].to_string().contains(&email));
+    }
+
+    // What the erasure must leave nowhere: the strings, and windows of
+    // every stored chunk (the page text and the email sit compressed in
+    // them). The id and the chunks are on disk before.
+    let mut needles = vec![
+        ("user id".to_string(), user.clone().into_bytes()),
+        ("email".to_string(), email.clone().into_bytes()),
+        ("page text".to_string(), note.clone().into_bytes()),
+    ];
+    for sid in [&a, &b] {
+        for (i, c) in server.raw_chunks(sid).await?.iter().enumerate() {
+            let mid = c.len() / 2;
+            let w = c[mid.saturating_sub(24)..(mid + 24).min(c.len())].to_vec();
+            needles.push((format!("chunk {i} of {sid}"), w));
+        }
+    }
+    let before = found(server.data_dir(), &needles)?;
+    ensure!(
+        before.iter().any(|f| f.starts_with("user id"))
+            && before.iter().any(|f| f.starts_with("chunk")),
+        "the search cannot see the data: {before:?}"
+    );
+
+    let r = server
+        .api("DELETE", &format!("/api/v1/people/{user}"), &[])
+        .await?
+        .ensure_success("erase")?;
+    ensure!(r.json()? == json!({"deleted_sessions": 2}), "{}", r.text());
+
+    let left = found(server.data_dir(), &needles)?;
+    ensure!(left.is_empty(), "after the erasure: {left:?}");
+    let list = server
+        .api_json(&format!("/api/v1/people/{user}/sessions"))
+        .await?;
+    ensure!(list["sessions"] == json!([]));
+    for sid in [&a, &b] {
+        let r = server
+            .api("GET", &format!("/api/v1/sessions/{sid}"), &[])
+            .await?;
+        ensure!(r.status == 404);
+    }
+    ensure!(server.session(&bob).await?["user_id"] == "bob-keeps");
+
+    // The audit names the person by a pseudonym only.
+    let audit = server.api_json("/api/v1/audit?limit=100").await?;
+    let entries = audit["entries"].as_array().context("entries")?;
+    ensure!(entries.iter().any(|e| e["action"] == "people_delete"));
+    ensure!(entries.iter().any(|e| e["action"] == "export"));
+    ensure!(!audit.to_string().contains(&user), "the audit holds the id");
+
+    // Still nothing after a restart (sled reopening, the log re-read),
+    // and the other person is still known.
+    server.restart().await?;
+    let left = found(server.data_dir(), &needles)?;
+    ensure!(left.is_empty(), "after a restart: {left:?}");
+    ensure!(server.session(&bob).await?["user_id"] == "bob-keeps");
+    let bobs = server.api_json("/api/v1/people/bob-keeps/sessions").await?;
+    ensure!(bobs["sessions"].as_array().map(Vec::len) == Some(1));
+
+    // Bad input.
+    let long = "x".repeat(2000);
+    let r = server
+        .api("GET", &format!("/api/v1/people/{long}/sessions"), &[])
+        .await?;
+    ensure!(r.status == 400, "{}", r.status);
+    let r = server
+        .api("DELETE", "/api/v1/people/nobody-at-all", &[])
+        .await?
+        .ensure_success("erasing no one")?;
+    ensure!(r.json()? == json!({"deleted_sessions": 0}));
+    Ok(())
+}
