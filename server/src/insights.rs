@@ -531,6 +531,56 @@ pub fn funnel(store: &dyn Storage, q: &FunnelQuery) -> Result<FunnelAnswer, Quer
             })
         })
         .collect::<Result<Vec<_>, QueryError>>()?;
+    let n = matchers.len();
+    let mut out: Vec<FunnelStep> = (0..n)
+        .map(|_| FunnelStep {
+            sessions: 0,
+            session_ids: Vec::new(),
+            dropped_ids: Vec::new(),
+        })
+        .collect();
+    let count = |id: &SessionId, steps: &[Step], out: &mut Vec<FunnelStep>| {
+        let d = depth(steps, &matchers, q.within_ms);
+        for (i, step) in out.iter_mut().enumerate() {
+            if i < d {
+                step.sessions += 1;
+                if step.session_ids.len() < MAX_IDS {
+                    step.session_ids.push(id.to_string());
+                }
+            } else if i == d && i > 0 && step.dropped_ids.len() < MAX_IDS {
+                step.dropped_ids.push(id.to_string());
+            }
+        }
+    };
+    let time_only = Filters {
+        since_ms: q.filters.since_ms,
+        until_ms: q.filters.until_ms,
+        ..Filters::default()
+    } == q.filters;
+    if time_only {
+        // No segment: one scan of the step lists, a session's range told
+        // by its first step (its landing page's load, where it starts),
+        // none of the index's metadata read.
+        let (since, until) = (
+            q.filters.since_ms.unwrap_or(0),
+            q.filters.until_ms.unwrap_or(u64::MAX),
+        );
+        let mut hits: Vec<(u64, SessionId, Vec<Step>)> = Vec::new();
+        store.digest_all_steps(&mut |id, steps| {
+            if let Some(first) = steps.first() {
+                if (since..=until).contains(&first.t) {
+                    hits.push((first.t, *id, steps));
+                }
+            }
+            true
+        })?;
+        // Newest first, as the list and the other path give them.
+        hits.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.as_bytes().cmp(a.1.as_bytes())));
+        for (_, id, steps) in &hits {
+            count(id, steps, &mut out);
+        }
+        return Ok(FunnelAnswer { steps: out });
+    }
     let mut ids: Vec<SessionId> = Vec::new();
     let range = ListRange {
         since: q.filters.since_ms.unwrap_or(0),
@@ -545,27 +595,9 @@ pub fn funnel(store: &dyn Storage, q: &FunnelQuery) -> Result<FunnelAnswer, Quer
         }
         false
     })?;
-    let n = matchers.len();
-    let mut out: Vec<FunnelStep> = (0..n)
-        .map(|_| FunnelStep {
-            sessions: 0,
-            session_ids: Vec::new(),
-            dropped_ids: Vec::new(),
-        })
-        .collect();
     for id in ids {
         let steps = store.digest_steps(&id)?;
-        let d = depth(&steps, &matchers, q.within_ms);
-        for (i, step) in out.iter_mut().enumerate() {
-            if i < d {
-                step.sessions += 1;
-                if step.session_ids.len() < MAX_IDS {
-                    step.session_ids.push(id.to_string());
-                }
-            } else if i == d && i > 0 && step.dropped_ids.len() < MAX_IDS {
-                step.dropped_ids.push(id.to_string());
-            }
-        }
+        count(&id, &steps, &mut out);
     }
     Ok(FunnelAnswer { steps: out })
 }

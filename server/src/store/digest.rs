@@ -57,6 +57,14 @@ pub trait DigestStore {
 
     /// A session's steps, in time order.
     fn digest_steps(&self, id: &SessionId) -> Result<Vec<Step>, StoreError>;
+
+    /// Every session's steps (sessions with none are left out), in no
+    /// particular order; `each` returns false to stop. One scan: what an
+    /// unfiltered funnel reads instead of the session index.
+    fn digest_all_steps(
+        &self,
+        each: &mut dyn FnMut(&SessionId, Vec<Step>) -> bool,
+    ) -> Result<(), StoreError>;
 }
 
 fn corrupt(what: &str) -> StoreError {
@@ -180,6 +188,21 @@ impl DigestStore for LogStorage {
             None => Ok(Vec::new()),
         }
     }
+
+    fn digest_all_steps(
+        &self,
+        each: &mut dyn FnMut(&SessionId, Vec<Step>) -> bool,
+    ) -> Result<(), StoreError> {
+        for kv in self.db().open_tree(STEPS_TREE)?.iter() {
+            let (k, v) = kv?;
+            let id = SessionId::from_slice(&k).ok_or_else(|| corrupt("a step key"))?;
+            let steps = decode_steps(&v).ok_or_else(|| corrupt("a step list"))?;
+            if !each(&id, steps) {
+                break;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Whether `needle` occurs in `hay` (an empty needle does).
@@ -278,5 +301,23 @@ impl DigestStore for super::mem::MemStorage {
 
     fn digest_steps(&self, id: &SessionId) -> Result<Vec<Step>, StoreError> {
         Ok(self.digest().steps.get(id).cloned().unwrap_or_default())
+    }
+
+    fn digest_all_steps(
+        &self,
+        each: &mut dyn FnMut(&SessionId, Vec<Step>) -> bool,
+    ) -> Result<(), StoreError> {
+        let all: Vec<(SessionId, Vec<Step>)> = self
+            .digest()
+            .steps
+            .iter()
+            .map(|(k, v)| (*k, v.clone()))
+            .collect();
+        for (id, steps) in all {
+            if !each(&id, steps) {
+                break;
+            }
+        }
+        Ok(())
     }
 }
