@@ -214,7 +214,7 @@ mod tests {
             created_at: 1,
         };
         s.put_project(&p).unwrap();
-        assert_eq!(s.projects().unwrap(), [p.clone()]);
+        assert_eq!(s.projects().unwrap(), std::slice::from_ref(&p));
         let id = SessionId([3; 16]);
         assert_eq!(s.session_project(&id).unwrap(), None);
         s.set_session_project(&id, &p.id).unwrap();
