@@ -226,7 +226,7 @@ pub fn blocked_attrs(tag: &str, width: u32, height: u32) -> Vec<(String, String)
     } else {
         ""
     };
-    vec![
+    let mut attrs = vec![
         ("data-reel-block".to_string(), String::new()),
         (
             "style".to_string(),
@@ -235,8 +235,18 @@ pub fn blocked_attrs(tag: &str, width: u32, height: u32) -> Vec<(String, String)
                  background:repeating-linear-gradient(45deg,#e4e4e4 0 8px,#f2f2f2 8px 16px)"
             ),
         ),
-    ]
+    ];
+    // A frame the recorder could not read (another origin) or was told to
+    // block says so inside its box.
+    if matches!(tag.to_ascii_lowercase().as_str(), "iframe" | "frame") {
+        attrs.push(("srcdoc".to_string(), FRAME_PLACEHOLDER.to_string()));
+    }
+    attrs
 }
+
+/// What a frame that was not recorded shows in the replay.
+pub const FRAME_PLACEHOLDER: &str = "<p style=\"font:13px sans-serif;color:#555;margin:8px\">\
+     frame not recorded (another origin, or blocked)</p>";
 
 /// The text to show for a text node whose parent is a `<style>`: its CSS
 /// with URLs made absolute.

@@ -52,6 +52,14 @@ export function frameDoc(el) {
   }
 }
 
+/** A frame showing a document of another origin, which this recording
+ *  cannot read: recorded like a blocked element (its tag and size), so
+ *  the replay shows a placeholder of its size. */
+export function crossOriginFrame(el) {
+  var t = el.localName;
+  return (t === 'iframe' || t === 'frame') && !!el.contentWindow && !frameDoc(el);
+}
+
 /** Starts observing a document or shadow root, and queues its adopted
  *  stylesheets (after the nodes being serialised). */
 export function watchRoot(r, root, id) {
