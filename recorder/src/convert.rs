@@ -75,7 +75,8 @@ pub fn event(raw: RawEvent) -> Option<Event> {
             visitor,
             ..
         } => {
-            let visitor = visitor.filter(|(v, _)| !v.is_empty() && v.len() <= limits::MAX_VISITOR_ID);
+            let visitor =
+                visitor.filter(|(v, _)| !v.is_empty() && v.len() <= limits::MAX_VISITOR_ID);
             (
                 t,
                 EventData::Meta(Meta {
@@ -576,11 +577,17 @@ mod tests {
             panic!("{ev:?}")
         };
         assert_eq!(m.referrer.as_deref(), Some("https://search.test/?q=1"));
-        assert_eq!((m.visitor_id.as_deref(), m.new_visitor), (Some("00ff"), Some(true)));
+        assert_eq!(
+            (m.visitor_id.as_deref(), m.new_visitor),
+            (Some("00ff"), Some(true))
+        );
         let EventData::Meta(m) = &ev[1].data else {
             panic!("{ev:?}")
         };
-        assert_eq!((&m.referrer, &m.visitor_id, m.new_visitor), (&None, &None, None));
+        assert_eq!(
+            (&m.referrer, &m.visitor_id, m.new_visitor),
+            (&None, &None, None)
+        );
         let boxes: Vec<_> = ev[2..4]
             .iter()
             .map(|e| match &e.data {

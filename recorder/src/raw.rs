@@ -388,7 +388,9 @@ impl RawEvent {
                 h: b.u32("h")?,
                 ua: b.string("ua")?,
                 referrer: b.string("ref")?,
-                visitor: b.opt_string("vid")?.map(|v| (v, b.f64("nv").unwrap_or(0.0) != 0.0)),
+                visitor: b
+                    .opt_string("vid")?
+                    .map(|v| (v, b.f64("nv").unwrap_or(0.0) != 0.0)),
                 before: std::mem::take(&mut b.strs),
                 before_t: b.f64("pt")?,
             },
