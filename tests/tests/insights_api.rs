@@ -4,7 +4,7 @@
 //! the list filters, the heatmap, the scroll map and the funnel return:
 //! - visit 1, desktop (a Chrome-on-Mac user agent), from Google, landing
 //!   with utm_source/medium/campaign: home, a click 50, 25 px into the
-//!   200 x 100 px Buy button, the cart, Pay (a custom event `paid`), a
+//!   200 x 100 px Buy button, the link to the cart, Pay (a custom event `paid`), a
 //!   scroll to the cart's bottom;
 //! - visit 2, an iPhone (user agent and a mobile viewport set over CDP),
 //!   the same browser (a returning visitor): home, the same click.
@@ -90,7 +90,7 @@ async fn insights_of_scripted_visits() -> Result<()> {
         "Page.navigate",
         json!({
             "url": format!("{home}?utm_source=news&utm_medium=email&utm_campaign=spring"),
-            "referrer": "https://www.google.com/",
+            "referrer": "http://www.google.com/",
         }),
     )
     .await?;
@@ -118,7 +118,7 @@ async fn insights_of_scripted_visits() -> Result<()> {
         .await?;
     page.eval("Reel.flush().then(() => true)").await?;
     let a = item_when(&server, &s1, |i| {
-        i["page_count"] == 2 && i["click_count"] == 2
+        i["page_count"] == 2 && i["click_count"] == 3
     })
     .await?;
 
@@ -218,8 +218,22 @@ async fn insights_of_scripted_visits() -> Result<()> {
         t["selector"] == "#buy" && t["label"] == "Buy" && t["clicks"] == 2 && t["sessions"] == 2,
         "{h}"
     );
-    let points = h["points"].as_array().cloned().unwrap_or_default();
-    ensure!(points.len() == 2, "{h}");
+    // And the link to the cart, once.
+    ensure!(
+        h["targets"][1]["selector"] == "#cart" && h["targets"][1]["clicks"] == 1,
+        "{h}"
+    );
+    let points: Vec<Value> = h["points"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|p| p["selector"] == "#buy")
+        .collect();
+    ensure!(
+        points.len() == 2 && h["points"].as_array().map(Vec::len) == Some(3),
+        "{h}"
+    );
     for p in &points {
         let near = |v: &Value| v.as_f64().is_some_and(|v| (v - 0.25).abs() <= 0.01);
         ensure!(near(&p["x"]) && near(&p["y"]), "a point a quarter in: {p}");
