@@ -2,6 +2,7 @@
 //! date chunk by chunk from the chunk headers alone, so listing sessions
 //! never decodes an event.
 
+use crate::filters::Filters;
 use reel_shared::{ChunkHeader, SessionId};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -61,6 +62,10 @@ pub struct SessionMeta {
     /// `store::projects`).
     #[serde(default)]
     pub project: Option<String>,
+    /// What insights add (device, source, signal counts...), kept up to
+    /// date by [`crate::digest::apply`] in the same step as `merge`.
+    #[serde(default)]
+    pub insights: crate::digest::SessionInsights,
 }
 
 impl SessionMeta {
@@ -128,6 +133,7 @@ pub fn merge(
         received_at: 0,
         max_seq: 0,
         project: None,
+        insights: Default::default(),
     });
     m.started_at = m.started_at.min(h.t_start);
     m.ended_at = m.ended_at.max(h.t_end);
@@ -175,6 +181,9 @@ pub struct SessionItem {
     pub bytes: u64,
     /// The project's id (contract §8).
     pub project: Option<String>,
+    /// Contract §6: device, browser, os, source, visitor, counts.
+    #[serde(flatten)]
+    pub insights: crate::digest::InsightsItem,
 }
 
 impl From<&SessionMeta> for SessionItem {
@@ -193,6 +202,7 @@ impl From<&SessionMeta> for SessionItem {
             chunks: m.chunks,
             bytes: m.bytes,
             project: m.project.clone(),
+            insights: crate::digest::InsightsItem::from(&m.insights),
         }
     }
 }
@@ -226,15 +236,11 @@ pub fn parse_rfc3339_ms(s: &str) -> Option<u64> {
     Some(u64::try_from(ms.max(0)).unwrap_or(u64::MAX))
 }
 
-/// The list API's filters, validated.
+/// The list API's query: the filters ([`crate::filters`], shared with the
+/// insights endpoints) and the page.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ListQuery {
-    pub url: Option<String>,
-    pub user: Option<String>,
-    pub since_ms: Option<u64>,
-    pub until_ms: Option<u64>,
-    pub min_duration_ms: Option<u64>,
-    pub has_errors: Option<bool>,
+    pub filters: Filters,
     pub limit: usize,
     /// Exclusive upper bound in the `by_start` tree: where the previous page
     /// stopped.
@@ -242,35 +248,16 @@ pub struct ListQuery {
 }
 
 impl ListQuery {
-    /// Empty values count as absent, so a search form can submit every field.
+    /// Empty values count as absent, so a search form can submit every
+    /// field; an unknown parameter is an error.
     pub fn parse(params: &HashMap<String, String>) -> Result<Self, String> {
         let get = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
-        let time = |k: &str| -> Result<Option<u64>, String> {
-            get(k)
-                .map(|v| {
-                    parse_rfc3339_ms(v)
-                        .ok_or_else(|| format!("`{k}` must be an RFC 3339 date-time"))
-                })
-                .transpose()
-        };
         let limit = match get("limit") {
             None => DEFAULT_LIMIT,
             Some(v) => match v.parse::<usize>() {
                 Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
                 _ => return Err(format!("`limit` must be an integer from 1 to {MAX_LIMIT}")),
             },
-        };
-        let min_duration_ms = get("min_duration_ms")
-            .map(|v| {
-                v.parse::<u64>()
-                    .map_err(|_| "`min_duration_ms` must be a non-negative integer".to_owned())
-            })
-            .transpose()?;
-        let has_errors = match get("has_errors") {
-            None => None,
-            Some("true") => Some(true),
-            Some("false") => Some(false),
-            Some(_) => return Err("`has_errors` must be `true` or `false`".into()),
         };
         let cursor = get("cursor")
             .map(|c| {
@@ -279,12 +266,7 @@ impl ListQuery {
             })
             .transpose()?;
         Ok(ListQuery {
-            url: get("url").map(str::to_owned),
-            user: get("user").map(str::to_owned),
-            since_ms: time("since")?,
-            until_ms: time("until")?,
-            min_duration_ms,
-            has_errors,
+            filters: Filters::parse(params, &["limit", "cursor"])?,
             limit,
             cursor,
         })
@@ -293,29 +275,7 @@ impl ListQuery {
     /// The filters that the `by_start` range cannot express. (`since` and
     /// `until` are checked too, so a caller may skip the range.)
     pub fn matches(&self, m: &SessionMeta) -> bool {
-        if let Some(u) = &self.url {
-            if !m.urls.iter().any(|x| x.contains(u.as_str())) {
-                return false;
-            }
-        }
-        if let Some(u) = &self.user {
-            if m.user_id.as_deref() != Some(u.as_str()) {
-                return false;
-            }
-        }
-        if self.since_ms.is_some_and(|s| m.started_at < s)
-            || self.until_ms.is_some_and(|u| m.started_at > u)
-        {
-            return false;
-        }
-        if self.min_duration_ms.is_some_and(|d| m.duration_ms() < d) {
-            return false;
-        }
-        match self.has_errors {
-            Some(true) if m.error_count == 0 => false,
-            Some(false) if m.error_count > 0 => false,
-            _ => true,
-        }
+        self.filters.matches(m)
     }
 }
 
@@ -479,6 +439,7 @@ mod tests {
             ("min_duration_ms", "-1"),
             ("has_errors", "yes"),
             ("cursor", "abc"),
+            ("colour", "red"),
         ] {
             assert!(q(&[bad]).is_err(), "{bad:?}");
         }
@@ -489,51 +450,9 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(
-            (ok.has_errors, ok.limit, ok.min_duration_ms),
+            (ok.filters.has_errors, ok.limit, ok.filters.min_duration_ms),
             (Some(false), 500, Some(5))
         );
-    }
-
-    #[test]
-    fn filters_match() {
-        let m = SessionMeta {
-            id: SessionId([1; 16]),
-            started_at: 1_000,
-            ended_at: 5_000,
-            urls: vec!["https://shop.example/cart".into()],
-            user_id: Some("alice".into()),
-            user_agent: None,
-            event_count: 1,
-            click_count: 0,
-            error_count: 2,
-            chunks: 1,
-            bytes: 1,
-            received_at: 0,
-            max_seq: 0,
-            project: None,
-        };
-        let all = ListQuery {
-            limit: 10,
-            ..Default::default()
-        };
-        assert!(all.matches(&m));
-        let with = |f: fn(&mut ListQuery)| {
-            let mut q = all.clone();
-            f(&mut q);
-            q.matches(&m)
-        };
-        assert!(with(|q| q.url = Some("/cart".into())));
-        assert!(!with(|q| q.url = Some("/checkout".into())));
-        assert!(with(|q| q.user = Some("alice".into())));
-        assert!(!with(|q| q.user = Some("ali".into())));
-        assert!(with(|q| q.since_ms = Some(1_000)));
-        assert!(!with(|q| q.since_ms = Some(1_001)));
-        assert!(with(|q| q.until_ms = Some(1_000)));
-        assert!(!with(|q| q.until_ms = Some(999)));
-        assert!(with(|q| q.min_duration_ms = Some(4_000)));
-        assert!(!with(|q| q.min_duration_ms = Some(4_001)));
-        assert!(with(|q| q.has_errors = Some(true)));
-        assert!(!with(|q| q.has_errors = Some(false)));
     }
 
     #[test]

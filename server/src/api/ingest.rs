@@ -26,7 +26,7 @@ use crate::auth::INGEST_KEY_HEADER;
 use crate::metrics::Stored;
 use crate::ratelimit::Refused;
 use crate::store::{now_ms, PutOutcome};
-use crate::validate::{check_chunk, check_session, Refusal};
+use crate::validate::{check_chunk_facts, check_session, Refusal};
 use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, Path, Query, Request, State};
@@ -172,11 +172,11 @@ async fn ingest(
         .acquire()
         .await
         .map_err(ApiError::internal)?;
-    let h = if body.len() <= INLINE_VALIDATION_BYTES {
-        check_chunk(&body, &id, seq, &state.limits, now_ms()).map_err(refusal)?
+    let (h, facts) = if body.len() <= INLINE_VALIDATION_BYTES {
+        check_chunk_facts(&body, &id, seq, &state.limits, now_ms()).map_err(refusal)?
     } else {
         let (st, b) = (state.clone(), body.clone());
-        api::blocking(move || check_chunk(&b, &id, seq, &st.limits, now_ms()))
+        api::blocking(move || check_chunk_facts(&b, &id, seq, &st.limits, now_ms()))
             .await?
             .map_err(refusal)?
     };
@@ -220,7 +220,7 @@ async fn ingest(
     if project.is_none() && meta.is_none() {
         state.store.set_session_project(&id, &owner.project)?;
     }
-    let outcome = state.store.put_durable(h, body, now_ms()).await?;
+    let outcome = state.store.put_durable(h, body, facts, now_ms()).await?;
     tracing::debug!(session = %id, seq, ?outcome, "chunk");
     Ok(match outcome {
         PutOutcome::Stored { new_session } => Stored::New {

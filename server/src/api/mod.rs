@@ -5,6 +5,7 @@ pub mod account;
 pub mod audit;
 pub mod comments;
 pub mod ingest;
+pub mod insights;
 pub mod members;
 pub mod people;
 pub mod projects;
@@ -86,14 +87,15 @@ pub fn app(state: SharedState) -> Router {
         .merge(comments::routes())
         .merge(shares::routes())
         .merge(repro::routes())
-        .merge(segments::routes())
-        .merge(shared_assets::read_routes())
         .merge(audit::routes())
         .merge(account::routes())
         .merge(members::routes())
         .merge(tokens::routes())
+        .merge(segments::routes())
         .merge(projects::routes())
         .merge(people::routes())
+        .merge(insights::routes())
+        .merge(shared_assets::read_routes())
         .route("/metrics", get(metrics))
         .route_layer(from_fn_with_state(state.clone(), auth::require_reader));
     Router::new()

@@ -85,6 +85,7 @@ use super::headroom::Headroom;
 use super::keep::Keep;
 use super::segments::{self, Loc, LogError, NewRecord, Pos, Record, SegmentLog};
 use super::{ListRange, Page, PutOutcome, Storage, StorageStats, StoreError, StoreOptions};
+use crate::digest::ChunkFacts;
 use crate::index::{self, SessionMeta, START_KEY_LEN};
 use crate::support::{Comment, Share};
 use reel_shared::{ChunkHeader, Limits, SessionId};
@@ -128,6 +129,8 @@ struct Appended {
     header: ChunkHeader,
     loc: Loc,
     now_ms: u64,
+    /// What insights read from it ([`crate::digest`]).
+    facts: ChunkFacts,
 }
 
 #[derive(Default)]
@@ -555,6 +558,7 @@ impl Shared {
                         header,
                         loc: r.loc,
                         now_ms: r.now_ms,
+                        facts: ChunkFacts::from_chunk(&r.chunk),
                     });
                 }
                 // Cannot happen short of a bug: the chunk was validated
@@ -612,7 +616,13 @@ impl Shared {
             if old.is_none() {
                 new += 1;
             }
-            let meta = index::merge(old, h, u64::from(a.loc.chunk_len), a.now_ms);
+            let mut meta = index::merge(old, h, u64::from(a.loc.chunk_len), a.now_ms);
+            // The digest: the session's insights fields change with its
+            // metadata (in the overlay, checkpointed together); the
+            // records, keyed by seq, go to sled now (a crash before the
+            // checkpoint makes the re-read write the same ones again).
+            let digest = crate::digest::apply(&mut meta, h.seq, h.t_end, &a.facts);
+            super::digest::sled_apply(&self.db, &h.session, h.seq, &digest)?;
             if let Some(u) = meta
                 .user_id
                 .as_deref()
@@ -856,6 +866,7 @@ impl Shared {
             super::assets::forget(&self.db, id)?;
             self.identities.forget(id);
             super::projects::forget_session(&self.db, id)?;
+            super::digest::sled_forget(&self.db, id)?;
             // Durable before a byte is zeroed: no index entry may survive
             // a crash and point at zeros.
             self.db.flush()?;
@@ -925,9 +936,12 @@ impl Shared {
         Ok(())
     }
 
+    /// `facts`: each chunk's (as `batch`), when ingest read them already;
+    /// otherwise they are read from the chunk here.
     fn put_chunks(
         &self,
         batch: &[(&ChunkHeader, &[u8])],
+        facts: Option<&[&ChunkFacts]>,
         now_ms: u64,
     ) -> Result<Vec<PutOutcome>, StoreError> {
         self.check_failed()?;
@@ -990,6 +1004,10 @@ impl Shared {
                 header: h.clone(),
                 loc,
                 now_ms,
+                facts: match facts.and_then(|f| f.get(i)) {
+                    Some(f) => (*f).clone(),
+                    None => ChunkFacts::from_chunk(batch[i].1),
+                },
             });
         }
         Ok(outcomes)
@@ -1218,7 +1236,7 @@ impl Storage for LogStorage {
         raw: &[u8],
         now_ms: u64,
     ) -> Result<PutOutcome, StoreError> {
-        let outcomes = self.s.put_chunks(&[(header, raw)], now_ms)?;
+        let outcomes = self.s.put_chunks(&[(header, raw)], None, now_ms)?;
         self.s.sync()?;
         outcomes
             .into_iter()
@@ -1231,7 +1249,16 @@ impl Storage for LogStorage {
         batch: &[(&ChunkHeader, &[u8])],
         now_ms: u64,
     ) -> Result<Vec<PutOutcome>, StoreError> {
-        self.s.put_chunks(batch, now_ms)
+        self.s.put_chunks(batch, None, now_ms)
+    }
+
+    fn put_chunks_digested(
+        &self,
+        batch: &[(&ChunkHeader, &[u8])],
+        facts: &[&ChunkFacts],
+        now_ms: u64,
+    ) -> Result<Vec<PutOutcome>, StoreError> {
+        self.s.put_chunks(batch, Some(facts), now_ms)
     }
 
     fn has_session(&self, id: &SessionId) -> Result<bool, StoreError> {

@@ -31,6 +31,8 @@ pub struct MemStorage {
     pub(super) session_projects: Mutex<HashMap<SessionId, String>>,
     /// Saved segments by id (`store::saved_segments`).
     pub(super) saved_segments: Mutex<BTreeMap<String, super::saved_segments::SavedSegment>>,
+    /// The insights digest (`store::digest`).
+    pub(super) digest: Mutex<super::digest::MemDigest>,
 }
 
 #[derive(Default)]
@@ -69,7 +71,10 @@ impl Storage for MemStorage {
         }
         let old = g.sessions.remove(&h.session);
         let new_session = old.is_none();
-        let meta = index::merge(old, h, raw.len() as u64, now_ms);
+        let mut meta = index::merge(old, h, raw.len() as u64, now_ms);
+        let facts = crate::digest::ChunkFacts::from_chunk(raw);
+        let up = crate::digest::apply(&mut meta, h.seq, h.t_end, &facts);
+        super::digest::mem_apply(&mut self.digest(), &h.session, h.seq, &up);
         g.sessions.insert(h.session, meta);
         g.chunks.insert((h.session, h.seq), raw.to_vec());
         Ok(PutOutcome::Stored { new_session })
@@ -163,6 +168,7 @@ impl Storage for MemStorage {
         g.shares.retain(|_, sh| sh.session != *id);
         drop(g);
         super::projects::mem_forget_session(self, id);
+        super::digest::mem_forget(&mut self.digest(), id);
         super::assets::AssetStore::asset_forget_session(self, id)?;
         Ok(true)
     }
@@ -197,7 +203,11 @@ impl Storage for MemStorage {
 
     fn session_key_count(&self) -> Result<usize, StoreError> {
         let g = self.lock();
-        Ok(g.chunks.len() + g.sessions.len() + g.comments.len() + g.shares.len())
+        Ok(g.chunks.len()
+            + g.sessions.len()
+            + g.comments.len()
+            + g.shares.len()
+            + self.digest().key_count())
     }
 
     fn add_comment(&self, c: &Comment) -> Result<bool, StoreError> {

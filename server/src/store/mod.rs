@@ -28,6 +28,7 @@
 
 pub mod assets;
 pub mod audit;
+pub mod digest;
 pub mod headroom;
 mod keep;
 mod log;
@@ -165,11 +166,12 @@ pub trait Storage:
     + Sync
     + 'static
     + audit::AuditLog
-    + team::TeamStore
     + assets::AssetStore
     + people::PeopleStore
     + projects::ProjectStore
     + saved_segments::SavedSegments
+    + team::TeamStore
+    + digest::DigestStore
 {
     /// Stores a chunk whose header the caller has validated against its
     /// body, and folds it into its session's metadata. `now_ms` is the
@@ -195,6 +197,19 @@ pub trait Storage:
             .iter()
             .map(|(h, raw)| self.put_chunk(h, raw, now_ms))
             .collect()
+    }
+
+    /// [`Storage::put_chunks`] with each chunk's insights facts, which
+    /// ingest read while validating it (`facts[i]` is `batch[i]`'s): a
+    /// backend that takes them need not read them from the chunk again.
+    fn put_chunks_digested(
+        &self,
+        batch: &[(&ChunkHeader, &[u8])],
+        facts: &[&crate::digest::ChunkFacts],
+        now_ms: u64,
+    ) -> Result<Vec<PutOutcome>, StoreError> {
+        let _ = facts;
+        self.put_chunks(batch, now_ms)
     }
 
     /// Whether a session has anything stored.
@@ -270,10 +285,10 @@ pub trait Storage:
 pub(crate) const DEPLOYMENT_TREES: &[&str] = &[
     projects::PROJECTS_TREE,
     audit::AUDIT_TREE,
-    saved_segments::SAVED_SEGMENTS_TREE,
     team::MEMBERS_TREE,
     team::LOGINS_TREE,
     team::TOKENS_TREE,
+    saved_segments::SAVED_SEGMENTS_TREE,
 ];
 
 /// The handle the server holds: a backend plus the group commit. Cheap to
@@ -289,6 +304,7 @@ pub struct Store {
 struct Pending {
     header: ChunkHeader,
     raw: Bytes,
+    facts: crate::digest::ChunkFacts,
     now_ms: u64,
     reply: oneshot::Sender<Result<PutOutcome, StoreError>>,
 }
@@ -387,17 +403,20 @@ fn commit_groups(backend: &dyn Storage, gc: &GroupCommit, pending: &mpsc::Receiv
         let now = group.iter().map(|p| p.now_ms).max().unwrap_or(0);
         let batch: Vec<(&ChunkHeader, &[u8])> =
             group.iter().map(|p| (&p.header, &p.raw[..])).collect();
-        let outcomes: Vec<Result<PutOutcome, StoreError>> = match backend.put_chunks(&batch, now) {
-            Ok(o) if o.len() == group.len() => o.into_iter().map(Ok).collect(),
-            // One bad chunk must not fail its neighbours: one by one,
-            // each gets its own answer (a chunk the group did store
-            // comes back as a duplicate, which is harmless).
-            _ => batch
-                .iter()
-                .map(|(h, raw)| backend.put_chunk(h, raw, now))
-                .collect(),
-        };
+        let facts: Vec<&crate::digest::ChunkFacts> = group.iter().map(|p| &p.facts).collect();
+        let outcomes: Vec<Result<PutOutcome, StoreError>> =
+            match backend.put_chunks_digested(&batch, &facts, now) {
+                Ok(o) if o.len() == group.len() => o.into_iter().map(Ok).collect(),
+                // One bad chunk must not fail its neighbours: one by one,
+                // each gets its own answer (a chunk the group did store
+                // comes back as a duplicate, which is harmless).
+                _ => batch
+                    .iter()
+                    .map(|(h, raw)| backend.put_chunk(h, raw, now))
+                    .collect(),
+            };
         drop(batch);
+        drop(facts);
         let started = Instant::now();
         let synced = backend.sync();
         if synced.is_ok() {
@@ -479,6 +498,7 @@ impl Store {
         &self,
         header: ChunkHeader,
         raw: Bytes,
+        facts: crate::digest::ChunkFacts,
         now_ms: u64,
     ) -> Result<PutOutcome, StoreError> {
         let (reply, answer) = oneshot::channel();
@@ -486,6 +506,7 @@ impl Store {
         tx.send(Pending {
             header,
             raw,
+            facts,
             now_ms,
             reply,
         })
@@ -630,7 +651,10 @@ mod tests {
                 let s = store.clone();
                 // 50 sessions of 4 chunks.
                 let h = header((i % 50) as u8, (i / 50) % 2 + 2 * (i / 100));
-                tokio::spawn(async move { s.put_durable(h, Bytes::from_static(b"c"), 5).await })
+                tokio::spawn(async move {
+                    s.put_durable(h, Bytes::from_static(b"c"), Default::default(), 5)
+                        .await
+                })
             })
             .collect();
         let mut stored = 0;
@@ -644,7 +668,12 @@ mod tests {
         assert!((1..=20).contains(&syncs), "{syncs} syncs for 200 chunks");
         assert_eq!(store.commit_stats().syncs, syncs);
         let again = store
-            .put_durable(header(0, 0), Bytes::from_static(b"c"), 5)
+            .put_durable(
+                header(0, 0),
+                Bytes::from_static(b"c"),
+                Default::default(),
+                5,
+            )
             .await
             .unwrap();
         assert_eq!(again, PutOutcome::Duplicate);
