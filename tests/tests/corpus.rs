@@ -253,14 +253,6 @@ const KNOWN: &[(&str, &str, &str)] = &[
          content (an empty inline box), not the recorded bitmap's size",
     ),
     (
-        "/rustdoc-rec/std/cell/struct.Cell.html",
-        "visually: ",
-        "rustdoc.css sets `font: 1rem/1.5 var(--font-family)` on body; \
-         Chrome's CSSOM serialises a shorthand with var() as empty longhands \
-         (and getPropertyValue('font') gives \"\"), so the linked sheet's \
-         text the recorder reads from cssRules loses it: every box below moves",
-    ),
-    (
         "/rustdoc-rec/book/ch03-02-data-types.html",
         "at m2 ",
         "after mdBook's theme switch (at scrollY 900) the replay's scroll \

@@ -42,7 +42,7 @@ import { warn } from './report.js';
 import { SESSION_KEY, claim, continueSession, newSession, now, persist } from './session.js';
 import { completeSnapshot, endWalk, snapshot, snapshotTaken } from './snapshot.js';
 import { randomHex, save } from './storage.js';
-import { checkAdopted, onAdopt, onSheetDelete, onSheetInsert, onSheetReplace } from './stylesheets.js';
+import { checkAdopted, onAdopt, onSheetDelete, onSheetInsert, onSheetReplace, sheetFixes } from './stylesheets.js';
 import { Link } from './transport.js';
 import { loadWasm } from './wasm.js';
 
@@ -189,6 +189,8 @@ async function startNow(r, domReady) {
   });
   await sleep(60); // the claim's window
   r.wasmModule = await mod;
+  if (r.stopped) return null;
+  await sheetFixes(r); // stylesheets.js: texts read again, into the snapshot
   if (r.stopped) return null;
   if (r.conflict) {
     r.conflict = false;

@@ -4,7 +4,7 @@
  * prototypes), and constructed sheets adopted by documents and shadow
  * roots, each sent in full once and referred to by number after.
  */
-import { each, join, push } from './builtins.js';
+import { P, bodyText, each, fetchFn, join, push, setT, then } from './builtins.js';
 import { idOf } from './ids.js';
 import { drainMutations } from './mutations.js';
 import { enqueue } from './queue.js';
@@ -23,8 +23,71 @@ export function rulesText(sheet) {
   return join(out, '\n');
 }
 
+/*
+ * Chrome serialises a shorthand holding var() as empty longhands
+ * (`font-style: ; ...`) when a later declaration of the rule overrides one
+ * of its longhands (rustdoc: `font: 1rem/1.5 var(--font-family);
+ * font-feature-settings: ...`), and no CSSOM call gives the value back: the
+ * replay would drop the declaration. For such a `<link>` sheet the file's
+ * own text is read (from the HTTP cache, as a rule), put into the first
+ * snapshot before it leaves the page (`sheetFixes`) and reused after.
+ */
+var originals = new WeakMap(),
+  asked = new WeakSet(),
+  pending = [],
+  fixed = [];
+
 export function stylesheetText(el) {
-  return el.sheet ? rulesText(el.sheet) : null;
+  var s = el.sheet;
+  if (!s) return null;
+  var t = originals.get(s) || rulesText(s);
+  if (t && s.href && !asked.has(s) && t.indexOf(': ;') >= 0) {
+    asked.add(s);
+    var got = then(fetchFn(s.href), function (res) {
+      return res.ok ? bodyText(res) : null;
+    });
+    push(
+      pending,
+      then(
+        got,
+        function (src) {
+          if (!src) return;
+          originals.set(s, src);
+          push(fixed, [t, src]);
+        },
+        function () {},
+      ),
+    );
+  }
+  return t;
+}
+
+/** Waits (at most 2 s) for the sheets being read again and puts their
+ *  texts into the snapshot still queued. */
+export async function sheetFixes(r) {
+  var list = pending;
+  if (!list.length) return;
+  pending = [];
+  await new P(function (done) {
+    var left = list.length;
+    setT(done, 2000);
+    each(list, function (p) {
+      then(p, step, step);
+    });
+    function step() {
+      if (--left === 0) done();
+    }
+  });
+  drainMutations(r);
+  each(fixed, function (f) {
+    each(r.queue, function (e) {
+      if (e.k === 'snap' || e.k === 'snap-part')
+        each(e.nodes, function (n) {
+          if (n.css === f[0]) n.css = f[1];
+        });
+    });
+  });
+  fixed = [];
 }
 
 /** `ev` naming `sheet` (by its owner node or its number), or null when
