@@ -1048,7 +1048,9 @@ async fn delete_leaves_no_key_in_any_tree() {
             s.ingest(id, seq, chunk(id, seq, T0 + u64::from(seq))).await;
         }
     }
-    assert_eq!(s.state.store.session_key_count().unwrap(), 3 * (4 + 2));
+    // Chunks, metadata and start keys, plus the insights digest's keys
+    // (store/digest.rs), which the delete must take too.
+    assert!(s.state.store.session_key_count().unwrap() > 3 * (4 + 2));
     for n in 0..3u8 {
         let r = s
             .send(
