@@ -33,9 +33,7 @@ impl Recorder {
     /// started.
     #[wasm_bindgen(constructor)]
     pub fn new(session_id: &str, next_seq: u32) -> Result<Recorder, JsError> {
-        let session: SessionId = session_id
-            .parse()
-            .map_err(|e| JsError::new(&format!("{e}")))?;
+        let session: SessionId = session_id.parse().map_err(|_| JsError::new(ID_ERROR))?;
         Ok(Recorder {
             batcher: RefCell::new(Batcher::new(session, next_seq)),
             transport: RefCell::new(Transport::default()),
@@ -56,8 +54,7 @@ impl Recorder {
     /// Takes a JSON array of raw events from the capture layer, converts
     /// (and so masks) them and encodes them into the open chunk.
     pub fn push(&self, raw_json: &str, now: f64) -> Result<(), JsError> {
-        let raws = crate::raw::parse_batch(raw_json)
-            .map_err(|e| JsError::new(&format!("reel: bad batch: {e}")))?;
+        let raws = crate::raw::parse_batch(raw_json).map_err(|e| JsError::new(&bad_batch(e)))?;
         let mut events = Vec::with_capacity(raws.len());
         let mut signals = self.signals.borrow_mut();
         for raw in raws {
@@ -77,9 +74,11 @@ impl Recorder {
                     before, before_t, ..
                 } => {
                     let last = before.len().saturating_sub(1);
-                    signals.previous_pages(before.iter().enumerate().map(|(i, u)| {
-                        (u.as_str(), if i == last { *before_t as u64 } else { 0 })
-                    }));
+                    signals.previous_pages(
+                        before.iter().enumerate().map(|(i, u)| {
+                            (u.as_str(), if i == last { *before_t as u64 } else { 0 })
+                        }),
+                    );
                 }
                 _ => {}
             }
@@ -242,8 +241,33 @@ impl Recorder {
     }
 }
 
+// The error messages are put together by hand: `format!` would bring
+// `core::fmt`'s machinery into every page's download.
+
+/// `SessionIdError`'s message.
+const ID_ERROR: &str = "a session id is 32 lowercase hexadecimal digits";
+
 fn encode_error(e: ChunkError) -> JsError {
-    JsError::new(&format!("reel: could not encode: {}", why(&e)))
+    JsError::new(&["reel: could not encode: ", why(&e)].concat())
+}
+
+/// `"reel: bad batch: {e}"`, as `JsonError`'s `Display` words it.
+fn bad_batch(e: crate::json::JsonError) -> String {
+    let mut at = e.at;
+    let mut digits = Vec::new();
+    loop {
+        digits.push(b'0' + (at % 10) as u8);
+        at /= 10;
+        if at == 0 {
+            break;
+        }
+    }
+    digits.reverse();
+    let mut s = String::from("reel: bad batch: ");
+    s.push_str(e.what);
+    s.push_str(" at byte ");
+    s.extend(digits.into_iter().map(char::from));
+    s
 }
 
 /// What went wrong in the encoder, which only fails in these two ways.
@@ -253,5 +277,33 @@ fn why(e: &ChunkError) -> &str {
     match e {
         ChunkError::Encode(why) => why,
         _ => "the chunk is empty",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json::JsonError;
+
+    #[test]
+    fn hand_made_messages_read_as_their_display() {
+        for at in [0, 7, 10, 1234567] {
+            let e = JsonError {
+                at,
+                what: "expected a number",
+            };
+            assert_eq!(
+                bad_batch(e),
+                format!(
+                    "reel: bad batch: {}",
+                    JsonError {
+                        at,
+                        what: "expected a number"
+                    }
+                )
+            );
+        }
+        let e = "x".parse::<SessionId>().unwrap_err();
+        assert_eq!(ID_ERROR, e.to_string());
     }
 }

@@ -241,7 +241,7 @@ pub fn event(raw: RawEvent) -> Option<Event> {
         }
         RawEvent::Key { t, id, key, label } => {
             // Named keys only: a single character would be typed text.
-            if key.chars().count() < 2 || key.len() > limits::MAX_KEY {
+            if key.chars().nth(1).is_none() || key.len() > limits::MAX_KEY {
                 return None;
             }
             (

@@ -377,28 +377,28 @@ impl RawEvent {
             ..Bag::default()
         };
         p.object(|p, k| b.read(p, k))?;
-        let kind = b.string("k")?;
-        let t = b.f64("t")?;
-        Ok(match kind.as_str() {
+        let kind = b.string("k");
+        let t = b.f64("t");
+        let ev = match kind.as_str() {
             "meta" => RawEvent::Meta {
                 t,
-                href: b.string("href")?,
-                title: b.string("title")?,
-                w: b.u32("w")?,
-                h: b.u32("h")?,
-                ua: b.string("ua")?,
-                referrer: b.string("ref")?,
+                href: b.string("href"),
+                title: b.string("title"),
+                w: b.u32("w"),
+                h: b.u32("h"),
+                ua: b.string("ua"),
+                referrer: b.string("ref"),
                 visitor: b
-                    .opt_string("vid")?
-                    .map(|v| (v, b.f64("nv").unwrap_or(0.0) != 0.0)),
+                    .opt_string("vid")
+                    .map(|v| (v, matches!(b.take("nv"), Some(Scalar::Num(n)) if n != 0.0))),
                 before: std::mem::take(&mut b.strs),
-                before_t: b.f64("pt")?,
+                before_t: b.f64("pt"),
             },
             "snap" => RawEvent::Snapshot {
                 t,
                 nodes: std::mem::take(&mut b.nodes),
-                sx: b.f64("sx")?,
-                sy: b.f64("sy")?,
+                sx: b.f64("sx"),
+                sy: b.f64("sy"),
             },
             "snap-part" => RawEvent::SnapshotPart { nodes: b.nodes },
             "mut" => RawEvent::Mutation {
@@ -411,136 +411,145 @@ impl RawEvent {
             "move" => RawEvent::MouseMove { t, pos: b.pos },
             "mouse" => RawEvent::Mouse {
                 t,
-                kind: b.string("kind")?,
-                id: b.u32("id")?,
-                x: b.f64("x")?,
-                y: b.f64("y")?,
-                label: b.label()?,
-                bx: b.opt_f64("bx")?,
-                by: b.opt_f64("by")?,
-                inert: b.f64("nd")? != 0.0,
+                kind: b.string("kind"),
+                id: b.u32("id"),
+                x: b.f64("x"),
+                y: b.f64("y"),
+                label: b.label(),
+                bx: b.opt_f64("bx"),
+                by: b.opt_f64("by"),
+                inert: b.f64("nd") != 0.0,
             },
             "chg" => RawEvent::Changed { t },
             "key" => RawEvent::Key {
                 t,
-                id: b.u32("id")?,
-                key: b.string("key")?,
-                label: b.label()?,
+                id: b.u32("id"),
+                key: b.string("key"),
+                label: b.label(),
             },
             "scroll" => RawEvent::Scroll {
                 t,
-                id: b.u32("id")?,
-                x: b.f64("x")?,
-                y: b.f64("y")?,
-                depth: b.opt_f64("d")?,
+                id: b.u32("id"),
+                x: b.f64("x"),
+                y: b.f64("y"),
+                depth: b.opt_f64("d"),
             },
             "vp" => RawEvent::Viewport {
                 t,
-                w: b.u32("w")?,
-                h: b.u32("h")?,
+                w: b.u32("w"),
+                h: b.u32("h"),
             },
             "input" => RawEvent::Input {
                 t,
-                id: b.u32("id")?,
+                id: b.u32("id"),
                 field: RawField {
-                    tag: b.string("tag")?,
-                    ty: b.string("type")?,
-                    ac: b.string("ac")?,
-                    m: b.u32("m")?,
-                    v: b.opt_string("v")?,
-                    c: b.opt_bool("c")?,
+                    tag: b.string("tag"),
+                    ty: b.string("type"),
+                    ac: b.string("ac"),
+                    m: b.u32("m"),
+                    v: b.opt_string("v"),
+                    c: b.opt_bool("c"),
                 },
-                label: b.label()?,
+                label: b.label(),
             },
             "custom" => RawEvent::Custom {
                 t,
-                name: b.string("name")?,
-                data: b.opt_string("data")?,
+                name: b.string("name"),
+                data: b.opt_string("data"),
             },
             "identify" => RawEvent::Identify {
                 t,
-                user: b.string("user")?,
-                traits: b.opt_string("traits")?,
+                user: b.string("user"),
+                traits: b.opt_string("traits"),
             },
             "console" => RawEvent::Console {
                 t,
-                level: b.string("level")?,
-                text: b.string("text")?,
+                level: b.string("level"),
+                text: b.string("text"),
             },
             "err" => RawEvent::Error {
                 t,
-                kind: b.string("kind")?,
-                msg: b.string("msg")?,
-                src: b.opt_string("src")?,
-                stack: b.opt_string("stack")?,
+                kind: b.string("kind"),
+                msg: b.string("msg"),
+                src: b.opt_string("src"),
+                stack: b.opt_string("stack"),
             },
             "sheet" => RawEvent::Sheet {
                 t,
-                node: b.opt_u32("node")?,
-                cs: b.opt_u32("cs")?,
-                op: b.string("op")?,
+                node: b.opt_u32("node"),
+                cs: b.opt_u32("cs"),
+                op: b.string("op"),
                 path: b.ints("path"),
-                i: b.u32("i")?,
-                rule: b.string("rule")?,
-                text: b.string("text")?,
+                i: b.u32("i"),
+                rule: b.string("rule"),
+                text: b.string("text"),
             },
             "adopt" => RawEvent::Adopt {
                 t,
-                root: b.u32("root")?,
+                root: b.u32("root"),
                 sheets: b.ints("sheets"),
             },
             "media" => RawEvent::Media {
                 t,
-                id: b.u32("id")?,
-                a: b.string("a")?,
-                time: b.f64("time")?,
-                rate: b.f64("rate")?,
-                muted: b.bool("muted")?,
-                vol: b.f64("vol")?,
+                id: b.u32("id"),
+                a: b.string("a"),
+                time: b.f64("time"),
+                rate: b.f64("rate"),
+                muted: b.bool("muted"),
+                vol: b.f64("vol"),
             },
             "canvas" => RawEvent::Canvas {
                 t,
-                id: b.u32("id")?,
-                url: b.string("url")?,
+                id: b.u32("id"),
+                url: b.string("url"),
             },
             "focus" => RawEvent::Focus {
                 t,
-                id: b.u32("id")?,
-                f: b.bool("f")?,
+                id: b.u32("id"),
+                f: b.bool("f"),
             },
             "sel" => RawEvent::Selection {
                 t,
-                a: b.u32("a")?,
-                ao: b.u32("ao")?,
-                f: b.u32("f")?,
-                fo: b.u32("fo")?,
+                a: b.u32("a"),
+                ao: b.u32("ao"),
+                f: b.u32("f"),
+                fo: b.u32("fo"),
             },
-            "vis" => RawEvent::Visibility { t, v: b.bool("v")? },
+            "vis" => RawEvent::Visibility { t, v: b.bool("v") },
             "touch" => RawEvent::Touch {
                 t,
-                kind: b.string("kind")?,
+                kind: b.string("kind"),
                 pts: b.pos.into_iter().map(|(x, y, _)| (x, y)).collect(),
             },
             "net" => RawEvent::Network(Box::new(RawNetwork {
                 t,
-                kind: b.string("kind")?,
-                method: b.string("method")?,
-                url: b.string("url")?,
-                status: b.f64("st")?,
-                dur: b.f64("dur")?,
-                req_bytes: b.opt_f64("qb")?,
-                res_bytes: b.opt_f64("sb")?,
-                failure: b.opt_string("fail")?,
+                kind: b.string("kind"),
+                method: b.string("method"),
+                url: b.string("url"),
+                status: b.f64("st"),
+                dur: b.f64("dur"),
+                req_bytes: b.opt_f64("qb"),
+                res_bytes: b.opt_f64("sb"),
+                failure: b.opt_string("fail"),
                 query_allow: std::mem::take(&mut b.strs),
                 req_headers: b.pairs("rqh"),
                 res_headers: b.pairs("rsh"),
-                req_body: b.opt_string("rqb")?,
-                res_body: b.opt_string("rsb")?,
-                req_type: b.string("rqt")?,
-                res_type: b.string("rst")?,
+                req_body: b.opt_string("rqb"),
+                res_body: b.opt_string("rsb"),
+                req_type: b.string("rqt"),
+                res_type: b.string("rst"),
             })),
-            _ => return b.wrong("unknown event kind"),
-        })
+            _ => {
+                b.wrong("unknown event kind");
+                RawEvent::Changed { t }
+            }
+        };
+        // The first field of the wrong type (or the unknown kind) refuses
+        // the event.
+        match b.bad {
+            Some(what) => Err(JsonError { at: b.at, what }),
+            None => Ok(ev),
+        }
     }
 }
 
@@ -558,6 +567,11 @@ enum Scalar {
 struct Bag {
     /// Where the object starts, for errors.
     at: usize,
+    /// The first member found of the wrong type: the accessors note it
+    /// and go on (returning zero or empty) rather than return early, as
+    /// each early return dropped every member read so far, and that drop
+    /// code, once per field, was most of the batch parser's wasm.
+    bad: Option<&'static str>,
     scalars: Vec<(String, Scalar)>,
     /// `rem`, `path`, `sheets`.
     ints: Vec<(String, Vec<u32>)>,
@@ -573,6 +587,8 @@ struct Bag {
     pairs: Vec<(String, Vec<(String, String)>)>,
 }
 
+/// Its accessors are `#[inline(never)]`: called for every field of every
+/// kind, inlined they multiplied the batch parser in the wasm.
 impl Bag {
     fn read(&mut self, p: &mut Parser, k: &str) -> Res<()> {
         let v = match p.peek() {
@@ -600,31 +616,41 @@ impl Bag {
         Ok(())
     }
 
-    fn wrong<T>(&self, what: &'static str) -> Res<T> {
-        Err(JsonError { at: self.at, what })
+    fn wrong(&mut self, what: &'static str) {
+        self.bad.get_or_insert(what);
     }
 
+    #[inline(never)]
     fn take(&mut self, k: &str) -> Option<Scalar> {
         let i = self.scalars.iter().rposition(|(n, _)| n == k)?;
         Some(self.scalars.swap_remove(i).1)
     }
 
-    fn f64(&mut self, k: &str) -> Res<f64> {
+    #[inline(never)]
+    fn f64(&mut self, k: &str) -> f64 {
         match self.take(k) {
-            None | Some(Scalar::Null) => Ok(0.0),
-            Some(Scalar::Num(v)) => Ok(v),
-            Some(_) => self.wrong("expected a number"),
+            None | Some(Scalar::Null) => 0.0,
+            Some(Scalar::Num(v)) => v,
+            Some(_) => {
+                self.wrong("expected a number");
+                0.0
+            }
         }
     }
 
-    fn opt_f64(&mut self, k: &str) -> Res<Option<f64>> {
+    #[inline(never)]
+    fn opt_f64(&mut self, k: &str) -> Option<f64> {
         match self.take(k) {
-            None | Some(Scalar::Null) => Ok(None),
-            Some(Scalar::Num(v)) => Ok(Some(v)),
-            Some(_) => self.wrong("expected a number"),
+            None | Some(Scalar::Null) => None,
+            Some(Scalar::Num(v)) => Some(v),
+            Some(_) => {
+                self.wrong("expected a number");
+                None
+            }
         }
     }
 
+    #[inline(never)]
     fn pairs(&mut self, k: &str) -> Vec<(String, String)> {
         match self.pairs.iter().rposition(|(n, _)| n == k) {
             Some(i) => self.pairs.swap_remove(i).1,
@@ -632,54 +658,68 @@ impl Bag {
         }
     }
 
-    fn opt_u32(&mut self, k: &str) -> Res<Option<u32>> {
+    #[inline(never)]
+    fn opt_u32(&mut self, k: &str) -> Option<u32> {
         let n = match self.take(k) {
-            None | Some(Scalar::Null) => return Ok(None),
+            None | Some(Scalar::Null) => return None,
             Some(Scalar::Num(v)) => whole_u32(v),
             Some(_) => None,
         };
-        match n {
-            Some(n) => Ok(Some(n)),
-            None => self.wrong("expected a whole number (u32)"),
+        if n.is_none() {
+            self.wrong("expected a whole number (u32)");
         }
+        n
     }
 
-    fn u32(&mut self, k: &str) -> Res<u32> {
-        Ok(self.opt_u32(k)?.unwrap_or(0))
+    #[inline(never)]
+    fn u32(&mut self, k: &str) -> u32 {
+        self.opt_u32(k).unwrap_or(0)
     }
 
-    fn opt_string(&mut self, k: &str) -> Res<Option<String>> {
+    #[inline(never)]
+    fn opt_string(&mut self, k: &str) -> Option<String> {
         match self.take(k) {
-            None | Some(Scalar::Null) => Ok(None),
-            Some(Scalar::Str(s)) => Ok(Some(s)),
-            Some(_) => self.wrong("expected a string"),
+            None | Some(Scalar::Null) => None,
+            Some(Scalar::Str(s)) => Some(s),
+            Some(_) => {
+                self.wrong("expected a string");
+                None
+            }
         }
     }
 
-    fn string(&mut self, k: &str) -> Res<String> {
-        Ok(self.opt_string(k)?.unwrap_or_default())
+    #[inline(never)]
+    fn string(&mut self, k: &str) -> String {
+        self.opt_string(k).unwrap_or_default()
     }
 
-    fn opt_bool(&mut self, k: &str) -> Res<Option<bool>> {
+    #[inline(never)]
+    fn opt_bool(&mut self, k: &str) -> Option<bool> {
         match self.take(k) {
-            None | Some(Scalar::Null) => Ok(None),
-            Some(Scalar::Bool(b)) => Ok(Some(b)),
-            Some(_) => self.wrong("expected true or false"),
+            None | Some(Scalar::Null) => None,
+            Some(Scalar::Bool(b)) => Some(b),
+            Some(_) => {
+                self.wrong("expected true or false");
+                None
+            }
         }
     }
 
-    fn bool(&mut self, k: &str) -> Res<bool> {
-        Ok(self.opt_bool(k)?.unwrap_or(false))
+    #[inline(never)]
+    fn bool(&mut self, k: &str) -> bool {
+        self.opt_bool(k).unwrap_or(false)
     }
 
-    fn label(&mut self) -> Res<RawLabel> {
-        Ok(RawLabel {
-            text: self.opt_string("lab")?,
-            masked: self.f64("lm")? != 0.0,
-            selector: self.opt_string("sel")?,
-        })
+    #[inline(never)]
+    fn label(&mut self) -> RawLabel {
+        RawLabel {
+            text: self.opt_string("lab"),
+            masked: self.f64("lm") != 0.0,
+            selector: self.opt_string("sel"),
+        }
     }
 
+    #[inline(never)]
     fn ints(&mut self, k: &str) -> Vec<u32> {
         match self.ints.iter().rposition(|(n, _)| n == k) {
             Some(i) => self.ints.swap_remove(i).1,

@@ -13,6 +13,8 @@ use std::process::Command;
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 const WASM_PROFILE: &str = "wasm-release";
+/// The recorder's profile (Cargo.toml): "z" for all of its wasm.
+const RECORDER_PROFILE: &str = "wasm-recorder";
 
 /// Binaryen from npm, pinned: Debian's (108) corrupts the externref table
 /// that wasm-bindgen emits for current rustc. `.ci/setup` installs it here.
@@ -89,28 +91,36 @@ fn run(mut cmd: Command) -> Result<()> {
 fn dist() -> Result<()> {
     let root = root();
     let dist = root.join("dist");
-    let mut build = cargo();
-    build.args([
-        "build",
-        "--profile",
-        WASM_PROFILE,
-        "--target",
-        WASM_TARGET,
-        "-p",
-        "reel-recorder",
-        "-p",
-        "reel-player",
-    ]);
-    // The zstd-free build needs no C compiler, but keep wasm builds from
-    // picking up host flags meant for native code.
-    build.env_remove("RUSTFLAGS");
-    run(build)?;
+    // The recorder has a profile of its own (every crate in it at "z":
+    // it is on every recording page); the player keeps "s".
+    for (krate, profile) in [
+        ("reel-recorder", RECORDER_PROFILE),
+        ("reel-player", WASM_PROFILE),
+    ] {
+        let mut build = cargo();
+        build.args([
+            "build",
+            "--profile",
+            profile,
+            "--target",
+            WASM_TARGET,
+            "-p",
+            krate,
+        ]);
+        // The zstd-free build needs no C compiler, but keep wasm builds from
+        // picking up host flags meant for native code.
+        build.env_remove("RUSTFLAGS");
+        run(build)?;
+    }
 
     if dist.exists() {
         std::fs::remove_dir_all(&dist).context("clearing dist/")?;
     }
-    let wasm_dir = target_dir().join(WASM_TARGET).join(WASM_PROFILE);
-    for (krate, out) in [("reel_recorder", "recorder"), ("reel_player", "player")] {
+    for (krate, out, profile) in [
+        ("reel_recorder", "recorder", RECORDER_PROFILE),
+        ("reel_player", "player", WASM_PROFILE),
+    ] {
+        let wasm_dir = target_dir().join(WASM_TARGET).join(profile);
         let out_dir = dist.join(out);
         std::fs::create_dir_all(&out_dir)?;
         wasm_bindgen_cli_support::Bindgen::new()
@@ -168,6 +178,9 @@ fn wasm_opt(file: &Path) -> Result<()> {
     if std::env::var_os("REEL_WASM_NAMES").is_some() {
         cmd.arg("-g");
     }
+    // The `producers` and `target_features` sections are metadata no
+    // browser reads (~260 bytes of every page's download).
+    cmd.arg("--strip-producers").arg("--strip-target-features");
     cmd.arg(file).arg("-o").arg(&tmp);
     run(cmd)?;
     std::fs::rename(&tmp, file)?;
