@@ -116,7 +116,22 @@ async fn insights_of_scripted_visits() -> Result<()> {
     .await?;
     page.eval("window.scrollTo(0, document.documentElement.scrollHeight); true")
         .await?;
-    page.eval("Reel.flush().then(() => true)").await?;
+    // The recorder sends scroll positions on a short timer after the scroll
+    // event (listeners.js), so one flush right away may go before them:
+    // flush until the server holds the cart's bottom.
+    let start = Instant::now();
+    loop {
+        page.eval("Reel.flush().then(() => true)").await?;
+        let sc = get(&server, "/api/v1/insights/scroll?url=/insights/cart.html").await?;
+        if sc["depth"][10]["sessions"] == 1 {
+            break;
+        }
+        ensure!(
+            start.elapsed() < WAIT,
+            "the cart's bottom never arrived: {sc}"
+        );
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
     let a = item_when(&server, &s1, |i| {
         i["page_count"] == 2 && i["click_count"] == 3
     })

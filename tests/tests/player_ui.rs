@@ -265,7 +265,7 @@ async fn controls_markers_panels_and_deep_link() -> Result<()> {
         ("navigation", "https://shop.test/cart", 0.0),
         ("click", "click", 1000.0),
         ("custom", "checkout", 2000.0),
-        ("rage_click", "rage click", 2900.0),
+        ("rage_click", "rage click", 2500.0),
         ("error", "payment failed: card declined", 3000.0),
         ("error", "TypeError: cart is undefined", 3500.0),
         ("navigation", "https://shop.test/done", 30_000.0),

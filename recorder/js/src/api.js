@@ -9,6 +9,7 @@ import { P, rApply, then } from './builtins.js';
 import { takeEarly } from './errors.js';
 import { normalize } from './options.js';
 import { Recording } from './recording.js';
+import { forgetVisitor } from './insights.js';
 import { fetchConfig, merge, sampled } from './remote.js';
 import { warn } from './report.js';
 import { OPTOUT_KEY } from './session.js';
@@ -93,6 +94,9 @@ export var start = guardAsync(function (options) {
 function go(opts) {
   if (opts.respectDoNotTrack && doNotTrack()) {
     takeEarly(); // nothing of this page is recorded
+    // and nothing kept: a visitor id from a visit before Do Not Track
+    // (or Global Privacy Control) was turned on is forgotten.
+    forgetVisitor();
     return null;
   }
   // Opted out (remembered) or waiting for consent: nothing is recorded
