@@ -46,7 +46,7 @@ fn main() -> Result<()> {
         _ => {
             eprintln!(
                 "cargo xtask dist    build the recorder and player wasm into dist/ (embedded by reel-server)\n\
-                 cargo xtask test    dist, build reel-server, run every test (unit, property, end-to-end)\n\
+                 cargo xtask test    dist, build reel-server, run every test (unit, property, end-to-end; the API tests twice: embedded and distributed layouts)\n\
                  cargo xtask sizes   print what a recording page and the player download: raw, gzip, brotli, as served\n\
                  cargo xtask lint    cargo fmt --check, clippy -D warnings on native and wasm targets, eslint and prettier --check on the JavaScript\n\
                  cargo xtask bench   dist, build reel-server and reel-bench, run the benchmarks against rrweb (BENCHMARKS.md)"
@@ -248,7 +248,15 @@ fn test(extra: &[String]) -> Result<()> {
     run(build)?;
     let mut test = cargo();
     test.args(["test", "--release", "--workspace"]).args(extra);
-    run(test)
+    run(test)?;
+    // Every API test again on the distributed layout (contract §5: every
+    // endpoint behaves the same on both): a fresh PostgreSQL database and
+    // S3 bucket per server, from `reel-testsvc`.
+    let mut distributed = cargo();
+    distributed
+        .args(["test", "--release", "-p", "reel-server", "--lib", "api::"])
+        .env("REEL_TEST_LAYOUT", "distributed");
+    run(distributed)
 }
 
 /// The code rules every change keeps: formatted, and clippy-clean on both
