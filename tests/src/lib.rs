@@ -7,6 +7,7 @@
 
 pub mod assets;
 pub mod cdp;
+pub mod deployment;
 pub mod fidelity;
 pub mod http;
 pub mod pages;

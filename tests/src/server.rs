@@ -57,6 +57,8 @@ pub struct ReelServer {
     ingest_key: String,
     api_token: String,
     extra_args: Vec<String>,
+    /// Environment variables set for the process (a deployment's `AWS_*`).
+    env: Vec<(String, String)>,
     addr: String,
     log: Arc<Mutex<VecDeque<String>>>,
 }
@@ -76,6 +78,19 @@ impl ReelServer {
     /// As [`ReelServer::start_with_args`], with another binary (the
     /// harness's own tests use a stand-in script).
     pub async fn start_binary(binary: &Path, extra: &[&str]) -> Result<Self> {
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        Self::launch(binary, extra, Vec::new(), random_hex()?, random_hex()?).await
+    }
+
+    /// Starts `binary` with `extra` flags and `env`, and the given
+    /// credentials: what a [`crate::deployment::Deployment`]'s processes share.
+    pub(crate) async fn launch(
+        binary: &Path,
+        extra_args: Vec<String>,
+        env: Vec<(String, String)>,
+        ingest_key: String,
+        api_token: String,
+    ) -> Result<Self> {
         let binary = binary.to_path_buf();
         if !binary.exists() {
             bail!(
@@ -93,9 +108,10 @@ impl ReelServer {
             binary,
             child: None,
             data,
-            ingest_key: random_hex()?,
-            api_token: random_hex()?,
-            extra_args: extra.iter().map(|s| s.to_string()).collect(),
+            ingest_key,
+            api_token,
+            extra_args,
+            env,
             addr: "127.0.0.1:0".to_string(),
             log: Arc::new(Mutex::new(VecDeque::new())),
         };
@@ -112,6 +128,7 @@ impl ReelServer {
             .args(["--ingest-key", &self.ingest_key])
             .args(["--api-token", &self.api_token])
             .args(&self.extra_args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .env("RUST_BACKTRACE", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
