@@ -248,7 +248,10 @@ impl Recorder {
 const ID_ERROR: &str = "a session id is 32 lowercase hexadecimal digits";
 
 fn encode_error(e: ChunkError) -> JsError {
-    JsError::new(&["reel: could not encode: ", why(&e)].concat())
+    // Not `[..].concat()`: its generic join is a kilobyte of wasm.
+    let mut s = String::from("reel: could not encode: ");
+    s.push_str(why(&e));
+    JsError::new(&s)
 }
 
 /// `"reel: bad batch: {e}"`, as `JsonError`'s `Display` words it.

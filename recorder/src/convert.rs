@@ -3,7 +3,7 @@
 
 use crate::mask::{self, Field};
 use crate::netmask;
-use crate::raw::{flags, RawEvent, RawNetwork, RawNode};
+use crate::raw::{flags, RawAdd, RawAttr, RawEvent, RawLabel, RawNetwork, RawNode, RawText};
 use reel_shared::{limits, Network, NetworkKind};
 use reel_shared::{
     AddedTree, AdoptedStyleSheets, AttrChange, Canvas, Console, ConsoleLevel, Custom, Element,
@@ -12,6 +12,7 @@ use reel_shared::{
     PageErrorKind, Scroll, Selection, SheetOp, SheetRef, Snapshot, StyleSheetChange, TextChange,
     Touch, TouchKind, Viewport, Visibility,
 };
+use std::mem::take;
 
 /// Console text and error messages are cut to this many bytes: enough to
 /// read, bounded whatever the page logs.
@@ -61,8 +62,35 @@ fn thousandths(v: f64) -> Option<u16> {
     v.is_finite().then(|| v.round().clamp(0.0, 1000.0) as u16)
 }
 
+/// Finds `s` among `names` (the capture layer's words for an enum's
+/// cases): the case at the same place in `cases`.
+fn pick<T: Copy>(s: &str, names: &[&str], cases: &[T]) -> Option<T> {
+    let i = names.iter().position(|n| *n == s)?;
+    cases.get(i).copied()
+}
+
+/// An event target's label and selector, as they may leave the browser.
+#[inline(never)]
+fn target(label: &mut RawLabel) -> (Option<String>, Option<String>) {
+    (
+        mask::label(take(&mut label.text), label.masked),
+        mask::selector(take(&mut label.selector)),
+    )
+}
+
 /// Converts one raw event; `None` for what carries nothing to record.
-pub fn event(raw: RawEvent) -> Option<Event> {
+pub fn event(mut raw: RawEvent) -> Option<Event> {
+    let event = convert(&mut raw);
+    // What the conversion did not take is dropped here, once: a drop at
+    // each early return of a conversion that owned its fields was most of
+    // this module's wasm.
+    drop(raw);
+    event
+}
+
+/// The conversion proper: it takes (`mem::take`) what it keeps from `raw`,
+/// after its checks, so returning early owns nothing to drop.
+fn convert(raw: &mut RawEvent) -> Option<Event> {
     let (t, data) = match raw {
         RawEvent::Meta {
             t,
@@ -76,29 +104,27 @@ pub fn event(raw: RawEvent) -> Option<Event> {
             ..
         } => {
             let visitor =
-                visitor.filter(|(v, _)| !v.is_empty() && v.len() <= limits::MAX_VISITOR_ID);
+                take(visitor).filter(|(v, _)| !v.is_empty() && v.len() <= limits::MAX_VISITOR_ID);
             (
-                t,
+                *t,
                 EventData::Meta(Meta {
-                    href,
-                    title,
-                    width: w,
-                    height: h,
-                    user_agent: ua,
-                    referrer: Some(clip(referrer, limits::MAX_URL)).filter(|r| !r.is_empty()),
+                    href: take(href),
+                    title: take(title),
+                    width: *w,
+                    height: *h,
+                    user_agent: take(ua),
+                    referrer: Some(clip(take(referrer), limits::MAX_URL)).filter(|r| !r.is_empty()),
                     new_visitor: visitor.as_ref().map(|v| v.1),
                     visitor_id: visitor.map(|v| v.0),
                 }),
             )
         }
-        // Held by the caller until its `snap` arrives: see `api.rs`.
-        RawEvent::SnapshotPart { .. } => return None,
         RawEvent::Snapshot { t, nodes, sx, sy } => (
-            t,
+            *t,
             EventData::FullSnapshot(Snapshot {
-                nodes: nodes.into_iter().filter_map(node).collect(),
-                scroll_x: px(sx),
-                scroll_y: px(sy),
+                nodes: nodes_of(take(nodes)),
+                scroll_x: px(*sx),
+                scroll_y: px(*sy),
             }),
         ),
         RawEvent::Mutation {
@@ -107,62 +133,20 @@ pub fn event(raw: RawEvent) -> Option<Event> {
             add,
             attr,
             text,
-        } => {
-            let m = Mutation {
-                removes: rem,
-                adds: add
-                    .into_iter()
-                    .map(|a| AddedTree {
-                        parent: a.p,
-                        next: a.n,
-                        nodes: a.nodes.into_iter().filter_map(node).collect(),
-                    })
-                    .filter(|a| !a.nodes.is_empty())
-                    .collect(),
-                attrs: attr
-                    .into_iter()
-                    .map(|a| {
-                        let field = Field {
-                            tag: &a.tag,
-                            ty: &a.ty,
-                            autocomplete: &a.ac,
-                            flags: a.m,
-                        };
-                        let value = a.v.map(|v| field.attr(&a.name, v));
-                        AttrChange {
-                            id: a.id,
-                            name: a.name,
-                            value,
-                        }
-                    })
-                    .collect(),
-                texts: text
-                    .into_iter()
-                    .map(|x| TextChange {
-                        id: x.id,
-                        text: mask::text(x.v, x.m),
-                    })
-                    .collect(),
-            };
-            if m.removes.is_empty() && m.adds.is_empty() && m.attrs.is_empty() && m.texts.is_empty()
-            {
-                return None;
-            }
-            (t, EventData::Mutation(m))
-        }
+        } => (*t, EventData::Mutation(mutation(rem, add, attr, text)?)),
         RawEvent::MouseMove { t, pos } => {
             if pos.is_empty() {
                 return None;
             }
             let pos = pos
-                .into_iter()
-                .map(|(x, y, dt)| MousePosition {
+                .iter()
+                .map(|&(x, y, dt)| MousePosition {
                     x: px(x),
                     y: px(y),
                     dt: px(dt).max(0) as u32,
                 })
                 .collect();
-            (t, EventData::MouseMove(pos))
+            (*t, EventData::MouseMove(pos))
         }
         RawEvent::Mouse {
             t,
@@ -175,44 +159,49 @@ pub fn event(raw: RawEvent) -> Option<Event> {
             by,
             ..
         } => {
-            let kind = match kind.as_str() {
-                "mousedown" => MouseKind::Down,
-                "mouseup" => MouseKind::Up,
-                "click" => MouseKind::Click,
-                "dblclick" => MouseKind::DblClick,
-                "contextmenu" => MouseKind::ContextMenu,
-                _ => return None,
-            };
+            let kind = pick(
+                kind,
+                &["mousedown", "mouseup", "click", "dblclick", "contextmenu"],
+                &[
+                    MouseKind::Down,
+                    MouseKind::Up,
+                    MouseKind::Click,
+                    MouseKind::DblClick,
+                    MouseKind::ContextMenu,
+                ],
+            )?;
+            let (label, selector) = target(label);
             (
-                t,
+                *t,
                 EventData::Mouse(MouseInteraction {
                     kind,
-                    id,
-                    x: px(x),
-                    y: px(y),
-                    label: mask::label(label.text, label.masked),
-                    selector: mask::selector(label.selector),
+                    id: *id,
+                    x: px(*x),
+                    y: px(*y),
+                    label,
+                    selector,
                     box_x: bx.and_then(thousandths),
                     box_y: by.and_then(thousandths),
                 }),
             )
         }
         RawEvent::Scroll { t, id, x, y, depth } => (
-            t,
+            *t,
             EventData::Scroll(Scroll {
-                id,
-                x: px(x),
-                y: px(y),
+                id: *id,
+                x: px(*x),
+                y: px(*y),
                 depth: depth.and_then(thousandths),
             }),
         ),
-        // For the signal detector alone (`api.rs`).
-        RawEvent::Changed { .. } => return None,
+        // Held by the caller until its `snap` arrives (`api.rs`), and for
+        // the signal detector alone.
+        RawEvent::SnapshotPart { .. } | RawEvent::Changed { .. } => return None,
         RawEvent::Viewport { t, w, h } => (
-            t,
+            *t,
             EventData::Viewport(Viewport {
-                width: w,
-                height: h,
+                width: *w,
+                height: *h,
             }),
         ),
         RawEvent::Input {
@@ -227,15 +216,17 @@ pub fn event(raw: RawEvent) -> Option<Event> {
                 autocomplete: &field.ac,
                 flags: field.m,
             };
-            let value = field.v.map(|v| f.value(v));
+            let value = take(&mut field.v).map(|v| f.value(v));
+            let checked = f.checked(field.c);
+            let (label, selector) = target(label);
             (
-                t,
+                *t,
                 EventData::Input(Input {
-                    id,
+                    id: *id,
                     value,
-                    checked: f.checked(field.c),
-                    label: mask::label(label.text, label.masked),
-                    selector: mask::selector(label.selector),
+                    checked,
+                    label,
+                    selector,
                 }),
             )
         }
@@ -244,40 +235,48 @@ pub fn event(raw: RawEvent) -> Option<Event> {
             if key.chars().nth(1).is_none() || key.len() > limits::MAX_KEY {
                 return None;
             }
+            let (label, selector) = target(label);
             (
-                t,
+                *t,
                 EventData::Key(Key {
-                    id,
-                    key,
-                    label: mask::label(label.text, label.masked),
-                    selector: mask::selector(label.selector),
+                    id: *id,
+                    key: take(key),
+                    label,
+                    selector,
                 }),
             )
         }
-        RawEvent::Custom { t, name, data } => (t, EventData::Custom(Custom { name, data })),
-        RawEvent::Identify { t, user, traits } => (
-            t,
-            EventData::Identify(Identify {
-                user_id: user,
-                traits,
+        RawEvent::Custom { t, name, data } => (
+            *t,
+            EventData::Custom(Custom {
+                name: take(name),
+                data: take(data),
             }),
         ),
-        RawEvent::Console { t, level, text } => {
-            let level = match level.as_str() {
-                "debug" => ConsoleLevel::Debug,
-                "info" => ConsoleLevel::Info,
-                "warn" => ConsoleLevel::Warn,
-                "error" => ConsoleLevel::Error,
-                _ => ConsoleLevel::Log,
-            };
-            (
-                t,
-                EventData::Console(Console {
+        RawEvent::Identify { t, user, traits } => (
+            *t,
+            EventData::Identify(Identify {
+                user_id: take(user),
+                traits: take(traits),
+            }),
+        ),
+        RawEvent::Console { t, level, text } => (
+            *t,
+            EventData::Console(Console {
+                level: pick(
                     level,
-                    text: clip(text, MAX_TEXT),
-                }),
-            )
-        }
+                    &["debug", "info", "warn", "error"],
+                    &[
+                        ConsoleLevel::Debug,
+                        ConsoleLevel::Info,
+                        ConsoleLevel::Warn,
+                        ConsoleLevel::Error,
+                    ],
+                )
+                .unwrap_or(ConsoleLevel::Log),
+                text: clip(take(text), MAX_TEXT),
+            }),
+        ),
         RawEvent::Error {
             t,
             kind,
@@ -285,16 +284,16 @@ pub fn event(raw: RawEvent) -> Option<Event> {
             src,
             stack,
         } => (
-            t,
+            *t,
             EventData::PageError(PageError {
                 kind: if kind == "rejection" {
                     PageErrorKind::UnhandledRejection
                 } else {
                     PageErrorKind::Uncaught
                 },
-                message: clip(msg, MAX_TEXT),
-                source: src.map(|s| clip(s, MAX_TEXT)),
-                stack: stack.map(|s| clip(s, 4 * MAX_TEXT)),
+                message: clip(take(msg), MAX_TEXT),
+                source: take(src).map(|s| clip(s, MAX_TEXT)),
+                stack: take(stack).map(|s| clip(s, 4 * MAX_TEXT)),
             }),
         ),
         RawEvent::Sheet {
@@ -307,26 +306,32 @@ pub fn event(raw: RawEvent) -> Option<Event> {
             rule,
             text,
         } => {
-            let sheet = match (node, cs) {
+            let sheet = match (*node, *cs) {
                 (Some(id), _) => SheetRef::Node(id),
                 (None, Some(n)) => SheetRef::Constructed(n),
                 (None, None) => return None,
             };
             let op = match op.as_str() {
                 "ins" => SheetOp::Insert {
-                    path,
-                    index: i,
-                    rule,
+                    path: take(path),
+                    index: *i,
+                    rule: take(rule),
                 },
-                "del" => SheetOp::Delete { path, index: i },
-                "rep" => SheetOp::Replace { text },
+                "del" => SheetOp::Delete {
+                    path: take(path),
+                    index: *i,
+                },
+                "rep" => SheetOp::Replace { text: take(text) },
                 _ => return None,
             };
-            (t, EventData::StyleSheet(StyleSheetChange { sheet, op }))
+            (*t, EventData::StyleSheet(StyleSheetChange { sheet, op }))
         }
         RawEvent::Adopt { t, root, sheets } => (
-            t,
-            EventData::AdoptedStyleSheets(AdoptedStyleSheets { root, sheets }),
+            *t,
+            EventData::AdoptedStyleSheets(AdoptedStyleSheets {
+                root: *root,
+                sheets: take(sheets),
+            }),
         ),
         RawEvent::Media {
             t,
@@ -337,23 +342,26 @@ pub fn event(raw: RawEvent) -> Option<Event> {
             muted,
             vol,
         } => {
-            let action = match a.as_str() {
-                "play" => MediaAction::Play,
-                "pause" => MediaAction::Pause,
-                "seek" => MediaAction::Seek,
-                "rate" => MediaAction::RateChange,
-                "volume" => MediaAction::VolumeChange,
-                _ => return None,
-            };
+            let action = pick(
+                a,
+                &["play", "pause", "seek", "rate", "volume"],
+                &[
+                    MediaAction::Play,
+                    MediaAction::Pause,
+                    MediaAction::Seek,
+                    MediaAction::RateChange,
+                    MediaAction::VolumeChange,
+                ],
+            )?;
             (
-                t,
+                *t,
                 EventData::Media(Media {
-                    id,
+                    id: *id,
                     action,
-                    time: finite(time).max(0.0),
-                    rate: finite(rate),
-                    muted,
-                    volume: finite(vol).clamp(0.0, 1.0),
+                    time: finite(*time).max(0.0),
+                    rate: finite(*rate),
+                    muted: *muted,
+                    volume: finite(*vol).clamp(0.0, 1.0),
                 }),
             )
         }
@@ -361,49 +369,114 @@ pub fn event(raw: RawEvent) -> Option<Event> {
             if url.len() > MAX_CANVAS_URL || !url.starts_with("data:image/") {
                 return None;
             }
-            (t, EventData::Canvas(Canvas { id, data_url: url }))
+            (
+                *t,
+                EventData::Canvas(Canvas {
+                    id: *id,
+                    data_url: take(url),
+                }),
+            )
         }
-        RawEvent::Focus { t, id, f } => (t, EventData::Focus(Focus { id, focused: f })),
-        RawEvent::Selection { t, a, ao, f, fo } => (
-            t,
-            EventData::Selection(Selection {
-                anchor: a,
-                anchor_offset: ao,
-                focus: f,
-                focus_offset: fo,
+        RawEvent::Focus { t, id, f } => (
+            *t,
+            EventData::Focus(Focus {
+                id: *id,
+                focused: *f,
             }),
         ),
-        RawEvent::Visibility { t, v } => (t, EventData::Visibility(Visibility { visible: v })),
+        RawEvent::Selection { t, a, ao, f, fo } => (
+            *t,
+            EventData::Selection(Selection {
+                anchor: *a,
+                anchor_offset: *ao,
+                focus: *f,
+                focus_offset: *fo,
+            }),
+        ),
+        RawEvent::Visibility { t, v } => (*t, EventData::Visibility(Visibility { visible: *v })),
         RawEvent::Touch { t, kind, pts } => {
-            let kind = match kind.as_str() {
-                "start" => TouchKind::Start,
-                "move" => TouchKind::Move,
-                "end" => TouchKind::End,
-                "cancel" => TouchKind::Cancel,
-                _ => return None,
-            };
-            let points = pts
-                .into_iter()
-                .take(32)
-                .map(|(x, y)| (px(x), px(y)))
-                .collect();
-            (t, EventData::Touch(Touch { kind, points }))
+            let kind = pick(
+                kind,
+                &["start", "move", "end", "cancel"],
+                &[
+                    TouchKind::Start,
+                    TouchKind::Move,
+                    TouchKind::End,
+                    TouchKind::Cancel,
+                ],
+            )?;
+            let points = pts.iter().take(32).map(|&(x, y)| (px(x), px(y))).collect();
+            (*t, EventData::Touch(Touch { kind, points }))
         }
-        RawEvent::Network(n) => (n.t, EventData::Network(network(*n)?)),
+        RawEvent::Network(n) => (n.t, EventData::Network(network(n)?)),
     };
     Some(Event { t: ms(t), data })
 }
 
-/// A request, through the rules of [`crate::netmask`].
-fn network(n: RawNetwork) -> Option<Network> {
-    let kind = match n.kind.as_str() {
-        "fetch" => NetworkKind::Fetch,
-        "xhr" => NetworkKind::Xhr,
-        "beacon" => NetworkKind::Beacon,
-        _ => return None,
+/// A snapshot's (or an added tree's) nodes, converted.
+#[inline(never)]
+fn nodes_of(nodes: Vec<RawNode>) -> Vec<FlatNode> {
+    nodes.into_iter().filter_map(node).collect()
+}
+
+/// A mutation record, or `None` when nothing of it is left to record.
+fn mutation(
+    rem: &mut Vec<u32>,
+    add: &mut Vec<RawAdd>,
+    attr: &mut [RawAttr],
+    text: &mut [RawText],
+) -> Option<Mutation> {
+    let m = Mutation {
+        removes: take(rem),
+        adds: take(add)
+            .into_iter()
+            .map(|a| AddedTree {
+                parent: a.p,
+                next: a.n,
+                nodes: nodes_of(a.nodes),
+            })
+            .filter(|a| !a.nodes.is_empty())
+            .collect(),
+        attrs: attr
+            .iter_mut()
+            .map(|a| {
+                let field = Field {
+                    tag: &a.tag,
+                    ty: &a.ty,
+                    autocomplete: &a.ac,
+                    flags: a.m,
+                };
+                let value = take(&mut a.v).map(|v| field.attr(&a.name, v));
+                AttrChange {
+                    id: a.id,
+                    name: take(&mut a.name),
+                    value,
+                }
+            })
+            .collect(),
+        texts: text
+            .iter_mut()
+            .map(|x| TextChange {
+                id: x.id,
+                text: mask::text(take(&mut x.v), x.m),
+            })
+            .collect(),
     };
-    let headers = |h: Vec<(String, String)>| -> Vec<(String, String)> {
-        h.into_iter()
+    let empty =
+        m.removes.is_empty() && m.adds.is_empty() && m.attrs.is_empty() && m.texts.is_empty();
+    (!empty).then_some(m)
+}
+
+/// A request, through the rules of [`crate::netmask`].
+fn network(n: &mut RawNetwork) -> Option<Network> {
+    let kind = pick(
+        &n.kind,
+        &["fetch", "xhr", "beacon"],
+        &[NetworkKind::Fetch, NetworkKind::Xhr, NetworkKind::Beacon],
+    )?;
+    let headers = |h: &mut Vec<(String, String)>| -> Vec<(String, String)> {
+        take(h)
+            .into_iter()
             .filter(|(k, _)| netmask::header_allowed(k))
             .take(limits::MAX_HEADERS)
             .map(|(k, v)| (clip(k, limits::MAX_HEADER), clip(v, limits::MAX_HEADER)))
@@ -426,11 +499,11 @@ fn network(n: RawNetwork) -> Option<Network> {
         },
         request_bytes: size(n.req_bytes),
         response_bytes: size(n.res_bytes),
-        failure: n.failure.map(|f| clip(f, limits::MAX_FAILURE)),
-        request_headers: headers(n.req_headers),
-        response_headers: headers(n.res_headers),
-        request_body: n.req_body.map(|b| netmask::mask_body(b, &n.req_type)),
-        response_body: n.res_body.map(|b| netmask::mask_body(b, &n.res_type)),
+        failure: take(&mut n.failure).map(|f| clip(f, limits::MAX_FAILURE)),
+        request_headers: headers(&mut n.req_headers),
+        response_headers: headers(&mut n.res_headers),
+        request_body: take(&mut n.req_body).map(|b| netmask::mask_body(b, &n.req_type)),
+        response_body: take(&mut n.res_body).map(|b| netmask::mask_body(b, &n.res_type)),
     })
 }
 

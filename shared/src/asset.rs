@@ -66,20 +66,32 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
         0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
         0x5be0cd19,
     ];
-    let mut blocks = data.chunks_exact(64);
-    for b in &mut blocks {
-        sha256_block(&mut h, b);
+    // The message, then 0x80, zeros and its length in bits, in whole
+    // blocks: each block is filled here, so the compression function has
+    // one call site (it is inlined there).
+    let bits = (data.len() as u64).wrapping_mul(8).to_be_bytes();
+    let count = (data.len() + 8) / 64 + 1;
+    let mut block = [0u8; 64];
+    for n in 0..count {
+        let start = n * 64;
+        match data.get(start..start + 64) {
+            Some(whole) => block.copy_from_slice(whole),
+            None => {
+                for (j, x) in block.iter_mut().enumerate() {
+                    let i = start + j;
+                    *x = match data.get(i) {
+                        Some(b) => *b,
+                        None if i == data.len() => 0x80,
+                        None => 0,
+                    };
+                }
+                if n + 1 == count {
+                    block[56..].copy_from_slice(&bits);
+                }
+            }
+        }
+        sha256_block(&mut h, &block);
     }
-    let rest = blocks.remainder();
-    let mut last = [0u8; 64];
-    last[..rest.len()].copy_from_slice(rest);
-    last[rest.len()] = 0x80;
-    if rest.len() >= 56 {
-        sha256_block(&mut h, &last);
-        last = [0; 64];
-    }
-    last[56..].copy_from_slice(&(data.len() as u64).wrapping_mul(8).to_be_bytes());
-    sha256_block(&mut h, &last);
     let mut out = [0u8; 32];
     for (o, v) in out.chunks_exact_mut(4).zip(h) {
         o.copy_from_slice(&v.to_be_bytes());
@@ -98,7 +110,7 @@ const K: [u32; 64] = [
     0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
 ];
 
-fn sha256_block(h: &mut [u32; 8], b: &[u8]) {
+fn sha256_block(h: &mut [u32; 8], b: &[u8; 64]) {
     let mut w = [0u32; 64];
     for (i, c) in b.chunks_exact(4).enumerate() {
         w[i] = u32::from_be_bytes([c[0], c[1], c[2], c[3]]);
