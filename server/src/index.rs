@@ -164,6 +164,23 @@ pub fn merge(
     m
 }
 
+/// One newly stored chunk folded into its session's metadata: its header
+/// ([`merge`]), then its insights facts ([`crate::digest::apply`]), which
+/// returns the digest records the chunk adds. The step every backend's
+/// atomic store of a chunk takes, in this order (the distributed backend
+/// calls this; the embedded ones make the same two calls).
+pub fn fold_chunk(
+    old: Option<SessionMeta>,
+    h: &ChunkHeader,
+    chunk_bytes: u64,
+    now_ms: u64,
+    facts: &crate::digest::ChunkFacts,
+) -> (SessionMeta, crate::digest::DigestUpdate) {
+    let mut meta = merge(old, h, chunk_bytes, now_ms);
+    let up = crate::digest::apply(&mut meta, h.seq, h.t_end, facts);
+    (meta, up)
+}
+
 /// A session as the API shows it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SessionItem {

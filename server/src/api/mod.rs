@@ -173,6 +173,10 @@ impl ApiError {
     }
 }
 
+/// Seconds a client waits before retrying when a storage service of the
+/// distributed layout is out of reach (`503`).
+pub const UNAVAILABLE_RETRY_AFTER: u64 = 2;
+
 /// Seconds a client waits before retrying on a full disk (`507`).
 pub const DISK_FULL_RETRY_AFTER: u64 = 30;
 
@@ -183,6 +187,18 @@ impl From<StoreError> for ApiError {
                 retry_after: Some(1),
                 ..Self::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
             },
+            // The distributed layout's database or bucket is out of reach:
+            // nothing was stored, and the client retries shortly.
+            StoreError::Unavailable(detail) => {
+                tracing::warn!("a storage service is unavailable: {detail}");
+                ApiError {
+                    retry_after: Some(UNAVAILABLE_RETRY_AFTER),
+                    ..Self::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "storage is unavailable; try again shortly",
+                    )
+                }
+            }
             // Nothing was stored: the recorder keeps the chunk and retries.
             e if e.is_disk_full() => {
                 tracing::warn!("refusing a write: {e}");

@@ -29,6 +29,7 @@
 pub mod assets;
 pub mod audit;
 pub mod digest;
+pub mod dist;
 pub mod headroom;
 mod keep;
 mod log;
@@ -83,6 +84,10 @@ pub enum StoreError {
     /// write met `ENOSPC`. Nothing was stored; retry later.
     #[error("the disk is full: {0}")]
     DiskFull(String),
+    /// The index database or the object store (the distributed layout)
+    /// cannot be reached or timed out: nothing was stored; retry shortly.
+    #[error("a storage service is unavailable: {0}")]
+    Unavailable(String),
     #[error(
         "the data directory {0} holds a database of an earlier layout (chunks inside sled), \
          which this version does not read: export its sessions with the version that wrote it \

@@ -1,0 +1,171 @@
+//! The distributed layout's PostgreSQL schema: an ordered list of
+//! migrations, applied when a process opens the store.
+//!
+//! Rules:
+//! - [`MIGRATIONS`] only grows: a migration, once released, is never edited
+//!   or reordered (a deployment that applied it would not apply the edit).
+//!   A change is a new entry at the end; `id`s are 1, 2, 3, ... in order.
+//! - Every process runs [`migrate`] at open, in one transaction holding the
+//!   advisory lock [`MIGRATION_LOCK`]: the first process applies what is
+//!   missing, the others wait for it and then find nothing to do. A
+//!   migration that fails rolls back whole (PostgreSQL's DDL is
+//!   transactional) and the process does not start.
+//! - What was applied is recorded in `reel_migrations` (id, name, when).
+//!   A database that has a migration this binary does not know (a newer
+//!   version ran on it) is refused, rather than written with an older idea
+//!   of the schema.
+//! - A table that belongs to the deployment, not to any session (members,
+//!   audit, ...), is named in [`DEPLOYMENT_TABLES`]: every other table
+//!   holds session data, and `session_key_count` counts its rows.
+//!
+//! Binary ids (session ids, key hashes) are `bytea`; u32/u64 numbers are
+//! `bigint`; structured values this server alone reads are JSON in `text`.
+
+use super::pg::Client;
+use crate::store::StoreError;
+
+pub(crate) struct Migration {
+    pub id: i32,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+/// `pg_advisory_xact_lock` key for migrations ("reel" in ASCII).
+pub(crate) const MIGRATION_LOCK: i64 = 0x7265_656c;
+
+/// Tables that are not session data (see the module doc).
+pub(crate) const DEPLOYMENT_TABLES: &[&str] = &["reel_migrations", "config"];
+
+pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
+    id: 1,
+    name: "sessions, chunks, objects, comments, shares, config",
+    sql: r#"
+-- One row per session. `meta` is its `SessionMeta` as JSON without
+-- `user_id` (kept in its own column, for people's lookups) and without
+-- `project` (in `session_projects`, which a session may have before its
+-- first chunk). `start_key` is `index::start_key` (started_at u64 BE ++ id):
+-- the listing's order and cursor, byte for byte as the embedded layout.
+CREATE TABLE sessions (
+    id bytea PRIMARY KEY,
+    start_key bytea NOT NULL DEFAULT '\x',
+    last_activity bigint NOT NULL DEFAULT 0,
+    user_id text,
+    meta text NOT NULL DEFAULT ''
+);
+CREATE INDEX sessions_by_start ON sessions (start_key);
+CREATE INDEX sessions_by_activity ON sessions (last_activity);
+CREATE INDEX sessions_by_user ON sessions (user_id) WHERE user_id IS NOT NULL;
+
+-- The project whose key recorded a session (`store::projects`).
+CREATE TABLE session_projects (
+    session bytea PRIMARY KEY,
+    project text NOT NULL
+);
+
+-- Objects in the bucket that chunk rows point into: `key` is relative to
+-- the chunk store's prefix. `bytes` is the object's size, `live_bytes`
+-- what chunk rows still use of it.
+CREATE TABLE objects (
+    key text PRIMARY KEY,
+    bytes bigint NOT NULL,
+    live_bytes bigint NOT NULL,
+    created_ms bigint NOT NULL
+);
+
+-- Where each chunk is: bytes [off, off + len) of `object`, whose CRC-32
+-- is `crc` (checked on every read: a bad byte is `StoreError::Damaged`).
+CREATE TABLE chunks (
+    session bytea NOT NULL,
+    seq bigint NOT NULL,
+    object text NOT NULL REFERENCES objects (key),
+    off bigint NOT NULL,
+    len bigint NOT NULL,
+    crc bigint NOT NULL,
+    PRIMARY KEY (session, seq)
+);
+CREATE INDEX chunks_by_object ON chunks (object);
+
+-- Objects to remove from the bucket: written in the transaction that
+-- stops using them, removed once the bucket's object is gone.
+CREATE TABLE doomed_objects (
+    key text PRIMARY KEY,
+    since_ms bigint NOT NULL
+);
+
+-- `key`: the comment's key (t u64 BE ++ 8 random bytes); `body`: JSON.
+CREATE TABLE comments (
+    session bytea NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    key bytea NOT NULL,
+    body text NOT NULL,
+    PRIMARY KEY (session, key)
+);
+
+-- `key`: the SHA-256 of the share token; `body`: JSON.
+CREATE TABLE shares (
+    key bytea PRIMARY KEY,
+    session bytea NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    body text NOT NULL
+);
+CREATE INDEX shares_by_session ON shares (session);
+
+CREATE TABLE config (
+    name text PRIMARY KEY,
+    value text NOT NULL
+);
+"#,
+}];
+
+/// Applies what [`MIGRATIONS`] has and the database lacks (see the module).
+pub(crate) async fn migrate(c: &mut Client) -> Result<(), StoreError> {
+    let tx = c.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS reel_migrations (
+            id integer PRIMARY KEY,
+            name text NOT NULL,
+            applied_ms bigint NOT NULL
+        )",
+    )
+    .await?;
+    let applied: Vec<i32> = tx
+        .query("SELECT id FROM reel_migrations ORDER BY id", &[])
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let known = MIGRATIONS.last().map_or(0, |m| m.id);
+    if let Some(newer) = applied.iter().find(|id| **id > known) {
+        return Err(StoreError::Corrupt(format!(
+            "the index database has schema migration {newer}, which this reel-server \
+             does not know (it knows 1 to {known}): a newer version runs on it; upgrade"
+        )));
+    }
+    let now = i64::try_from(crate::store::now_ms()).unwrap_or(i64::MAX);
+    for m in MIGRATIONS {
+        if applied.contains(&m.id) {
+            continue;
+        }
+        tx.batch_execute(m.sql).await?;
+        tx.execute(
+            "INSERT INTO reel_migrations (id, name, applied_ms) VALUES ($1, $2, $3)",
+            &[&m.id, &m.name, &now],
+        )
+        .await?;
+        tracing::info!(id = m.id, name = m.name, "applied a schema migration");
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_numbered_in_order() {
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(m.id, i as i32 + 1, "{}", m.name);
+        }
+    }
+}
