@@ -70,8 +70,15 @@ impl AccessState {
             None => {
                 let k = random_key();
                 let hex: String = k.iter().map(|b| format!("{b:02x}")).collect();
-                store.config_set(PSEUDONYM_KEY, &hex)?;
-                k
+                // Every process of a deployment must use one key: the
+                // first stored wins.
+                match unhex32(&store.config_init(PSEUDONYM_KEY, &hex)?) {
+                    Some(theirs) => theirs,
+                    None => {
+                        store.config_set(PSEUDONYM_KEY, &hex)?;
+                        k
+                    }
+                }
             }
         };
         Ok(AccessState {

@@ -75,10 +75,19 @@ fn stored_or_generated_token(store: &Store) -> Result<(Option<String>, [u8; 32])
         None => generate_secret()?,
     };
     let h = token_hash(&token);
-    store.config_set(API_TOKEN_HASH, &hex(&h))?;
+    // Another process of the deployment may have stored its own first.
+    let stored = store.config_init(API_TOKEN_HASH, &hex(&h))?;
+    let known = match unhex(&stored) {
+        Some(theirs) if theirs != h => (None, theirs),
+        Some(_) => (Some(token), h),
+        None => {
+            store.config_set(API_TOKEN_HASH, &hex(&h))?;
+            (Some(token), h)
+        }
+    };
     store.config_remove(API_TOKEN)?;
     store.flush_blocking()?;
-    Ok((Some(token), h))
+    Ok(known)
 }
 
 /// 128 random bits as 32 lowercase hex digits.
@@ -101,7 +110,14 @@ fn stored_or_generated(store: &Store, name: &str) -> Result<String, ConfigError>
         return Ok(v);
     }
     let v = generate_secret()?;
-    store.config_set(name, &v)?;
+    // Another process of the deployment may have stored its own first.
+    let stored = store.config_init(name, &v)?;
+    let v = if valid_secret(&stored) {
+        stored
+    } else {
+        store.config_set(name, &v)?;
+        v
+    };
     store.flush_blocking()?;
     Ok(v)
 }

@@ -1,12 +1,15 @@
 //! `reel-server`: one process that ingests chunks, stores them (a segment
-//! log for the chunks, sled for the session index), and
-//! serves the API, the recorder and the player.
+//! log for the chunks, sled for the session index; or, with
+//! `--chunk-store` and `--index-db`, an S3 bucket and PostgreSQL shared by
+//! every process of a deployment), and serves the API, the recorder and
+//! the player.
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use reel_server::layout::Layout;
 use reel_server::ratelimit::Allowances;
 use reel_server::validate::IngestLimits;
-use reel_server::{api, archive, auth, config, retention, serve, store};
+use reel_server::{api, archive, auth, config, migrate, retention, serve, store};
 use reel_shared::SessionId;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -30,11 +33,51 @@ enum Command {
     /// Read an archive written by `export` into a data dir, re-validating
     /// every chunk.
     Import(ImportArgs),
+    /// Copy an embedded deployment (a data dir) into a distributed one
+    /// (--chunk-store and --index-db): sessions keep their ids, and
+    /// everything else in the data dir comes along. Resumable: running it
+    /// again copies only what is missing. Verified: ends comparing both
+    /// sides, chunk by chunk.
+    Migrate(MigrateArgs),
+}
+
+/// The distributed layout (contract §5): both or neither.
+#[derive(Args)]
+struct DistArgs {
+    /// s3://BUCKET[/PREFIX]: chunk bytes in an S3-compatible object store.
+    /// Endpoint, region and credentials come from AWS_ENDPOINT_URL,
+    /// AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY
+    /// (AWS_ALLOW_HTTP=true for a plain-http endpoint). Needs --index-db;
+    /// with both, --data is not used.
+    #[arg(long, value_name = "URL", env = "REEL_CHUNK_STORE")]
+    chunk_store: Option<String>,
+    /// postgres://USER[:PASSWORD]@HOST:PORT/DB: the session index and
+    /// everything else that is not chunk bytes (keys, members, comments,
+    /// audit, insights...); the schema is created or migrated on start.
+    /// Needs --chunk-store.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "REEL_INDEX_DB",
+        hide_env_values = true
+    )]
+    index_db: Option<String>,
+}
+
+impl DistArgs {
+    fn layout(&self, data: &Path) -> anyhow::Result<Layout> {
+        Ok(Layout::from_flags(
+            data,
+            self.chunk_store.as_deref(),
+            self.index_db.as_deref(),
+        )?)
+    }
 }
 
 #[derive(Args)]
 struct DataArg {
     /// The data directory (sled index, segment log, generated secrets).
+    /// Not used with --chunk-store and --index-db.
     #[arg(
         long,
         value_name = "DIR",
@@ -56,8 +99,10 @@ struct ServeArgs {
     listen: String,
     #[command(flatten)]
     data: DataArg,
+    #[command(flatten)]
+    dist: DistArgs,
     /// A key recorders must send; repeat for several. Generated and kept in
-    /// the data dir when none is given.
+    /// the data dir (or the index database) when none is given.
     #[arg(
         long = "ingest-key",
         value_name = "KEY",
@@ -67,7 +112,7 @@ struct ServeArgs {
     )]
     ingest_keys: Vec<String>,
     /// The token for the read API and the UI. Generated and kept in the data
-    /// dir when not given.
+    /// dir (or the index database) when not given.
     #[arg(
         long,
         value_name = "TOKEN",
@@ -163,6 +208,8 @@ struct ExportArgs {
     session: String,
     #[command(flatten)]
     data: DataArg,
+    #[command(flatten)]
+    dist: DistArgs,
     /// Write here instead of to stdout.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
@@ -178,6 +225,18 @@ struct ImportArgs {
     file: PathBuf,
     #[command(flatten)]
     data: DataArg,
+    #[command(flatten)]
+    dist: DistArgs,
+}
+
+#[derive(Args)]
+struct MigrateArgs {
+    // The embedded deployment's data dir: the copy's source, only read.
+    #[command(flatten)]
+    data: DataArg,
+    // The distributed deployment, the copy's destination: both needed.
+    #[command(flatten)]
+    dist: DistArgs,
 }
 
 fn parse_days(s: &str) -> Result<f64, String> {
@@ -223,15 +282,10 @@ fn main() -> anyhow::Result<()> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match cli.command {
-        Command::Serve(args) => {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .context("starting the async runtime")?;
-            rt.block_on(serve(args))
-        }
+        Command::Serve(args) => serve(args),
         Command::Export(args) => export(args),
         Command::Import(args) => import(args),
+        Command::Migrate(args) => migrate(args),
     }
 }
 
@@ -244,12 +298,23 @@ fn open_existing(dir: &Path) -> anyhow::Result<store::Store> {
     Ok(store::Store::open(dir)?)
 }
 
+/// [`open_existing`] for either layout: a distributed deployment is
+/// always there to open (its schema is created on first use).
+fn open_layout(layout: &Layout) -> anyhow::Result<store::Store> {
+    match layout {
+        Layout::Embedded { data } => open_existing(data),
+        Layout::Distributed { .. } => Ok(layout
+            .open(store::StoreOptions::default())
+            .with_context(|| format!("opening {}", layout.describe()))?),
+    }
+}
+
 fn export(args: ExportArgs) -> anyhow::Result<()> {
     let id: SessionId = args
         .session
         .parse()
         .context("the session id must be 32 lowercase hexadecimal digits")?;
-    let store = open_existing(&args.data.data)?;
+    let store = open_layout(&args.dist.layout(&args.data.data)?)?;
     let mut out: Box<dyn Write> = match &args.out {
         Some(p) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
@@ -269,9 +334,10 @@ fn export(args: ExportArgs) -> anyhow::Result<()> {
 fn import(args: ImportArgs) -> anyhow::Result<()> {
     let bytes =
         std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
-    std::fs::create_dir_all(&args.data.data)
-        .with_context(|| format!("creating {}", args.data.data.display()))?;
-    let store = store::Store::open(&args.data.data)?;
+    let layout = args.dist.layout(&args.data.data)?;
+    let store = layout
+        .open(store::StoreOptions::default())
+        .with_context(|| format!("opening {}", layout.describe()))?;
     let done = archive::import(&store, &bytes, &IngestLimits::default())?;
     println!(
         "imported session {}: {} chunks stored, {} already there",
@@ -280,16 +346,73 @@ fn import(args: ImportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let data = &args.data.data;
-    std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
+fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
+    let layout = args.dist.layout(&args.data.data)?;
+    if !layout.is_distributed() {
+        anyhow::bail!(
+            "migrate copies into a distributed deployment: give --chunk-store s3://BUCKET[/PREFIX] \
+             and --index-db postgres://USER[:PASSWORD]@HOST:PORT/DB (or REEL_CHUNK_STORE and \
+             REEL_INDEX_DB)"
+        );
+    }
+    let from = open_existing(&args.data.data)?;
+    let to = open_layout(&layout)?;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "migrating {} into {}",
+        args.data.data.display(),
+        layout.describe()
+    )?;
+    let report = migrate::run(&from, &to, &mut |line: &str| {
+        let mut o = std::io::stdout().lock();
+        let _ = writeln!(o, "{line}");
+        let _ = o.flush();
+    })?;
+    write!(out, "{report}")?;
+    out.flush()?;
+    if !report.verified() {
+        anyhow::bail!("the copy does not match its source (see above); run migrate again");
+    }
+    Ok(())
+}
+
+/// Opens the store and resolves everything that reads it before the async
+/// runtime starts: a distributed store bridges its blocking methods with
+/// a runtime of its own, which must not be entered from an async worker.
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let layout = args.dist.layout(&args.data.data)?;
     let options = store::StoreOptions {
         min_free_bytes: args.min_free_bytes,
         ..Default::default()
     };
-    let store = store::Store::open_with(data, options)
-        .with_context(|| format!("opening the database in {}", data.display()))?;
+    let store = layout
+        .open(options)
+        .with_context(|| format!("opening {}", layout.describe()))?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let result = serve_with(args, &layout, store.clone(), &rt);
+    // Every clone inside the runtime goes with it; the store's last one
+    // is dropped here, outside any async context.
+    drop(rt);
+    drop(store);
+    result
+}
+
+fn serve_with(
+    args: ServeArgs,
+    layout: &Layout,
+    store: store::Store,
+    rt: &tokio::runtime::Runtime,
+) -> anyhow::Result<()> {
     let secrets = config::resolve(&store, &args.ingest_keys, args.api_token.as_deref())?;
+    let kept = if layout.is_distributed() {
+        "the index database"
+    } else {
+        "the data dir"
+    };
 
     let mut out = std::io::stdout().lock();
     for k in &secrets.ingest_keys {
@@ -299,7 +422,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Some(t) => writeln!(out, "api token: {t}")?,
         None => writeln!(
             out,
-            "api token: (kept hashed in the data dir, shown only when generated; \
+            "api token: (kept hashed in {kept}, shown only when generated; \
              to replace it, start with --api-token TOKEN or REEL_API_TOKEN)"
         )?,
     }
@@ -328,6 +451,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     )
     .context("reading the access settings")?;
     let state = Arc::new(state);
+    rt.block_on(run_server(args, layout, store, state))
+}
+
+async fn run_server(
+    args: ServeArgs,
+    layout: &Layout,
+    store: store::Store,
+    state: Arc<api::AppState>,
+) -> anyhow::Result<()> {
     // Always on: projects may set their own retention at any time.
     let keep = args
         .retention_days
@@ -346,7 +478,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         writeln!(out, "listening on http://{addr}")?;
         out.flush()?;
     }
-    tracing::info!(%addr, data = %data.display(), "reel-server started");
+    tracing::info!(%addr, store = %layout.describe(), "reel-server started");
 
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     // Requests carry the peer's address (`ConnectInfo`), for the

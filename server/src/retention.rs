@@ -11,6 +11,13 @@
 //! is cheap next to ingest. Deletion goes through
 //! [`crate::store::Storage::delete_session`], so it removes every key a
 //! `DELETE` would.
+//!
+//! Once per deployment, not once per process: every process runs the
+//! sweeper, but a sweep runs only in the process that holds the store's
+//! sweeper lock ([`crate::store::Storage::hold_sweeper_lock`]): on the
+//! embedded layout the one process always does; on the distributed one a
+//! PostgreSQL advisory lock, held by one process for as long as it lives,
+//! and taken over by another at its next sweep once that one is gone.
 
 use crate::api::SharedState;
 use crate::store::{now_ms, Store, StoreError};
@@ -81,7 +88,21 @@ pub fn sweep_projects(
     Ok(deleted)
 }
 
-/// The sweeper: runs [`sweep_projects`] at once and then every `every`,
+/// [`sweep_projects`] if this process holds the deployment's sweeper
+/// lock; `None` (nothing done) when another process does.
+pub fn sweep_if_holder(
+    store: &Store,
+    retention: Option<Duration>,
+    projects: &BTreeMap<String, f64>,
+    now: u64,
+) -> Result<Option<u64>, StoreError> {
+    if !store.hold_sweeper_lock()? {
+        return Ok(None);
+    }
+    sweep_projects(store, retention, projects, now).map(Some)
+}
+
+/// The sweeper: runs [`sweep_if_holder`] at once and then every `every`,
 /// forever, with `retention` (the `--retention-days`, if any) and the
 /// projects' retentions as they are at each sweep.
 pub async fn run(state: SharedState, retention: Option<Duration>, every: Duration) {
@@ -89,11 +110,14 @@ pub async fn run(state: SharedState, retention: Option<Duration>, every: Duratio
         let s = state.store.clone();
         let projects = state.projects.retentions();
         match tokio::task::spawn_blocking(move || {
-            sweep_projects(&s, retention, &projects, now_ms())
+            sweep_if_holder(&s, retention, &projects, now_ms())
         })
         .await
         {
-            Ok(Ok(n)) => {
+            Ok(Ok(None)) => {
+                tracing::debug!("retention sweep: another process of the deployment sweeps")
+            }
+            Ok(Ok(Some(n))) => {
                 state.metrics.retention_deleted(n);
                 if n > 0 {
                     tracing::info!(deleted = n, "retention sweep");
@@ -154,12 +178,58 @@ mod tests {
             store.session_key_count().unwrap(),
             (2 + 1 + 1) + (1 + 1 + 1)
         );
-        // Again: nothing more to do.
+        // Again: nothing more to do. The one process always sweeps.
         assert_eq!(sweep(&store, month, now).unwrap(), 0);
+        assert_eq!(
+            sweep_if_holder(&store, Some(month), &BTreeMap::new(), now).unwrap(),
+            Some(0)
+        );
         // A tiny retention takes everything older than it.
         assert_eq!(sweep(&store, Duration::from_millis(1), now).unwrap(), 1);
         assert_eq!(sweep(&store, Duration::ZERO, now + 1).unwrap(), 1);
         assert_eq!(store.session_key_count().unwrap(), 0);
         assert_eq!(store.stats().unwrap().sessions, 0);
+    }
+
+    /// Two processes of one distributed deployment: the first to try
+    /// sweeps, the other does not, until the first is gone; then the
+    /// other takes over.
+    #[test]
+    fn one_process_of_a_deployment_sweeps() {
+        let db = reel_testsvc::postgres().create_database();
+        let s3 = reel_testsvc::s3();
+        let bucket = s3.create_bucket();
+        let open = || {
+            let d =
+                crate::store::dist::DistStorage::open_with_env(&bucket, &db, &s3.env()).unwrap();
+            Store::new(std::sync::Arc::new(d))
+        };
+        let (a, b) = (open(), open());
+        let day = 86_400_000;
+        let now = 100 * day;
+        a.put_chunk(&header(1, 0), b"a", now - 41 * day).unwrap();
+        a.put_chunk(&header(2, 0), b"b", now).unwrap();
+        let month = Some(Duration::from_secs(30 * 86_400));
+        let none = BTreeMap::new();
+        assert_eq!(sweep_if_holder(&a, month, &none, now).unwrap(), Some(1));
+        assert_eq!(sweep_if_holder(&b, month, &none, now).unwrap(), None);
+        // Kept between sweeps.
+        assert_eq!(sweep_if_holder(&a, month, &none, now).unwrap(), Some(0));
+        assert_eq!(sweep_if_holder(&b, month, &none, now).unwrap(), None);
+        b.put_chunk(&header(3, 0), b"c", now - 41 * day).unwrap();
+        drop(a);
+        // PostgreSQL frees the lock once it sees the connection closed:
+        // wait for that (bounded), then b sweeps.
+        let mut swept = None;
+        for _ in 0..400 {
+            swept = sweep_if_holder(&b, month, &none, now).unwrap();
+            if swept.is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        assert_eq!(swept, Some(1), "the lock never passed to the other process");
+        assert!(!b.has_session(&SessionId([3; 16])).unwrap());
+        assert!(b.has_session(&SessionId([2; 16])).unwrap());
     }
 }

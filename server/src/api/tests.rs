@@ -1,5 +1,10 @@
-//! HTTP-level tests against the real router and the real store (segment
-//! log and sled index) in a temp dir.
+//! HTTP-level tests against the real router and the real store: the
+//! segment log and sled index in a temp dir, or, with
+//! `REEL_TEST_LAYOUT=distributed` (the second run of `cargo xtask test`),
+//! PostgreSQL and an S3 bucket (a fresh database and bucket per server,
+//! from `reel-testsvc`). Every test below runs on both layouts; the ones
+//! on the in-memory backend (`mem_server`) test the HTTP layer over a
+//! backend's failures and run the same either way.
 
 use super::*;
 use crate::store::Store;
@@ -26,9 +31,40 @@ fn server() -> Server {
     server_with(IngestLimits::default(), 0)
 }
 
+/// Whether the tests run on the distributed layout (`REEL_TEST_LAYOUT=distributed`).
+fn distributed() -> bool {
+    std::env::var("REEL_TEST_LAYOUT").is_ok_and(|v| v == "distributed")
+}
+
+/// A test server's store, kept in `dir`: the embedded layout there, or on
+/// the distributed layout a fresh PostgreSQL database and S3 bucket whose
+/// URLs are written in `dir`, so that opening `dir` again (a restart)
+/// opens the same deployment.
+fn open_store(dir: &std::path::Path) -> Store {
+    if !distributed() {
+        return Store::open(dir).unwrap();
+    }
+    let file = dir.join("deployment.txt");
+    let (db, bucket) = match std::fs::read_to_string(&file) {
+        Ok(urls) => {
+            let (db, bucket) = urls.split_once('\n').unwrap();
+            (db.to_owned(), bucket.to_owned())
+        }
+        Err(_) => {
+            let db = reel_testsvc::postgres().create_database();
+            let bucket = reel_testsvc::s3().create_bucket();
+            std::fs::write(&file, format!("{db}\n{bucket}")).unwrap();
+            (db, bucket)
+        }
+    };
+    let d = crate::store::dist::DistStorage::open_with_env(&bucket, &db, &reel_testsvc::s3().env())
+        .unwrap();
+    Store::new(Arc::new(d))
+}
+
 fn server_with(limits: IngestLimits, new_sessions_per_minute: u32) -> Server {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = open_store(dir.path());
     let state = Arc::new(AppState::new(
         store,
         Auth::new(vec![KEY.into(), KEY2.into()], TOKEN.into()),
@@ -1470,7 +1506,7 @@ async fn events_of_many_chunks_stream_in_order() {
 
 fn server_allowing(limits: IngestLimits, allow: crate::ratelimit::Allowances) -> Server {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = open_store(dir.path());
     let state = Arc::new(AppState::new(
         store,
         Auth::new(vec![KEY.into(), KEY2.into()], TOKEN.into()),

@@ -62,6 +62,14 @@ pub trait AssetStore {
 
     /// How many assets are stored (tests, `/metrics`).
     fn asset_count(&self) -> Result<usize, StoreError>;
+
+    /// The hashes of the assets `session` uses: what `reel-server migrate`
+    /// copies (its source is an embedded data dir; other backends keep
+    /// this default).
+    fn assets_of(&self, session: &SessionId) -> Result<Vec<AssetHash>, StoreError> {
+        let _ = session;
+        Err(super::not_a_migration_source("assets"))
+    }
 }
 
 static LOCK: Mutex<()> = Mutex::new(());
@@ -197,6 +205,20 @@ impl AssetStore for LogStorage {
 
     fn asset_count(&self) -> Result<usize, StoreError> {
         Ok(self.asset_trees()?.bodies.len())
+    }
+
+    fn assets_of(&self, session: &SessionId) -> Result<Vec<AssetHash>, StoreError> {
+        self.asset_trees()?
+            .by_session
+            .scan_prefix(session.as_bytes())
+            .keys()
+            .map(|k| {
+                let k = k?;
+                k.get(16..)
+                    .and_then(|h| AssetHash::try_from(h).ok())
+                    .ok_or_else(|| StoreError::Corrupt("an asset use key is not 48 bytes".into()))
+            })
+            .collect()
     }
 }
 

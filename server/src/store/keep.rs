@@ -75,6 +75,11 @@ impl Keep {
         self.lock().config.get(name).cloned()
     }
 
+    /// Every config name kept here.
+    pub fn config_names(&self) -> Vec<String> {
+        self.lock().config.keys().cloned().collect()
+    }
+
     /// Sets (`Some`) or removes (`None`) a config value, durably.
     pub fn set_config(&self, name: &str, value: Option<&str>) -> std::io::Result<()> {
         self.update(|d| match value {

@@ -1329,6 +1329,17 @@ impl Storage for LogStorage {
         Ok(())
     }
 
+    fn config_names(&self) -> Result<Vec<String>, StoreError> {
+        // sled's, and the copy beside it (which has them all unless sled
+        // lost some).
+        let mut names: std::collections::BTreeSet<String> =
+            self.s.keep.config_names().into_iter().collect();
+        for k in self.s.config.iter().keys() {
+            names.insert(String::from_utf8_lossy(&k?).into_owned());
+        }
+        Ok(names.into_iter().collect())
+    }
+
     fn config_remove(&self, name: &str) -> Result<(), StoreError> {
         self.s.keep.set_config(name, None).map_err(LogError::Io)?;
         self.s.config.remove(name.as_bytes())?;

@@ -257,6 +257,33 @@ pub trait Storage:
     fn config_set(&self, name: &str, value: &str) -> Result<(), StoreError>;
     fn config_remove(&self, name: &str) -> Result<(), StoreError>;
 
+    /// Sets `name` to `value` unless it has a value already; returns the
+    /// value it holds now. For values generated on first start: when
+    /// several processes of one deployment start at once, one value wins
+    /// and all of them use it (a shared backend makes this one atomic
+    /// statement).
+    fn config_init(&self, name: &str, value: &str) -> Result<String, StoreError> {
+        if let Some(v) = self.config_get(name)? {
+            return Ok(v);
+        }
+        self.config_set(name, value)?;
+        Ok(value.to_owned())
+    }
+
+    /// Every config name: what `reel-server migrate` copies. Its source is
+    /// always an embedded data dir; other backends keep this default.
+    fn config_names(&self) -> Result<Vec<String>, StoreError> {
+        Err(not_a_migration_source("config"))
+    }
+
+    /// Whether this process is the one that runs the retention sweep now
+    /// (see [`crate::retention`]). A backend one process opens (sled locks
+    /// its directory) always is; a shared one holds a deployment-wide lock
+    /// for the process that sweeps, so retention runs once per deployment.
+    fn hold_sweeper_lock(&self) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+
     fn stats(&self) -> Result<StorageStats, StoreError>;
 
     /// How many keys the session data occupies, all trees together: lets
@@ -282,6 +309,14 @@ pub trait Storage:
 
     /// Revokes a share link, durably. False when there was none.
     fn delete_share(&self, key: &[u8; 32]) -> Result<bool, StoreError>;
+}
+
+/// What a bulk read that only `reel-server migrate`'s source needs (see
+/// [`crate::migrate`]) answers on a backend that is never a source.
+pub(crate) fn not_a_migration_source(what: &str) -> StoreError {
+    StoreError::Corrupt(format!(
+        "this backend cannot list its {what}: migrate copies from an embedded data dir only"
+    ))
 }
 
 /// sled trees that belong to the deployment, not to any session (the

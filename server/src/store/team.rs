@@ -89,6 +89,29 @@ pub trait TeamStore {
     fn tokens(&self) -> Result<Vec<PersonalToken>, StoreError>;
     /// Revokes the token with this public id; false when there is none.
     fn delete_token(&self, id: &str) -> Result<bool, StoreError>;
+
+    /// Every sign-in with its key: what `reel-server migrate` copies (its
+    /// source is an embedded data dir; other backends keep this default).
+    fn login_entries(&self) -> Result<Vec<(SecretKey, Login)>, StoreError> {
+        Err(super::not_a_migration_source("sign-ins"))
+    }
+
+    /// Every personal token with its key, as [`TeamStore::login_entries`].
+    fn token_entries(&self) -> Result<Vec<(SecretKey, PersonalToken)>, StoreError> {
+        Err(super::not_a_migration_source("personal tokens"))
+    }
+}
+
+/// Every `key → value` of a tree keyed by [`SecretKey`].
+fn keyed<T: for<'de> Deserialize<'de>>(t: &sled::Tree) -> Result<Vec<(SecretKey, T)>, StoreError> {
+    t.iter()
+        .map(|kv| {
+            let (k, v) = kv?;
+            let key = SecretKey::try_from(k.as_ref())
+                .map_err(|_| StoreError::Corrupt("a team key is not 32 bytes".into()))?;
+            Ok((key, dec(&v)?))
+        })
+        .collect()
 }
 
 /// A token's public id from its key.
@@ -254,6 +277,14 @@ impl TeamStore for LogStorage {
         }
         self.team_flush()?;
         Ok(gone)
+    }
+
+    fn login_entries(&self) -> Result<Vec<(SecretKey, Login)>, StoreError> {
+        keyed(&self.team_tree(LOGINS_TREE)?)
+    }
+
+    fn token_entries(&self) -> Result<Vec<(SecretKey, PersonalToken)>, StoreError> {
+        keyed(&self.team_tree(TOKENS_TREE)?)
     }
 }
 

@@ -457,14 +457,14 @@ async fn insights_numbers_on_the_mem_backend() {
 }
 
 /// The digest survives a restart (it is in sled, and its fields in the
-/// session's metadata), and a delete leaves no key of it.
+/// session's metadata; or in PostgreSQL), and a delete leaves no key of it.
 #[tokio::test]
 async fn the_digest_persists_and_goes_with_its_session() {
     let dir = tempfile::tempdir().unwrap();
     let t0 = now() - 3_600_000;
     {
         let state = Arc::new(AppState::new(
-            Store::open(dir.path()).unwrap(),
+            open_store(dir.path()),
             Auth::new(vec![KEY.into()], TOKEN.into()),
             IngestLimits::default(),
             0,
@@ -477,7 +477,7 @@ async fn the_digest_persists_and_goes_with_its_session() {
         record(&s, t0).await;
     }
     let state = Arc::new(AppState::new(
-        Store::open(dir.path()).unwrap(),
+        open_store(dir.path()),
         Auth::new(vec![KEY.into()], TOKEN.into()),
         IngestLimits::default(),
         0,

@@ -74,6 +74,7 @@ pub(crate) mod schema;
 pub(crate) mod sessions;
 pub(crate) mod signin_limits;
 pub(crate) mod support;
+pub(crate) mod sweeper;
 pub(crate) mod team;
 #[cfg(test)]
 mod tests;
@@ -92,6 +93,8 @@ pub struct DistStorage {
     rt: Option<tokio::runtime::Runtime>,
     pg: Pg,
     objects: Objects,
+    /// Retention's once-per-deployment lock ([`sweeper`]).
+    sweeper: sweeper::SweeperLock,
 }
 
 impl DistStorage {
@@ -127,6 +130,7 @@ impl DistStorage {
             rt: Some(rt),
             pg,
             objects,
+            sweeper: sweeper::SweeperLock::new(index_db),
         };
         s.pg.run(async |c| schema::migrate(c).await)?;
         s.pg.block_on(s.objects.check())?;
@@ -245,6 +249,11 @@ impl Storage for DistStorage {
     /// One value wins however many processes start at once.
     fn config_init(&self, name: &str, value: &str) -> Result<String, StoreError> {
         self.init_config(name, value)
+    }
+
+    /// A PostgreSQL advisory lock: retention runs once per deployment.
+    fn hold_sweeper_lock(&self) -> Result<bool, StoreError> {
+        self.sweeper.hold(&self.pg)
     }
 
     fn stats(&self) -> Result<StorageStats, StoreError> {
