@@ -13,13 +13,13 @@
 //!   [`LOCKOUT`]: one client cannot try a password on every account.
 //!
 //! A success clears its account's failures (not its address's). The
-//! counters live in memory: a restart forgets them, and each process of
-//! a deployment counts its own.
+//! counters live in the store ([`crate::store::signin_limits`]): every
+//! process of a deployment shares them.
 
-use std::collections::{HashMap, VecDeque};
+use crate::store::signin_limits::{Rule, SignInCounters};
+use crate::store::StoreError;
 use std::net::IpAddr;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub const ACCOUNT_FAILURES: usize = 10;
 pub const ADDRESS_FAILURES: usize = 30;
@@ -27,52 +27,27 @@ pub const WINDOW: Duration = Duration::from_secs(15 * 60);
 pub const LOCKOUT: Duration = Duration::from_secs(15 * 60);
 /// The account name the API token signs in as, for its limit.
 pub const API_TOKEN_ACCOUNT: &str = "\u{0}api-token";
-/// Bound on each table; past it, entries with nothing to remember go, then
-/// the oldest half.
-const MAX_ENTRIES: usize = 65_536;
 
-#[derive(Default)]
-struct Entry {
-    failures: VecDeque<Instant>,
-    locked_until: Option<Instant>,
-}
-
-impl Entry {
-    /// Seconds until sign-ins are allowed again, if locked.
-    fn locked(&self, now: Instant) -> Option<u64> {
-        self.locked_until
-            .filter(|u| *u > now)
-            .map(|u| u.duration_since(now).as_secs().max(1))
-    }
-
-    fn fail(&mut self, now: Instant, max: usize) {
-        while self
-            .failures
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= WINDOW)
-        {
-            self.failures.pop_front();
-        }
-        self.failures.push_back(now);
-        if self.failures.len() >= max {
-            self.locked_until = Some(now + LOCKOUT);
-            self.failures.clear();
-        }
-    }
-
-    fn idle(&self, now: Instant) -> bool {
-        self.locked(now).is_none()
-            && self
-                .failures
-                .back()
-                .is_none_or(|t| now.duration_since(*t) >= WINDOW)
-    }
-}
-
-#[derive(Default)]
+/// The rules; the counts themselves are in the store, which each method
+/// takes (they block: call them off the async workers).
 pub struct SignInLimits {
-    accounts: Mutex<HashMap<String, Entry>>,
-    addresses: Mutex<HashMap<IpAddr, Entry>>,
+    account: Rule,
+    address: Rule,
+}
+
+impl Default for SignInLimits {
+    fn default() -> Self {
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        let rule = |max| Rule {
+            max,
+            window_ms: ms(WINDOW),
+            lockout_ms: ms(LOCKOUT),
+        };
+        SignInLimits {
+            account: rule(ACCOUNT_FAILURES),
+            address: rule(ADDRESS_FAILURES),
+        }
+    }
 }
 
 /// The address an allowance is kept for: IPv6 clients by their /64.
@@ -89,117 +64,118 @@ fn client(addr: IpAddr) -> IpAddr {
     }
 }
 
+/// Counter keys: accounts and addresses apart.
 fn account_key(account: &str) -> String {
-    account.trim().to_lowercase()
+    format!("account:{}", account.trim().to_lowercase())
 }
 
-fn room<K: Eq + std::hash::Hash + Clone>(t: &mut HashMap<K, Entry>, now: Instant) {
-    if t.len() < MAX_ENTRIES {
-        return;
-    }
-    t.retain(|_, e| !e.idle(now));
-    if t.len() >= MAX_ENTRIES {
-        // Keep the half with the latest activity.
-        let mut v: Vec<(K, Instant)> = t
-            .iter()
-            .map(|(k, e)| (k.clone(), e.failures.back().copied().unwrap_or(now)))
-            .collect();
-        v.sort_by_key(|(_, at)| *at);
-        for (k, _) in v.into_iter().take(MAX_ENTRIES / 2) {
-            t.remove(&k);
-        }
-    }
+fn address_key(addr: IpAddr) -> String {
+    format!("address:{}", client(addr))
 }
 
 impl SignInLimits {
-    /// `Err(seconds)` when a sign-in for `account` from `addr` must be
+    /// `Some(seconds)` when a sign-in for `account` from `addr` must be
     /// refused (`429`, `Retry-After`) without looking at its password.
-    pub fn check(&self, account: &str, addr: Option<IpAddr>, now: Instant) -> Result<(), u64> {
-        if let Some(a) = addr {
-            let t = self.addresses.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(s) = t.get(&client(a)).and_then(|e| e.locked(now)) {
-                return Err(s);
+    pub fn check<S: SignInCounters + ?Sized>(
+        &self,
+        store: &S,
+        account: &str,
+        addr: Option<IpAddr>,
+        now_ms: u64,
+    ) -> Result<Option<u64>, StoreError> {
+        let keys = addr.map(address_key).into_iter();
+        for key in keys.chain([account_key(account)]) {
+            if let Some(until) = store.signin_locked_until(&key)?.filter(|u| *u > now_ms) {
+                return Ok(Some(((until - now_ms) / 1000).max(1)));
             }
         }
-        let t = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
-        match t.get(&account_key(account)).and_then(|e| e.locked(now)) {
-            Some(s) => Err(s),
-            None => Ok(()),
-        }
+        Ok(None)
     }
 
-    pub fn failed(&self, account: &str, addr: Option<IpAddr>, now: Instant) {
+    pub fn failed<S: SignInCounters + ?Sized>(
+        &self,
+        store: &S,
+        account: &str,
+        addr: Option<IpAddr>,
+        now_ms: u64,
+    ) -> Result<(), StoreError> {
         if let Some(a) = addr {
-            let mut t = self.addresses.lock().unwrap_or_else(|e| e.into_inner());
-            room(&mut t, now);
-            t.entry(client(a)).or_default().fail(now, ADDRESS_FAILURES);
+            store.signin_failed(&address_key(a), now_ms, &self.address)?;
         }
-        let mut t = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
-        room(&mut t, now);
-        t.entry(account_key(account))
-            .or_default()
-            .fail(now, ACCOUNT_FAILURES);
+        store.signin_failed(&account_key(account), now_ms, &self.account)
     }
 
-    pub fn succeeded(&self, account: &str) {
-        let mut t = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
-        t.remove(&account_key(account));
+    pub fn succeeded<S: SignInCounters + ?Sized>(
+        &self,
+        store: &S,
+        account: &str,
+    ) -> Result<(), StoreError> {
+        store.signin_clear(&account_key(account))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::mem::MemStorage;
+
+    /// ms, `secs` after a start.
+    fn at(secs: u64) -> u64 {
+        1_700_000_000_000 + secs * 1000
+    }
 
     #[test]
     fn ten_failures_lock_an_account_for_fifteen_minutes() {
-        let l = SignInLimits::default();
-        let t0 = Instant::now();
+        let (l, s) = (SignInLimits::default(), MemStorage::default());
         let a: Option<IpAddr> = Some("192.0.2.1".parse().unwrap());
         for i in 0..ACCOUNT_FAILURES {
-            assert_eq!(l.check("Ann@x.org", a, t0), Ok(()), "attempt {i}");
-            l.failed("ann@x.org", a, t0 + Duration::from_secs(i as u64));
+            let ok = l.check(&s, "Ann@x.org", a, at(0)).unwrap();
+            assert_eq!(ok, None, "attempt {i}");
+            l.failed(&s, "ann@x.org", a, at(i as u64)).unwrap();
         }
-        let t1 = t0 + Duration::from_secs(60);
-        assert!(l.check("ann@x.org", a, t1).is_err(), "locked");
+        assert!(
+            l.check(&s, "ann@x.org", a, at(60)).unwrap().is_some(),
+            "locked"
+        );
         // From anywhere: it is the account that is locked.
-        assert!(l.check(" ANN@x.org", None, t1).is_err());
-        assert_eq!(l.check("bob@x.org", None, t1), Ok(()));
-        let after = t0 + Duration::from_secs(9) + LOCKOUT;
-        assert_eq!(l.check("ann@x.org", None, after), Ok(()), "unlocked after");
+        assert!(l.check(&s, " ANN@x.org", None, at(60)).unwrap().is_some());
+        assert_eq!(l.check(&s, "bob@x.org", None, at(60)).unwrap(), None);
+        let after = at(9 + LOCKOUT.as_secs());
+        let ok = l.check(&s, "ann@x.org", None, after).unwrap();
+        assert_eq!(ok, None, "unlocked after");
     }
 
     #[test]
     fn failures_older_than_the_window_do_not_count() {
-        let l = SignInLimits::default();
-        let t0 = Instant::now();
+        let (l, s) = (SignInLimits::default(), MemStorage::default());
         for i in 0..ACCOUNT_FAILURES as u64 {
-            l.failed("ann", None, t0 + Duration::from_secs(i * 120));
+            l.failed(&s, "ann", None, at(i * 120)).unwrap();
         }
         // Ten failures, but never ten within 15 minutes.
-        assert_eq!(l.check("ann", None, t0 + Duration::from_secs(1200)), Ok(()));
+        assert_eq!(l.check(&s, "ann", None, at(1200)).unwrap(), None);
     }
 
     #[test]
     fn a_success_clears_the_account_and_addresses_have_their_own_limit() {
-        let l = SignInLimits::default();
-        let t0 = Instant::now();
+        let (l, s) = (SignInLimits::default(), MemStorage::default());
         for _ in 0..ACCOUNT_FAILURES - 1 {
-            l.failed("ann", None, t0);
+            l.failed(&s, "ann", None, at(0)).unwrap();
         }
-        l.succeeded("ann");
-        l.failed("ann", None, t0);
-        assert_eq!(l.check("ann", None, t0), Ok(()));
+        l.succeeded(&s, "ann").unwrap();
+        l.failed(&s, "ann", None, at(0)).unwrap();
+        assert_eq!(l.check(&s, "ann", None, at(0)).unwrap(), None);
 
         let a: IpAddr = "2001:db8::1".parse().unwrap();
         let same64: IpAddr = "2001:db8::ffff".parse().unwrap();
         for i in 0..ADDRESS_FAILURES {
-            l.failed(&format!("user{i}"), Some(a), t0);
+            l.failed(&s, &format!("user{i}"), Some(a), at(0)).unwrap();
         }
-        assert!(l.check("someone-new", Some(same64), t0).is_err());
+        let locked = l.check(&s, "someone-new", Some(same64), at(0)).unwrap();
+        assert!(locked.is_some());
+        let other64: IpAddr = "2001:db8:1::1".parse().unwrap();
         assert_eq!(
-            l.check("someone-new", Some("2001:db8:1::1".parse().unwrap()), t0),
-            Ok(())
+            l.check(&s, "someone-new", Some(other64), at(0)).unwrap(),
+            None
         );
     }
 }

@@ -25,7 +25,6 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
-use std::time::Instant;
 
 /// Routes open to anyone (the limits guard them).
 pub fn public_routes() -> Router<SharedState> {
@@ -80,11 +79,11 @@ pub async fn sign_in(
         }
         Credentials::ApiToken(_) => (API_TOKEN_ACCOUNT.to_owned(), "api token".to_owned()),
     };
-    if let Err(secs) = state
-        .access
-        .signin
-        .check(&account, client.addr, Instant::now())
-    {
+    let locked = {
+        let (st, acc, addr) = (state.clone(), account.clone(), client.addr);
+        api::blocking(move || st.access.signin.check(&*st.store, &acc, addr, now_ms())).await??
+    };
+    if let Some(secs) = locked {
         tracing::warn!(%shown, ?address, "sign-in refused: too many failures");
         return Err(ApiError {
             retry_after: Some(secs),
@@ -138,10 +137,8 @@ pub async fn sign_in(
         address: address.clone(),
     };
     let Some((name, role, api_token)) = who else {
-        state
-            .access
-            .signin
-            .failed(&account, client.addr, Instant::now());
+        let (st, acc, addr) = (state.clone(), account.clone(), client.addr);
+        api::blocking(move || st.access.signin.failed(&*st.store, &acc, addr, now_ms())).await??;
         tracing::info!(%shown, ?address, "failed sign-in");
         let detail = if account == API_TOKEN_ACCOUNT {
             "wrong API token"
@@ -155,7 +152,8 @@ pub async fn sign_in(
             "Wrong email or password."
         }));
     };
-    state.access.signin.succeeded(&account);
+    let (st, acc) = (state.clone(), account.clone());
+    api::blocking(move || st.access.signin.succeeded(&*st.store, &acc)).await??;
     let token = auth::new_secret(SESSION_PREFIX)?;
     let now = now_ms();
     let ttl = u64::try_from(state.access.session_ttl.as_millis()).unwrap_or(u64::MAX);

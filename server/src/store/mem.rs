@@ -33,6 +33,8 @@ pub struct MemStorage {
     pub(super) saved_segments: Mutex<BTreeMap<String, super::saved_segments::SavedSegment>>,
     /// The insights digest (`store::digest`).
     pub(super) digest: Mutex<super::digest::MemDigest>,
+    /// Failed sign-ins (`store::signin_limits`).
+    pub(super) signin: Mutex<HashMap<String, super::signin_limits::Counter>>,
 }
 
 #[derive(Default)]

@@ -39,6 +39,7 @@ pub mod people;
 pub mod projects;
 pub mod saved_segments;
 pub mod segments;
+pub mod signin_limits;
 pub mod team;
 
 pub use self::log::LogStorage;
@@ -177,6 +178,7 @@ pub trait Storage:
     + saved_segments::SavedSegments
     + team::TeamStore
     + digest::DigestStore
+    + signin_limits::SignInCounters
 {
     /// Stores a chunk whose header the caller has validated against its
     /// body, and folds it into its session's metadata. `now_ms` is the
@@ -329,6 +331,7 @@ pub(crate) const DEPLOYMENT_TREES: &[&str] = &[
     team::LOGINS_TREE,
     team::TOKENS_TREE,
     saved_segments::SAVED_SEGMENTS_TREE,
+    signin_limits::SIGNIN_TREE,
 ];
 
 /// The handle the server holds: a backend plus the group commit. Cheap to
