@@ -450,6 +450,13 @@ fn commit_groups(backend: &dyn Storage, gc: &GroupCommit, pending: &mpsc::Receiv
         let outcomes: Vec<Result<PutOutcome, StoreError>> =
             match backend.put_chunks_digested(&batch, &facts, now) {
                 Ok(o) if o.len() == group.len() => o.into_iter().map(Ok).collect(),
+                // A storage service out of reach fails every chunk alike:
+                // retrying them one by one would only wait out its
+                // timeouts once per chunk while requests queue behind.
+                Err(StoreError::Unavailable(why)) => group
+                    .iter()
+                    .map(|_| Err(StoreError::Unavailable(why.clone())))
+                    .collect(),
                 // One bad chunk must not fail its neighbours: one by one,
                 // each gets its own answer (a chunk the group did store
                 // comes back as a duplicate, which is harmless).
