@@ -232,13 +232,6 @@ impl Recorder {
     pub fn lost(&self) -> u32 {
         self.transport.borrow().lost_total()
     }
-
-    #[wasm_bindgen(getter)]
-    pub fn idle(&self) -> bool {
-        self.batcher.borrow().is_empty()
-            && self.transport.borrow().is_idle()
-            && self.assets.borrow().queue.is_empty()
-    }
 }
 
 // The error messages are put together by hand: `format!` would bring

@@ -380,6 +380,41 @@ async fn assets_are_compressed_versioned_and_cached() -> Result<()> {
 }
 
 /// `/player/v/{version}/boot.js` → `/player/boot.js`.
+/// Contract §9: a page downloads at most 60 KB (60,000 bytes) as served to
+/// start recording: `reel.js` and everything it loads (the wasm glue and
+/// module), each as a browser that accepts brotli gets it.
+/// `cargo xtask sizes` itemises the same files.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recording_page_downloads_at_most_60_kb() -> Result<()> {
+    const LIMIT: usize = 60_000;
+    let server = ReelServer::start().await?;
+    let auth = format!("Bearer {}", server.api_token());
+    let mut paths = vec!["/reel.js".to_string()];
+    paths.extend(discover(&server, &["/reel.js"], &auth).await?);
+    ensure!(
+        paths.iter().any(|p| p.ends_with(".wasm")),
+        "the recorder's wasm was not found from /reel.js: {paths:?}"
+    );
+    let mut total = 0;
+    let mut each = Vec::new();
+    for path in &paths {
+        let res = http::get(
+            &server.url(path),
+            &[("Accept-Encoding", "gzip, deflate, br, zstd")],
+        )
+        .await?
+        .ensure_success(path)?;
+        total += res.body.len();
+        each.push(format!("{path}: {} B", res.body.len()));
+    }
+    eprintln!("a recording page downloads {total} B: {each:?}");
+    ensure!(
+        total <= LIMIT,
+        "a recording page downloads {total} B as served, over contract §9's {LIMIT}: {each:?}"
+    );
+    Ok(())
+}
+
 fn unversioned(path: &str) -> Result<String> {
     let parts: Vec<&str> = path.splitn(5, '/').collect();
     match parts[..] {

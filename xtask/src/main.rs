@@ -130,13 +130,14 @@ fn dist() -> Result<()> {
             .out_name(krate)
             .generate(&out_dir)
             .with_context(|| format!("wasm-bindgen on {krate}"))?;
-        wasm_opt(&out_dir.join(format!("{krate}_bg.wasm")))?;
+        wasm_opt(&out_dir.join(format!("{krate}_bg.wasm")), out == "recorder")?;
     }
     // What every embedding page downloads is minified; the player's glue
     // is left readable (it is not on anyone's page).
     js::bundle_recorder(&root, &dist.join("reel.js"))?;
     js::npm_package(&root, &target_dir())?;
     let glue = dist.join("recorder/reel_recorder.js");
+    js::prune_glue(&root, &glue, js::GLUE_EXPORTS)?;
     minify(&glue, &glue, true)?;
     // The glue imports the crate's `inline_js` snippets as modules of their own.
     for snippet in snippets(&dist)? {
@@ -160,7 +161,7 @@ fn copy(from: &Path, to: &Path) -> Result<()> {
 
 /// wasm-opt is an optimisation, not a requirement: without it the assets
 /// are larger but correct, and the build says so.
-fn wasm_opt(file: &Path) -> Result<()> {
+fn wasm_opt(file: &Path, recorder: bool) -> Result<()> {
     let wasm_opt = root().join(WASM_OPT);
     if !wasm_opt.exists() {
         eprintln!(
@@ -173,6 +174,19 @@ fn wasm_opt(file: &Path) -> Result<()> {
     let mut cmd = Command::new(wasm_opt);
     // `--converge` repeats the passes while they still shrink the module.
     cmd.arg("-Oz").arg("--converge").args(WASM_OPT_FEATURES);
+    // The recorder's module never touches its first 1024 bytes: rustc
+    // lays the stack out first (it grows down from 1 MiB towards 0, the
+    // data follows it, the heap comes after), so only a stack a whole MiB
+    // deep would reach them. Told so, wasm-opt folds constant offsets
+    // into loads and stores.
+    if recorder {
+        cmd.arg("--low-memory-unused");
+        // wasm-opt inlines every function with one caller, however large,
+        // into it; rustc has already inlined what pays. Inlining only the
+        // small ones takes ~0.6 KB off the brotli'd module (its giant
+        // functions compressed worse); 30-45 did best of 0-1000 tried.
+        cmd.arg("--one-caller-inline-max-function-size=40");
+    }
     // `REEL_WASM_NAMES=1 cargo xtask dist`: keep the function names, for
     // attributing the bundle's bytes to code (the shipped build drops them).
     if std::env::var_os("REEL_WASM_NAMES").is_some() {
