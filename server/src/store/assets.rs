@@ -338,4 +338,11 @@ mod tests {
         check(&log);
         assert_eq!(log.session_key_count().unwrap(), 0);
     }
+
+    #[test]
+    fn assets_on_the_distributed_layout() {
+        let s = crate::store::dist::digest::fresh_for_tests();
+        check(&s);
+        assert_eq!(s.session_key_count().unwrap(), 0, "no use or body left");
+    }
 }

@@ -172,4 +172,18 @@ mod tests {
         use crate::store::Storage;
         assert_eq!(s.session_key_count().unwrap(), 0);
     }
+
+    #[test]
+    fn newest_first_since_and_paged_on_the_distributed_layout() {
+        let s = crate::store::dist::digest::fresh_for_tests();
+        check(&s);
+        use crate::store::Storage;
+        assert_eq!(s.session_key_count().unwrap(), 0);
+        // Append-only in the database too.
+        for sql in ["UPDATE audit SET entry = '{}'", "DELETE FROM audit"] {
+            let r = s.pg().run(async |c| Ok(c.execute(sql, &[]).await?));
+            assert!(r.is_err(), "{sql} was allowed");
+        }
+        assert_eq!(s.audit_entries(0, None, 10).unwrap().len(), 4);
+    }
 }

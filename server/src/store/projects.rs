@@ -231,4 +231,9 @@ mod tests {
         let s = LogStorage::open(dir.path()).unwrap();
         assert_eq!(s.projects().unwrap().len(), 1, "projects survive a restart");
     }
+
+    #[test]
+    fn projects_round_trip_on_the_distributed_layout() {
+        check(&crate::store::dist::digest::fresh_for_tests());
+    }
 }

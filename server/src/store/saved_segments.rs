@@ -50,7 +50,8 @@ fn decode(v: &[u8]) -> Result<SavedSegment, StoreError> {
     serde_json::from_slice(v).map_err(|e| StoreError::Corrupt(format!("saved segment: {e}")))
 }
 
-fn by_name(mut all: Vec<SavedSegment>) -> Vec<SavedSegment> {
+/// The order segments are listed in (every backend sorts with this).
+pub(crate) fn by_name(mut all: Vec<SavedSegment>) -> Vec<SavedSegment> {
     all.sort_by(|a, b| {
         a.name
             .to_lowercase()
@@ -155,6 +156,14 @@ mod tests {
         // Durable, and no session's key.
         let s = LogStorage::open(dir.path()).unwrap();
         assert_eq!(s.saved_segments().unwrap().len(), 1);
+        use crate::store::Storage;
+        assert_eq!(s.session_key_count().unwrap(), 0);
+    }
+
+    #[test]
+    fn saved_listed_by_name_and_deleted_on_the_distributed_layout() {
+        let s = crate::store::dist::digest::fresh_for_tests();
+        check(&s);
         use crate::store::Storage;
         assert_eq!(s.session_key_count().unwrap(), 0);
     }

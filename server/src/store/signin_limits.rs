@@ -221,4 +221,12 @@ pub(crate) mod tests {
         assert_eq!(Counter::decode(&c.encode()), Some(c));
         assert_eq!(Counter::decode(&[1, 2, 3]), None);
     }
+
+    #[test]
+    fn counters_lock_and_clear_on_the_distributed_layout() {
+        let s = crate::store::dist::digest::fresh_for_tests();
+        check(&s);
+        use crate::store::Storage;
+        assert_eq!(s.session_key_count().unwrap(), 0, "not a session's rows");
+    }
 }

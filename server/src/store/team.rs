@@ -478,4 +478,12 @@ mod tests {
         use crate::store::Storage;
         assert_eq!(s.session_key_count().unwrap(), 0, "not a session's keys");
     }
+
+    #[test]
+    fn members_logins_and_tokens_on_the_distributed_layout() {
+        let s = crate::store::dist::digest::fresh_for_tests();
+        check(&s);
+        use crate::store::Storage;
+        assert_eq!(s.session_key_count().unwrap(), 0, "not a session's rows");
+    }
 }

@@ -1,11 +1,14 @@
-//! PostgreSQL implementation of [`PeopleStore`] for [`DistStorage`].
+//! People's sessions in PostgreSQL (contract §8) for [`DistStorage`].
 //!
 //! A session's user id is the column `sessions.user_id` (indexed where not
-//! null), kept by the chunk transaction from the session's metadata.
-//!
-//! Stub from the skeleton: helper P2 fills this file (and appends its
-//! migrations to `schema.rs`).
+//! null), kept by the chunk transaction from the session's metadata; a
+//! session's delete removes its row, so erasing a person deletes every row
+//! naming them. What PostgreSQL keeps of deleted rows (dead tuples until
+//! vacuumed, its write-ahead log until recycled) is its own:
+//! [`PeopleStore::purge_forgotten`] vacuums `sessions` so that the dead
+//! rows' space is reclaimed now rather than when autovacuum gets to it.
 
+use super::sessions::session_id;
 use super::DistStorage;
 use crate::store::people::PeopleStore;
 use crate::store::StoreError;
@@ -13,11 +16,59 @@ use reel_shared::SessionId;
 
 impl PeopleStore for DistStorage {
     fn sessions_of_user(&self, user_id: &str) -> Result<Vec<SessionId>, StoreError> {
-        let _ = user_id;
-        Err(StoreError::Unavailable("not yet".into()))
+        let rows = self.pg().run(async |c| {
+            let s = c
+                .prepare_cached("SELECT id FROM sessions WHERE user_id = $1")
+                .await?;
+            Ok(c.query(&s, &[&user_id]).await?)
+        })?;
+        rows.iter().map(|r| session_id(r.try_get(0)?)).collect()
     }
 
+    /// Best effort: `VACUUM` cannot run inside a transaction, and skips the
+    /// table when another vacuum holds it (that one does the same work).
     fn purge_forgotten(&self) -> Result<(), StoreError> {
-        Err(StoreError::Unavailable("not yet".into()))
+        self.pg().run(async |c| {
+            c.batch_execute("VACUUM (SKIP_LOCKED) sessions").await?;
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Storage;
+    use reel_shared::{ChunkHeader, ChunkStats};
+
+    /// Identified sessions are found by their user id, and gone with their
+    /// delete.
+    #[test]
+    fn sessions_of_a_user_and_their_erasure() {
+        let s = super::super::digest::fresh_for_tests();
+        let header = |n: u8, user: &str| ChunkHeader {
+            session: SessionId([n; 16]),
+            seq: 0,
+            t_start: 1,
+            t_end: 2,
+            event_count: 1,
+            stats: ChunkStats {
+                user_id: Some(user.into()),
+                ..ChunkStats::default()
+            },
+        };
+        for (n, user) in [(1, "ann"), (2, "ann"), (3, "bob")] {
+            s.put_chunk(&header(n, user), b"c", 5).unwrap();
+        }
+        let mut ann = s.sessions_of_user("ann").unwrap();
+        ann.sort();
+        assert_eq!(ann, [SessionId([1; 16]), SessionId([2; 16])]);
+        assert!(s.sessions_of_user("carol").unwrap().is_empty());
+        for id in ann {
+            assert!(s.delete_session(&id).unwrap());
+        }
+        s.purge_forgotten().unwrap();
+        assert!(s.sessions_of_user("ann").unwrap().is_empty());
+        assert_eq!(s.sessions_of_user("bob").unwrap(), [SessionId([3; 16])]);
     }
 }

@@ -34,12 +34,25 @@ pub(crate) struct Migration {
 pub(crate) const MIGRATION_LOCK: i64 = 0x7265_656c;
 
 /// Tables that are not session data (see the module doc).
-pub(crate) const DEPLOYMENT_TABLES: &[&str] = &["reel_migrations", "config"];
+pub(crate) const DEPLOYMENT_TABLES: &[&str] = &[
+    "reel_migrations",
+    "config",
+    // Deployment tables of migrations 3 to 8: members, sign-ins, tokens, audit, projects,
+    // saved segments, sign-in counters.
+    "members",
+    "logins",
+    "api_tokens",
+    "audit",
+    "projects",
+    "saved_segments",
+    "signin_counters",
+];
 
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    id: 1,
-    name: "sessions, chunks, objects, comments, shares, config",
-    sql: r#"
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        id: 1,
+        name: "sessions, chunks, objects, comments, shares, config",
+        sql: r#"
 -- One row per session. `meta` is its `SessionMeta` as JSON without
 -- `user_id` (kept in its own column, for people's lookups) and without
 -- `project` (in `session_projects`, which a session may have before its
@@ -113,7 +126,141 @@ CREATE TABLE config (
     value text NOT NULL
 );
 "#,
-}];
+    },
+    Migration {
+        id: 2,
+        name: "insights digest: urls, page parts, steps",
+        sql: r#"
+-- `store::digest`'s records (`dist/digest.rs`). URL keys are u64 with the
+-- top bit flipped (`dist::digest::url_col`): bigint order is u64 order.
+CREATE TABLE digest_urls (
+    url_key bigint PRIMARY KEY,
+    url text NOT NULL
+);
+-- `part`: `digest::encode_part` (MessagePack). A URL's parts are one range
+-- of the primary key; a session's are found by the second index.
+CREATE TABLE digest_parts (
+    url_key bigint NOT NULL,
+    session bytea NOT NULL,
+    seq bigint NOT NULL,
+    idx integer NOT NULL,
+    part bytea NOT NULL,
+    PRIMARY KEY (url_key, session, seq, idx)
+);
+CREATE INDEX digest_parts_by_session ON digest_parts (session);
+-- A session's steps, merged (`digest::merge_steps`), `digest::encode_steps`.
+CREATE TABLE digest_steps (
+    session bytea PRIMARY KEY,
+    steps bytea NOT NULL
+);
+"#,
+    },
+    Migration {
+        id: 3,
+        name: "members, sign-ins, personal tokens",
+        sql: r#"
+-- `store::team`'s records as JSON in `body` (`dist/team.rs`); keys are the
+-- SHA-256 of the secret. Emails compare as bytes, as in the embedded layout.
+CREATE TABLE members (
+    email text COLLATE "C" PRIMARY KEY,
+    body text NOT NULL
+);
+CREATE TABLE logins (
+    key bytea PRIMARY KEY,
+    email text NOT NULL,
+    expires_at bigint NOT NULL,
+    body text NOT NULL
+);
+CREATE INDEX logins_by_email ON logins (email);
+CREATE INDEX logins_by_expiry ON logins (expires_at);
+-- `id`: the token's public id (`team::token_id` of its key).
+CREATE TABLE api_tokens (
+    key bytea PRIMARY KEY,
+    id text NOT NULL,
+    email text NOT NULL,
+    body text NOT NULL
+);
+CREATE INDEX api_tokens_by_id ON api_tokens (id);
+CREATE INDEX api_tokens_by_email ON api_tokens (email);
+"#,
+    },
+    Migration {
+        id: 4,
+        name: "audit log",
+        sql: r#"
+-- `store::audit` (`dist/audit.rs`): keyed by time and a sequence number,
+-- the entry as JSON. Append-only: the trigger refuses any other change.
+CREATE TABLE audit (
+    at bigint NOT NULL,
+    seq bigint GENERATED ALWAYS AS IDENTITY,
+    entry text NOT NULL,
+    PRIMARY KEY (at, seq)
+);
+CREATE FUNCTION reel_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'the audit log is append-only';
+END
+$$;
+CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON audit
+    FOR EACH STATEMENT EXECUTE FUNCTION reel_audit_append_only();
+"#,
+    },
+    Migration {
+        id: 5,
+        name: "projects",
+        sql: r#"
+-- `store::projects` (`dist/projects.rs`): the project as JSON.
+CREATE TABLE projects (
+    id text COLLATE "C" PRIMARY KEY,
+    body text NOT NULL
+);
+"#,
+    },
+    Migration {
+        id: 6,
+        name: "saved segments",
+        sql: r#"
+-- `store::saved_segments` (`dist/saved_segments.rs`): the segment as JSON.
+CREATE TABLE saved_segments (
+    id text COLLATE "C" PRIMARY KEY,
+    body text NOT NULL
+);
+"#,
+    },
+    Migration {
+        id: 7,
+        name: "content-addressed assets",
+        sql: r#"
+-- `store::assets` (`dist/assets.rs`): bodies (zstd frames, not compressed
+-- again) by SHA-256, and which sessions use them.
+CREATE TABLE assets (
+    hash bytea PRIMARY KEY,
+    body bytea NOT NULL
+);
+ALTER TABLE assets ALTER COLUMN body SET STORAGE EXTERNAL;
+CREATE TABLE session_assets (
+    session bytea NOT NULL,
+    hash bytea NOT NULL REFERENCES assets (hash),
+    PRIMARY KEY (session, hash)
+);
+CREATE INDEX session_assets_by_hash ON session_assets (hash);
+"#,
+    },
+    Migration {
+        id: 8,
+        name: "sign-in failure counters",
+        sql: r#"
+-- `store::signin_limits` (`dist/signin_limits.rs`): times in ms.
+CREATE TABLE signin_counters (
+    key text PRIMARY KEY,
+    failures bigint[] NOT NULL,
+    locked_until bigint NOT NULL,
+    idle_after bigint NOT NULL
+);
+CREATE INDEX signin_counters_by_idle ON signin_counters (idle_after);
+"#,
+    },
+];
 
 /// Applies what [`MIGRATIONS`] has and the database lacks (see the module).
 pub(crate) async fn migrate(c: &mut Client) -> Result<(), StoreError> {
