@@ -99,7 +99,13 @@ pub fn sweep_if_holder(
     if !store.hold_sweeper_lock()? {
         return Ok(None);
     }
-    sweep_projects(store, retention, projects, now).map(Some)
+    let deleted = sweep_projects(store, retention, projects, now)?;
+    // The backend's own upkeep (compaction, orphans), once per deployment
+    // too; its failure does not undo the sweep.
+    if let Err(e) = store.upkeep(now) {
+        tracing::warn!("storage upkeep: {e}");
+    }
+    Ok(Some(deleted))
 }
 
 /// The sweeper: runs [`sweep_if_holder`] at once and then every `every`,

@@ -39,6 +39,7 @@ pub mod people;
 pub mod projects;
 pub mod saved_segments;
 pub mod segments;
+mod shred;
 pub mod signin_limits;
 pub mod team;
 
@@ -284,6 +285,15 @@ pub trait Storage:
     /// for the process that sweeps, so retention runs once per deployment.
     fn hold_sweeper_lock(&self) -> Result<bool, StoreError> {
         Ok(true)
+    }
+
+    /// Upkeep of the backend's own storage, run with each retention sweep
+    /// by the process that holds the sweeper lock (once per deployment):
+    /// the distributed layout compacts cold sessions and removes orphaned
+    /// objects (`dist/compact.rs`). Nothing to do by default.
+    fn upkeep(&self, now_ms: u64) -> Result<(), StoreError> {
+        let _ = now_ms;
+        Ok(())
     }
 
     fn stats(&self) -> Result<StorageStats, StoreError>;

@@ -64,6 +64,7 @@
 pub(crate) mod assets;
 pub(crate) mod audit;
 pub(crate) mod chunks;
+pub(crate) mod compact;
 pub(crate) mod digest;
 pub(crate) mod objects;
 pub(crate) mod people;
@@ -254,6 +255,21 @@ impl Storage for DistStorage {
     /// A PostgreSQL advisory lock: retention runs once per deployment.
     fn hold_sweeper_lock(&self) -> Result<bool, StoreError> {
         self.sweeper.hold(&self.pg)
+    }
+
+    /// Compaction of cold sessions and the orphan sweep (`compact.rs`).
+    fn upkeep(&self, now_ms: u64) -> Result<(), StoreError> {
+        let done = self.compact_and_sweep(now_ms)?;
+        if done != compact::Upkeep::default() {
+            tracing::info!(
+                compacted = done.compacted,
+                written = done.written,
+                emptied = done.emptied,
+                orphans = done.orphans,
+                "bucket upkeep"
+            );
+        }
+        Ok(())
     }
 
     fn stats(&self) -> Result<StorageStats, StoreError> {

@@ -210,6 +210,38 @@ impl Objects {
             })
             .collect())
     }
+
+    /// The object keys under `chunks/` that sort after `after` (relative,
+    /// like the rows'; empty: all), each with its last-modified time in ms
+    /// on the store's clock: what the orphan sweep reads.
+    pub(crate) async fn list_chunk_objects_after(
+        &self,
+        after: &str,
+    ) -> Result<Vec<(String, u64)>, StoreError> {
+        use futures_util::TryStreamExt;
+        let base = self.path("chunks");
+        let strip = if self.prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", self.prefix)
+        };
+        let offset = self.path(if after.is_empty() { "chunks/" } else { after });
+        let metas: Vec<object_store::ObjectMeta> = self
+            .s3
+            .list_with_offset(Some(&base), &offset)
+            .try_collect()
+            .await
+            .map_err(unavailable)?;
+        Ok(metas
+            .into_iter()
+            .map(|m| {
+                let full = m.location.to_string();
+                let key = full.strip_prefix(&strip).unwrap_or(&full).to_owned();
+                let ms = u64::try_from(m.last_modified.timestamp_millis()).unwrap_or(0);
+                (key, ms)
+            })
+            .collect())
+    }
 }
 
 #[cfg(test)]

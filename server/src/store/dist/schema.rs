@@ -260,6 +260,21 @@ CREATE TABLE signin_counters (
 CREATE INDEX signin_counters_by_idle ON signin_counters (idle_after);
 "#,
     },
+    Migration {
+        id: 9,
+        name: "compaction: objects holding a session's moved bytes",
+        sql: r#"
+-- `dist/compact.rs`: an object that still holds bytes of a session whose
+-- chunks compaction moved out. A delete of the session rewrites it too, so
+-- that none of the session's bytes stay in the bucket.
+CREATE TABLE moved_ranges (
+    session bytea NOT NULL,
+    object text NOT NULL REFERENCES objects (key) ON DELETE CASCADE,
+    PRIMARY KEY (session, object)
+);
+CREATE INDEX moved_ranges_by_object ON moved_ranges (object);
+"#,
+    },
 ];
 
 /// Applies what [`MIGRATIONS`] has and the database lacks (see the module).
