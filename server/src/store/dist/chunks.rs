@@ -59,6 +59,23 @@ fn checked(id: &SessionId, loc: &ChunkLoc, bytes: Vec<u8>) -> Result<Vec<u8>, St
     Ok(bytes)
 }
 
+/// The objects holding a session's chunks, in key order (the order their
+/// rows are locked in), and those still holding bytes compaction moved
+/// out of them (`dist/compact.rs`, invariant 2).
+async fn objects_of(tx: &Tx<'_>, sid: &[u8]) -> Result<Vec<String>, StoreError> {
+    let objects: BTreeSet<String> = tx
+        .query(
+            "SELECT object FROM chunks WHERE session = $1 \
+             UNION SELECT object FROM moved_ranges WHERE session = $1",
+            &[&sid],
+        )
+        .await?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()?;
+    Ok(objects.into_iter().collect())
+}
+
 /// How often a reader looks a chunk up again when its object is gone (a
 /// delete or compaction rewrote it between the lookup and the GET).
 const READ_ATTEMPTS: usize = 3;
@@ -99,7 +116,13 @@ impl DistStorage {
                 )
                 .await?;
             let mut metas: HashMap<SessionId, Option<SessionMeta>> = HashMap::new();
-            for r in tx.query(&st, &[&id_bytes]).await? {
+            let rows = tx.query(&st, &[&id_bytes]).await?;
+            if rows.len() != ids.len() {
+                // A delete committed while this waited for a row's lock:
+                // the row is gone. From the start, with that session new.
+                return Err(StoreError::Busy);
+            }
+            for r in rows {
                 let id = session_id(r.try_get(0)?)?;
                 let json: &str = r.try_get(1)?;
                 let meta = if json.is_empty() {
@@ -342,22 +365,19 @@ impl DistStorage {
         {
             return Ok(None);
         }
-        let objects: BTreeSet<String> = tx
-            .query(
-                "SELECT DISTINCT object FROM chunks WHERE session = $1",
-                &[&sid],
-            )
-            .await?
-            .iter()
-            .map(|r| r.try_get(0))
-            .collect::<Result<_, _>>()?;
-        let objects: Vec<String> = objects.into_iter().collect();
+        let objects = objects_of(tx, sid).await?;
         // Whoever else rewrites these (another delete, compaction) waits.
         tx.query(
             "SELECT key FROM objects WHERE key = ANY($1) ORDER BY key FOR UPDATE",
             &[&objects],
         )
         .await?;
+        // Another delete may have moved some of these chunks to a new
+        // object while this waited for its lock: then it would miss that
+        // one. With the locks held, nobody else can move them.
+        if objects_of(tx, sid).await? != objects {
+            return Err(StoreError::Busy);
+        }
         tx.execute("DELETE FROM chunks WHERE session = $1", &[&sid])
             .await?;
         let now = big(crate::store::now_ms());

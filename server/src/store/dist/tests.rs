@@ -371,8 +371,45 @@ fn delete_removes_the_sessions_bytes_from_the_bucket() {
     );
     let m = other.session(&SessionId([2; 16])).unwrap().unwrap();
     assert_eq!(m.chunks, 3);
-    // sessions 1 + chunks 3 + objects 3; nothing left to remove.
-    assert_eq!(s.session_key_count().unwrap(), 7);
+    assert!(s.delete_session(&SessionId([2; 16])).unwrap());
+    assert_eq!(s.session_key_count().unwrap(), 0, "no row left");
+    assert!(f.objects().is_empty(), "no object left");
+}
+
+/// Two processes deleting two sessions whose chunks share objects (with a
+/// third session's) at once: neither leaves a byte behind, whichever
+/// rewrites first, and the third reads back intact.
+#[test]
+fn concurrent_deletes_of_neighbours_leave_no_byte() {
+    let f = fresh();
+    let other = f.another();
+    let mut gone = Vec::new();
+    let mut kept = Vec::new();
+    for seq in 0..6u32 {
+        let group: Vec<(ChunkHeader, Vec<u8>)> = (1..=3u8)
+            .map(|id| real_chunk(id, seq, &format!("chunk {seq} of {id}")))
+            .collect();
+        let batch: Vec<(&ChunkHeader, &[u8])> = group.iter().map(|(h, r)| (h, &r[..])).collect();
+        f.s.put_chunks(&batch, NOW).unwrap();
+        gone.push(group[0].1.clone());
+        gone.push(group[1].1.clone());
+        kept.push((seq, group[2].1.clone()));
+    }
+    let (a, b) = std::thread::scope(|t| {
+        let a = t.spawn(|| f.s.delete_session(&SessionId([1; 16])));
+        let b = t.spawn(|| other.delete_session(&SessionId([2; 16])));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    assert!(a.unwrap() && b.unwrap());
+    for bytes in &gone {
+        assert!(files_containing(&f.bucket_dir, bytes).is_empty());
+    }
+    assert_eq!(f.s.chunks(&SessionId([3; 16]), 0).unwrap(), kept);
+    let objects = f.objects().len();
+    assert!((1..=6).contains(&objects), "{objects}");
+    assert!(other.delete_session(&SessionId([3; 16])).unwrap());
+    assert_eq!(f.s.session_key_count().unwrap(), 0, "no row left");
+    assert!(f.objects().is_empty(), "no object left");
 }
 
 /// A chunk whose bytes in the bucket changed is reported damaged, alone.
