@@ -6,9 +6,12 @@
 //!   (audited as `export`);
 //! - `DELETE /api/v1/people/{id}` deletes both, `{"deleted_sessions": 2}`,
 //!   audited as `people_delete` without their id; afterwards none of
-//!   their strings (id, email, page text) nor any window of their stored
-//!   chunks is found in any file under `--data`, and still none after a
-//!   restart; the other person's session is untouched;
+//!   their strings (id, email, page text, the page's unique URL, its
+//!   referrer, their visitor id, the label of the button they clicked)
+//!   nor any window of their stored chunks is found in any file under
+//!   `--data`, and still none after a crash (`kill -9`) and a restart;
+//!   the other person's session is untouched, listed, and its insights
+//!   (their clicks) still answer;
 //! - the people admin page, screenshotted.
 
 use anyhow::{ensure, Context, Result};
@@ -23,18 +26,42 @@ const PAGE: &str = "<!doctype html><html><head><meta charset=\"utf-8\">\
 <script src=\"{{REEL_ORIGIN}}/reel.js\"></script></head><body>\
 <h1>Account</h1><p id=\"note\">{{NOTE}}</p>\
 <label>Email <input id=\"email\" type=\"text\" data-reel-unmask autocomplete=\"off\"></label>\
+<button id=\"pay\">{{LABEL}}</button>\
 </body></html>";
 
-/// Records one session of `user` who types `email`: its id.
+/// The other person's page: the same, with its own button label.
+const BOB_LABEL: &str = "Bob keeps paying";
+
+/// Records one session of `user` on the page at `path`, reached by a link
+/// from `from` (its referrer), who clicks `#pay` and types `email`: its
+/// id. `new_visitor`: the browser forgets the visitor id it keeps first.
 async fn record(
     browser: &Browser,
     server: &ReelServer,
     pages: &PageServer,
+    (from, path): (&str, &str),
     user: &str,
     email: &str,
+    new_visitor: bool,
 ) -> Result<String> {
     let page = browser.new_page().await?;
-    page.goto(&pages.url("/person.html")).await?;
+    page.goto(&pages.url(from)).await?;
+    if new_visitor {
+        page.eval("localStorage.clear(); true").await?;
+    }
+    let to = serde_json::to_string(&pages.url(path))?;
+    page.eval(&format!(
+        "setTimeout(() => {{ location.href = {to}; }}, 0); true"
+    ))
+    .await?;
+    page.wait_for(
+        &format!(
+            "location.pathname === {} && document.readyState === 'complete' && typeof Reel !== 'undefined'",
+            serde_json::to_string(path)?
+        ),
+        WAIT,
+    )
+    .await?;
     let sid = page
         .eval(&format!(
             "Reel.start({{ endpoint: '{}', ingestKey: '{}' }}).then(() => {{ Reel.identify('{user}'); return Reel.sessionId(); }})",
@@ -44,6 +71,7 @@ async fn record(
         .await?;
     let sid = sid.as_str().unwrap_or_default().to_string();
     ensure!(sid.len() == 32, "no session: {sid}");
+    page.click("#pay").await?;
     page.click("#email").await?;
     page.type_text(email).await?;
     page.eval("Reel.flush().then(() => true)").await?;
@@ -80,18 +108,71 @@ async fn people_list_export_and_erase_every_byte() -> Result<()> {
     let user = format!("erin-{tag}-user");
     let email = format!("erin.{tag}@example.com");
     let note = format!("Erin {tag} private note");
+    // Their page's URL and referrer are theirs alone, and so is the label
+    // of the button they click.
+    let erin_page = format!("/account-{tag}-erin.html");
+    let erin_from = format!("/search-{tag}-erin.html");
+    let label = format!("Pay {tag} now");
     let pages = PageServer::for_reel(&server).await?;
     pages.set_var("NOTE", &note);
-    pages.add_page("/person.html", "text/html", PAGE);
+    pages.set_var("LABEL", &label);
+    pages.add_page(&erin_page, "text/html", PAGE);
+    pages.add_page(&erin_from, "text/html", "<!doctype html><p>results</p>");
+    pages.add_page(
+        "/bob.html",
+        "text/html",
+        PAGE.replace("{{LABEL}}", BOB_LABEL)
+            .replace("{{NOTE}}", "Bob's page"),
+    );
+    pages.add_page("/bob-from.html", "text/html", "<!doctype html><p>bob</p>");
     let browser = Browser::launch().await?;
 
-    let a = record(&browser, &server, &pages, &user, &email).await?;
-    let b = record(&browser, &server, &pages, &user, &email).await?;
-    let bob = record(&browser, &server, &pages, "bob-keeps", "bob@example.com").await?;
+    let erin = (erin_from.as_str(), erin_page.as_str());
+    let a = record(&browser, &server, &pages, erin, &user, &email, false).await?;
+    let b = record(&browser, &server, &pages, erin, &user, &email, false).await?;
+    let bob_at = ("/bob-from.html", "/bob.html");
+    let bob = record(
+        &browser,
+        &server,
+        &pages,
+        bob_at,
+        "bob-keeps",
+        "bob@example.com",
+        true,
+    )
+    .await?;
     let events = serde_json::to_string(&server.events(&a).await?)?;
     ensure!(
         events.contains(&email) && events.contains(&note),
         "the recording holds what this test erases"
+    );
+    // The index and the digest hold their URL, referrer, visitor id and
+    // click label (what sled keeps copies of).
+    let item = server.session(&a).await?;
+    let visitor = item["visitor_id"].as_str().unwrap_or_default().to_string();
+    ensure!(
+        item["urls"].to_string().contains(&erin_page)
+            && item["referrer"]
+                .as_str()
+                .is_some_and(|r| r.contains(&erin_from))
+            && !visitor.is_empty(),
+        "{item}"
+    );
+    let bob_item = server.session(&bob).await?;
+    let bob_visitor = bob_item["visitor_id"].clone();
+    ensure!(
+        bob_visitor.is_string() && bob_visitor != visitor.as_str(),
+        "bob is another visitor: {bob_item}"
+    );
+    let clicks = server
+        .api_json(&format!(
+            "/api/v1/insights/clicks?url={}",
+            erin_page.trim_start_matches('/')
+        ))
+        .await?;
+    ensure!(
+        clicks["targets"].to_string().contains(&label) && clicks["sessions"] == 2,
+        "{clicks}"
     );
 
     // The person's sessions, and no one else's.
@@ -157,6 +238,10 @@ async fn people_list_export_and_erase_every_byte() -> Result<()> {
         ("user id".to_string(), user.clone().into_bytes()),
         ("email".to_string(), email.clone().into_bytes()),
         ("page text".to_string(), note.clone().into_bytes()),
+        ("page URL".to_string(), erin_page.clone().into_bytes()),
+        ("referrer".to_string(), erin_from.clone().into_bytes()),
+        ("visitor id".to_string(), visitor.clone().into_bytes()),
+        ("click label".to_string(), label.clone().into_bytes()),
     ];
     for sid in [&a, &b] {
         for (i, c) in server.raw_chunks(sid).await?.iter().enumerate() {
@@ -199,14 +284,41 @@ async fn people_list_export_and_erase_every_byte() -> Result<()> {
     ensure!(entries.iter().any(|e| e["action"] == "export"));
     ensure!(!audit.to_string().contains(&user), "the audit holds the id");
 
-    // Still nothing after a restart (sled reopening, the log re-read),
-    // and the other person is still known.
+    // Still nothing after a crash and a restart (sled reopening as the
+    // erasure left it, the log re-read), and the other person is still
+    // known, listed, and in the insights.
+    server.kill9();
     server.restart().await?;
     let left = found(server.data_dir(), &needles)?;
     ensure!(left.is_empty(), "after a restart: {left:?}");
-    ensure!(server.session(&bob).await?["user_id"] == "bob-keeps");
+    let bob_item = server.session(&bob).await?;
+    ensure!(bob_item["user_id"] == "bob-keeps", "{bob_item}");
+    ensure!(bob_item["visitor_id"] == bob_visitor, "{bob_item}");
+    ensure!(
+        bob_item["urls"].to_string().contains("/bob.html"),
+        "{bob_item}"
+    );
     let bobs = server.api_json("/api/v1/people/bob-keeps/sessions").await?;
     ensure!(bobs["sessions"].as_array().map(Vec::len) == Some(1));
+    let listed = server.list_sessions().await?;
+    ensure!(
+        listed.len() == 1 && listed[0]["id"] == bob.as_str(),
+        "only bob is listed: {listed:?}"
+    );
+    let clicks = server
+        .api_json("/api/v1/insights/clicks?url=bob.html")
+        .await?;
+    ensure!(
+        clicks["sessions"] == 1 && clicks["targets"].to_string().contains(BOB_LABEL),
+        "{clicks}"
+    );
+    let clicks = server
+        .api_json(&format!(
+            "/api/v1/insights/clicks?url={}",
+            erin_page.trim_start_matches('/')
+        ))
+        .await?;
+    ensure!(clicks["sessions"] == 0, "{clicks}");
 
     // Bad input.
     let long = "x".repeat(2000);

@@ -24,7 +24,13 @@
 //! Deletes: [`sled_forget`] / [`mem_forget`], called by the backend's
 //! `delete_session`; a URL no part names any more leaves the URL table
 //! too, so a deleted session leaves no key (invariant 3).
+//!
+//! In sled the values are sealed ([`super::shred`]): parts and steps with
+//! their session's key, a URL with its own (forgotten with its entry), so
+//! that what sled's files keep of deleted values cannot be read. A value
+//! whose key is gone reads as absent (deleted meanwhile).
 
+use super::shred::{KeyId, Keyring};
 use super::{LogStorage, StoreError};
 use crate::digest::{
     decode_part, decode_steps, encode_part, encode_steps, merge_steps, part_key, DigestUpdate,
@@ -71,9 +77,13 @@ fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(format!("digest: {what}"))
 }
 
-/// Writes one chunk's digest records (see the module doc).
+/// Writes one chunk's digest records (see the module doc), sealed with
+/// `keys` (whose keys for this session and these URLs the caller made
+/// durable already; a URL whose entry a delete just removed gets a new
+/// key here, synced before it is used).
 pub(crate) fn sled_apply(
     db: &sled::Db,
+    keys: &Keyring,
     id: &SessionId,
     seq: u32,
     up: &DigestUpdate,
@@ -81,15 +91,22 @@ pub(crate) fn sled_apply(
     if up.urls.is_empty() && up.parts.is_empty() && up.steps.is_empty() {
         return Ok(());
     }
+    let sealed_urls = up
+        .urls
+        .iter()
+        .map(|(k, url)| Ok((*k, keys.seal(KeyId::Url(*k), b"", url.as_bytes())?)))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    keys.sync()?;
     let urls = db.open_tree(URLS_TREE)?;
-    for (k, url) in &up.urls {
-        urls.insert(k.to_be_bytes(), url.as_bytes())?;
+    for (k, url) in sealed_urls {
+        urls.insert(k.to_be_bytes(), url)?;
     }
     let parts = db.open_tree(PARTS_TREE)?;
     let index = db.open_tree(PART_INDEX_TREE)?;
+    let skey = KeyId::Session(*id);
     for (url, idx, part) in &up.parts {
         let key = part_key(*url, id, seq, *idx);
-        parts.insert(key, encode_part(part))?;
+        parts.insert(key, keys.seal(skey, b"", &encode_part(part))?)?;
         let mut ik = [0u8; 46];
         ik[..16].copy_from_slice(id.as_bytes());
         ik[16..].copy_from_slice(&key);
@@ -97,18 +114,23 @@ pub(crate) fn sled_apply(
     }
     if !up.steps.is_empty() {
         let steps = db.open_tree(STEPS_TREE)?;
-        let mut all = match steps.get(id.as_bytes())? {
+        let old = match steps.get(id.as_bytes())? {
+            Some(v) => keys.open_value(skey, &v)?.map(|v| v.into_owned()),
+            None => None,
+        };
+        let mut all = match old {
             Some(v) => decode_steps(&v).ok_or_else(|| corrupt("a step list"))?,
             None => Vec::new(),
         };
         merge_steps(&mut all, seq, &up.steps);
-        steps.insert(id.as_bytes(), encode_steps(&all))?;
+        steps.insert(id.as_bytes(), keys.seal(skey, b"", &encode_steps(&all))?)?;
     }
     Ok(())
 }
 
-/// Removes every digest record of a session (and the URLs only it saw).
-pub(crate) fn sled_forget(db: &sled::Db, id: &SessionId) -> Result<(), StoreError> {
+/// Removes every digest record of a session (and the URLs only it saw,
+/// with their keys).
+pub(crate) fn sled_forget(db: &sled::Db, keys: &Keyring, id: &SessionId) -> Result<(), StoreError> {
     let parts = db.open_tree(PARTS_TREE)?;
     let index = db.open_tree(PART_INDEX_TREE)?;
     let mut urls_seen: Vec<[u8; 8]> = Vec::new();
@@ -128,6 +150,7 @@ pub(crate) fn sled_forget(db: &sled::Db, id: &SessionId) -> Result<(), StoreErro
     for u in urls_seen {
         if parts.scan_prefix(u).next().is_none() {
             urls.remove(u)?;
+            keys.forget(KeyId::Url(u64::from_be_bytes(u)));
         }
     }
     db.open_tree(STEPS_TREE)?.remove(id.as_bytes())?;
@@ -143,18 +166,19 @@ impl DigestStore for LogStorage {
         let mut out = Vec::new();
         for kv in self.db().open_tree(URLS_TREE)?.iter() {
             let (k, v) = kv?;
-            // The pattern is matched on the bytes: no allocation per URL.
+            let key = <[u8; 8]>::try_from(&k[..]).map_err(|_| corrupt("a URL key"))?;
+            let key = u64::from_be_bytes(key);
+            let Some(v) = self.keys().open_value(KeyId::Url(key), &v)? else {
+                continue;
+            };
+            // The pattern is matched on the bytes.
             if !contains(&v, pattern.as_bytes()) {
                 continue;
             }
             if out.len() == cap {
                 return Ok((out, true));
             }
-            let key = <[u8; 8]>::try_from(&k[..]).map_err(|_| corrupt("a URL key"))?;
-            out.push((
-                u64::from_be_bytes(key),
-                String::from_utf8_lossy(&v).into_owned(),
-            ));
+            out.push((key, String::from_utf8_lossy(&v).into_owned()));
         }
         Ok((out, false))
     }
@@ -174,6 +198,9 @@ impl DigestStore for LogStorage {
                 .get(8..24)
                 .and_then(SessionId::from_slice)
                 .ok_or_else(|| corrupt("a part key"))?;
+            let Some(v) = self.keys().open_value(KeyId::Session(id), &v)? else {
+                continue;
+            };
             let part = decode_part(&v).ok_or_else(|| corrupt("a page part"))?;
             if !each(&id, part) {
                 break;
@@ -183,7 +210,10 @@ impl DigestStore for LogStorage {
     }
 
     fn digest_steps(&self, id: &SessionId) -> Result<Vec<Step>, StoreError> {
-        match self.db().open_tree(STEPS_TREE)?.get(id.as_bytes())? {
+        let Some(v) = self.db().open_tree(STEPS_TREE)?.get(id.as_bytes())? else {
+            return Ok(Vec::new());
+        };
+        match self.keys().open_value(KeyId::Session(*id), &v)? {
             Some(v) => decode_steps(&v).ok_or_else(|| corrupt("a step list")),
             None => Ok(Vec::new()),
         }
@@ -196,6 +226,9 @@ impl DigestStore for LogStorage {
         for kv in self.db().open_tree(STEPS_TREE)?.iter() {
             let (k, v) = kv?;
             let id = SessionId::from_slice(&k).ok_or_else(|| corrupt("a step key"))?;
+            let Some(v) = self.keys().open_value(KeyId::Session(id), &v)? else {
+                continue;
+            };
             let steps = decode_steps(&v).ok_or_else(|| corrupt("a step list"))?;
             if !each(&id, steps) {
                 break;

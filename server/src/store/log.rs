@@ -84,6 +84,7 @@
 use super::headroom::Headroom;
 use super::keep::Keep;
 use super::segments::{self, Loc, LogError, NewRecord, Pos, Record, SegmentLog};
+use super::shred::{self, KeyId};
 use super::{ListRange, Page, PutOutcome, Storage, StorageStats, StoreError, StoreOptions};
 use crate::digest::ChunkFacts;
 use crate::index::{self, SessionMeta, START_KEY_LEN};
@@ -218,6 +219,8 @@ struct Shared {
     keep: Keep,
     /// Sessions' user ids, kept out of sled ([`super::people`]).
     identities: super::people::Identities,
+    /// The keys of what sled holds sealed ([`super::shred`]).
+    keys: shred::Keyring,
     headroom: Headroom,
     /// Bad stretches of the log skipped at open, and their bytes.
     damaged_regions: u64,
@@ -248,16 +251,38 @@ fn decode_meta(bytes: &[u8]) -> Result<SessionMeta, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-/// Without `user_id` and `project`: those live in [`super::people`] (which
-/// explains why) and in [`super::projects`]' tree, and are filled back in
-/// by [`Shared::fill`].
-fn encode_meta(m: &SessionMeta) -> Result<Vec<u8>, StoreError> {
-    let m = SessionMeta {
-        user_id: None,
-        project: None,
-        ..m.clone()
+/// What deletes and retention read of a session's metadata without its
+/// key: the clear header of the sealed value ([`super::shred`]).
+struct MetaHead {
+    started_at: u64,
+    last_activity: u64,
+    chunks: u64,
+}
+
+const META_HEAD_LEN: usize = 24;
+
+fn meta_head(v: &[u8]) -> Result<MetaHead, StoreError> {
+    if !shred::is_sealed(v) {
+        let m = decode_meta(v)?;
+        return Ok(MetaHead {
+            started_at: m.started_at,
+            last_activity: m.last_activity(),
+            chunks: m.chunks,
+        });
+    }
+    let h = shred::header(v)
+        .filter(|h| h.len() == META_HEAD_LEN)
+        .ok_or_else(|| StoreError::Corrupt("a sealed metadata header".into()))?;
+    let n = |i: usize| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&h[i..i + 8]);
+        u64::from_be_bytes(b)
     };
-    serde_json::to_vec(&m).map_err(|e| StoreError::Corrupt(e.to_string()))
+    Ok(MetaHead {
+        started_at: n(0),
+        last_activity: n(8),
+        chunks: n(16),
+    })
 }
 
 fn decode_loc(v: &[u8]) -> Result<Loc, StoreError> {
@@ -330,6 +355,22 @@ impl LogStorage {
     /// Sessions' user ids (`store::people`).
     pub(crate) fn identities(&self) -> &super::people::Identities {
         &self.s.identities
+    }
+
+    /// The keys of sealed values (`store::shred`).
+    pub(crate) fn keys(&self) -> &shred::Keyring {
+        &self.s.keys
+    }
+
+    /// Rewrites the people file and the key file without what deletes
+    /// forgot: the last step of an erasure ([`super::people`]). Under the
+    /// checkpoint lock, which a delete holds until its sled flush: no key
+    /// leaves the disk while sled may still lose the delete (shred
+    /// invariant 2).
+    pub(crate) fn purge_erased(&self) -> Result<(), StoreError> {
+        let _c = lock(&self.s.checkpoint_lock);
+        self.s.identities.purge(true)?;
+        self.s.keys.purge(true)
     }
 
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
@@ -476,6 +517,7 @@ impl Shared {
             failed_full: AtomicBool::new(false),
             keep,
             identities: super::people::Identities::open(dir)?,
+            keys: shred::Keyring::open(dir, !read_only)?,
             headroom: Headroom::new(dir, options.min_free_bytes),
             damaged_regions: recovered.damaged.len() as u64,
             damaged_bytes: recovered.damaged.iter().map(|d| d.bytes).sum(),
@@ -499,6 +541,14 @@ impl Shared {
         // Identities of sessions deleted before a purge: gone for good.
         s.identities.retain(|id| s.has_session(id).unwrap_or(true));
         tolerate_full(s.identities.purge(true), "rewriting the people file")?;
+        // Keys of what sled no longer holds (a crash came between a delete
+        // and the purge, shred invariant 2): gone for good.
+        let urls = s.db.open_tree(super::digest::URLS_TREE)?;
+        s.keys.retain(|id| match id {
+            KeyId::Session(sid) => s.has_session(sid).unwrap_or(true),
+            KeyId::Url(u) => urls.contains_key(u.to_be_bytes()).unwrap_or(true),
+        });
+        tolerate_full(s.keys.purge(true), "rewriting the key file")?;
         Ok(s)
     }
 
@@ -595,6 +645,7 @@ impl Shared {
         };
         let mut dups = Vec::new();
         let mut new = 0;
+        let mut digests = Vec::new();
         let mut ov = lock(&self.overlay);
         for a in records {
             let h = &a.header;
@@ -608,7 +659,10 @@ impl Shared {
             let old = match ov.meta(&h.session) {
                 Some(m) => Some(m.clone()),
                 None => match self.sessions.get(h.session.as_bytes())? {
-                    Some(v) => Some(self.fill(decode_meta(&v)?)?),
+                    Some(v) => self
+                        .open_meta(&h.session, &v)?
+                        .map(|m| self.fill(m))
+                        .transpose()?,
                     None => None,
                 },
             };
@@ -622,7 +676,11 @@ impl Shared {
             // records, keyed by seq, go to sled now (a crash before the
             // checkpoint makes the re-read write the same ones again).
             let digest = crate::digest::apply(&mut meta, h.seq, h.t_end, &a.facts);
-            super::digest::sled_apply(&self.db, &h.session, h.seq, &digest)?;
+            self.keys.ensure(KeyId::Session(h.session))?;
+            for (u, _) in &digest.urls {
+                self.keys.ensure(KeyId::Url(*u))?;
+            }
+            digests.push((h.session, h.seq, digest));
             if let Some(u) = meta
                 .user_id
                 .as_deref()
@@ -632,6 +690,12 @@ impl Shared {
             }
             ov.active.metas.insert(h.session, meta);
             ov.active.locs.insert(key, a.loc);
+        }
+        // The keys of the sessions and URLs new in this batch, durable
+        // before anything sealed with them reaches sled (shred invariant 1).
+        self.keys.sync()?;
+        for (id, seq, digest) in &digests {
+            super::digest::sled_apply(&self.db, &self.keys, id, *seq, digest)?;
         }
         ov.active.end = Some(end);
         drop(ov);
@@ -657,8 +721,10 @@ impl Shared {
         let metas: Vec<(&SessionId, Vec<u8>, [u8; START_KEY_LEN])> = g
             .metas
             .iter()
-            .map(|(id, m)| Ok((id, encode_meta(m)?, m.start_key())))
+            .map(|(id, m)| Ok((id, self.encode_meta(m)?, m.start_key())))
             .collect::<Result<_, StoreError>>()?;
+        // And the keys they are sealed with.
+        self.keys.sync()?;
         (
             &self.chunk_loc,
             &self.sessions,
@@ -672,11 +738,12 @@ impl Shared {
                 for (id, bytes, start) in &metas {
                     let old = sessions.insert(&id.as_bytes()[..], bytes.as_slice())?;
                     let old_start = match old {
-                        Some(v) => Some(
-                            decode_meta(&v)
+                        Some(v) => Some(index::start_key(
+                            meta_head(&v)
                                 .map_err(ConflictableTransactionError::Abort)?
-                                .start_key(),
-                        ),
+                                .started_at,
+                            id,
+                        )),
                         None => None,
                     };
                     if old_start != Some(*start) {
@@ -842,8 +909,8 @@ impl Shared {
                     let Some(v) = sessions.get(skey)? else {
                         return Ok(DeleteOutcome::NotFound);
                     };
-                    let meta = decode_meta(&v).map_err(ConflictableTransactionError::Abort)?;
-                    if meta.chunks != entries.len() as u64 {
+                    let head = meta_head(&v).map_err(ConflictableTransactionError::Abort)?;
+                    if head.chunks != entries.len() as u64 {
                         return Ok(DeleteOutcome::Raced);
                     }
                     for (k, loc) in &entries {
@@ -851,9 +918,16 @@ impl Shared {
                         wipe.insert(loc, &[][..])?;
                     }
                     sessions.remove(&skey[..])?;
-                    by_start.remove(&meta.start_key()[..])?;
+                    by_start.remove(&index::start_key(head.started_at, id)[..])?;
                     Ok(DeleteOutcome::Deleted)
                 })?;
+            if let DeleteOutcome::Deleted = outcome {
+                // Before ingest may index again: a chunk of the same id
+                // after this makes a new session, with a key of its own.
+                // Out of the file at the next purge, which waits for this
+                // delete's flush (the checkpoint lock; shred invariant 2).
+                self.keys.forget(KeyId::Session(*id));
+            }
             (outcome, entries)
         };
         if let DeleteOutcome::Deleted = outcome {
@@ -866,7 +940,7 @@ impl Shared {
             super::assets::forget(&self.db, id)?;
             self.identities.forget(id);
             super::projects::forget_session(&self.db, id)?;
-            super::digest::sled_forget(&self.db, id)?;
+            super::digest::sled_forget(&self.db, &self.keys, id)?;
             // Durable before a byte is zeroed: no index entry may survive
             // a crash and point at zeros.
             self.db.flush()?;
@@ -1025,10 +1099,37 @@ impl Shared {
         if let Some(m) = in_overlay {
             return self.fill(m).map(Some);
         }
-        self.sessions
-            .get(id.as_bytes())?
-            .map(|v| self.fill(decode_meta(&v)?))
-            .transpose()
+        match self.sessions.get(id.as_bytes())? {
+            Some(v) => self.open_meta(id, &v)?.map(|m| self.fill(m)).transpose(),
+            None => Ok(None),
+        }
+    }
+
+    /// Sealed with the session's key (see [`super::shred`]), without
+    /// `user_id` and `project`: those live in [`super::people`] (which
+    /// explains why) and in [`super::projects`]' tree, and are filled back
+    /// in by [`Shared::fill`].
+    fn encode_meta(&self, m: &SessionMeta) -> Result<Vec<u8>, StoreError> {
+        let m = SessionMeta {
+            user_id: None,
+            project: None,
+            ..m.clone()
+        };
+        let json = serde_json::to_vec(&m).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut head = [0u8; META_HEAD_LEN];
+        head[..8].copy_from_slice(&m.started_at.to_be_bytes());
+        head[8..16].copy_from_slice(&m.last_activity().to_be_bytes());
+        head[16..].copy_from_slice(&m.chunks.to_be_bytes());
+        self.keys.seal(KeyId::Session(m.id), &head, &json)
+    }
+
+    /// A session's metadata as sled holds it; `None` when its key is gone
+    /// (deleted meanwhile).
+    fn open_meta(&self, id: &SessionId, v: &[u8]) -> Result<Option<SessionMeta>, StoreError> {
+        match self.keys.open_value(KeyId::Session(*id), v)? {
+            Some(json) => decode_meta(&json).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// Puts back what [`encode_meta`] leaves out of sled: the user id
@@ -1182,10 +1283,12 @@ impl Shared {
                 .collect();
             (out, latest.into_keys().collect::<HashSet<_>>())
         };
-        for v in self.sessions.iter().values() {
-            let meta = decode_meta(&v?)?;
-            if !ids.contains(&meta.id) && meta.last_activity() < cutoff_ms {
-                out.push(meta.id);
+        for kv in self.sessions.iter() {
+            let (k, v) = kv?;
+            let id = SessionId::from_slice(&k)
+                .ok_or_else(|| StoreError::Corrupt("a session key".into()))?;
+            if !ids.contains(&id) && meta_head(&v)?.last_activity < cutoff_ms {
+                out.push(id);
             }
         }
         Ok(out)
@@ -1386,18 +1489,28 @@ impl Storage for LogStorage {
         key[..16].copy_from_slice(c.session.as_bytes());
         key[16..].copy_from_slice(&c.key());
         let v = serde_json::to_vec(c).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        // Sealed with the session's key (a session indexed before keys
+        // existed gets one now, durable first).
+        let v = self.s.keys.seal(KeyId::Session(c.session), b"", &v)?;
+        self.s.keys.sync()?;
         self.s.comments.insert(key, v)?;
         self.s.db.flush()?;
         Ok(true)
     }
 
     fn comments(&self, id: &SessionId) -> Result<Vec<Comment>, StoreError> {
-        self.s
-            .comments
-            .scan_prefix(id.as_bytes())
-            .values()
-            .map(|v| serde_json::from_slice(&v?).map_err(|e| StoreError::Corrupt(e.to_string())))
-            .collect()
+        let mut out = Vec::new();
+        for v in self.s.comments.scan_prefix(id.as_bytes()).values() {
+            let v = v?;
+            // No key: the session was deleted meanwhile.
+            let Some(json) = self.s.keys.open_value(KeyId::Session(*id), &v)? else {
+                continue;
+            };
+            out.push(
+                serde_json::from_slice(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            );
+        }
+        Ok(out)
     }
 
     fn put_share(&self, key: &[u8; 32], share: &Share) -> Result<bool, StoreError> {
@@ -1728,6 +1841,76 @@ mod tests {
         assert!(s.session(&SessionId([1; 16])).unwrap().is_none());
         assert_eq!(s.read_chunk(&SessionId([2; 16]), 0).unwrap().unwrap(), kept);
         assert!(files_containing(dir.path(), secret).is_empty());
+    }
+
+    /// Erasure reaches what sled keeps of overwritten values: a session's
+    /// metadata (its URLs), rewritten at every checkpoint, is sealed, so
+    /// no file holds the URL; the delete forgets its key, and a crash
+    /// before the key file's purge (here: a stop without one) leaves a
+    /// store that opens, drops the key from the file, and keeps the other
+    /// session whole. A purge left half done (its temporary file) is
+    /// harmless too.
+    #[test]
+    fn a_deleted_sessions_key_leaves_the_disk_and_its_metadata_is_noise() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = "https://shop.example/orders/SECRET-url-7341";
+        let kept = "https://shop.example/KEPT-url-2288";
+        let with_url = |id: u8, seq: u32, url: &str| {
+            let mut h = header(id, seq, 1_000);
+            h.stats.urls = vec![url.to_owned(), format!("{url}?{seq}")];
+            h
+        };
+        let key_of = |id: u8| -> Vec<u8> {
+            let file = std::fs::read(dir.path().join(shred::FILE_NAME)).unwrap();
+            file.chunks(53)
+                .find(|r| r[0] == 1 && r[1..17] == [id; 16])
+                .map(|r| r[17..49].to_vec())
+                .unwrap_or_default()
+        };
+        let (one, two) = (SessionId([1; 16]), SessionId([2; 16]));
+        let k1;
+        {
+            let s = open_dir(dir.path());
+            for seq in 0..3 {
+                s.put_chunk(&with_url(1, seq, secret), b"c", NOW).unwrap();
+                s.s.checkpoint(true).unwrap();
+                s.s.db.flush().unwrap();
+            }
+            s.put_chunk(&with_url(2, 0, kept), b"c", NOW).unwrap();
+            s.s.checkpoint(true).unwrap();
+            s.s.db.flush().unwrap();
+            assert!(files_containing(dir.path(), secret.as_bytes()).is_empty());
+            assert_eq!(s.session(&one).unwrap().unwrap().urls[0], secret);
+            k1 = key_of(1);
+            assert_eq!(k1.len(), 32);
+            assert_eq!(files_containing(dir.path(), &k1).len(), 1);
+            let c = Comment::new(one, 0, "Erin SECRET-comment".into(), "ops".into(), NOW);
+            assert!(s.add_comment(&c.unwrap()).unwrap());
+            assert!(files_containing(dir.path(), b"SECRET-comment").is_empty());
+            assert!(s.delete_session(&one).unwrap());
+            assert!(s.session(&one).unwrap().is_none());
+            // Not purged yet: a crash now leaves the key in the file.
+        }
+        std::fs::write(dir.path().join("keys.bin.tmp"), b"half a purge").unwrap();
+        let s = open_dir(dir.path());
+        assert!(
+            files_containing(dir.path(), &k1).is_empty(),
+            "purged at open"
+        );
+        let m = s.session(&two).unwrap().unwrap();
+        assert_eq!(m.urls[0], kept);
+        assert_eq!(
+            s.list(0, u64::MAX, None, 10, |_| true).unwrap().sessions,
+            [m]
+        );
+        let k2 = key_of(2);
+        assert!(s.delete_session(&two).unwrap());
+        s.purge_erased().unwrap();
+        assert!(
+            files_containing(dir.path(), &k2).is_empty(),
+            "purged by the erasure"
+        );
+        assert_eq!(s.session_key_count().unwrap(), 0);
     }
 
     /// A delete interrupted after its transaction: the next open zeroes

@@ -253,7 +253,8 @@ impl PeopleStore for LogStorage {
     }
 
     fn purge_forgotten(&self) -> Result<(), StoreError> {
-        self.identities().purge(true)
+        // With the keys of deleted sessions (`store::shred`).
+        self.purge_erased()
     }
 }
 
