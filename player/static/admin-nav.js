@@ -25,7 +25,13 @@ async function adminNav() {
     nav.append(a);
   }
   const who = document.getElementById('reel-me');
-  if (who) who.textContent = `${me.name} (${me.role})`;
+  if (who) {
+    // Your own account (the password form) is one click away.
+    const a = document.createElement('a');
+    a.href = '/account';
+    a.textContent = `${me.name} (${me.role})`;
+    who.replaceChildren(a);
+  }
   document.documentElement.dataset.reelRole = me.role;
 }
 

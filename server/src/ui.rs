@@ -25,6 +25,7 @@ pub fn routes() -> Router<SharedState> {
     Router::new()
         .route("/", get(index))
         .route("/insights", get(insights))
+        .route("/account", get(account))
         .route("/sessions/{id}", get(player))
         .route("/login", get(login_page).post(login))
         .route("/logout", axum::routing::post(logout))
@@ -99,6 +100,19 @@ async fn insights(State(state): State<SharedState>, headers: HeaderMap) -> Respo
         Role::Viewer,
         "/insights",
         "player/insights.html",
+    )
+    .await
+}
+
+/// The member's own account: changing their password
+/// (`api::own_password`).
+async fn account(State(state): State<SharedState>, headers: HeaderMap) -> Response {
+    page_for(
+        &state,
+        &headers,
+        Role::Viewer,
+        "/account",
+        "player/account.html",
     )
     .await
 }

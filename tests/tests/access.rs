@@ -446,3 +446,160 @@ async fn sign_ins_are_limited_and_the_api_token_still_signs_in() -> Result<()> {
     );
     Ok(())
 }
+
+/// `POST /api/v1/account/password` with `body`, as `bearer`: the status.
+async fn change_password(
+    server: &ReelServer,
+    bearer: &str,
+    body: &Value,
+) -> Result<http::HttpResponse> {
+    let auth = format!("Bearer {bearer}");
+    http::request(
+        "POST",
+        &server.url("/api/v1/account/password"),
+        &[
+            ("Content-Type", "application/json"),
+            ("Authorization", &auth),
+        ],
+        body.to_string().as_bytes(),
+    )
+    .await
+}
+
+/// Signs in through the API: the sign-in's token, or the status.
+async fn api_login(
+    server: &ReelServer,
+    email: &str,
+    pw: &str,
+) -> Result<std::result::Result<String, u16>> {
+    let body = json!({ "email": email, "password": pw }).to_string();
+    let r = http::request(
+        "POST",
+        &server.url("/api/v1/auth/login"),
+        &[("Content-Type", "application/json")],
+        body.as_bytes(),
+    )
+    .await?;
+    if r.status != 200 {
+        return Ok(Err(r.status));
+    }
+    Ok(Ok(r.json()?["token"].as_str().context("token")?.to_owned()))
+}
+
+/// A member (a viewer) changes their own password on the account page: the
+/// current one is required (a wrong one is refused and audited), their
+/// other sign-ins end while the page's own stays, the old password no
+/// longer signs in and the new one does; the API token has no password to
+/// change; too short a password is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_change_their_own_password_and_other_sign_ins_end() -> Result<()> {
+    let server = ReelServer::start().await?;
+    let email = "pat@example.org";
+    let old = add_member(&server, email, "viewer").await?;
+    let new = "correct horse battery staple 42";
+    let elsewhere = api_login(&server, email, &old)
+        .await?
+        .map_err(|s| anyhow::anyhow!("sign-in: {s}"))?;
+
+    let browser = Browser::launch().await?;
+    let p = signed_in(&browser, &server, email, &old).await?;
+    p.goto(&server.url("/account")).await?;
+    p.wait_for("!!document.getElementById('reel-password-form')", WAIT)
+        .await?;
+    // The name in the header links here (from the admin pages too).
+    p.wait_for(
+        "!!document.querySelector('#reel-me a[href=\"/account\"]')",
+        WAIT,
+    )
+    .await?;
+    let fill = |current: &str| {
+        format!(
+            "document.getElementById('p-current').value = {}; \
+             document.getElementById('p-new').value = {new:?}; \
+             document.getElementById('p-again').value = {new:?}; \
+             document.querySelector('#reel-password-form button').click(); true",
+            serde_json::to_string(current).unwrap_or_default()
+        )
+    };
+    // A wrong current password changes nothing.
+    p.eval(&fill("not my password at all")).await?;
+    p.wait_for(
+        "document.getElementById('reel-status').textContent.includes('current password is wrong')",
+        WAIT,
+    )
+    .await?;
+    p.eval(&fill(&old)).await?;
+    p.wait_for(
+        "document.getElementById('reel-status').textContent.includes('Password changed. 1 other sign-in ended')",
+        WAIT,
+    )
+    .await?;
+    settle(&p).await?;
+    let shots = screenshots_dir();
+    std::fs::create_dir_all(&shots)?;
+    p.screenshot(shots.join("account-password.png")).await?;
+
+    // This sign-in stays; the other one is over.
+    ensure!(fetch_status(&p, "GET", "/api/v1/auth/me").await? == 200);
+    let r = http::get(
+        &server.url("/api/v1/auth/me"),
+        &[("Authorization", &format!("Bearer {elsewhere}"))],
+    )
+    .await?;
+    ensure!(
+        r.status == 401,
+        "the other sign-in still works: {}",
+        r.status
+    );
+    // The old password no longer signs in; the new one does.
+    ensure!(api_login(&server, email, &old).await? == Err(401));
+    let token = api_login(&server, email, new)
+        .await?
+        .map_err(|s| anyhow::anyhow!("the new password: {s}"))?;
+
+    // Bad requests: too short, the same again, the API token (no password).
+    let r = change_password(
+        &server,
+        &token,
+        &json!({"current_password": new, "new_password": "short"}),
+    )
+    .await?;
+    ensure!(
+        r.status == 400 && r.json()?["error"].is_string(),
+        "{}",
+        r.text()
+    );
+    let r = change_password(
+        &server,
+        &token,
+        &json!({"current_password": new, "new_password": new}),
+    )
+    .await?;
+    ensure!(r.status == 400, "{}", r.text());
+    let r = change_password(&server, &token, &json!({"current": new})).await?;
+    ensure!(r.status == 400, "{}", r.text());
+    let r = change_password(
+        &server,
+        server.api_token(),
+        &json!({"current_password": "x", "new_password": "a long enough password"}),
+    )
+    .await?;
+    ensure!(r.status == 400, "{}", r.text());
+
+    // Audited, both the change and the wrong attempt, as pat.
+    let audit = server.api_json("/api/v1/audit?limit=100").await?;
+    let entries = audit["entries"].as_array().context("entries")?;
+    for action in ["password_change", "password_failed"] {
+        ensure!(
+            entries
+                .iter()
+                .any(|e| e["action"] == action && e["actor"] == email),
+            "no {action} entry: {audit}"
+        );
+    }
+    ensure!(
+        !audit.to_string().contains(new),
+        "the audit holds the password"
+    );
+    Ok(())
+}

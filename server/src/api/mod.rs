@@ -7,6 +7,7 @@ pub mod comments;
 pub mod ingest;
 pub mod insights;
 pub mod members;
+pub mod own_password;
 pub mod people;
 pub mod projects;
 pub mod repro;
@@ -89,6 +90,7 @@ pub fn app(state: SharedState) -> Router {
         .merge(repro::routes())
         .merge(audit::routes())
         .merge(account::routes())
+        .merge(own_password::routes())
         .merge(members::routes())
         .merge(tokens::routes())
         .merge(segments::routes())

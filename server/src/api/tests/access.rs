@@ -31,6 +31,7 @@ use Need::*;
 /// Every API route: method, path as routed, what it needs. Keep sorted by
 /// path; add a line for every new route.
 const ROUTES: &[(&str, &str, Need)] = &[
+    ("POST", "/api/v1/account/password", Role(Role::Viewer)),
     ("GET", "/api/v1/audit", Role(Role::Admin)),
     ("POST", "/api/v1/auth/login", Open),
     ("POST", "/api/v1/auth/logout", Role(Role::Viewer)),
@@ -90,7 +91,11 @@ const ROUTES: &[(&str, &str, Need)] = &[
 ];
 
 /// The admin pages (`ui::ADMIN_PAGES`) and the pages for viewers.
-const PAGES: &[(&str, Role)] = &[("/", Role::Viewer), ("/insights", Role::Viewer)];
+const PAGES: &[(&str, Role)] = &[
+    ("/", Role::Viewer),
+    ("/insights", Role::Viewer),
+    ("/account", Role::Viewer),
+];
 
 /// Every `.route("PATH", get(..).post(..))` in the server's source whose
 /// path is an API route: `(METHOD, PATH)`.
