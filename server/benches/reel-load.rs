@@ -62,6 +62,13 @@ struct Args {
     /// Extra arguments for `reel-server serve`.
     #[arg(long = "server-arg", allow_hyphen_values = true)]
     server_args: Vec<String>,
+    /// The distributed layout (contract §5): start this many processes of
+    /// one deployment, on a fresh database and bucket of the PostgreSQL
+    /// and s3s-fs that `reel-testsvc` runs here (PostgreSQL with
+    /// `fsync=on`), the connections spread over them in turn. 0: the
+    /// embedded default, one process on its data dir.
+    #[arg(long, default_value_t = 0)]
+    processes: usize,
     /// Only time the ingest validation steps on the chunks (inflate, then
     /// the MessagePack walk), in µs per chunk, without any server.
     #[arg(long)]
@@ -567,10 +574,12 @@ fn start_server(
     bin: Option<&std::path::Path>,
     data: &std::path::Path,
     extra: &[String],
+    env: &[(String, String)],
 ) -> (Server, String, String) {
     let own_build = bin.is_none();
     let bin = bin.unwrap_or(std::path::Path::new(env!("CARGO_BIN_EXE_reel-server")));
     let mut child = Command::new(bin)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(data)
         .args(["--ingest-key", "load-key", "--api-token", "load-token"])
@@ -721,26 +730,45 @@ fn main() {
         return;
     }
 
-    let tmp;
-    let mut server_pid = None;
-    let (_server, addr, key) = match &args.addr {
+    let mut tmps = Vec::new();
+    let mut server_pids: Vec<String> = Vec::new();
+    let mut servers = Vec::new();
+    let mut dist: Option<Dist> = None;
+    let (addrs, key) = match &args.addr {
         Some(a) => (
-            None,
-            a.clone(),
+            vec![a.clone()],
             args.key.clone().expect("--key with --addr"),
         ),
         None => {
-            let data = match &args.data {
-                Some(d) => d.clone(),
-                None => {
-                    tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
-                    tmp.path().to_path_buf()
-                }
-            };
-            let (s, a, k) = start_server(args.server_bin.as_deref(), &data, &args.server_args);
-            eprintln!("server on {a}, data in {}", data.display());
-            server_pid = Some(s.child.id().to_string());
-            (Some(s), a, k)
+            let mut extra = args.server_args.clone();
+            let mut env = Vec::new();
+            if args.processes > 0 {
+                let d = Dist::new();
+                extra.extend(d.flags());
+                env = d.env.clone();
+                dist = Some(d);
+            }
+            let mut addrs = Vec::new();
+            let mut key = String::new();
+            for _ in 0..args.processes.max(1) {
+                let data = match &args.data {
+                    Some(d) if args.processes == 0 => d.clone(),
+                    _ => {
+                        let t =
+                            tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
+                        let p = t.path().to_path_buf();
+                        tmps.push(t);
+                        p
+                    }
+                };
+                let (s, a, k) = start_server(args.server_bin.as_deref(), &data, &extra, &env);
+                eprintln!("server on {a}, data in {}", data.display());
+                server_pids.push(s.child.id().to_string());
+                servers.push(s);
+                addrs.push(a);
+                key = k;
+            }
+            (addrs, key)
         }
     };
 
@@ -751,14 +779,15 @@ fn main() {
     let templates = Arc::new(templates);
     let measuring = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
-    let before = scrape(&addr);
+    let before = scrape_all(&addrs);
     let mut cpu = (0.0, 0.0, 0.0, 0.0);
+    let mut services = ((0.0, 0.0), (0.0, 0.0));
     let (tallies, elapsed) = rt.block_on(async {
         let mut tasks = Vec::new();
         for n in 0..args.connections {
             tasks.push(tokio::spawn(recorder(
                 n,
-                addr.clone(),
+                addrs[n % addrs.len()].clone(),
                 key.clone(),
                 templates.clone(),
                 args.chunks_per_session,
@@ -768,13 +797,14 @@ fn main() {
         }
         tokio::time::sleep(Duration::from_secs(args.warmup)).await;
         measuring.store(true, Ordering::Relaxed);
-        let pid = server_pid.as_deref().unwrap_or("0");
-        cpu.0 = cpu_seconds(pid).unwrap_or(0.0);
+        cpu.0 = server_pids.iter().filter_map(|p| cpu_seconds(p)).sum();
+        services.0 = services_cpu(&server_pids);
         cpu.2 = cpu_seconds("self").unwrap_or(0.0);
         let started = Instant::now();
         tokio::time::sleep(Duration::from_secs(args.seconds)).await;
         stop.store(true, Ordering::Relaxed);
-        cpu.1 = cpu_seconds(pid).unwrap_or(0.0);
+        cpu.1 = server_pids.iter().filter_map(|p| cpu_seconds(p)).sum();
+        services.1 = services_cpu(&server_pids);
         cpu.3 = cpu_seconds("self").unwrap_or(0.0);
         let elapsed = started.elapsed();
         let mut tallies = Vec::new();
@@ -783,7 +813,7 @@ fn main() {
         }
         (tallies, elapsed)
     });
-    let after = scrape(&addr);
+    let after = scrape_all(&addrs);
 
     let mut all = Tally::default();
     for t in tallies {
@@ -811,7 +841,7 @@ fn main() {
         all.errors,
         all.statuses
     );
-    if server_pid.is_some() && n > 0 {
+    if !server_pids.is_empty() && n > 0 {
         let (server_cpu, client_cpu) = (cpu.1 - cpu.0, cpu.3 - cpu.2);
         println!(
             "cpu: server {:.2} s ({:.0}% of one core, {:.3} ms per chunk), load client {:.2} s; \
@@ -825,8 +855,21 @@ fn main() {
                 .unwrap_or_default()
         );
     }
+    if dist.is_some() && n > 0 {
+        let ((pg0, s30), (pg1, s31)) = services;
+        println!(
+            "cpu: postgres {:.2} s ({:.3} ms per chunk), s3s-fs {:.2} s ({:.3} ms per chunk)",
+            pg1 - pg0,
+            1000.0 * (pg1 - pg0) / n as f64,
+            s31 - s30,
+            1000.0 * (s31 - s30) / n as f64,
+        );
+    }
     if let (Some(b), Some(a)) = (before, after) {
-        let d = |name: &str| Some(metric(&a, name)? - metric(&b, name).unwrap_or(0.0));
+        let sum = |texts: &[String], name: &str| -> Option<f64> {
+            texts.iter().map(|t| metric(t, name)).sum::<Option<f64>>()
+        };
+        let d = |name: &str| Some(sum(&a, name)? - sum(&b, name).unwrap_or(0.0));
         if let (Some(flushes), Some(chunks), Some(flush_secs)) = (
             d("reel_store_flushes_total"),
             d("reel_ingest_chunks_total{outcome=\"stored\"}"),
@@ -837,8 +880,157 @@ fn main() {
                  {:.1} ms per flush), {:.0} MB on disk",
                 chunks / flushes.max(1.0),
                 1000.0 * flush_secs / flushes.max(1.0),
-                metric(&a, "reel_store_size_bytes").unwrap_or(0.0) / 1e6
+                metric(&a[0], "reel_store_size_bytes").unwrap_or(0.0) / 1e6
+            );
+        }
+        if let (Some(d), Some(total)) = (
+            &dist,
+            sum(&a, "reel_ingest_chunks_total{outcome=\"stored\"}"),
+        ) {
+            d.report(total);
+        }
+    }
+}
+
+/// The deployment of `--processes`: a fresh database and bucket.
+struct Dist {
+    db: String,
+    db_name: String,
+    bucket: String,
+    env: Vec<(String, String)>,
+    /// `pg_current_wal_lsn()` before any process started.
+    wal_start: String,
+}
+
+impl Dist {
+    fn new() -> Dist {
+        // Durable commits, as a deployment runs (the tests' servers do
+        // without); must be set before the server starts.
+        if std::env::var_os("REEL_TESTSVC_FSYNC").is_none() {
+            std::env::set_var("REEL_TESTSVC_FSYNC", "1");
+        }
+        let pg = reel_testsvc::postgres();
+        let db = pg.create_database();
+        let db_name = db.rsplit('/').next().unwrap_or_default().to_string();
+        let s3 = reel_testsvc::s3();
+        let bucket = s3.create_bucket();
+        let env = s3
+            .env()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        let wal_start = pg
+            .psql(&db_name, "SELECT pg_current_wal_lsn()")
+            .trim()
+            .to_string();
+        eprintln!("distributed: {db} and {bucket}");
+        Dist {
+            db,
+            db_name,
+            bucket,
+            env,
+            wal_start,
+        }
+    }
+
+    fn flags(&self) -> Vec<String> {
+        vec![
+            "--chunk-store".into(),
+            self.bucket.clone(),
+            "--index-db".into(),
+            self.db.clone(),
+        ]
+    }
+
+    /// What the store did over the whole run (warm-up included), per chunk
+    /// stored: transactions, rows, WAL bytes, objects written.
+    fn report(&self, chunks: f64) {
+        // Backends report their counts to pg_stat_database when idle for
+        // 10 s at most (PostgreSQL 15).
+        std::thread::sleep(Duration::from_secs(11));
+        let pg = reel_testsvc::postgres();
+        let row = pg.psql(
+            &self.db_name,
+            &format!(
+                "SELECT xact_commit, tup_inserted, tup_updated, tup_deleted, \
+                 pg_wal_lsn_diff(pg_current_wal_lsn(), '{}') \
+                 FROM pg_stat_database WHERE datname = current_database()",
+                self.wal_start
+            ),
+        );
+        let v: Vec<f64> = row
+            .trim()
+            .split('|')
+            .map(|x| x.parse().unwrap_or(f64::NAN))
+            .collect();
+        let objects = std::fs::read_dir(reel_testsvc::s3().bucket_dir(&self.bucket).join("chunks"))
+            .map(|d| d.count())
+            .unwrap_or(0) as f64;
+        let per = |x: f64| x / chunks.max(1.0);
+        if let [commits, ins, upd, del, wal] = v[..] {
+            println!(
+                "store: {chunks:.0} chunks; per chunk: {:.3} objects PUT ({objects:.0}), \
+                 {:.2} commits, {:.2} rows inserted, {:.2} updated, {:.2} deleted, \
+                 {:.0} B of WAL (the whole run, warm-up included)",
+                per(objects),
+                per(commits),
+                per(ins),
+                per(upd),
+                per(del),
+                per(wal)
             );
         }
     }
+}
+
+/// CPU seconds of the services this process started (`reel-testsvc`'s
+/// PostgreSQL with its backends, and s3s-fs): every descendant of this
+/// process but the servers, `(postgres, s3s-fs)`.
+fn services_cpu(servers: &[String]) -> (f64, f64) {
+    let mut procs: Vec<(u32, u32, String, f64)> = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let (Some(open), Some((head, rest))) = (stat.find('('), stat.rsplit_once(')')) else {
+            continue;
+        };
+        let comm = head.get(open + 1..).unwrap_or("").to_string();
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let ppid = f.get(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+        let ticks = f.get(11).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0)
+            + f.get(12).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
+        procs.push((pid, ppid, comm, ticks / 100.0));
+    }
+    let mut mine = vec![std::process::id()];
+    let mut i = 0;
+    while i < mine.len() {
+        let parent = mine[i];
+        for (pid, ppid, _, _) in &procs {
+            if *ppid == parent && !servers.contains(&pid.to_string()) {
+                mine.push(*pid);
+            }
+        }
+        i += 1;
+    }
+    let (mut pg, mut s3) = (0.0, 0.0);
+    for (pid, _, comm, cpu) in &procs {
+        if !mine[1..].contains(pid) {
+            continue;
+        }
+        if comm.starts_with("postgres") {
+            pg += cpu;
+        } else if comm.starts_with("s3s") {
+            s3 += cpu;
+        }
+    }
+    (pg, s3)
+}
+
+/// [`scrape`] of every server.
+fn scrape_all(addrs: &[String]) -> Option<Vec<String>> {
+    addrs.iter().map(|a| scrape(a)).collect()
 }
