@@ -75,7 +75,13 @@ function setAttr(el, name, value) {
 // shadow root adopts this one-rule sheet, last (what the browser's own
 // stylesheet does on the page). It is marked `reelPlayer` so a fidelity
 // check can tell it from the page's own adopted sheets.
-const UA_CSS = 'noscript { display: none !important; }';
+//
+// Scroll anchoring is off there too: where the window and every element
+// are scrolled comes from the recording alone (the page's own anchoring is
+// in its recorded scroll positions), and a replay's layout settles later
+// than the page's did (a stylesheet enabled by the recording loads only
+// then), which must not move what the recording placed.
+const UA_CSS = 'noscript { display: none !important; } * { overflow-anchor: none !important; }';
 const uaSheets = new WeakMap();
 
 function uaSheet(doc) {
@@ -89,6 +95,48 @@ function uaSheet(doc) {
     uaSheets.set(doc, sh);
   }
   return [sh];
+}
+
+// A <canvas> in a document that runs no script (the replay) shows its
+// fallback content, not a box of its bitmap: each replayed canvas of a
+// document gets a rule in the player's UA sheet that makes it an image of
+// its recorded bitmap (or, without one, a transparent image of its
+// width and height attributes), which lays out as the canvas did. The rules
+// are in a cascade layer, so the page's own rules win, as they win over a
+// canvas's natural size. A rule names its canvas by position (no attribute
+// is added), so they are written again when the document changes.
+const canvasCss = new WeakMap();
+const BITMAP = /^data:image\/(png|webp|jpeg);base64,[A-Za-z0-9+/=]*$/;
+
+function canvasSize(el, name, dflt) {
+  const v = /^\s*(\d+)/.exec(el.getAttribute(name) || '');
+  return v ? parseInt(v[1], 10) : dflt;
+}
+
+function canvasRules(doc) {
+  const list = doc.getElementsByTagName('canvas');
+  if (!list.length && !canvasCss.get(doc)) return;
+  let css = '';
+  for (const el of list) {
+    let path = '';
+    for (let n = el; n && n !== doc.documentElement; n = n.parentElement) {
+      let i = 1;
+      for (let s = n.previousElementSibling; s; s = s.previousElementSibling) i++;
+      path = ' > :nth-child(' + i + ')' + path;
+    }
+    const img = BITMAP.test(el.reelBitmap || '')
+      ? el.reelBitmap
+      : "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' width='" +
+        canvasSize(el, 'width', 300) +
+        "' height='" +
+        canvasSize(el, 'height', 150) +
+        "'/%3E";
+    css += ':root' + path + ' { content: url("' + img + '"); }\n';
+  }
+  if (css === (canvasCss.get(doc) || '')) return;
+  canvasCss.set(doc, css);
+  const sh = uaSheets.get(doc);
+  if (sh) sh.replaceSync(UA_CSS + '\n@layer reel-canvas {\n' + css + '}');
 }
 
 // Sets the adopted sheets of a document or shadow root: the page's, then
@@ -133,6 +181,30 @@ function reopen(doc, markup) {
   }
 }
 
+// The window's recorded scroll position per replayed document, restated
+// whenever something loads there later (a stylesheet, an image, a font):
+// a page shorter for a moment, while a sheet enabled by the recording
+// loads, would otherwise leave the window clamped where it was then.
+const keepers = new WeakMap();
+
+function keepScroll(doc, x, y) {
+  let k = keepers.get(doc);
+  if (!k) {
+    k = { x: 0, y: 0 };
+    k.again = () => {
+      const w = doc.defaultView;
+      if (w && (w.scrollX !== k.x || w.scrollY !== k.y)) w.scrollTo(k.x, k.y);
+    };
+    keepers.set(doc, k);
+  }
+  k.x = x;
+  k.y = y;
+  // Adding the same listener again does nothing; `document.open()` (a
+  // rebuild) removes them, and the next scroll op adds them back.
+  doc.addEventListener('load', k.again, true);
+  if (doc.fonts) doc.fonts.addEventListener('loadingdone', k.again);
+}
+
 // A masked value as the player receives it (`FieldValue::MASK`).
 const MASK = '\u2022\u2022\u2022\u2022\u2022\u2022';
 
@@ -170,6 +242,29 @@ function make(doc, k) {
       return doc.implementation.createDocumentType(k.name, k.public_id, k.system_id);
   }
   return null;
+}
+
+// The replay's animations run at the player's speed, and stand still
+// (rate 0) while it is paused: a paused replay shows one moment, the one
+// whose phases the last jump set.
+let rate = 0;
+
+// Sets every animation of `doc` and its frames' documents to `rate`.
+function setRate(doc) {
+  const docs = [doc];
+  for (let i = 0; i < docs.length; i++) {
+    const d = docs[i];
+    if (!d || !d.getAnimations) continue;
+    try {
+      for (const a of d.getAnimations()) a.playbackRate = rate;
+      for (const f of d.querySelectorAll('iframe, frame')) docs.push(f.contentDocument);
+    } catch (e) {}
+  }
+}
+
+export function reel_rate(doc, r) {
+  rate = r;
+  setRate(doc);
 }
 
 export function reel_apply(doc, json, settle) {
@@ -311,6 +406,7 @@ export function reel_apply(doc, json, settle) {
           if (n && n.nodeType === 9) {
             const w = n.defaultView;
             if (w) w.scrollTo(o.x, o.y);
+            keepScroll(n, o.x, o.y);
           } else if (n && n.nodeType === 1) {
             n.scrollLeft = o.x;
             n.scrollTop = o.y;
@@ -355,6 +451,28 @@ export function reel_apply(doc, json, settle) {
           }
           break;
         }
+        case 'popover': {
+          const n = m.get(o.id);
+          if (n && n.showPopover) {
+            if (o.open) n.showPopover();
+            else n.hidePopover();
+          }
+          break;
+        }
+        case 'anim': {
+          // The recorded phase of a CSS animation of this element (or of
+          // its pseudo-element), at the playhead.
+          const n = m.get(o.id);
+          if (n && n.getAnimations)
+            for (const a of n.getAnimations({ subtree: true })) {
+              const e = a.effect;
+              if (a.animationName === o.name && e && e.target === n && (e.pseudoElement || null) === o.pseudo) {
+                a.currentTime = o.time;
+                if (o.paused) a.pause();
+              }
+            }
+          break;
+        }
         case 'canvas': {
           const n = m.get(o.id);
           if (n && n.getContext) {
@@ -367,6 +485,7 @@ export function reel_apply(doc, json, settle) {
               } catch (e) {}
             };
             img.src = o.url;
+            n.reelBitmap = o.url;
           }
           break;
         }
@@ -383,9 +502,17 @@ export function reel_apply(doc, json, settle) {
       for (const a of doc.getAnimations()) {
         if (a.transitionProperty !== undefined)
           try {
+            a.playbackRate = 1; // a rate of 0 cannot finish
             a.finish();
           } catch (e) {}
       }
     } catch (e) {}
   }
+  if (rate !== 1) setRate(doc);
+  const docs = [doc];
+  for (let i = 0; i < docs.length; i++)
+    try {
+      canvasRules(docs[i]);
+      for (const f of docs[i].querySelectorAll('iframe, frame')) if (f.contentDocument) docs.push(f.contentDocument);
+    } catch (e) {}
 }

@@ -29,7 +29,7 @@
 use crate::ops::{DomOp, NewNode};
 use crate::sanitize;
 use reel_shared::{
-    AdoptedStyleSheets, AttrChange, Element, EventData, FlatNode, Input, Media, MediaAction,
+    AdoptedStyleSheets, AttrChange, Element, Event, EventData, FlatNode, Input, Media, MediaAction,
     Mutation, NodeId, NodeKind, Scroll, SheetOp, SheetRef, Snapshot, StyleSheetChange, TextChange,
     NO_NODE,
 };
@@ -53,6 +53,8 @@ pub struct VNode {
     pub media: Option<(f64, bool, f64)>,
     /// A canvas's latest recorded bitmap.
     pub canvas: Option<String>,
+    /// A popover shown (`showPopover`) and not hidden since.
+    pub popover: bool,
     /// Whether the node exists in the live DOM. False for everything under
     /// a `<script>` (its code is never created) and under nodes that cannot
     /// have children in a DOM, and for nodes deeper than [`MAX_DEPTH`];
@@ -80,6 +82,7 @@ impl VNode {
             scroll: None,
             media: None,
             canvas: None,
+            popover: false,
             rendered,
             depth: 0,
         }
@@ -119,6 +122,19 @@ pub struct Model {
     /// A node was left out of the live DOM for being deeper than
     /// [`MAX_DEPTH`] (sticky: it says the session has such parts).
     depth_cut: bool,
+    /// The latest recorded phase of each CSS animation since the last
+    /// snapshot, by (element, pseudo-element, name).
+    anims: BTreeMap<(NodeId, Option<String>, String), AnimState>,
+    /// The `t` of the event being applied ([`Model::apply_event`]).
+    clock: u64,
+}
+
+/// A CSS animation's recorded phase: `time` ms at the recorded `t`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AnimState {
+    pub t: u64,
+    pub time: f64,
+    pub paused: bool,
 }
 
 /// Where ops go while the model changes. Off while keyframes are built, so
@@ -211,6 +227,45 @@ impl Model {
         self.apply_to(data, &mut Sink::new(false));
     }
 
+    /// [`Model::apply`] knowing the event's time (what an animation's
+    /// phase is measured from).
+    pub fn apply_event(&mut self, e: &Event) -> Vec<DomOp> {
+        self.clock = e.t;
+        self.apply(&e.data)
+    }
+
+    /// [`Model::apply_quiet`] knowing the event's time.
+    pub fn apply_event_quiet(&mut self, e: &Event) {
+        self.clock = e.t;
+        self.apply_quiet(&e.data);
+    }
+
+    /// The ops that set every recorded CSS animation of a rendered element
+    /// to its phase at `t` (absolute ms): the recorded phase, moved on by
+    /// the time since it was recorded unless it was paused.
+    pub fn animation_ops(&self, t: u64) -> Vec<DomOp> {
+        self.anims
+            .iter()
+            .filter(|((id, _, _), _)| self.nodes.get(id).is_some_and(|n| n.rendered))
+            .map(|((id, pseudo, name), a)| DomOp::Animation {
+                id: *id,
+                name: name.clone(),
+                pseudo: pseudo.clone(),
+                time: if a.paused {
+                    a.time
+                } else {
+                    a.time + t.saturating_sub(a.t) as f64
+                },
+                paused: a.paused,
+            })
+            .collect()
+    }
+
+    /// The recorded CSS animations (tests).
+    pub fn anims(&self) -> &BTreeMap<(NodeId, Option<String>, String), AnimState> {
+        &self.anims
+    }
+
     fn apply_to(&mut self, data: &EventData, s: &mut Sink) {
         match data {
             EventData::Meta(m) => {
@@ -256,6 +311,29 @@ impl Model {
                     }
                 }
             }
+            EventData::Popover(p) => {
+                if let Some(n) = self.nodes.get_mut(&p.id) {
+                    if matches!(n.kind, NodeKind::Element(_)) {
+                        n.popover = p.open;
+                        if n.rendered {
+                            s.push(DomOp::Popover {
+                                id: p.id,
+                                open: p.open,
+                            });
+                        }
+                    }
+                }
+            }
+            EventData::Animation(a) if self.nodes.contains_key(&a.id) && a.time.is_finite() => {
+                self.anims.insert(
+                    (a.id, a.pseudo.clone(), a.name.clone()),
+                    AnimState {
+                        t: self.clock,
+                        time: a.time,
+                        paused: a.paused,
+                    },
+                );
+            }
             EventData::MouseMove(_)
             | EventData::Mouse(_)
             | EventData::Custom(_)
@@ -289,6 +367,7 @@ impl Model {
         self.sheet_edits.clear();
         self.constructed.clear();
         self.adopted.clear();
+        self.anims.clear();
         let Some((first, rest)) = snap.nodes.split_first() else {
             return;
         };
@@ -925,8 +1004,12 @@ fn is_tag(kind: &NodeKind, tag: &str) -> bool {
     matches!(kind, NodeKind::Element(el) if el.ns == reel_shared::Namespace::Html && el.tag.eq_ignore_ascii_case(tag))
 }
 
-/// The ops that restate a media element's state or a canvas's bitmap.
+/// The ops that restate a media element's state, a canvas's bitmap or an
+/// open popover.
 fn media_ops(id: NodeId, n: &VNode, out: &mut Vec<DomOp>) {
+    if n.popover {
+        out.push(DomOp::Popover { id, open: true });
+    }
     if let Some((time, paused, rate)) = n.media {
         out.push(DomOp::Media {
             id,

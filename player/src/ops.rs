@@ -134,6 +134,21 @@ pub enum DomOp {
         id: NodeId,
         url: String,
     },
+    /// Show or hide a popover (`showPopover()`, `hidePopover()`).
+    Popover {
+        id: NodeId,
+        open: bool,
+    },
+    /// Set the CSS animation `name` of element `id` (or of its `pseudo`
+    /// element) to `time` ms, and pause it when it was paused. Not DOM
+    /// state: the replay's clock, restated at each jump.
+    Animation {
+        id: NodeId,
+        name: String,
+        pseudo: Option<String>,
+        time: f64,
+        paused: bool,
+    },
 }
 
 /// The content of a node to create.
@@ -285,6 +300,22 @@ impl ToJson for DomOp {
                 .field("paused", paused)
                 .field("rate", rate),
             DomOp::Canvas { id, url } => o.field("op", "canvas").field("id", id).field("url", url),
+            DomOp::Popover { id, open } => {
+                o.field("op", "popover").field("id", id).field("open", open)
+            }
+            DomOp::Animation {
+                id,
+                name,
+                pseudo,
+                time,
+                paused,
+            } => o
+                .field("op", "anim")
+                .field("id", id)
+                .field("name", name)
+                .field("pseudo", pseudo)
+                .field("time", time)
+                .field("paused", paused),
         }
         .end();
     }
@@ -475,6 +506,20 @@ mod tests {
                     url: s("data:,"),
                 },
                 r#"{"op":"canvas","id":1,"url":"data:,"}"#,
+            ),
+            (
+                DomOp::Popover { id: 1, open: true },
+                r#"{"op":"popover","id":1,"open":true}"#,
+            ),
+            (
+                DomOp::Animation {
+                    id: 1,
+                    name: s("slide"),
+                    pseudo: None,
+                    time: 1500.5,
+                    paused: false,
+                },
+                r#"{"op":"anim","id":1,"name":"slide","pseudo":null,"time":1500.5,"paused":false}"#,
             ),
             (
                 node(NewNode::Comment { text: s("c") }),

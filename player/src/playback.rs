@@ -100,7 +100,13 @@ impl Playback {
     pub fn seek(&mut self, t: u64) -> Vec<DomOp> {
         let t = t.min(self.timeline.duration());
         let end = self.timeline.index_after(t);
-        let ops = if self.shown && end >= self.next && self.incremental_is_cheaper(end) {
+        // A jump, or recorded animation phases passed: the replay's CSS
+        // animations are set to their phases at `t` after the DOM ops.
+        let phases = !(self.shown && end >= self.next && self.incremental_is_cheaper(end))
+            || self.timeline.events()[self.next.min(end)..end]
+                .iter()
+                .any(|e| matches!(e.data, reel_shared::EventData::Animation(_)));
+        let mut ops = if self.shown && end >= self.next && self.incremental_is_cheaper(end) {
             self.forward(end)
         } else {
             let (model, applied) = self.timeline.state_at(t);
@@ -114,6 +120,9 @@ impl Playback {
             self.next = applied;
             ops.unwrap_or_else(|| self.model.render_all())
         };
+        if phases {
+            ops.extend(self.model.animation_ops(self.timeline.start() + t));
+        }
         if matches!(ops.first(), Some(DomOp::Reset { .. })) {
             self.created = 0;
         }
@@ -133,7 +142,7 @@ impl Playback {
     fn forward(&mut self, end: usize) -> Vec<DomOp> {
         let mut ops = Vec::new();
         for e in &self.timeline.events()[self.next..end] {
-            let step = self.model.apply(&e.data);
+            let step = self.model.apply_event(e);
             // A rebuild makes everything before it moot.
             if matches!(step.first(), Some(DomOp::Reset { .. })) {
                 ops.clear();
@@ -312,5 +321,118 @@ mod tests {
         );
         pb.invalidate();
         assert!(matches!(pb.seek(0).first(), Some(DomOp::Reset { .. })));
+    }
+
+    fn anim(id: u32, name: &str, time: f64, paused: bool) -> reel_shared::EventData {
+        reel_shared::EventData::Animation(reel_shared::Animation {
+            id,
+            name: name.into(),
+            pseudo: None,
+            time,
+            paused,
+        })
+    }
+
+    fn phases(ops: &[DomOp]) -> Vec<(u32, String, f64, bool)> {
+        ops.iter()
+            .filter_map(|op| match op {
+                DomOp::Animation {
+                    id,
+                    name,
+                    time,
+                    paused,
+                    ..
+                } => Some((*id, name.clone(), *time, *paused)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_seek_sets_each_recorded_animation_to_its_phase_then() {
+        let events = vec![
+            Event {
+                t: 1_000,
+                data: snapshot(vec![doc(1), el(2, 1, "html", &[]), el(3, 2, "div", &[])]),
+            },
+            Event {
+                t: 1_100,
+                data: anim(3, "slide", 500.0, false),
+            },
+            Event {
+                t: 1_100,
+                data: anim(3, "parked", 5_000.0, true),
+            },
+            Event {
+                t: 1_900,
+                data: anim(3, "slide", 1_300.0, false),
+            },
+            Event {
+                t: 3_000,
+                data: reel_shared::EventData::Visibility(reel_shared::Visibility { visible: true }),
+            },
+        ];
+        let mut pb = Playback::new(Timeline::new(events));
+        // A jump: every recorded animation, moved on since it was recorded
+        // unless paused; none before its phase was recorded.
+        assert!(phases(&pb.seek(0)).is_empty());
+        assert_eq!(
+            phases(&pb.seek(400)),
+            vec![
+                (3, "parked".into(), 5_000.0, true),
+                (3, "slide".into(), 800.0, false)
+            ]
+        );
+        // Playing on past a recorded phase restates them all.
+        assert_eq!(
+            phases(&pb.seek(1_000)),
+            vec![
+                (3, "parked".into(), 5_000.0, true),
+                (3, "slide".into(), 1_400.0, false)
+            ]
+        );
+        // Playing on with no new phase leaves the replay's clock alone.
+        assert!(phases(&pb.seek(1_500)).is_empty());
+        // Back before the snapshot's phases: none left.
+        pb.invalidate();
+        assert!(phases(&pb.seek(50)).is_empty());
+    }
+
+    #[test]
+    fn a_popover_shows_open_while_it_was_open() {
+        let pop = |open| reel_shared::EventData::Popover(reel_shared::Popover { id: 3, open });
+        let events = vec![
+            Event {
+                t: 0,
+                data: snapshot(vec![
+                    doc(1),
+                    el(2, 1, "html", &[]),
+                    el(3, 2, "div", &[("popover", "")]),
+                ]),
+            },
+            Event {
+                t: 10,
+                data: pop(true),
+            },
+            Event {
+                t: 20,
+                data: pop(false),
+            },
+        ];
+        let mut pb = Playback::new(Timeline::new(events));
+        let mut dom = FakeDom::new();
+        let open = |dom: &FakeDom| dom.html().contains("popover open");
+        dom.apply(&pb.seek(0));
+        assert!(!open(&dom));
+        dom.apply(&pb.seek(10));
+        assert!(open(&dom), "{}", dom.html());
+        dom.apply(&pb.seek(20));
+        assert!(!open(&dom));
+        // A jump into the open stretch rebuilds it open.
+        let mut fresh = FakeDom::new();
+        pb.invalidate();
+        fresh.apply(&pb.seek(15));
+        assert!(open(&fresh), "{}", fresh.html());
+        assert_eq!(pb.seek(15), Vec::new());
     }
 }

@@ -19,6 +19,16 @@ use web_sys::Document;
 extern "C" {
     #[wasm_bindgen(catch)]
     fn reel_apply(doc: &Document, json: &str, settle: bool) -> Result<(), JsValue>;
+    #[wasm_bindgen(catch)]
+    fn reel_rate(doc: &Document, rate: f64) -> Result<(), JsValue>;
+}
+
+/// Runs the replay's animations at `rate` (the player's speed; 0 while
+/// paused, so a paused replay shows the moment the playhead is at).
+pub fn set_rate(doc: &Document, rate: f64) {
+    if let Err(e) = reel_rate(doc, rate) {
+        web_sys::console::warn_2(&"reel: could not set the animations' rate:".into(), &e);
+    }
 }
 
 /// Applies a batch of ops to `doc` (the replay iframe's document).

@@ -251,6 +251,15 @@ impl FakeDom {
                     n.extra.retain(|e| !e.starts_with("canvas"));
                     n.extra.push(format!("canvas {url}"));
                 }
+                DomOp::Popover { id, open } => {
+                    let n = self.live(*id, op);
+                    n.extra.retain(|e| !e.starts_with("popover"));
+                    if *open {
+                        n.extra.push("popover open".into());
+                    }
+                }
+                // The replay's clock, not DOM state (restated at jumps).
+                DomOp::Animation { .. } => {}
             }
         }
     }

@@ -434,7 +434,7 @@ impl Timeline {
         let (mut last_next, mut last_t) = self.last_kf;
         for i in from..self.events.len() {
             let e = &self.events[i];
-            self.tip.apply_quiet(&e.data);
+            self.tip.apply_event_quiet(e);
             let next = i + 1;
             let rel = e.t - self.start;
             let since = next - last_next;
@@ -935,7 +935,7 @@ impl Timeline {
         let kf = self.keyframe_for(end);
         let mut model = kf.model.clone();
         for e in &self.events[kf.next.min(end)..end] {
-            model.apply_quiet(&e.data);
+            model.apply_event_quiet(e);
         }
         (model, end)
     }

@@ -85,6 +85,9 @@ struct App {
     last_seek_model_ms: f64,
     /// The viewer was told that nodes nested too deep are not shown.
     depth_noted: bool,
+    /// The rate the replay's animations run at: the speed while playing,
+    /// 0 while paused (`apply.js` starts at 0).
+    anim_rate: f64,
 }
 
 /// Marker ticks drawn per kind: one per this fraction of the timeline at
@@ -264,6 +267,11 @@ impl App {
 
     /// Brings everything but the document up to date with the playhead.
     fn refresh(&mut self) {
+        let rate = if self.playing { self.speed } else { 0.0 };
+        if rate != self.anim_rate {
+            self.anim_rate = rate;
+            render::set_rate(&self.doc, rate);
+        }
         let vp = self.pb.model().viewport();
         if vp != self.viewport && vp.0 > 0 && vp.1 > 0 {
             self.viewport = vp;
@@ -833,6 +841,7 @@ fn start_app(ui: Ui, doc: Document, id: &str, events: Vec<Event>) {
         last_seek_ms: 0.0,
         last_seek_model_ms: 0.0,
         depth_noted: false,
+        anim_rate: 0.0,
     };
     if let Some(range) = &app.ui.timeline {
         range.set_max(&app.pb.duration().to_string());

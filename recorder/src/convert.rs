@@ -12,6 +12,7 @@ use reel_shared::{
     PageErrorKind, Scroll, Selection, SheetOp, SheetRef, Snapshot, StyleSheetChange, TextChange,
     Touch, TouchKind, Viewport, Visibility,
 };
+use reel_shared::{Animation, Popover};
 use std::mem::take;
 
 /// Console text and error messages are cut to this many bytes: enough to
@@ -409,6 +410,24 @@ fn convert(raw: &mut RawEvent) -> Option<Event> {
             (*t, EventData::Touch(Touch { kind, points }))
         }
         RawEvent::Network(n) => (n.t, EventData::Network(network(n)?)),
+        RawEvent::Animation {
+            t,
+            id,
+            name,
+            pseudo,
+            time,
+            paused,
+        } => (
+            *t,
+            EventData::Animation(Animation {
+                id: *id,
+                name: clip(take(name), limits::MAX_LABEL),
+                pseudo: take(pseudo).map(|p| clip(p, limits::MAX_LABEL)),
+                time: finite(*time),
+                paused: *paused,
+            }),
+        ),
+        RawEvent::Popover { t, id, o } => (*t, EventData::Popover(Popover { id: *id, open: *o })),
     };
     Some(Event { t: ms(t), data })
 }
@@ -631,6 +650,39 @@ mod tests {
         assert_eq!(
             (k.key.as_str(), k.label.as_deref()),
             ("Enter", Some("New task"))
+        );
+    }
+
+    #[test]
+    fn animation_phases_and_popovers_reach_the_events() {
+        let long = "n".repeat(limits::MAX_LABEL + 10);
+        let ev = parse(&format!(
+            r#"[{{"k":"anim","t":1,"id":7,"name":"slide","ps":null,"time":1234.5,"p":false}},
+                {{"k":"anim","t":2,"id":8,"name":"{long}","ps":"::before","time":null,"p":true}},
+                {{"k":"pop","t":3,"id":9,"o":true}},
+                {{"k":"pop","t":4,"id":9,"o":false}}]"#
+        ));
+        let data: Vec<EventData> = ev.into_iter().map(|e| e.data).collect();
+        assert_eq!(
+            data,
+            [
+                EventData::Animation(Animation {
+                    id: 7,
+                    name: "slide".into(),
+                    pseudo: None,
+                    time: 1234.5,
+                    paused: false,
+                }),
+                EventData::Animation(Animation {
+                    id: 8,
+                    name: "n".repeat(limits::MAX_LABEL),
+                    pseudo: Some("::before".into()),
+                    time: 0.0,
+                    paused: true,
+                }),
+                EventData::Popover(Popover { id: 9, open: true }),
+                EventData::Popover(Popover { id: 9, open: false }),
+            ]
         );
     }
 

@@ -193,6 +193,21 @@ pub enum RawEvent {
     },
     /// A request of the page settled (`js/src/network.js`).
     Network(Box<RawNetwork>),
+    /// A CSS animation's phase (`js/src/media.js`).
+    Animation {
+        t: f64,
+        id: u32,
+        name: String,
+        pseudo: Option<String>,
+        time: f64,
+        paused: bool,
+    },
+    /// A popover shown (`o`) or hidden.
+    Popover {
+        t: f64,
+        id: u32,
+        o: bool,
+    },
 }
 
 /// A request as the capture layer saw it: the URL absolute and unmasked;
@@ -539,6 +554,19 @@ impl RawEvent {
                 req_type: b.string("rqt"),
                 res_type: b.string("rst"),
             })),
+            "anim" => RawEvent::Animation {
+                t,
+                id: b.u32("id"),
+                name: b.string("name"),
+                pseudo: b.opt_string("ps"),
+                time: b.f64("time"),
+                paused: b.bool("p"),
+            },
+            "pop" => RawEvent::Popover {
+                t,
+                id: b.u32("id"),
+                o: b.bool("o"),
+            },
             _ => {
                 b.wrong("unknown event kind");
                 RawEvent::Changed { t }

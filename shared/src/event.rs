@@ -63,6 +63,10 @@ pub enum EventData {
     /// A frustration signal (contract §6), detected by the recorder's one
     /// implementation of the rules ([`crate::signals`]) as events pass.
     Signal(Signal),
+    /// Where a CSS animation was at `t` (issue 14): a seek shows it there.
+    Animation(Animation),
+    /// A popover was shown or hidden (its open state is not in the DOM).
+    Popover(Popover),
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -454,6 +458,34 @@ pub struct Signal {
     pub label: Option<String>,
     /// As [`MouseInteraction::selector`] of the click.
     pub selector: Option<String>,
+}
+
+/// The phase of one CSS animation (`CSSAnimation` of the Web Animations
+/// API) at the event's `t`. The recorder sends one for every animation of
+/// the page with each full snapshot and marker, and once for an animation
+/// that started since; the player sets the replay's animation of the same
+/// element and name to this phase, moved on by the time since `t` unless
+/// `paused`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Animation {
+    /// The animated element.
+    pub id: NodeId,
+    /// `animationName`, at most [`limits::MAX_LABEL`] bytes.
+    pub name: String,
+    /// `::before`, `::after`, ... for an animation of a pseudo-element.
+    pub pseudo: Option<String>,
+    /// `currentTime`, milliseconds.
+    pub time: f64,
+    /// Its play state is `paused`: the phase does not move on.
+    pub paused: bool,
+}
+
+/// A popover (`[popover]`) was shown (`open`) or hidden; with a full
+/// snapshot, one for each popover open then.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Popover {
+    pub id: NodeId,
+    pub open: bool,
 }
 
 /// Size bounds of the fields added for support (issue 17): the recorder

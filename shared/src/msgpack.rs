@@ -363,6 +363,21 @@ fn write_data(out: &mut Vec<u8>, d: &EventData) {
             opt_str(out, g.label.as_deref());
             opt_str(out, g.selector.as_deref());
         }
+        EventData::Animation(a) => {
+            variant(out, "Animation");
+            array(out, 5);
+            uint(out, a.id.into());
+            string(out, &a.name);
+            opt_str(out, a.pseudo.as_deref());
+            f64_(out, a.time);
+            bool_(out, a.paused);
+        }
+        EventData::Popover(p) => {
+            variant(out, "Popover");
+            array(out, 2);
+            uint(out, p.id.into());
+            bool_(out, p.open);
+        }
     }
 }
 

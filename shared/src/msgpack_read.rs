@@ -615,6 +615,23 @@ impl<'a> Reader<'a> {
                     selector: self.opt_string()?,
                 })
             }
+            "Animation" => {
+                self.fields(5, 5)?;
+                EventData::Animation(Animation {
+                    id: self.u32()?,
+                    name: self.string()?,
+                    pseudo: self.opt_string()?,
+                    time: self.f64()?,
+                    paused: self.bool()?,
+                })
+            }
+            "Popover" => {
+                self.fields(2, 2)?;
+                EventData::Popover(Popover {
+                    id: self.u32()?,
+                    open: self.bool()?,
+                })
+            }
             _ => return self.err_at(at, "unknown kind of event"),
         })
     }

@@ -270,6 +270,7 @@ impl Detector {
             | EventData::AdoptedStyleSheets(_)
             | EventData::Media(_)
             | EventData::Canvas(_)
+            | EventData::Popover(_)
             | EventData::Dropped(_) => self.change(t),
             _ => {}
         }

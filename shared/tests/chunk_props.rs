@@ -423,6 +423,30 @@ fn insights_event_data() -> impl Strategy<Value = EventData> {
         })
 }
 
+/// The kinds added for fidelity (issue 14): animation phases, popovers.
+fn fidelity_event_data() -> impl Strategy<Value = EventData> {
+    prop_oneof![
+        (
+            any::<u32>(),
+            text(),
+            prop::option::of(text()),
+            num(),
+            any::<bool>()
+        )
+            .prop_map(|(id, name, pseudo, time, paused)| {
+                EventData::Animation(Animation {
+                    id,
+                    name,
+                    pseudo,
+                    time,
+                    paused,
+                })
+            }),
+        (any::<u32>(), any::<bool>())
+            .prop_map(|(id, open)| EventData::Popover(Popover { id, open })),
+    ]
+}
+
 fn event() -> impl Strategy<Value = Event> {
     (
         any::<u64>(),
@@ -430,7 +454,8 @@ fn event() -> impl Strategy<Value = Event> {
             event_data(),
             more_event_data(),
             support_event_data(),
-            insights_event_data()
+            insights_event_data(),
+            fidelity_event_data()
         ],
     )
         .prop_map(|(t, data)| Event { t, data })

@@ -245,39 +245,7 @@ const CASES: &[Case] = &[
 /// and a text every line of it contains (the path and property), with why.
 /// They are printed, not failed; every other difference fails the test.
 /// Keep this list short and true: remove an entry when it is fixed.
-const KNOWN: &[(&str, &str, &str)] = &[
-    (
-        "forms",
-        "visually: html>body>canvas#cv box",
-        "the replay runs no script, so a <canvas> there shows its fallback \
-         content (an empty inline box), not the recorded bitmap's size",
-    ),
-    (
-        "/rustdoc-rec/book/ch03-02-data-types.html",
-        "at m2 ",
-        "after mdBook's theme switch (at scrollY 900) the replay's scroll \
-         ends 15 px off the page's: the root's scroll state differs and every \
-         position: fixed box moves with it (cause not found yet; m0 and m1, \
-         before the switch, are equal in both comparisons)",
-    ),
-    (
-        "real-features",
-        "visually: html>body>div[3]>div#mover ",
-        "a running CSS animation replays from the phase it had when the replay \
-         built it, not from the page's (no phase is recorded yet)",
-    ),
-    (
-        "real-features",
-        "visually: html>body>p#late opacity",
-        "same: a running CSS animation's phase is not recorded",
-    ),
-    (
-        "real-features",
-        "visually: html>body>div#pop",
-        "a popover's open state (showPopover) is not in the DOM and is not \
-         recorded: the replay shows it closed",
-    ),
-];
+const KNOWN: &[(&str, &str, &str)] = &[];
 
 /// Splits `failures` of one page into those that fail the test and the
 /// known ones (with their reason).

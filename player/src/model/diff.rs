@@ -233,6 +233,7 @@ impl Model {
             && self.nodes.iter().all(|(&id, n)| {
                 n.media.is_none()
                     && n.canvas.is_none()
+                    && !n.popover
                     && (id == self.root
                         || !matches!(n.kind, NodeKind::Document | NodeKind::ShadowRoot))
             })

@@ -9,7 +9,7 @@ import { onError, onRejection } from './errors.js';
 import { onFrameLoad, recorded } from './frames.js';
 import { idOf } from './ids.js';
 import { actionable, describe, keyName } from './labels.js';
-import { MEDIA, onMedia } from './media.js';
+import { MEDIA, onMedia, onToggle } from './media.js';
 import { clickFacts, depth, pageChanged } from './insights.js';
 import { ctxOf, fieldDesc, insideBlocked, isBlocked, M_MASK } from './privacy.js';
 import { enqueue } from './queue.js';
@@ -272,6 +272,7 @@ export function listenDoc(r, d) {
   each(keys(MEDIA), function (t) {
     listen(r, d, t, onMedia, true);
   });
+  listen(r, d, 'toggle', onToggle, true);
 }
 
 /** Listeners on the page's window and document, once per recording. */

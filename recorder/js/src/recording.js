@@ -34,7 +34,7 @@ import { CONSOLE_BUDGET, onConsole, takeEarly } from './errors.js';
 import { onShadow } from './frames.js';
 import { firstFold, forgetVisitor, horizon, pageChanged } from './insights.js';
 import { fieldChanged, flushMoves, flushScrolls, listenDoc, listenWindow } from './listeners.js';
-import { captureCanvases } from './media.js';
+import { captureAnims, captureCanvases } from './media.js';
 import { drainMutations, OBSERVE, onMutations } from './mutations.js';
 import { patchWindow } from './pagehooks.js';
 import { drain, enqueue, settle } from './queue.js';
@@ -110,6 +110,7 @@ export function Recording(opts) {
   r.selTimer = 0;
   r.lastField = new WeakMap();
   r.lastCanvas = new WeakMap();
+  r.sentAnims = new WeakSet();
   r.consoleBudget = CONSOLE_BUDGET;
   // The session (session.js).
   r.tabId = randomHex(8);
@@ -243,6 +244,7 @@ function begin(r) {
         snapshot(r);
       }
       checkAdopted(r);
+      if (!r.walking) captureAnims(r);
       drain(r);
       if (r.wasm) {
         r.wasm.tick(horizon(r, t));
@@ -317,7 +319,10 @@ function recordEvent(r, name, data) {
       json = null;
     }
   }
-  enqueue(r, { k: 'custom', t: now(r), name: sslice(String(name), 0, 256), data: json === undefined ? null : json });
+  // The phases at the marker's own time: a seek to it sets them as they were.
+  var t = now(r);
+  captureAnims(r, true, t);
+  enqueue(r, { k: 'custom', t: t, name: sslice(String(name), 0, 256), data: json === undefined ? null : json });
   // A marker is a point in time: nothing recorded after it shares its
   // millisecond, so seeking to a marker shows the page exactly as marked.
   r.lastT += 1;

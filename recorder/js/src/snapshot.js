@@ -17,7 +17,7 @@ import { crossOriginFrame, frameDoc, watchRoot } from './frames.js';
 import { assignId } from './ids.js';
 import { pageFacts } from './insights.js';
 import { inMultiple } from './listeners.js';
-import { mediaEvent } from './media.js';
+import { captureAnims, mediaEvent } from './media.js';
 import { M_BLOCK, M_MASK, M_SENSITIVE, M_UNMASK, isBlocked, matches, rootCtx, textCtx } from './privacy.js';
 import { enqueue } from './queue.js';
 import { warn } from './report.js';
@@ -124,6 +124,7 @@ function walk(r, stack, out, fresh, deadline) {
         (el.scrollTop || el.scrollLeft)
       )
         push(late, { k: 'scroll', t: 0, id: id, x: el.scrollLeft, y: el.scrollTop });
+      if (el.popover && el.matches(':popover-open')) push(late, { k: 'pop', t: 0, id: id, o: true });
       if (r.sensitive.has(el)) m |= M_SENSITIVE;
       if (m) rn.m = m;
       if (!skipChildren && el.shadowRoot && el.shadowRoot.mode === 'open') {
@@ -249,5 +250,6 @@ export function completeSnapshot(r) {
     enqueue(r, { k: 'snap-part', nodes: slice(nodes, at, at + SNAP_PART) });
   enqueue(r, { k: 'snap', t: t, nodes: at ? slice(nodes, at) : nodes, sx: scrollX, sy: scrollY });
   flushLate(r, t);
+  captureAnims(r, true);
   for (var i = 0; i < w.held.length; i++) enqueue(r, w.held[i]);
 }
