@@ -44,6 +44,8 @@ fn open_store(dir: &std::path::Path) -> Store {
     if !distributed() {
         return Store::open(dir).unwrap();
     }
+    // What a 500 was, in the failing test's output.
+    let _ = tracing_subscriber::fmt().with_test_writer().try_init();
     let file = dir.join("deployment.txt");
     let (db, bucket) = match std::fs::read_to_string(&file) {
         Ok(urls) => {
