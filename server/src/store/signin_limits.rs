@@ -192,6 +192,8 @@ pub(crate) mod tests {
         // Another key is its own.
         assert_eq!(s.signin_locked_until("b").unwrap(), None);
         s.signin_failed("b", 1_200, &RULE).unwrap();
+        // Any key: the API token's account name holds a NUL.
+        s.signin_failed("x\u{0}y", 1_200, &RULE).unwrap();
         s.signin_clear("a").unwrap();
         assert_eq!(s.signin_locked_until("a").unwrap(), None);
         // A lockout is kept until it ends, then dropped by a later failure.

@@ -250,9 +250,10 @@ CREATE INDEX session_assets_by_hash ON session_assets (hash);
         id: 8,
         name: "sign-in failure counters",
         sql: r#"
--- `store::signin_limits` (`dist/signin_limits.rs`): times in ms.
+-- `store::signin_limits` (`dist/signin_limits.rs`): times in ms. Keys are
+-- bytes: `signin::API_TOKEN_ACCOUNT` holds a NUL, which text cannot.
 CREATE TABLE signin_counters (
-    key text PRIMARY KEY,
+    key bytea PRIMARY KEY,
     failures bigint[] NOT NULL,
     locked_until bigint NOT NULL,
     idle_after bigint NOT NULL

@@ -1,7 +1,7 @@
 //! Failed sign-ins in PostgreSQL for [`DistStorage`]: the counters of
 //! [`crate::store::signin_limits`] in the table `signin_counters`
-//! (migration 8 in `schema.rs`: key, failure times, lockout end, and when
-//! the counter is idle), so that every process of a deployment counts the
+//! (migration 8 in `schema.rs`: key as bytes, failure times, lockout end,
+//! and when the counter is idle), so that every process of a deployment counts the
 //! same failures.
 //!
 //! A failure is one transaction: the counter's row is created or locked
@@ -21,6 +21,7 @@ const PRUNE: i64 = 100;
 
 impl SignInCounters for DistStorage {
     fn signin_locked_until(&self, key: &str) -> Result<Option<u64>, StoreError> {
+        let key = key.as_bytes();
         let row = self.pg().run(async |c| {
             let s = c
                 .prepare_cached("SELECT locked_until FROM signin_counters WHERE key = $1")
@@ -35,6 +36,7 @@ impl SignInCounters for DistStorage {
     }
 
     fn signin_failed(&self, key: &str, now_ms: u64, rule: &Rule) -> Result<(), StoreError> {
+        let key = key.as_bytes();
         let now = big(now_ms);
         self.pg().tx(async |tx| {
             let (get, put, prune) = tokio::try_join!(
@@ -72,6 +74,7 @@ impl SignInCounters for DistStorage {
     }
 
     fn signin_clear(&self, key: &str) -> Result<(), StoreError> {
+        let key = key.as_bytes();
         self.pg().run(async |c| {
             let s = c
                 .prepare_cached("DELETE FROM signin_counters WHERE key = $1")
