@@ -245,10 +245,16 @@ impl From<tokio_postgres::Error> for StoreError {
             tracing::debug!("index database: {e}; running the transaction again");
             return StoreError::Busy;
         }
+        // A server error's Display is just "db error": its message is
+        // what says what went wrong.
+        let text = match e.as_db_error() {
+            Some(db) => format!("index database: {}: {}", db.code().code(), db.message()),
+            None => format!("index database: {e}"),
+        };
         if unreachable(&e) {
-            StoreError::Unavailable(format!("index database: {e}"))
+            StoreError::Unavailable(text)
         } else {
-            StoreError::Corrupt(format!("index database: {e}"))
+            StoreError::Corrupt(text)
         }
     }
 }
