@@ -14,11 +14,22 @@
 //!
 //! Stored as uploaded: one zstd frame, verified against its hash at upload.
 //!
-//! For [`LogStorage`], three sled trees: `assets` (hash → the frame),
-//! `asset_refs` (hash → how many sessions use it, u64 big-endian) and
-//! `session_assets` (session id ++ hash → nothing). One lock orders every
-//! change, so a use is never recorded for an asset being deleted.
+//! For [`LogStorage`], three sled trees: `assets` (hash → the frame,
+//! sealed, see below), `asset_refs` (hash → how many sessions use it, u64
+//! big-endian) and `session_assets` (session id ++ hash → nothing). One
+//! lock orders every change, so a use is never recorded for an asset being
+//! deleted.
+//!
+//! Sealed ([`super::shred`]): sled keeps removed values in its files, so
+//! an asset only an erased person's sessions used (an inlined avatar, say)
+//! would stay readable there. Each frame is sealed with a key of its own,
+//! [`KeyId::Asset`] (the hash's first 16 bytes), made durable before the
+//! frame reaches sled and forgotten when the last asset under it is
+//! deleted, like a distinct URL's key (`store::digest`); the erasure's
+//! purge then takes it out of `keys.bin`. Frames stored before sealing
+//! (zstd, never starting with [`super::shred::MAGIC`]) read as they are.
 
+use super::shred::{KeyId, Keyring};
 use super::{LogStorage, StoreError};
 use reel_shared::SessionId;
 #[cfg(test)]
@@ -85,6 +96,19 @@ fn use_key(session: &SessionId, hash: &AssetHash) -> [u8; 48] {
     k
 }
 
+/// The key an asset's frame is sealed with.
+pub(crate) fn key_id(hash: &[u8]) -> Option<KeyId> {
+    hash.get(..16)
+        .and_then(|p| <[u8; 16]>::try_from(p).ok())
+        .map(KeyId::Asset)
+}
+
+/// Whether sled holds a frame sealed with `id` (at open: which asset keys
+/// to keep).
+pub(crate) fn key_is_live(db: &sled::Db, id: &[u8; 16]) -> Result<bool, StoreError> {
+    Ok(db.open_tree(BODIES)?.scan_prefix(id).next().is_some())
+}
+
 fn count(v: Option<sled::IVec>) -> u64 {
     v.and_then(|v| <[u8; 8]>::try_from(&v[..]).ok())
         .map_or(0, u64::from_be_bytes)
@@ -111,16 +135,18 @@ impl LogStorage {
 }
 
 /// [`AssetStore::asset_forget_session`] for the log's sled database:
-/// what `delete_session` calls.
-pub(crate) fn forget(db: &sled::Db, session: &SessionId) -> Result<(), StoreError> {
+/// what `delete_session` calls, with the store's checkpoint lock held
+/// until its sled flush (the key of an asset deleted here leaves
+/// `keys.bin` at the next purge, shred invariant 2).
+pub(crate) fn forget(db: &sled::Db, keys: &Keyring, session: &SessionId) -> Result<(), StoreError> {
     let t = trees(db)?;
     let _g = lock();
-    let keys: Vec<sled::IVec> = t
+    let uses: Vec<sled::IVec> = t
         .by_session
         .scan_prefix(session.as_bytes())
         .keys()
         .collect::<Result<_, _>>()?;
-    for k in keys {
+    for k in uses {
         let Ok(hash) = <AssetHash>::try_from(&k[16..]) else {
             continue;
         };
@@ -129,6 +155,12 @@ pub(crate) fn forget(db: &sled::Db, session: &SessionId) -> Result<(), StoreErro
             0 | 1 => {
                 t.refs.remove(hash)?;
                 t.bodies.remove(hash)?;
+                // The key, unless another asset shares it.
+                if t.bodies.scan_prefix(&hash[..16]).next().is_none() {
+                    if let Some(id) = key_id(&hash) {
+                        keys.forget(id);
+                    }
+                }
             }
             n => {
                 t.refs.insert(hash, &(n - 1).to_be_bytes())?;
@@ -179,7 +211,12 @@ impl AssetStore for LogStorage {
         {
             let _g = lock();
             if !t.bodies.contains_key(hash)? {
-                t.bodies.insert(hash, body)?;
+                let id = key_id(hash).ok_or_else(|| StoreError::Corrupt("an asset hash".into()))?;
+                // Under the lock: a delete cannot forget the key between
+                // the seal and the insert. Durable first (invariant 1).
+                let sealed = self.keys().seal(id, b"", body)?;
+                self.keys().sync()?;
+                t.bodies.insert(hash, sealed)?;
             }
             t.add_use(session, hash)?;
         }
@@ -196,11 +233,15 @@ impl AssetStore for LogStorage {
         if !t.by_session.contains_key(use_key(session, hash))? {
             return Ok(None);
         }
-        Ok(t.bodies.get(hash)?.map(|v| v.to_vec()))
+        let (Some(v), Some(id)) = (t.bodies.get(hash)?, key_id(hash)) else {
+            return Ok(None);
+        };
+        // No key: deleted meanwhile.
+        Ok(self.keys().open_value(id, &v)?.map(|v| v.into_owned()))
     }
 
     fn asset_forget_session(&self, session: &SessionId) -> Result<(), StoreError> {
-        forget(self.db(), session)
+        self.forget_assets(session)
     }
 
     fn asset_count(&self) -> Result<usize, StoreError> {
@@ -337,6 +378,28 @@ mod tests {
         let log = LogStorage::open(dir.path()).unwrap();
         check(&log);
         assert_eq!(log.session_key_count().unwrap(), 0);
+        assert_eq!(log.keys().len(), 0, "each asset's key went with it");
+    }
+
+    /// A frame stored before sealing (in clear) is served as it is, and
+    /// deleted with its last use.
+    #[test]
+    fn frames_stored_before_sealing_read_as_they_are() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = LogStorage::open(dir.path()).unwrap();
+        let (h, frame) = ([3u8; 32], b"\x28\xb5\x2f\xfd an old frame");
+        log.db()
+            .open_tree(BODIES)
+            .unwrap()
+            .insert(h, &frame[..])
+            .unwrap();
+        assert!(log.asset_use(&sid(1), &h).unwrap());
+        assert_eq!(
+            log.asset_get(&sid(1), &h).unwrap().as_deref(),
+            Some(&frame[..])
+        );
+        log.asset_forget_session(&sid(1)).unwrap();
+        assert_eq!(log.asset_count().unwrap(), 0);
     }
 
     #[test]

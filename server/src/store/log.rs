@@ -373,6 +373,16 @@ impl LogStorage {
         self.s.keys.purge(true)
     }
 
+    /// [`super::assets::AssetStore::asset_forget_session`] outside a
+    /// delete: under the checkpoint lock until the sled flush, as a delete
+    /// (shred invariant 2: the keys it forgets wait for the flush).
+    pub(crate) fn forget_assets(&self, session: &SessionId) -> Result<(), StoreError> {
+        let _c = lock(&self.s.checkpoint_lock);
+        super::assets::forget(&self.s.db, &self.s.keys, session)?;
+        self.s.db.flush()?;
+        Ok(())
+    }
+
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         Self::open_with(dir, StoreOptions::default())
     }
@@ -547,6 +557,7 @@ impl Shared {
         s.keys.retain(|id| match id {
             KeyId::Session(sid) => s.has_session(sid).unwrap_or(true),
             KeyId::Url(u) => urls.contains_key(u.to_be_bytes()).unwrap_or(true),
+            KeyId::Asset(a) => super::assets::key_is_live(&s.db, a).unwrap_or(true),
         });
         tolerate_full(s.keys.purge(true), "rewriting the key file")?;
         Ok(s)
@@ -937,7 +948,7 @@ impl Shared {
             // by the flush below.
             self.forget_support(id)?;
             // And the assets only it used.
-            super::assets::forget(&self.db, id)?;
+            super::assets::forget(&self.db, &self.keys, id)?;
             self.identities.forget(id);
             super::projects::forget_session(&self.db, id)?;
             super::digest::sled_forget(&self.db, &self.keys, id)?;
@@ -1849,10 +1860,28 @@ mod tests {
     /// before the key file's purge (here: a stop without one) leaves a
     /// store that opens, drops the key from the file, and keeps the other
     /// session whole. A purge left half done (its temporary file) is
-    /// harmless too.
+    /// harmless too. Assets likewise: never in clear on disk, served while
+    /// a session uses them, their keys gone with their last session.
     #[test]
     fn a_deleted_sessions_key_leaves_the_disk_and_its_metadata_is_noise() {
+        use super::super::assets::AssetStore;
         let dir = tempfile::tempdir().unwrap();
+        // An inlined avatar only session 1 uses, a stylesheet both use.
+        let (avatar, sheet) = ([0xA7u8; 32], [0x5Bu8; 32]);
+        let avatar_body = b"data:image/png;base64,AVATAR-SECRET-only-erin-9d1c".repeat(100);
+        let sheet_body = b".SHEET-SECRET-shared { color: red }".repeat(100);
+        let asset_key = |b: u8| -> Vec<u8> {
+            let file = std::fs::read(dir.path().join(shred::FILE_NAME)).unwrap();
+            file.chunks(53)
+                .find(|r| r[0] == 3 && r[1..17] == [b; 16])
+                .map(|r| r[17..49].to_vec())
+                .unwrap_or_default()
+        };
+        let in_clear = || {
+            let mut f = files_containing(dir.path(), b"AVATAR-SECRET");
+            f.extend(files_containing(dir.path(), b"SHEET-SECRET"));
+            f
+        };
         let secret = "https://shop.example/orders/SECRET-url-7341";
         let kept = "https://shop.example/KEPT-url-2288";
         let with_url = |id: u8, seq: u32, url: &str| {
@@ -1868,7 +1897,7 @@ mod tests {
                 .unwrap_or_default()
         };
         let (one, two) = (SessionId([1; 16]), SessionId([2; 16]));
-        let k1;
+        let (k1, ka);
         {
             let s = open_dir(dir.path());
             for seq in 0..3 {
@@ -1881,6 +1910,16 @@ mod tests {
             s.s.db.flush().unwrap();
             assert!(files_containing(dir.path(), secret.as_bytes()).is_empty());
             assert_eq!(s.session(&one).unwrap().unwrap().urls[0], secret);
+            s.asset_put(&one, &avatar, &avatar_body).unwrap();
+            s.asset_put(&one, &sheet, &sheet_body).unwrap();
+            assert!(s.asset_use(&two, &sheet).unwrap());
+            s.s.db.flush().unwrap();
+            assert!(in_clear().is_empty(), "assets are sealed");
+            assert_eq!(s.asset_get(&one, &avatar).unwrap().unwrap(), avatar_body);
+            assert_eq!(s.asset_get(&two, &sheet).unwrap().unwrap(), sheet_body);
+            ka = asset_key(0xA7);
+            assert_eq!(ka.len(), 32);
+            assert_eq!(asset_key(0x5B).len(), 32);
             k1 = key_of(1);
             assert_eq!(k1.len(), 32);
             assert_eq!(files_containing(dir.path(), &k1).len(), 1);
@@ -1889,7 +1928,9 @@ mod tests {
             assert!(files_containing(dir.path(), b"SECRET-comment").is_empty());
             assert!(s.delete_session(&one).unwrap());
             assert!(s.session(&one).unwrap().is_none());
+            assert_eq!(s.asset_count().unwrap(), 1, "the avatar went with it");
             // Not purged yet: a crash now leaves the key in the file.
+            assert_eq!(files_containing(dir.path(), &ka).len(), 1);
         }
         std::fs::write(dir.path().join("keys.bin.tmp"), b"half a purge").unwrap();
         let s = open_dir(dir.path());
@@ -1897,6 +1938,13 @@ mod tests {
             files_containing(dir.path(), &k1).is_empty(),
             "purged at open"
         );
+        assert!(
+            files_containing(dir.path(), &ka).is_empty(),
+            "the avatar's too"
+        );
+        assert_eq!(s.asset_get(&two, &sheet).unwrap().unwrap(), sheet_body);
+        let ks = asset_key(0x5B);
+        assert_eq!(ks.len(), 32);
         let m = s.session(&two).unwrap().unwrap();
         assert_eq!(m.urls[0], kept);
         assert_eq!(
@@ -1910,6 +1958,12 @@ mod tests {
             files_containing(dir.path(), &k2).is_empty(),
             "purged by the erasure"
         );
+        assert!(
+            files_containing(dir.path(), &ks).is_empty(),
+            "the shared asset's key went with its last session"
+        );
+        assert_eq!(s.asset_count().unwrap(), 0);
+        assert!(in_clear().is_empty());
         assert_eq!(s.session_key_count().unwrap(), 0);
     }
 

@@ -32,6 +32,7 @@
 //! | `comments`    | the session's                     | what the team wrote about it   |
 //! | `digest_parts`, `digest_steps` | the session's    | click labels and selectors, ...|
 //! | `digest_urls` | the URL's (deployment-wide table) | the URL; forgotten when the last part naming it goes |
+//! | `assets`      | the asset's (by its hash's first 16 bytes) | a stylesheet or `data:` URL's zstd frame; forgotten when its last use goes |
 //!
 //! Invariants:
 //! 1. A key is durable in `keys.bin` before sled may hold anything sealed
@@ -48,8 +49,9 @@
 //!    delete). Values written before this module (plain JSON or
 //!    MessagePack, never starting with [`MAGIC`]) read as they are.
 //!
-//! File format: records of [`RECORD`] bytes, `tag` (1 session, 2 URL),
-//! the id (16 bytes; a URL's key is 8 bytes, then zeros), the key (32), a
+//! File format: records of [`RECORD`] bytes, `tag` (1 session, 2 URL,
+//! 3 asset), the id (16 bytes; a URL's key is 8 bytes, then zeros; an
+//! asset's is its hash's first 16 bytes), the key (32), a
 //! CRC-32 of those 49 bytes. A torn or damaged record is skipped: by
 //! invariant 1 nothing sealed with its key was written.
 
@@ -73,6 +75,7 @@ pub(crate) const MAGIC: u8 = 0xFF;
 const NONCE: usize = 24;
 const TAG_SESSION: u8 = 1;
 const TAG_URL: u8 = 2;
+const TAG_ASSET: u8 = 3;
 const RECORD: usize = 1 + 16 + 32 + 4;
 
 /// What a key seals.
@@ -81,6 +84,10 @@ pub(crate) enum KeyId {
     Session(SessionId),
     /// A distinct-URL table entry, by its URL key.
     Url(u64),
+    /// A content-addressed asset, by its hash's first 16 bytes (assets
+    /// that share them share the key: `store::assets` forgets it with the
+    /// last of them).
+    Asset([u8; 16]),
 }
 
 impl KeyId {
@@ -92,6 +99,7 @@ impl KeyId {
                 b[..8].copy_from_slice(&u.to_be_bytes());
                 (TAG_URL, b)
             }
+            KeyId::Asset(a) => (TAG_ASSET, a),
         }
     }
 
@@ -102,6 +110,7 @@ impl KeyId {
                 let u = <[u8; 8]>::try_from(&b[..8]).ok()?;
                 Some(KeyId::Url(u64::from_be_bytes(u)))
             }
+            TAG_ASSET => Some(KeyId::Asset(*b)),
             _ => None,
         }
     }
@@ -460,6 +469,7 @@ mod tests {
                 .unwrap();
             sb = k.seal(KeyId::Session(b), b"", b"bob's").unwrap();
             su = k.seal(KeyId::Url(7), b"", b"https://u.example/").unwrap();
+            k.seal(KeyId::Asset([5; 16]), b"", b"an avatar").unwrap();
             k.sync().unwrap();
             assert!(!contains(&sa, b"secret"));
             assert_eq!(header(&sa), Some(&b"head"[..]));
@@ -475,8 +485,9 @@ mod tests {
             assert_eq!(&plain[..], b"{\"x\":1}");
         }
         let k = Keyring::open(dir.path(), true).unwrap();
-        assert_eq!(k.len(), 3, "read back");
+        assert_eq!(k.len(), 4, "read back");
         assert!(k.open_value(KeyId::Url(7), &su).unwrap().is_some());
+        k.forget(KeyId::Asset([5; 16]));
         let before = std::fs::read(dir.path().join(FILE_NAME)).unwrap();
         let key_a = before[17..49].to_vec();
         k.forget(KeyId::Session(a));
