@@ -434,6 +434,21 @@ impl Drop for LogStorage {
     }
 }
 
+/// Removes sled's snapshot files (`snap.*`) from `dir`; whether any was
+/// there.
+fn remove_sled_snapshots(dir: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    let mut any = false;
+    for e in entries.flatten() {
+        if e.file_name().to_string_lossy().starts_with("snap.") {
+            any |= std::fs::remove_file(e.path()).is_ok();
+        }
+    }
+    any
+}
+
 impl Shared {
     fn open(dir: &Path, options: StoreOptions) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir).map_err(LogError::Io)?;
@@ -443,6 +458,13 @@ impl Shared {
                 if m.contains("io buffer size") =>
             {
                 Self::open_db(dir, LEGACY_SLED_SEGMENT_SIZE)
+            }
+            // A snapshot torn by a full disk (sled 0.34 writes one as it
+            // opens): it is only a summary of sled's own log, which sled
+            // scans again without it. Anything else corrupt stays an error.
+            Err(StoreError::Db(sled::Error::Corruption { .. })) if remove_sled_snapshots(dir) => {
+                tracing::warn!("sled's snapshot was damaged: removed, sled rescans its log");
+                Self::open_db(dir, SLED_SEGMENT_SIZE)
             }
             r => r,
         };

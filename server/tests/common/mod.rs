@@ -25,6 +25,21 @@ impl Drop for Running {
     }
 }
 
+impl Running {
+    /// SIGTERM, then waits for the process to exit: a graceful shutdown
+    /// lets background work in progress (a retention sweep's delete)
+    /// finish, which a SIGKILL would cut between its index transaction and
+    /// the removal of the session's other keys.
+    pub fn stop(mut self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let _ = self.child.wait();
+    }
+}
+
 pub fn start(data: &Path, extra: &[&str]) -> Running {
     let child = Command::new(env!("CARGO_BIN_EXE_reel-server"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
