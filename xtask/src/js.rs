@@ -24,70 +24,6 @@ fn tool(root: &Path, rel: &str) -> Result<std::path::PathBuf> {
     Ok(path)
 }
 
-/// Properties of the capture layer's own objects (the recording's state,
-/// a request being observed) that the minifier renames, as it does
-/// variables: ~200 B of every recording page's download. Only names that
-/// are never a member of a batch's JSON, an option, a stored or posted
-/// object, a DOM or built-in property, nor read by name (`o['name']`,
-/// `'name' in o`) may be listed; terser gives the new names only to these
-/// and keeps them apart from every other property name in the bundle (and
-/// leaves a name of its list of DOM properties alone, listed or not).
-const PRIVATE_PROPS: &[&str] = &[
-    "adoptedKey",
-    "adoptedRoots",
-    "blocked",
-    "canvasTimer",
-    "clickAt",
-    "conflict",
-    "consoleBudget",
-    "failure",
-    "fieldLabels",
-    "frameDocs",
-    "idleMs",
-    "lastActivity",
-    "lastCanvas",
-    "lastField",
-    "lastMoveAt",
-    "lastT",
-    "lastTouchAt",
-    "masked",
-    "maxMs",
-    "moves",
-    "nextSheet",
-    "observedRoots",
-    "observer",
-    "oldWasm",
-    "opts",
-    "pendingTimer",
-    "queueTimer",
-    "reported",
-    "reqBody",
-    "reqBytes",
-    "reqHeaders",
-    "reqType",
-    "resBody",
-    "resBytes",
-    "resHeaders",
-    "resType",
-    "resizeTimer",
-    "resync",
-    "scrollTimer",
-    "scrolled",
-    "selTimer",
-    "sensitive",
-    "sentSheets",
-    "settled",
-    "sheetIds",
-    "signalTimer",
-    "started",
-    "tabId",
-    "tickTimer",
-    "walking",
-    "wasm",
-    "wasmModule",
-    "workTimer",
-];
-
 /// Bundles the recorder's modules into one minified IIFE at `out` (what
 /// the one-tag embed loads: it sets `window.Reel` and honours the tag).
 /// esbuild bundles; terser minifies, since it compresses this code about
@@ -110,8 +46,7 @@ pub fn bundle_recorder(root: &Path, out: &Path) -> Result<()> {
     let mut terser = Command::new(tool(root, crate::TERSER)?);
     terser
         .arg(&bundled)
-        .args(["--compress", "passes=2", "--mangle", "--mangle-props"])
-        .arg(format!("regex=/^({})$/", PRIVATE_PROPS.join("|")))
+        .args(["--compress", "passes=2", "--mangle"])
         .args(["--ecma", "2020", "--output"])
         .arg(out);
     crate::run(terser)?;
