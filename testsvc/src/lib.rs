@@ -193,9 +193,7 @@ impl Postgres {
 
     /// The end of the server's log, for failure messages.
     pub fn log_tail(&self) -> String {
-        let log = std::fs::read_to_string(self.dir.path().join("postgres.log")).unwrap_or_default();
-        let start = log.len().saturating_sub(2000);
-        log.get(start..).unwrap_or("").to_string()
+        tail(&self.dir.path().join("postgres.log"))
     }
 
     /// Stops the server (a fast shutdown: connections are cut, the data
@@ -312,9 +310,7 @@ impl S3 {
 
     /// The end of the server's log, for failure messages.
     pub fn log_tail(&self) -> String {
-        let log = std::fs::read_to_string(self.dir.path().join("s3s-fs.log")).unwrap_or_default();
-        let start = log.len().saturating_sub(2000);
-        log.get(start..).unwrap_or("").to_string()
+        tail(&self.dir.path().join("s3s-fs.log"))
     }
 
     /// Stops the server (its files stay) and waits until it has exited.
@@ -324,6 +320,13 @@ impl S3 {
             let _ = c.wait();
         }
     }
+}
+
+/// The last 2,000 bytes of a service's log file, for failure messages.
+fn tail(log: &Path) -> String {
+    let log = std::fs::read_to_string(log).unwrap_or_default();
+    let start = log.len().saturating_sub(2000);
+    log.get(start..).unwrap_or("").to_string()
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
