@@ -1608,10 +1608,9 @@ impl Storage for LogStorage {
 
 #[cfg(test)]
 mod tests {
+    use super::super::storage_checks;
+    use super::super::test_support::{files_containing, header, list, real_chunk, NOW};
     use super::*;
-    use reel_shared::{encode_chunk, ChunkStats, Custom, Event, EventData};
-
-    const NOW: u64 = 1_800_000_000_000;
 
     /// Opens `dir`, waiting out a previous instance's lock: sled releases
     /// it from a background thread, moments after the instance is dropped.
@@ -1642,91 +1641,12 @@ mod tests {
                 self.s.by_start.len(),
             )
         }
-
-        fn list(
-            &self,
-            since: u64,
-            until: u64,
-            before: Option<[u8; crate::index::START_KEY_LEN]>,
-            limit: usize,
-            mut keep: impl FnMut(&SessionMeta) -> bool,
-        ) -> Result<Page, StoreError> {
-            let range = ListRange {
-                since,
-                until,
-                before,
-                limit,
-            };
-            self.list_sessions(range, &mut keep)
-        }
-    }
-
-    fn header(id: u8, seq: u32, t: u64) -> ChunkHeader {
-        ChunkHeader {
-            session: SessionId([id; 16]),
-            seq,
-            t_start: t,
-            t_end: t + 100,
-            event_count: 3,
-            stats: ChunkStats {
-                clicks: 1,
-                errors: u32::from(id % 2),
-                ..Default::default()
-            },
-        }
-    }
-
-    /// A real chunk (the log's recovery reads headers back from chunks).
-    fn real_chunk(id: u8, seq: u32, text: &str) -> (ChunkHeader, Vec<u8>) {
-        let events = vec![Event {
-            t: 1_700_000_000_000 + u64::from(seq) * 1_000,
-            data: EventData::Custom(Custom {
-                name: text.to_owned(),
-                data: None,
-            }),
-        }];
-        let raw = encode_chunk(SessionId([id; 16]), seq, &events).unwrap();
-        let (h, _) = reel_shared::decode_header(&raw, &Limits::default()).unwrap();
-        (h, raw)
-    }
-
-    fn files_containing(dir: &Path, needle: &[u8]) -> Vec<std::path::PathBuf> {
-        let mut found = Vec::new();
-        let mut stack = vec![dir.to_path_buf()];
-        while let Some(d) = stack.pop() {
-            for e in std::fs::read_dir(&d).unwrap() {
-                let e = e.unwrap();
-                if e.file_type().unwrap().is_dir() {
-                    stack.push(e.path());
-                } else {
-                    let bytes = std::fs::read(e.path()).unwrap();
-                    if bytes.windows(needle.len()).any(|w| w == needle) {
-                        found.push(e.path());
-                    }
-                }
-            }
-        }
-        found
     }
 
     #[test]
     fn duplicates_are_not_counted_twice() {
         let (_d, s) = open();
-        let h = header(1, 0, 1_000);
-        assert_eq!(
-            s.put_chunk(&h, b"abc", NOW).unwrap(),
-            PutOutcome::Stored { new_session: true }
-        );
-        assert_eq!(s.put_chunk(&h, b"abc", NOW).unwrap(), PutOutcome::Duplicate);
-        assert_eq!(
-            s.put_chunk(&header(1, 1, 1_200), b"de", NOW).unwrap(),
-            PutOutcome::Stored { new_session: false }
-        );
-        let m = s.session(&h.session).unwrap().unwrap();
-        assert_eq!(
-            (m.chunks, m.bytes, m.event_count, m.click_count),
-            (2, 5, 6, 2)
-        );
+        storage_checks::duplicates_are_not_counted_twice(&s);
         assert_eq!(s.key_counts(), (2, 1, 1));
     }
 
@@ -1766,73 +1686,20 @@ mod tests {
     #[test]
     fn an_earlier_chunk_moves_the_start_key() {
         let (_d, s) = open();
-        s.put_chunk(&header(1, 5, 5_000), b"x", NOW).unwrap();
-        s.put_chunk(&header(1, 0, 1_000), b"y", NOW).unwrap();
-        let m = s.session(&SessionId([1; 16])).unwrap().unwrap();
-        assert_eq!((m.started_at, m.ended_at), (1_000, 5_100));
+        storage_checks::an_earlier_chunk_moves_the_start_key(&s);
         assert_eq!(s.key_counts(), (2, 1, 1), "one by_start key per session");
-        let page = s.list(0, u64::MAX, None, 10, |_| true).unwrap();
-        assert_eq!(page.sessions, vec![m]);
     }
 
     #[test]
     fn chunks_come_back_in_seq_order_from_a_seq() {
         let (_d, s) = open();
-        for seq in [3u32, 1, 256, 0, 2] {
-            s.put_chunk(
-                &header(1, seq, 1_000 + u64::from(seq)),
-                &seq.to_le_bytes(),
-                NOW,
-            )
-            .unwrap();
-        }
-        s.put_chunk(&header(2, 0, 1), b"other", NOW).unwrap();
-        let seqs_from = |from: u32| -> Vec<u32> {
-            let chunks = s.chunks(&SessionId([1; 16]), from).unwrap();
-            chunks.iter().map(|c| c.0).collect()
-        };
-        assert_eq!(seqs_from(0), [0, 1, 2, 3, 256]);
-        assert_eq!(seqs_from(3), [3, 256]);
-        assert_eq!(
-            s.read_chunk(&SessionId([1; 16]), 256).unwrap().unwrap(),
-            &256u32.to_le_bytes()[..]
-        );
-        assert!(s.read_chunk(&SessionId([1; 16]), 4).unwrap().is_none());
+        storage_checks::chunks_come_back_in_seq_order_from_a_seq(&s);
     }
 
     #[test]
     fn listing_is_newest_first_and_paginates() {
         let (_d, s) = open();
-        for id in 1..=9u8 {
-            s.put_chunk(&header(id, 0, u64::from(id) * 1_000), b"c", NOW)
-                .unwrap();
-        }
-        let ids = |p: &Page| p.sessions.iter().map(|m| m.id.0[0]).collect::<Vec<_>>();
-        let p1 = s.list(0, u64::MAX, None, 4, |_| true).unwrap();
-        assert_eq!(ids(&p1), [9, 8, 7, 6]);
-        let p2 = s.list(0, u64::MAX, p1.next, 4, |_| true).unwrap();
-        assert_eq!(ids(&p2), [5, 4, 3, 2]);
-        let p3 = s.list(0, u64::MAX, p2.next, 4, |_| true).unwrap();
-        assert_eq!(ids(&p3), [1]);
-        assert!(p3.next.is_none());
-        let all = s.list(0, u64::MAX, None, 9, |_| true).unwrap();
-        assert!(all.next.is_none());
-        let odd = |m: &SessionMeta| m.error_count > 0;
-        let o1 = s.list(0, u64::MAX, None, 2, odd).unwrap();
-        assert_eq!(ids(&o1), [9, 7]);
-        let o2 = s.list(0, u64::MAX, o1.next, 2, odd).unwrap();
-        assert_eq!(ids(&o2), [5, 3]);
-        let o3 = s.list(0, u64::MAX, o2.next, 2, odd).unwrap();
-        assert_eq!(ids(&o3), [1]);
-        assert_eq!(
-            ids(&s.list(3_000, 5_000, None, 10, |_| true).unwrap()),
-            [5, 4, 3]
-        );
-        assert!(s
-            .list(5_000, 3_000, None, 10, |_| true)
-            .unwrap()
-            .sessions
-            .is_empty());
+        storage_checks::listing_is_newest_first_and_paginates(&s);
     }
 
     #[test]
@@ -1969,10 +1836,7 @@ mod tests {
         assert_eq!(ks.len(), 32);
         let m = s.session(&two).unwrap().unwrap();
         assert_eq!(m.urls[0], kept);
-        assert_eq!(
-            s.list(0, u64::MAX, None, 10, |_| true).unwrap().sessions,
-            [m]
-        );
+        assert_eq!(list(&s, 0, u64::MAX, None, 10, |_| true).sessions, [m]);
         let k2 = key_of(2);
         assert!(s.delete_session(&two).unwrap());
         s.purge_erased().unwrap();
@@ -2114,20 +1978,7 @@ mod tests {
     #[test]
     fn retention_scan_and_stats() {
         let (_d, s) = open();
-        s.put_chunk(&header(1, 0, 1_000), b"a", NOW - 10_000)
-            .unwrap();
-        s.put_chunk(&header(2, 0, NOW + 50_000), b"b", NOW - 10_000)
-            .unwrap();
-        s.put_chunk(&header(3, 0, 1_000), b"c", NOW - 10_000)
-            .unwrap();
-        s.put_chunk(&header(3, 1, 1_000), b"d", NOW).unwrap();
-        let mut old = s.inactive_before(NOW - 1).unwrap();
-        old.sort();
-        assert_eq!(old, [SessionId([1; 16]), SessionId([2; 16])]);
-        assert!(s.inactive_before(NOW - 10_000).unwrap().is_empty());
-        assert_eq!(s.stats().unwrap().sessions, 3);
-        assert!(s.delete_session(&SessionId([3; 16])).unwrap());
-        assert_eq!(s.stats().unwrap().sessions, 2);
+        storage_checks::retention_scan_and_stats(&s);
         assert!(s.stats().unwrap().size_on_disk > 0);
         assert_eq!(s.session_key_count().unwrap(), 2 * 3);
     }

@@ -256,3 +256,36 @@ impl Storage for MemStorage {
         Ok(self.lock().shares.remove(key).is_some())
     }
 }
+
+/// The contract's checks that hold for every backend hold here too: the
+/// API tests and `backends_agree` take this backend as the reference.
+#[cfg(test)]
+mod tests {
+    use super::super::storage_checks;
+    use super::MemStorage;
+
+    #[test]
+    fn duplicates_are_not_counted_twice() {
+        storage_checks::duplicates_are_not_counted_twice(&MemStorage::default());
+    }
+
+    #[test]
+    fn an_earlier_chunk_moves_the_start_key() {
+        storage_checks::an_earlier_chunk_moves_the_start_key(&MemStorage::default());
+    }
+
+    #[test]
+    fn chunks_come_back_in_seq_order_from_a_seq() {
+        storage_checks::chunks_come_back_in_seq_order_from_a_seq(&MemStorage::default());
+    }
+
+    #[test]
+    fn listing_is_newest_first_and_paginates() {
+        storage_checks::listing_is_newest_first_and_paginates(&MemStorage::default());
+    }
+
+    #[test]
+    fn retention_scan_and_stats() {
+        storage_checks::retention_scan_and_stats(&MemStorage::default());
+    }
+}

@@ -41,7 +41,11 @@ pub mod saved_segments;
 pub mod segments;
 mod shred;
 pub mod signin_limits;
+#[cfg(test)]
+mod storage_checks;
 pub mod team;
+#[cfg(test)]
+mod test_support;
 
 pub use self::log::LogStorage;
 

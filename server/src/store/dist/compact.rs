@@ -419,8 +419,9 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::test_support::{encoded, files_under};
     use crate::store::Storage;
-    use reel_shared::{encode_chunk, ChunkHeader, Custom, Event, EventData, Limits};
+    use reel_shared::{ChunkHeader, Custom, Event, EventData};
     use std::path::Path;
 
     /// A deployment on a fresh database and bucket, and its bucket's folder.
@@ -443,9 +444,7 @@ mod tests {
                 data: None,
             }),
         }];
-        let raw = encode_chunk(SessionId([id; 16]), seq, &events).unwrap();
-        let (h, _) = reel_shared::decode_header(&raw, &Limits::default()).unwrap();
-        (h, raw)
+        encoded(id, seq, &events)
     }
 
     /// One group commit of these `(session, seq)` at `now`.
@@ -472,25 +471,14 @@ mod tests {
     }
 
     fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
-        let mut out = Vec::new();
-        let mut stack = vec![dir.to_path_buf()];
-        while let Some(d) = stack.pop() {
-            for e in std::fs::read_dir(&d).unwrap() {
-                let e = e.unwrap();
-                if e.file_type().unwrap().is_dir() {
-                    stack.push(e.path());
-                } else {
-                    let name = e
-                        .path()
-                        .strip_prefix(dir)
-                        .unwrap()
-                        .to_string_lossy()
-                        .into_owned();
-                    out.push((name, std::fs::read(e.path()).unwrap()));
-                }
-            }
-        }
-        out
+        files_under(dir)
+            .into_iter()
+            .map(|p| {
+                let name = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+                let bytes = std::fs::read(&p).unwrap();
+                (name, bytes)
+            })
+            .collect()
     }
 
     fn in_bucket(dir: &Path, needle: &[u8]) -> bool {

@@ -1,19 +1,19 @@
 //! [`DistStorage`] against a real PostgreSQL and S3-compatible server
 //! (`reel-testsvc`): a fresh database and bucket per test. The embedded
-//! layout's own tests (`store/log.rs`) have their counterparts here, and
+//! layout's own tests (`store/log.rs`) have their counterparts here (those
+//! that hold for every backend are in `store/storage_checks.rs`), and
 //! [`backends_agree`] runs one sequence of operations on this backend and
 //! on `MemStorage`, comparing every answer.
 
 use super::DistStorage;
-use crate::index::{SessionMeta, START_KEY_LEN};
+use crate::index::SessionMeta;
 use crate::store::mem::MemStorage;
-use crate::store::{ListRange, Page, PutOutcome, Storage, StoreError};
+use crate::store::storage_checks;
+use crate::store::test_support::{files_containing, header, list, visit_chunk, NOW};
+use crate::store::{PutOutcome, Storage, StoreError};
 use crate::support::{Comment, Share};
-use reel_shared::{encode_chunk, ChunkHeader, ChunkStats, Custom, Event, EventData, Limits};
-use reel_shared::{Meta, SessionId};
-use std::path::{Path, PathBuf};
-
-const NOW: u64 = 1_800_000_000_000;
+use reel_shared::{ChunkHeader, SessionId};
+use std::path::PathBuf;
 
 /// A deployment on a fresh database and bucket: the store, its bucket's
 /// folder, and what a second process would open it with.
@@ -52,112 +52,14 @@ impl Fresh {
     }
 }
 
-fn header(id: u8, seq: u32, t: u64) -> ChunkHeader {
-    ChunkHeader {
-        session: SessionId([id; 16]),
-        seq,
-        t_start: t,
-        t_end: t + 100,
-        event_count: 3,
-        stats: ChunkStats {
-            clicks: 1,
-            errors: u32::from(id % 2),
-            ..Default::default()
-        },
-    }
-}
-
-/// A real chunk: a page load (so insights have something to fold) and a
-/// custom event carrying `text`.
-fn real_chunk(id: u8, seq: u32, text: &str) -> (ChunkHeader, Vec<u8>) {
-    let t = 1_700_000_000_000 + u64::from(seq) * 1_000;
-    let mut events = Vec::new();
-    if seq == 0 {
-        events.push(Event {
-            t,
-            data: EventData::Meta(Meta {
-                href: format!("https://shop.example/{id}?utm_source=news"),
-                title: "Shop".into(),
-                width: 1280,
-                height: 800,
-                user_agent: "Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0 Safari/537.36".into(),
-                referrer: Some("https://www.google.com/".into()),
-                visitor_id: Some(format!("v{id}")),
-                new_visitor: Some(true),
-            }),
-        });
-    }
-    events.push(Event {
-        t: t + 1,
-        data: EventData::Custom(Custom {
-            name: text.to_owned(),
-            data: None,
-        }),
-    });
-    let raw = encode_chunk(SessionId([id; 16]), seq, &events).unwrap();
-    let (h, _) = reel_shared::decode_header(&raw, &Limits::default()).unwrap();
-    (h, raw)
-}
-
-fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let e = e.unwrap();
-            if e.file_type().unwrap().is_dir() {
-                stack.push(e.path());
-            } else {
-                let bytes = std::fs::read(e.path()).unwrap();
-                if bytes.windows(needle.len()).any(|w| w == needle) {
-                    found.push(e.path());
-                }
-            }
-        }
-    }
-    found
-}
-
-fn list(
-    s: &dyn Storage,
-    since: u64,
-    until: u64,
-    before: Option<[u8; START_KEY_LEN]>,
-    limit: usize,
-    mut keep: impl FnMut(&SessionMeta) -> bool,
-) -> Page {
-    let range = ListRange {
-        since,
-        until,
-        before,
-        limit,
-    };
-    s.list_sessions(range, &mut keep).unwrap()
-}
-
 #[test]
 fn duplicates_are_not_counted_twice() {
     let f = fresh();
-    let s = &f.s;
-    let h = header(1, 0, 1_000);
-    assert_eq!(
-        s.put_chunk(&h, b"abc", NOW).unwrap(),
-        PutOutcome::Stored { new_session: true }
-    );
-    assert_eq!(s.put_chunk(&h, b"abc", NOW).unwrap(), PutOutcome::Duplicate);
-    assert_eq!(
-        s.put_chunk(&header(1, 1, 1_200), b"de", NOW).unwrap(),
-        PutOutcome::Stored { new_session: false }
-    );
-    let m = s.session(&h.session).unwrap().unwrap();
-    assert_eq!(
-        (m.chunks, m.bytes, m.event_count, m.click_count),
-        (2, 5, 6, 2)
-    );
+    storage_checks::duplicates_are_not_counted_twice(&f.s);
     // Two groups stored something: two objects; the duplicate, none.
     assert_eq!(f.objects().len(), 2);
     // sessions + chunks + objects.
-    assert_eq!(s.session_key_count().unwrap(), 1 + 2 + 2);
+    assert_eq!(f.s.session_key_count().unwrap(), 1 + 2 + 2);
 }
 
 /// A group is one object; duplicates inside it and of stored chunks are
@@ -198,79 +100,17 @@ fn a_group_is_one_object_and_spots_duplicates() {
 
 #[test]
 fn an_earlier_chunk_moves_the_start_key() {
-    let f = fresh();
-    let s = &f.s;
-    s.put_chunk(&header(1, 5, 5_000), b"x", NOW).unwrap();
-    s.put_chunk(&header(1, 0, 1_000), b"y", NOW).unwrap();
-    let m = s.session(&SessionId([1; 16])).unwrap().unwrap();
-    assert_eq!((m.started_at, m.ended_at), (1_000, 5_100));
-    let page = list(s, 0, u64::MAX, None, 10, |_| true);
-    assert_eq!(page.sessions, vec![m]);
-    assert!(list(s, 2_000, u64::MAX, None, 10, |_| true)
-        .sessions
-        .is_empty());
+    storage_checks::an_earlier_chunk_moves_the_start_key(&fresh().s);
 }
 
 #[test]
 fn chunks_come_back_in_seq_order_from_a_seq() {
-    let f = fresh();
-    let s = &f.s;
-    for seq in [3u32, 1, 256, 0, 2] {
-        s.put_chunk(
-            &header(1, seq, 1_000 + u64::from(seq)),
-            &seq.to_le_bytes(),
-            NOW,
-        )
-        .unwrap();
-    }
-    s.put_chunk(&header(2, 0, 1), b"other", NOW).unwrap();
-    let id = SessionId([1; 16]);
-    let seqs_from = |from: u32| -> Vec<u32> {
-        let chunks = s.chunks(&id, from).unwrap();
-        for (seq, bytes) in &chunks {
-            assert_eq!(bytes, &seq.to_le_bytes());
-        }
-        chunks.iter().map(|c| c.0).collect()
-    };
-    assert_eq!(seqs_from(0), [0, 1, 2, 3, 256]);
-    assert_eq!(seqs_from(3), [3, 256]);
-    assert_eq!(s.chunk_seqs(&id, 2).unwrap(), [2, 3, 256]);
-    assert_eq!(
-        s.read_chunk(&id, 256).unwrap().unwrap(),
-        &256u32.to_le_bytes()[..]
-    );
-    assert!(s.read_chunk(&id, 4).unwrap().is_none());
-    assert!(s.chunks(&SessionId([9; 16]), 0).unwrap().is_empty());
+    storage_checks::chunks_come_back_in_seq_order_from_a_seq(&fresh().s);
 }
 
 #[test]
 fn listing_is_newest_first_and_paginates() {
-    let f = fresh();
-    let s = &f.s;
-    for id in 1..=9u8 {
-        s.put_chunk(&header(id, 0, u64::from(id) * 1_000), b"c", NOW)
-            .unwrap();
-    }
-    let ids = |p: &Page| p.sessions.iter().map(|m| m.id.0[0]).collect::<Vec<_>>();
-    let p1 = list(s, 0, u64::MAX, None, 4, |_| true);
-    assert_eq!(ids(&p1), [9, 8, 7, 6]);
-    let p2 = list(s, 0, u64::MAX, p1.next, 4, |_| true);
-    assert_eq!(ids(&p2), [5, 4, 3, 2]);
-    let p3 = list(s, 0, u64::MAX, p2.next, 4, |_| true);
-    assert_eq!(ids(&p3), [1]);
-    assert!(p3.next.is_none());
-    assert!(list(s, 0, u64::MAX, None, 9, |_| true).next.is_none());
-    let odd = |m: &SessionMeta| m.error_count > 0;
-    let o1 = list(s, 0, u64::MAX, None, 2, odd);
-    assert_eq!(ids(&o1), [9, 7]);
-    let o2 = list(s, 0, u64::MAX, o1.next, 2, odd);
-    assert_eq!(ids(&o2), [5, 3]);
-    let o3 = list(s, 0, u64::MAX, o2.next, 2, odd);
-    assert_eq!(ids(&o3), [1]);
-    assert_eq!(ids(&list(s, 3_000, 5_000, None, 10, |_| true)), [5, 4, 3]);
-    assert!(list(s, 5_000, 3_000, None, 10, |_| true)
-        .sessions
-        .is_empty());
+    storage_checks::listing_is_newest_first_and_paginates(&fresh().s);
 }
 
 /// Listing walks past a filter that drops more rows than one query reads.
@@ -329,20 +169,20 @@ fn delete_removes_the_sessions_bytes_from_the_bucket() {
     // Three groups, each holding chunks of both sessions: every object is
     // shared.
     for seq in 0..3u32 {
-        let (h1, r1) = real_chunk(1, seq, &secret(seq));
-        let (h2, r2) = real_chunk(2, seq, &kept(seq));
+        let (h1, r1) = visit_chunk(1, seq, &secret(seq));
+        let (h2, r2) = visit_chunk(2, seq, &kept(seq));
         s.put_chunks(&[(&h1, &r1), (&h2, &r2)], NOW).unwrap();
     }
     // And one object of the deleted session's alone.
-    let (h1, r1) = real_chunk(1, 3, &secret(3));
+    let (h1, r1) = visit_chunk(1, 3, &secret(3));
     s.put_chunk(&h1, &r1, NOW).unwrap();
     assert_eq!(f.objects().len(), 4);
     let expect: Vec<(u32, Vec<u8>)> = (0..3u32)
-        .map(|seq| (seq, real_chunk(2, seq, &kept(seq)).1))
+        .map(|seq| (seq, visit_chunk(2, seq, &kept(seq)).1))
         .collect();
     // The chunks are compressed: what is searched for is their bytes.
     let needles: Vec<Vec<u8>> = (0..4u32)
-        .map(|seq| real_chunk(1, seq, &secret(seq)).1)
+        .map(|seq| visit_chunk(1, seq, &secret(seq)).1)
         .collect();
     for n in &needles {
         assert_eq!(files_containing(&f.bucket_dir, n).len(), 1);
@@ -387,7 +227,7 @@ fn concurrent_deletes_of_neighbours_leave_no_byte() {
     let mut kept = Vec::new();
     for seq in 0..6u32 {
         let group: Vec<(ChunkHeader, Vec<u8>)> = (1..=3u8)
-            .map(|id| real_chunk(id, seq, &format!("chunk {seq} of {id}")))
+            .map(|id| visit_chunk(id, seq, &format!("chunk {seq} of {id}")))
             .collect();
         let batch: Vec<(&ChunkHeader, &[u8])> = group.iter().map(|(h, r)| (h, &r[..])).collect();
         f.s.put_chunks(&batch, NOW).unwrap();
@@ -443,20 +283,7 @@ fn a_damaged_chunk_is_reported() {
 fn retention_scan_and_stats() {
     let f = fresh();
     let s = &f.s;
-    s.put_chunk(&header(1, 0, 1_000), b"a", NOW - 10_000)
-        .unwrap();
-    s.put_chunk(&header(2, 0, NOW + 50_000), b"b", NOW - 10_000)
-        .unwrap();
-    s.put_chunk(&header(3, 0, 1_000), b"c", NOW - 10_000)
-        .unwrap();
-    s.put_chunk(&header(3, 1, 1_000), b"d", NOW).unwrap();
-    let mut old = s.inactive_before(NOW - 1).unwrap();
-    old.sort();
-    assert_eq!(old, [SessionId([1; 16]), SessionId([2; 16])]);
-    assert!(s.inactive_before(NOW - 10_000).unwrap().is_empty());
-    assert_eq!(s.stats().unwrap().sessions, 3);
-    assert!(s.delete_session(&SessionId([3; 16])).unwrap());
-    assert_eq!(s.stats().unwrap().sessions, 2);
+    storage_checks::retention_scan_and_stats(s);
     assert!(s.stats().unwrap().size_on_disk > 0);
     assert_eq!(s.session_key_count().unwrap(), 2 * 3);
     s.sync().unwrap();
@@ -535,7 +362,7 @@ fn concurrent_processes_store_each_chunk_once() {
     let f = fresh();
     let other = f.another();
     let chunks: Vec<(ChunkHeader, Vec<u8>)> =
-        (0..20u32).map(|seq| real_chunk(5, seq, "same")).collect();
+        (0..20u32).map(|seq| visit_chunk(5, seq, "same")).collect();
     let put_all = |s: &DistStorage| {
         let mut stored = 0;
         for group in chunks.chunks(4) {
@@ -601,7 +428,7 @@ fn backends_agree() {
                 next_seq[s] += 1;
                 next_seq[s] - 1
             };
-            group.push(real_chunk(s as u8 + 1, seq, &format!("r{round}")));
+            group.push(visit_chunk(s as u8 + 1, seq, &format!("r{round}")));
         }
         let batch: Vec<(&ChunkHeader, &[u8])> = group.iter().map(|(h, r)| (h, &r[..])).collect();
         let now = NOW + round;
