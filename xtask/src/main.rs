@@ -6,6 +6,7 @@
 
 mod delivery;
 mod js;
+mod pages;
 
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -143,10 +144,23 @@ fn dist() -> Result<()> {
     for snippet in snippets(&dist)? {
         minify(&snippet, &snippet, true)?;
     }
-    for entry in std::fs::read_dir(root.join("player/static"))? {
+    // The pages with their shared head and header put in (pages.rs); the
+    // parts themselves (`parts/`, a folder) are not served.
+    let statics = root.join("player/static");
+    for entry in std::fs::read_dir(&statics)? {
         let entry = entry?;
-        if entry.file_type()?.is_file() {
-            copy(&entry.path(), &dist.join("player").join(entry.file_name()))?;
+        if !entry.file_type()?.is_file() {
+            continue;
+        }
+        let (from, to) = (entry.path(), dist.join("player").join(entry.file_name()));
+        if from.extension().is_some_and(|e| e == "html") {
+            let page = std::fs::read_to_string(&from)
+                .with_context(|| format!("reading {}", from.display()))?;
+            let page = pages::expand(&page, &statics.join("parts"))
+                .with_context(|| format!("in {}", from.display()))?;
+            std::fs::write(&to, page).with_context(|| format!("writing {}", to.display()))?;
+        } else {
+            copy(&from, &to)?;
         }
     }
     delivery::prepare(&dist)?;
