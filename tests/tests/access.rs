@@ -32,14 +32,20 @@ async fn add_member(server: &ReelServer, email: &str, role: &str) -> Result<Stri
         .to_owned())
 }
 
-/// A page 1280×800 wide, signed in through the sign-in form.
-async fn signed_in(browser: &Browser, server: &ReelServer, email: &str, pw: &str) -> Result<Page> {
+/// A new page 1280×800 wide (the screenshots' size).
+async fn desktop_page(browser: &Browser) -> Result<Page> {
     let p = browser.new_page().await?;
     p.call(
         "Emulation.setDeviceMetricsOverride",
         json!({"width": 1280, "height": 800, "deviceScaleFactor": 1, "mobile": false}),
     )
     .await?;
+    Ok(p)
+}
+
+/// A page 1280×800 wide, signed in through the sign-in form.
+async fn signed_in(browser: &Browser, server: &ReelServer, email: &str, pw: &str) -> Result<Page> {
+    let p = desktop_page(browser).await?;
     p.goto(&server.url("/login")).await?;
     p.wait_for("!!document.getElementById('email')", WAIT)
         .await?;
@@ -76,6 +82,43 @@ async fn settle(p: &Page) -> Result<()> {
     Ok(())
 }
 
+/// `p` once settled, into `target/e2e-screenshots/{name}`.
+async fn shot(p: &Page, name: &str) -> Result<()> {
+    settle(p).await?;
+    let shots = screenshots_dir();
+    std::fs::create_dir_all(&shots)?;
+    p.screenshot(shots.join(name)).await?;
+    Ok(())
+}
+
+/// Waits until the admin table `#{table}` lists `n` rows.
+async fn rows(p: &Page, table: &str, n: usize) -> Result<()> {
+    p.wait_for(
+        &format!("document.querySelectorAll('#{table} tbody tr').length === {n}"),
+        WAIT,
+    )
+    .await
+    .with_context(|| format!("#{table} never had {n} rows"))?;
+    Ok(())
+}
+
+/// The secret an admin page shows once (a new member's password, a new
+/// token), when it shows it.
+async fn shown_once(p: &Page) -> Result<String> {
+    let shown = p
+        .wait_for(
+            "!document.getElementById('reel-secret').hidden && document.querySelector('#reel-secret code').textContent",
+            WAIT,
+        )
+        .await?;
+    Ok(shown.as_str().context("no secret shown")?.to_owned())
+}
+
+/// The status of `GET path` sent with one header (a bearer token, a cookie).
+async fn status_with(server: &ReelServer, path: &str, header: (&str, &str)) -> Result<u16> {
+    Ok(http::get(&server.url(path), &[header]).await?.status)
+}
+
 /// A session, so that the list and the audit have something to show.
 async fn post_session(server: &ReelServer) -> Result<String> {
     let id = new_id()?;
@@ -94,25 +137,17 @@ async fn post_session(server: &ReelServer) -> Result<String> {
 async fn admins_manage_the_team_in_the_ui_and_viewers_are_kept_out() -> Result<()> {
     let server = ReelServer::start().await?;
     let browser = Browser::launch().await?;
-    let shots = screenshots_dir();
     let id = post_session(&server).await?;
     let admin_pw = add_member(&server, "ada@example.org", "admin").await?;
     let viewer_pw = add_member(&server, "vic@example.org", "viewer").await?;
 
     // The sign-in page: email and password, or the API token.
-    let login = browser.new_page().await?;
-    login
-        .call(
-            "Emulation.setDeviceMetricsOverride",
-            json!({"width": 1280, "height": 800, "deviceScaleFactor": 1, "mobile": false}),
-        )
-        .await?;
+    let login = desktop_page(&browser).await?;
     login.goto(&server.url("/login")).await?;
     login
         .eval("document.querySelector('details').open = true; true")
         .await?;
-    settle(&login).await?;
-    login.screenshot(shots.join("access-sign-in.png")).await?;
+    shot(&login, "access-sign-in.png").await?;
 
     let p = signed_in(&browser, &server, "ada@example.org", &admin_pw).await?;
     // The cookie holds a random id, not a secret that lasts: HttpOnly.
@@ -132,46 +167,23 @@ async fn admins_manage_the_team_in_the_ui_and_viewers_are_kept_out() -> Result<(
         WAIT,
     )
     .await?;
-    settle(&p).await?;
-    p.screenshot(shots.join("access-list-admin.png")).await?;
+    shot(&p, "access-list-admin.png").await?;
 
     // Members: add one; the password is shown once.
     p.click(".reel-nav a[href='/admin/members']").await?;
-    p.wait_for(
-        "document.querySelectorAll('#reel-members tbody tr').length === 2",
-        WAIT,
-    )
-    .await?;
+    rows(&p, "reel-members", 2).await?;
     p.eval(
         "document.getElementById('m-email').value = 'new@example.org'; \
          document.getElementById('m-role').value = 'member'; \
          document.getElementById('reel-member-form').requestSubmit(); true",
     )
     .await?;
-    let shown = p
-        .wait_for(
-            "!document.getElementById('reel-secret').hidden && document.querySelector('#reel-secret code').textContent",
-            WAIT,
-        )
-        .await?;
-    let new_pw = shown.as_str().context("no password shown")?.to_owned();
-    p.wait_for(
-        "document.querySelectorAll('#reel-members tbody tr').length === 3",
-        WAIT,
-    )
-    .await?;
-    settle(&p).await?;
-    p.screenshot(shots.join("access-members.png")).await?;
+    let new_pw = shown_once(&p).await?;
+    rows(&p, "reel-members", 3).await?;
+    shot(&p, "access-members.png").await?;
     // That password signs in (through the API here).
-    let body = json!({"email": "new@example.org", "password": new_pw}).to_string();
-    let r = http::request(
-        "POST",
-        &server.url("/api/v1/auth/login"),
-        &[("Content-Type", "application/json")],
-        body.as_bytes(),
-    )
-    .await?;
-    ensure!(r.status == 200, "the shown password: {}", r.text());
+    let signed = api_login(&server, "new@example.org", &new_pw).await?;
+    ensure!(signed.is_ok(), "the shown password: {signed:?}");
 
     // Tokens: make one, shown once; it works as a bearer token.
     p.goto(&server.url("/admin/tokens")).await?;
@@ -182,49 +194,19 @@ async fn admins_manage_the_team_in_the_ui_and_viewers_are_kept_out() -> Result<(
          document.getElementById('reel-token-form').requestSubmit(); true",
     )
     .await?;
-    let token = p
-        .wait_for(
-            "!document.getElementById('reel-secret').hidden && document.querySelector('#reel-secret code').textContent",
-            WAIT,
-        )
-        .await?;
-    let token = token.as_str().context("no token shown")?.to_owned();
-    p.wait_for(
-        "document.querySelectorAll('#reel-tokens tbody tr').length === 1",
-        WAIT,
-    )
-    .await?;
-    settle(&p).await?;
-    p.screenshot(shots.join("access-tokens.png")).await?;
+    let token = shown_once(&p).await?;
+    rows(&p, "reel-tokens", 1).await?;
+    shot(&p, "access-tokens.png").await?;
     let bearer = format!("Bearer {token}");
-    let r = http::request(
-        "GET",
-        &server.url("/api/v1/audit"),
-        &[("Authorization", &bearer)],
-        b"",
-    )
-    .await?;
-    ensure!(
-        r.status == 200,
-        "an admin's token reads the audit: {}",
-        r.status
-    );
+    let bearer = ("Authorization", bearer.as_str());
+    let s = status_with(&server, "/api/v1/audit", bearer).await?;
+    ensure!(s == 200, "an admin's token reads the audit: {s}");
     // Revoked in the page: dead at once.
     p.eval("window.confirm = () => true; document.querySelector('#reel-tokens tbody tr button').click(); true")
         .await?;
-    p.wait_for(
-        "document.querySelectorAll('#reel-tokens tbody tr').length === 0",
-        WAIT,
-    )
-    .await?;
-    let r = http::request(
-        "GET",
-        &server.url("/api/v1/sessions"),
-        &[("Authorization", &bearer)],
-        b"",
-    )
-    .await?;
-    ensure!(r.status == 401, "a revoked token still works: {}", r.status);
+    rows(&p, "reel-tokens", 0).await?;
+    let s = status_with(&server, "/api/v1/sessions", bearer).await?;
+    ensure!(s == 401, "a revoked token still works: {s}");
 
     // Watching a session is in the audit log, with the sign-ins.
     ensure!(fetch_status(&p, "GET", &format!("/api/v1/sessions/{id}/events")).await? == 200);
@@ -236,8 +218,7 @@ async fn admins_manage_the_team_in_the_ui_and_viewers_are_kept_out() -> Result<(
     )
     .await
     .context("the audit page lacks entries")?;
-    settle(&p).await?;
-    p.screenshot(shots.join("access-audit.png")).await?;
+    shot(&p, "access-audit.png").await?;
 
     // A viewer: no admin links, the admin pages refused, the API too.
     let fresh = Browser::launch().await?;
@@ -271,9 +252,7 @@ async fn admins_manage_the_team_in_the_ui_and_viewers_are_kept_out() -> Result<(
         );
     }
     v.goto(&server.url("/admin/members")).await?;
-    settle(&v).await?;
-    v.screenshot(shots.join("access-viewer-refused.png"))
-        .await?;
+    shot(&v, "access-viewer-refused.png").await?;
     Ok(())
 }
 
@@ -369,33 +348,14 @@ async fn another_origin_cannot_use_the_cookie_and_sign_out_ends_it() -> Result<(
         "{c}"
     );
     let stolen = format!("reel_session={}", c["value"].as_str().context("value")?);
-    let r = http::request(
-        "GET",
-        &server.url("/api/v1/sessions"),
-        &[("Cookie", &stolen)],
-        b"",
-    )
-    .await?;
-    ensure!(
-        r.status == 200,
-        "the cookie works before sign-out: {}",
-        r.status
-    );
+    let stolen = ("Cookie", stolen.as_str());
+    let s = status_with(&server, "/api/v1/sessions", stolen).await?;
+    ensure!(s == 200, "the cookie works before sign-out: {s}");
     p.click("form.reel-logout button").await?;
     p.wait_for("!!document.querySelector('form[action=\"/login\"]')", WAIT)
         .await?;
-    let r = http::request(
-        "GET",
-        &server.url("/api/v1/sessions"),
-        &[("Cookie", &stolen)],
-        b"",
-    )
-    .await?;
-    ensure!(
-        r.status == 401,
-        "a signed-out cookie still opens the API: {}",
-        r.status
-    );
+    let s = status_with(&server, "/api/v1/sessions", stolen).await?;
+    ensure!(s == 401, "a signed-out cookie still opens the API: {s}");
     Ok(())
 }
 
@@ -534,57 +494,43 @@ async fn members_change_their_own_password_and_other_sign_ins_end() -> Result<()
         WAIT,
     )
     .await?;
-    settle(&p).await?;
-    let shots = screenshots_dir();
-    std::fs::create_dir_all(&shots)?;
-    p.screenshot(shots.join("account-password.png")).await?;
+    shot(&p, "account-password.png").await?;
 
     // This sign-in stays; the other one is over.
     ensure!(fetch_status(&p, "GET", "/api/v1/auth/me").await? == 200);
-    let r = http::get(
-        &server.url("/api/v1/auth/me"),
-        &[("Authorization", &format!("Bearer {elsewhere}"))],
-    )
-    .await?;
-    ensure!(
-        r.status == 401,
-        "the other sign-in still works: {}",
-        r.status
-    );
+    let other = format!("Bearer {elsewhere}");
+    let s = status_with(&server, "/api/v1/auth/me", ("Authorization", &other)).await?;
+    ensure!(s == 401, "the other sign-in still works: {s}");
     // The old password no longer signs in; the new one does.
     ensure!(api_login(&server, email, &old).await? == Err(401));
     let token = api_login(&server, email, new)
         .await?
         .map_err(|s| anyhow::anyhow!("the new password: {s}"))?;
 
-    // Bad requests: too short, the same again, the API token (no password).
-    let r = change_password(
-        &server,
-        &token,
-        &json!({"current_password": new, "new_password": "short"}),
-    )
-    .await?;
-    ensure!(
-        r.status == 400 && r.json()?["error"].is_string(),
-        "{}",
-        r.text()
-    );
-    let r = change_password(
-        &server,
-        &token,
-        &json!({"current_password": new, "new_password": new}),
-    )
-    .await?;
-    ensure!(r.status == 400, "{}", r.text());
-    let r = change_password(&server, &token, &json!({"current": new})).await?;
-    ensure!(r.status == 400, "{}", r.text());
-    let r = change_password(
-        &server,
-        server.api_token(),
-        &json!({"current_password": "x", "new_password": "a long enough password"}),
-    )
-    .await?;
-    ensure!(r.status == 400, "{}", r.text());
+    // Bad requests: too short, the same again, a wrong shape, the API
+    // token (it has no password): each a 400 saying why.
+    for (bearer, body) in [
+        (
+            &token[..],
+            json!({"current_password": new, "new_password": "short"}),
+        ),
+        (
+            &token[..],
+            json!({"current_password": new, "new_password": new}),
+        ),
+        (&token[..], json!({"current": new})),
+        (
+            server.api_token(),
+            json!({"current_password": "x", "new_password": "a long enough password"}),
+        ),
+    ] {
+        let r = change_password(&server, bearer, &body).await?;
+        ensure!(
+            r.status == 400 && r.json()?["error"].is_string(),
+            "{body}: {}",
+            r.text()
+        );
+    }
 
     // Audited, both the change and the wrong attempt, as pat.
     let audit = server.api_json("/api/v1/audit?limit=100").await?;
