@@ -15,6 +15,14 @@
 //! 3. [`Postgres::stop`]/[`S3::stop`] and their `start` simulate an outage:
 //!    the data survives (PostgreSQL shuts down cleanly; s3s-fs keeps its
 //!    files), and the server comes back on the same port.
+//!    [`Postgres::freeze`]/[`S3::freeze`] and their `thaw` simulate a
+//!    frozen service instead (`SIGSTOP`/`SIGCONT` to its whole process
+//!    group: it accepts connections and never answers, as across a
+//!    partition that drops packets); `stop` thaws first.
+//! 4. [`postgres_tls`] is a second PostgreSQL server that takes TLS
+//!    connections only (`hostssl` in `pg_hba.conf`), with a certificate for
+//!    `localhost` and `127.0.0.1` signed by a CA made for the test process
+//!    with the `openssl` command ([`TlsFiles`]).
 //!
 //! Found through `REEL_PG_BIN` (else the newest `/usr/lib/postgresql/*/bin`)
 //! and `REEL_S3S_FS` (else `target/tools/bin/s3s-fs`, which `.ci/setup`
@@ -41,6 +49,13 @@ pub fn postgres() -> &'static Postgres {
     PG.get_or_init(Postgres::boot)
 }
 
+/// The test process's PostgreSQL server that takes TLS connections only,
+/// started on first use (see [`Postgres::tls`]).
+pub fn postgres_tls() -> &'static Postgres {
+    static PG: OnceLock<Postgres> = OnceLock::new();
+    PG.get_or_init(Postgres::boot_tls)
+}
+
 /// The test process's S3-compatible server, started on first use.
 pub fn s3() -> &'static S3 {
     static S3_: OnceLock<S3> = OnceLock::new();
@@ -55,10 +70,27 @@ pub struct Postgres {
     port: u16,
     child: Mutex<Option<Child>>,
     next_db: AtomicU32,
+    tls: Option<TlsFiles>,
+}
+
+/// The certificates of [`postgres_tls`], as PEM files.
+pub struct TlsFiles {
+    /// The CA that signed the server's certificate.
+    pub ca: PathBuf,
+    /// Another CA, which signed nothing the server has.
+    pub other_ca: PathBuf,
 }
 
 impl Postgres {
     fn boot() -> Postgres {
+        Self::boot_with(false)
+    }
+
+    fn boot_tls() -> Postgres {
+        Self::boot_with(true)
+    }
+
+    fn boot_with(tls: bool) -> Postgres {
         let bin = pg_bin();
         let dir = tempfile::Builder::new()
             .prefix("reel-pg-")
@@ -89,9 +121,25 @@ impl Postgres {
             port: free_port(),
             child: Mutex::new(None),
             next_db: AtomicU32::new(0),
+            tls: None,
+        };
+        let pg = if tls {
+            let files = make_tls_files(pg.dir.path(), &data, user);
+            Postgres {
+                tls: Some(files),
+                ..pg
+            }
+        } else {
+            pg
         };
         pg.start();
         pg
+    }
+
+    /// The certificates, for the server of [`postgres_tls`]; `None` for
+    /// the plain one.
+    pub fn tls(&self) -> Option<&TlsFiles> {
+        self.tls.as_ref()
     }
 
     /// The port it listens on (127.0.0.1).
@@ -147,6 +195,14 @@ impl Postgres {
             .arg(self.dir.path())
             .args(["-c", "listen_addresses=127.0.0.1"])
             .args(["-c", "max_connections=300"])
+            .args([
+                "-c",
+                if self.tls.is_some() {
+                    "ssl=on"
+                } else {
+                    "ssl=off"
+                },
+            ])
             // A crash of the machine is not what tests simulate; a killed
             // server process keeps what reached the OS.
             .args(["-c", fsync_setting()])
@@ -160,6 +216,9 @@ impl Postgres {
                     .expect("the PostgreSQL log file"),
             ));
         as_user(&mut cmd, service_user());
+        // Its own process group, with every backend it forks: `freeze`
+        // stops them all at once.
+        cmd.process_group(0);
         *child = Some(spawn_kept(cmd));
         drop(child);
         self.wait_ready();
@@ -200,9 +259,116 @@ impl Postgres {
     /// kept) and waits until it has exited.
     pub fn stop(&self) {
         if let Some(mut c) = lock(&self.child).take() {
+            signal_group(&c, libc::SIGCONT);
             signal(&c, libc::SIGINT);
             let _ = c.wait();
         }
+    }
+
+    /// Freezes the server and every backend (`SIGSTOP`): connections are
+    /// still accepted by the kernel, nothing answers, until [`Self::thaw`].
+    pub fn freeze(&self) {
+        if let Some(c) = lock(&self.child).as_ref() {
+            signal_group(c, libc::SIGSTOP);
+        }
+    }
+
+    /// Lets a frozen server go on (`SIGCONT`).
+    pub fn thaw(&self) {
+        if let Some(c) = lock(&self.child).as_ref() {
+            signal_group(c, libc::SIGCONT);
+        }
+    }
+}
+
+/// Makes a CA, a second CA and the server's key and certificate (for
+/// `localhost` and `127.0.0.1`) with the `openssl` command (which Debian's
+/// PostgreSQL packages depend on), puts the server's files in the data
+/// folder, and lets only TLS connections in (`pg_hba.conf`).
+fn make_tls_files(dir: &Path, data: &Path, user: Option<(libc::uid_t, libc::gid_t)>) -> TlsFiles {
+    let tls = dir.join("tls");
+    std::fs::create_dir_all(&tls).expect("a folder for the test certificates");
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(&tls)
+            .output()
+            .expect("running openssl (the `openssl` package)");
+        assert!(
+            out.status.success(),
+            "openssl {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    for (name, cn) in [("ca", "Reel test CA"), ("other-ca", "Reel other test CA")] {
+        let subj = format!("/CN={cn}");
+        let (key, pem) = (format!("{name}.key"), format!("{name}.pem"));
+        let mut args = vec!["req", "-x509"];
+        args.extend(ec);
+        args.extend(["-keyout", &key, "-out", &pem, "-days", "30", "-subj", &subj]);
+        args.extend(["-addext", "basicConstraints=critical,CA:TRUE"]);
+        args.extend(["-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
+        openssl(&args);
+    }
+    let mut args = vec!["req"];
+    args.extend(ec);
+    args.extend([
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=localhost",
+    ]);
+    openssl(&args);
+    std::fs::write(
+        tls.join("server.ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n\
+         keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("writing the certificate's extensions");
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.crt",
+        "-days",
+        "30",
+        "-extfile",
+        "server.ext",
+    ]);
+    for f in ["server.crt", "server.key"] {
+        let to = data.join(f);
+        std::fs::copy(tls.join(f), &to).expect("copying the server's certificate");
+        std::fs::set_permissions(&to, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .expect("the server key's permissions");
+        if let Some((uid, gid)) = user {
+            chown(&to, uid, gid);
+        }
+    }
+    // TLS connections only, from 127.0.0.1; psql's socket stays open.
+    std::fs::write(
+        data.join("pg_hba.conf"),
+        "local all all trust\nhostssl all all 127.0.0.1/32 trust\n",
+    )
+    .expect("writing pg_hba.conf");
+    TlsFiles {
+        ca: tls.join("ca.pem"),
+        other_ca: tls.join("other-ca.pem"),
     }
 }
 
@@ -293,6 +459,7 @@ impl S3 {
                     .open(self.dir.path().join("s3s-fs.log"))
                     .expect("the object store's log file"),
             ));
+        cmd.process_group(0);
         *child = Some(spawn_kept(cmd));
         let started = Instant::now();
         while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
@@ -320,6 +487,21 @@ impl S3 {
             let _ = c.wait();
         }
     }
+
+    /// Freezes the server (`SIGSTOP`): connections are still accepted by
+    /// the kernel, nothing answers, until [`Self::thaw`].
+    pub fn freeze(&self) {
+        if let Some(c) = lock(&self.child).as_ref() {
+            signal_group(c, libc::SIGSTOP);
+        }
+    }
+
+    /// Lets a frozen server go on (`SIGCONT`).
+    pub fn thaw(&self) {
+        if let Some(c) = lock(&self.child).as_ref() {
+            signal_group(c, libc::SIGCONT);
+        }
+    }
 }
 
 /// The last 2,000 bytes of a service's log file, for failure messages.
@@ -338,6 +520,18 @@ fn signal(child: &Child, sig: libc::c_int) {
         // SAFETY: kill(2) on our own child's pid; no memory is touched.
         unsafe {
             libc::kill(pid, sig);
+        }
+    }
+}
+
+/// `sig` to the process group `child` leads (spawned with
+/// `process_group(0)`): the server and everything it forked.
+fn signal_group(child: &Child, sig: libc::c_int) {
+    if let Ok(pid) = libc::pid_t::try_from(child.id()) {
+        // SAFETY: kill(2) on our own child's process group; no memory is
+        // touched.
+        unsafe {
+            libc::kill(-pid, sig);
         }
     }
 }

@@ -15,7 +15,7 @@
 //! leaves an object no row names. The sweep removes objects under
 //! `chunks/` that no row names and that are older than [`ORPHAN_AGE_MS`]
 //! (by the key's time and by the store's own date), which is far longer
-//! than any transaction may run (`pg::OP_TIMEOUT`), so an object whose
+//! than any transaction may run (`pg::UPKEEP_TIMEOUT`), so an object whose
 //! commit is still on its way is never taken.
 //!
 //! Invariants (with those of `dist/mod.rs`):

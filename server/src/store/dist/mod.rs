@@ -56,10 +56,13 @@
 //!    (`ON DELETE CASCADE`), so one added during a delete either fails or
 //!    goes with it.
 //! 5. Outages: every request to PostgreSQL or the bucket is bounded by
-//!    short timeouts ([`pg`], [`objects`]); failing to reach either is
-//!    [`StoreError::Unavailable`] (`503` with `Retry-After`), and nothing
-//!    was acknowledged. Pooled connections broken by an outage are
-//!    replaced on the next checkout: the store recovers by itself.
+//!    short timeouts ([`pg`], [`objects`]), whether the service is down
+//!    or frozen (it accepts connections and never answers); failing to
+//!    reach either is [`StoreError::Unavailable`] (`503` with
+//!    `Retry-After`), and nothing was acknowledged. Pooled connections
+//!    broken by an outage, or cut by a timeout, are replaced on the next
+//!    checkout: the store recovers by itself. Long work (migrations at
+//!    open, upkeep) runs under longer limits ([`pg::with_limit`]).
 
 pub(crate) mod assets;
 pub(crate) mod audit;
@@ -69,6 +72,7 @@ pub(crate) mod digest;
 pub(crate) mod objects;
 pub(crate) mod people;
 pub(crate) mod pg;
+pub(crate) mod pg_tls;
 pub(crate) mod projects;
 pub(crate) mod saved_segments;
 pub(crate) mod schema;
@@ -131,9 +135,11 @@ impl DistStorage {
             rt: Some(rt),
             pg,
             objects,
-            sweeper: sweeper::SweeperLock::new(index_db),
+            sweeper: sweeper::SweeperLock::new(),
         };
-        s.pg.run(async |c| schema::migrate(c).await)?;
+        pg::with_limit(pg::Limit::Upkeep, || {
+            s.pg.run(async |c| schema::migrate(c).await)
+        })?;
         s.pg.block_on(s.objects.check())?;
         Ok(s)
     }
@@ -259,7 +265,7 @@ impl Storage for DistStorage {
 
     /// Compaction of cold sessions and the orphan sweep (`compact.rs`).
     fn upkeep(&self, now_ms: u64) -> Result<(), StoreError> {
-        let done = self.compact_and_sweep(now_ms)?;
+        let done = pg::with_limit(pg::Limit::Upkeep, || self.compact_and_sweep(now_ms))?;
         if done != compact::Upkeep::default() {
             tracing::info!(
                 compacted = done.compacted,

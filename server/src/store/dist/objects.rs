@@ -12,7 +12,12 @@
 //! endpoint. Requests are path-style (`ENDPOINT/BUCKET/KEY`), which every
 //! S3-compatible server answers. Retries and timeouts are short: during an
 //! outage a request fails in seconds ([`StoreError::Unavailable`]), and the
-//! client (the recorder) retries later.
+//! client (the recorder) retries later. A frozen store (it accepts
+//! connections and never answers) is cut the same way: connecting within
+//! [`CONNECT_TIMEOUT`], no byte for [`STALL_TIMEOUT`], and each request
+//! within [`REQUEST_TIMEOUT`] plus its bytes at [`MIN_RATE`]. Requests run
+//! [`super::pg::away`] from the database's clock: a transaction that writes
+//! an object is not cut for the time the object store takes.
 
 use crate::store::StoreError;
 use object_store::aws::{AmazonS3, AmazonS3Builder, AmazonS3ConfigKey};
@@ -20,8 +25,43 @@ use object_store::path::Path;
 use object_store::{
     BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig,
 };
+use std::future::Future;
 use std::ops::Range;
 use std::time::Duration;
+
+/// Connecting to the store.
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// A request that receives no byte for this long is cut (and not retried:
+/// its retry budget, [`RETRY_TIMEOUT`], is spent).
+pub(crate) const STALL_TIMEOUT: Duration = Duration::from_secs(5);
+/// A GET, PUT or DELETE as a whole, plus its bytes at [`MIN_RATE`].
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// Bytes per second a transfer is allowed at least (a group object is a
+/// few kB to 16 MiB).
+pub(crate) const MIN_RATE: u64 = 1024 * 1024;
+/// Retries of a failed request stop this long after its first attempt.
+const RETRY_TIMEOUT: Duration = Duration::from_secs(5);
+/// The HTTP client's own bound on any request (listings included).
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// `f`, a request moving `bytes`, within [`REQUEST_TIMEOUT`] plus its
+/// bytes at [`MIN_RATE`], off the database's clock.
+async fn bounded<T>(
+    what: &str,
+    bytes: u64,
+    f: impl Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    let limit = REQUEST_TIMEOUT + Duration::from_millis(bytes.saturating_mul(1000) / MIN_RATE);
+    super::pg::away(async {
+        tokio::time::timeout(limit, f).await.unwrap_or_else(|_| {
+            Err(StoreError::Unavailable(format!(
+                "object store: no answer to a {what} within {:.1}s",
+                limit.as_secs_f64()
+            )))
+        })
+    })
+    .await
+}
 
 pub(crate) struct Objects {
     s3: AmazonS3,
@@ -86,9 +126,9 @@ impl Objects {
         let mut b = AmazonS3Builder::new()
             .with_client_options(
                 ClientOptions::new()
-                    .with_connect_timeout(Duration::from_secs(3))
-                    // A group object is at most 16 MiB.
-                    .with_timeout(Duration::from_secs(30)),
+                    .with_connect_timeout(CONNECT_TIMEOUT)
+                    .with_read_timeout(STALL_TIMEOUT)
+                    .with_timeout(CLIENT_TIMEOUT),
             )
             .with_retry(RetryConfig {
                 backoff: BackoffConfig {
@@ -97,7 +137,7 @@ impl Objects {
                     base: 2.0,
                 },
                 max_retries: 2,
-                retry_timeout: Duration::from_secs(5),
+                retry_timeout: RETRY_TIMEOUT,
             });
         let env: Vec<(String, String)> = std::env::vars_os()
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
@@ -127,11 +167,15 @@ impl Objects {
 
     /// Writes a new object (durable in the store when this returns).
     pub(crate) async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
-        self.s3
-            .put(&self.path(key), PutPayload::from(bytes))
-            .await
-            .map_err(unavailable)?;
-        Ok(())
+        let len = bytes.len() as u64;
+        bounded("PUT", len, async {
+            self.s3
+                .put(&self.path(key), PutPayload::from(bytes))
+                .await
+                .map_err(unavailable)?;
+            Ok(())
+        })
+        .await
     }
 
     /// Bytes `range` of an object; `None` when the object is not there.
@@ -140,11 +184,15 @@ impl Objects {
         key: &str,
         range: Range<u64>,
     ) -> Result<Option<Vec<u8>>, StoreError> {
-        match self.s3.get_range(&self.path(key), range).await {
-            Ok(b) => Ok(Some(b.to_vec())),
-            Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(unavailable(e)),
-        }
+        let len = range.end.saturating_sub(range.start);
+        bounded("GET", len, async {
+            match self.s3.get_range(&self.path(key), range).await {
+                Ok(b) => Ok(Some(b.to_vec())),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(unavailable(e)),
+            }
+        })
+        .await
     }
 
     /// Several ranges of one object (nearby ones fetched together);
@@ -154,34 +202,44 @@ impl Objects {
         key: &str,
         ranges: &[Range<u64>],
     ) -> Result<Option<Vec<Vec<u8>>>, StoreError> {
-        match self.s3.get_ranges(&self.path(key), ranges).await {
-            Ok(v) => Ok(Some(v.into_iter().map(|b| b.to_vec()).collect())),
-            Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(unavailable(e)),
-        }
+        let len = ranges.iter().map(|r| r.end.saturating_sub(r.start)).sum();
+        bounded("GET", len, async {
+            match self.s3.get_ranges(&self.path(key), ranges).await {
+                Ok(v) => Ok(Some(v.into_iter().map(|b| b.to_vec()).collect())),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(unavailable(e)),
+            }
+        })
+        .await
     }
 
     /// One request that proves the bucket answers and the credentials
     /// work (at open: a wrong bucket or key fails the start, clearly).
     pub(crate) async fn check(&self) -> Result<(), StoreError> {
-        self.s3
-            .list_with_delimiter(Some(&self.path("chunks")))
-            .await
-            .map(drop)
-            .map_err(|e| match unavailable(e) {
-                StoreError::Unavailable(m) => {
-                    StoreError::Unavailable(format!("cannot list the bucket: {m}"))
-                }
-                e => e,
-            })
+        bounded("LIST", 0, async {
+            self.s3
+                .list_with_delimiter(Some(&self.path("chunks")))
+                .await
+                .map(drop)
+                .map_err(|e| match unavailable(e) {
+                    StoreError::Unavailable(m) => {
+                        StoreError::Unavailable(format!("cannot list the bucket: {m}"))
+                    }
+                    e => e,
+                })
+        })
+        .await
     }
 
     /// Removes an object; one already gone is fine.
     pub(crate) async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        match self.s3.delete(&self.path(key)).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(unavailable(e)),
-        }
+        bounded("DELETE", 0, async {
+            match self.s3.delete(&self.path(key)).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+                Err(e) => Err(unavailable(e)),
+            }
+        })
+        .await
     }
 
     /// Every object key under `chunks/` (relative, like the rows'), with
@@ -195,12 +253,11 @@ impl Objects {
         } else {
             format!("{}/", self.prefix)
         };
-        let metas: Vec<object_store::ObjectMeta> = self
-            .s3
-            .list(Some(&base))
-            .try_collect()
-            .await
-            .map_err(unavailable)?;
+        // A listing may be long: cut by STALL_TIMEOUT, not by its length.
+        let metas: Vec<object_store::ObjectMeta> =
+            super::pg::away(self.s3.list(Some(&base)).try_collect())
+                .await
+                .map_err(unavailable)?;
         Ok(metas
             .into_iter()
             .map(|m| {
@@ -226,12 +283,11 @@ impl Objects {
             format!("{}/", self.prefix)
         };
         let offset = self.path(if after.is_empty() { "chunks/" } else { after });
-        let metas: Vec<object_store::ObjectMeta> = self
-            .s3
-            .list_with_offset(Some(&base), &offset)
-            .try_collect()
-            .await
-            .map_err(unavailable)?;
+        // A listing may be long: cut by STALL_TIMEOUT, not by its length.
+        let metas: Vec<object_store::ObjectMeta> =
+            super::pg::away(self.s3.list_with_offset(Some(&base), &offset).try_collect())
+                .await
+                .map_err(unavailable)?;
         Ok(metas
             .into_iter()
             .map(|m| {

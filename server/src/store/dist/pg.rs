@@ -22,17 +22,31 @@
 //! reach is [`StoreError::Unavailable`] (answered `503`, retried by the
 //! client), anything else [`StoreError::Corrupt`].
 //!
-//! Timeouts are short, so that during an outage a request fails in seconds
-//! instead of hanging: connecting ([`CONNECT_TIMEOUT`]), waiting for a
-//! pooled connection ([`POOL_WAIT`]), and each `run`/`tx` as a whole
-//! ([`OP_TIMEOUT`]).
+//! Timeouts are short, so that during an outage, or while the database is
+//! frozen (a stopped process, a partition that drops packets: its sockets
+//! still accept, nothing answers), a request fails in seconds instead of
+//! hanging: connecting ([`CONNECT_TIMEOUT`], TLS included), waiting for a
+//! pooled connection ([`POOL_WAIT`]), and above all each `run`/`tx` by its
+//! [`Limit`]: a request's may wait on PostgreSQL [`PG_WAIT`] in all
+//! (the time it spends on the object store, bounded by that side's own
+//! limits, does not count: see [`away`]) and may take [`OP_TIMEOUT`] as a
+//! whole. Long work (migrations, compaction, vacuums) runs under a longer
+//! limit ([`with_limit`]). An operation cut by its limit fails with
+//! [`StoreError::Unavailable`] (`503`) and its connection is closed, not
+//! given back to the pool: a frozen server's connections are dropped one by
+//! one and new ones made once it answers again. A transaction cut before
+//! its `COMMIT` was sent is rolled back by the server; one cut after may
+//! still commit when the server resumes, which is safe: nothing was
+//! acknowledged, and a chunk sent again is a duplicate that stores nothing.
+//!
+//! TLS: `sslmode` and `sslrootcert` in the URL, see [`super::pg_tls`].
 
 use crate::store::StoreError;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use std::future::Future;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::runtime::Handle;
 use tokio_postgres::error::SqlState;
 
@@ -45,9 +59,27 @@ pub(crate) type Tx<'a> = deadpool_postgres::Transaction<'a>;
 
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 pub(crate) const POOL_WAIT: Duration = Duration::from_secs(5);
-/// A whole `run` or `tx`, however many statements (a delete rewrites
-/// objects inside its transaction: generous, but bounded).
+/// How long a request's `run` or `tx` may wait on PostgreSQL in all (its
+/// statements are small; what it spends on the object store is not
+/// counted): a frozen database answers `503` after this.
+pub(crate) const PG_WAIT: Duration = Duration::from_secs(5);
+/// A request's whole `run` or `tx`, however many statements and object
+/// requests (a delete rewrites objects inside its transaction: generous,
+/// but bounded).
 pub(crate) const OP_TIMEOUT: Duration = Duration::from_secs(60);
+/// Upkeep's and migrations' operations, as a whole and on PostgreSQL:
+/// compaction writes objects of up to 16 MiB inside its transactions.
+/// Well under the orphan sweep's age (`compact::ORPHAN_AGE_MS`, 15 min), so
+/// no object of a transaction still running is taken for an orphan.
+pub(crate) const UPKEEP_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+/// Maintenance that writes no object (a `VACUUM FULL` of a large table).
+pub(crate) const MAINTENANCE_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+/// TCP keepalive on idle connections, and how long sent data may stay
+/// unacknowledged (Linux `TCP_USER_TIMEOUT`): a connection across a
+/// partition is seen dead and replaced even when nothing waits on it.
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(10);
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
+const TCP_USER_TIMEOUT: Duration = Duration::from_secs(15);
 /// Connections per process: three processes stay well under PostgreSQL's
 /// default `max_connections` (100).
 const POOL_SIZE: usize = 16;
@@ -55,27 +87,78 @@ const POOL_SIZE: usize = 16;
 /// failure (both mean "run it again").
 const TX_ATTEMPTS: usize = 5;
 
+/// How long an operation may take: which limits [`Pg::run`], [`Pg::tx`]
+/// and [`Pg::block_on`] apply (chosen per thread with [`with_limit`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Limit {
+    /// Everything a request does: [`PG_WAIT`] on PostgreSQL, [`OP_TIMEOUT`]
+    /// in all.
+    Request,
+    /// Migrations at start, compaction and the orphan sweep:
+    /// [`UPKEEP_TIMEOUT`].
+    Upkeep,
+    /// Maintenance that writes no object: [`MAINTENANCE_TIMEOUT`].
+    Maintenance,
+}
+
+impl Limit {
+    /// (time waiting on PostgreSQL, whole operation)
+    fn bounds(self) -> (Duration, Duration) {
+        match self {
+            Limit::Request => (PG_WAIT, OP_TIMEOUT),
+            Limit::Upkeep => (UPKEEP_TIMEOUT, UPKEEP_TIMEOUT),
+            Limit::Maintenance => (MAINTENANCE_TIMEOUT, MAINTENANCE_TIMEOUT),
+        }
+    }
+}
+
+thread_local! {
+    static LIMIT: std::cell::Cell<Limit> = const { std::cell::Cell::new(Limit::Request) };
+}
+
+/// Runs `f` with every store operation it makes on this thread under
+/// `limit` instead of [`Limit::Request`].
+pub(crate) fn with_limit<T>(limit: Limit, f: impl FnOnce() -> T) -> T {
+    let before = LIMIT.with(|l| l.replace(limit));
+    struct Restore(Limit);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            LIMIT.with(|l| l.set(self.0));
+        }
+    }
+    let _restore = Restore(before);
+    f()
+}
+
+/// Cheap to clone (the pool and the runtime's handle are shared): a
+/// background task takes its own (`scrub`'s retries).
+#[derive(Clone)]
 pub(crate) struct Pg {
     pool: Pool,
     rt: Handle,
+    /// For connections of their own (the sweeper's lock).
+    config: tokio_postgres::Config,
+    tls: tokio_postgres_rustls::MakeRustlsConnect,
 }
 
 impl Pg {
-    /// A pool for `url` (`postgres://USER[:PASSWORD]@HOST:PORT/DB`); no
-    /// connection is made yet.
+    /// A pool for `url` (`postgres://USER[:PASSWORD]@HOST:PORT/DB`, with
+    /// `sslmode` and `sslrootcert` as libpq's); no connection is made yet.
     pub(crate) fn new(url: &str, rt: Handle) -> Result<Self, StoreError> {
-        let mut config: tokio_postgres::Config = url.parse().map_err(|_| {
-            // Not repeated: the URL may hold a password.
-            StoreError::Corrupt("--index-db is not a postgres://USER@HOST:PORT/DB URL".into())
-        })?;
+        let target = super::pg_tls::parse(url)?;
+        let mut config = target.config;
         config
             .connect_timeout(CONNECT_TIMEOUT)
             .keepalives(true)
-            .keepalives_idle(Duration::from_secs(10))
+            .keepalives_idle(KEEPALIVE_IDLE)
+            .keepalives_interval(KEEPALIVE_INTERVAL)
+            .keepalives_retries(3)
+            .tcp_user_timeout(TCP_USER_TIMEOUT)
             .application_name("reel-server");
+        tracing::debug!(sslmode = ?target.mode, "index database");
         let manager = Manager::from_config(
-            config,
-            tokio_postgres::NoTls,
+            config.clone(),
+            target.tls.clone(),
             ManagerConfig {
                 // A connection that died with an outage is seen closed and
                 // replaced; no round trip per checkout.
@@ -90,7 +173,35 @@ impl Pg {
             .runtime(Runtime::Tokio1)
             .build()
             .map_err(|e| StoreError::Corrupt(format!("index database pool: {e}")))?;
-        Ok(Pg { pool, rt })
+        Ok(Pg {
+            pool,
+            rt,
+            config,
+            tls: target.tls,
+        })
+    }
+
+    /// A connection of its own (not pooled), with the pool's settings and
+    /// TLS, named `application_name`; its connection task runs on the
+    /// store's runtime. Call from inside a `block_on`.
+    pub(crate) async fn connect_own(
+        &self,
+        application_name: &str,
+    ) -> Result<tokio_postgres::Client, StoreError> {
+        let mut config = self.config.clone();
+        config.application_name(application_name);
+        let (client, conn) =
+            tokio::time::timeout(CONNECT_TIMEOUT, config.connect(self.tls.clone()))
+                .await
+                .map_err(|_| {
+                    StoreError::Unavailable("index database: connecting timed out".into())
+                })??;
+        self.rt.spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!("a connection of its own ended: {e}");
+            }
+        });
+        Ok(client)
     }
 
     /// A pooled connection, for code already inside a `run`/`tx` or async.
@@ -107,8 +218,10 @@ impl Pg {
         f: impl AsyncFnOnce(&mut Client) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         self.block_on(async {
-            let mut c = self.client().await?;
-            f(&mut c).await
+            let mut c = Held::new(self.client().await?);
+            let r = f(c.client()).await;
+            c.keep();
+            r
         })
     }
 
@@ -121,12 +234,12 @@ impl Pg {
         f: impl AsyncFn(&Tx<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         self.block_on(async {
-            let mut c = self.client().await?;
+            let mut c = Held::new(self.client().await?);
             let mut attempt = 0;
-            loop {
+            let r = loop {
                 attempt += 1;
                 let r = async {
-                    let tx = c.transaction().await?;
+                    let tx = c.client().transaction().await?;
                     let out = f(&tx).await?;
                     tx.commit().await?;
                     Ok(out)
@@ -134,26 +247,177 @@ impl Pg {
                 .await;
                 match r {
                     Err(StoreError::Busy) if attempt < TX_ATTEMPTS => continue,
-                    r => return r,
+                    r => break r,
                 }
-            }
+            };
+            c.keep();
+            r
         })
     }
 
-    /// Blocks on `f` within [`OP_TIMEOUT`], on this store's runtime.
+    /// Blocks on `f` within this thread's [`Limit`], on this store's
+    /// runtime.
     pub(crate) fn block_on<T>(
         &self,
         f: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
-        block_on(&self.rt, async {
-            match tokio::time::timeout(OP_TIMEOUT, f).await {
-                Ok(r) => r,
-                Err(_) => Err(StoreError::Unavailable(
-                    "the index database or the object store timed out".into(),
-                )),
-            }
+        let limit = LIMIT.with(|l| l.get());
+        block_on(&self.rt, limited(limit, f))
+    }
+}
+
+/// A pooled connection that is closed, not given back to the pool, unless
+/// [`Held::keep`] is called: an operation cut by its limit (its future
+/// dropped) may have left it waiting on a frozen server.
+struct Held(Option<Client>);
+
+impl Held {
+    fn new(c: Client) -> Self {
+        Held(Some(c))
+    }
+
+    fn client(&mut self) -> &mut Client {
+        self.0
+            .as_mut()
+            .expect("a held connection is there until dropped")
+    }
+
+    fn keep(mut self) {
+        drop(self.0.take());
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.take() {
+            tracing::debug!("closing an index database connection cut by its time limit");
+            drop(deadpool_postgres::Object::take(c));
+        }
+    }
+}
+
+/// What an operation has spent away from PostgreSQL (on the object store),
+/// which its [`PG_WAIT`] does not count.
+struct Clock {
+    state: std::sync::Mutex<ClockState>,
+}
+
+struct ClockState {
+    started: Instant,
+    /// Object-store requests under way (they may overlap).
+    away: u32,
+    away_since: Instant,
+    away_total: Duration,
+}
+
+impl Clock {
+    fn new() -> Self {
+        let now = Instant::now();
+        Clock {
+            state: std::sync::Mutex::new(ClockState {
+                started: now,
+                away: 0,
+                away_since: now,
+                away_total: Duration::ZERO,
+            }),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, ClockState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Time spent waiting on PostgreSQL so far; `None` while away.
+    fn on_pg(&self, now: Instant) -> Option<Duration> {
+        let s = self.state();
+        (s.away == 0).then(|| {
+            now.saturating_duration_since(s.started)
+                .saturating_sub(s.away_total)
         })
     }
+}
+
+struct Away(Arc<Clock>);
+
+impl Away {
+    fn leave(clock: Arc<Clock>) -> Self {
+        {
+            let mut s = clock.state();
+            if s.away == 0 {
+                s.away_since = Instant::now();
+            }
+            s.away += 1;
+        }
+        Away(clock)
+    }
+}
+
+impl Drop for Away {
+    fn drop(&mut self) {
+        let mut s = self.0.state();
+        s.away = s.away.saturating_sub(1);
+        if s.away == 0 {
+            let since = s.away_since;
+            s.away_total += Instant::now().saturating_duration_since(since);
+        }
+    }
+}
+
+tokio::task_local! {
+    static CLOCK: Arc<Clock>;
+}
+
+/// Runs `f`, a request to the object store (bounded by its own limits,
+/// see [`super::objects`]), off the PostgreSQL clock of the operation it is
+/// part of: a transaction that writes an object spends [`PG_WAIT`] on the
+/// database only.
+pub(crate) async fn away<T>(f: impl Future<Output = T>) -> T {
+    let _away = CLOCK.try_with(Arc::clone).ok().map(Away::leave);
+    f.await
+}
+
+fn timed_out(what: &str) -> StoreError {
+    StoreError::Unavailable(format!("the index database or the object store {what}"))
+}
+
+/// `f` within `limit`: at most its PostgreSQL time (time [`away`] not
+/// counted) and at most its whole time.
+async fn limited<T>(
+    limit: Limit,
+    f: impl Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    let (pg_wait, total) = limit.bounds();
+    let clock = Arc::new(Clock::new());
+    let mut f = std::pin::pin!(CLOCK.scope(clock.clone(), f));
+    let mut whole = std::pin::pin!(tokio::time::sleep(total));
+    let mut check = std::pin::pin!(tokio::time::sleep(pg_wait));
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(r) = f.as_mut().poll(cx) {
+            return Poll::Ready(r);
+        }
+        if whole.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Err(timed_out(&format!(
+                "did not finish within {}s",
+                total.as_secs()
+            ))));
+        }
+        while check.as_mut().poll(cx).is_ready() {
+            let now = tokio::time::Instant::now();
+            match clock.on_pg(now.into_std()) {
+                // On the object store: its own limits apply; look again.
+                None => check.as_mut().reset(now + pg_wait),
+                Some(spent) if spent >= pg_wait => {
+                    return Poll::Ready(Err(StoreError::Unavailable(format!(
+                        "the index database did not answer within {}s",
+                        pg_wait.as_secs()
+                    ))))
+                }
+                Some(spent) => check.as_mut().reset(now + (pg_wait - spent)),
+            }
+        }
+        Poll::Pending
+    })
+    .await
 }
 
 /// Runs a future to completion on `rt`, from a thread that is not one of
@@ -231,9 +495,28 @@ fn unreachable(e: &tokio_postgres::Error) -> bool {
                 source = s.source();
             }
             let text = e.to_string();
-            text.contains("connect") || text.contains("timed out") || text.contains("closed")
+            text.contains("connect")
+                || text.contains("timed out")
+                || text.contains("closed")
+                || text.contains("TLS")
         }
     }
+}
+
+/// An error and its causes, `a: b: c` (tokio-postgres's Display leaves
+/// the cause out: "error performing TLS handshake", but not why).
+pub(crate) fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let s_text = s.to_string();
+        if !text.contains(&s_text) {
+            text.push_str(": ");
+            text.push_str(&s_text);
+        }
+        source = s.source();
+    }
+    text
 }
 
 impl From<tokio_postgres::Error> for StoreError {
@@ -249,7 +532,7 @@ impl From<tokio_postgres::Error> for StoreError {
         // what says what went wrong.
         let text = match e.as_db_error() {
             Some(db) => format!("index database: {}: {}", db.code().code(), db.message()),
-            None => format!("index database: {e}"),
+            None => format!("index database: {}", with_causes(&e)),
         };
         if unreachable(&e) {
             StoreError::Unavailable(text)

@@ -11,22 +11,20 @@
 //! A process that has it checks the connection is still alive before
 //! each sweep (one round trip), so it never sweeps on a lock it lost.
 
-use super::pg::{Pg, CONNECT_TIMEOUT};
+use super::pg::Pg;
 use crate::store::StoreError;
 
 /// The lock's key, in the database of the deployment ("reelswep").
 const KEY: i64 = 0x7265_656c_7377_6570;
 
 pub(crate) struct SweeperLock {
-    url: String,
     /// The connection that holds the lock, while this process has it.
     held: tokio::sync::Mutex<Option<tokio_postgres::Client>>,
 }
 
 impl SweeperLock {
-    pub(crate) fn new(index_db: &str) -> Self {
+    pub(crate) fn new() -> Self {
         SweeperLock {
-            url: index_db.to_owned(),
             held: tokio::sync::Mutex::new(None),
         }
     }
@@ -43,20 +41,8 @@ impl SweeperLock {
                 // Lost with its connection: PostgreSQL freed it.
                 *held = None;
             }
-            let mut config: tokio_postgres::Config = self.url.parse().map_err(|_| {
-                StoreError::Corrupt("--index-db is not a postgres://USER@HOST:PORT/DB URL".into())
-            })?;
-            config
-                .connect_timeout(CONNECT_TIMEOUT)
-                .keepalives(true)
-                .keepalives_idle(std::time::Duration::from_secs(10))
-                .application_name("reel-server retention");
-            let (client, conn) = config.connect(tokio_postgres::NoTls).await?;
-            tokio::spawn(async move {
-                if let Err(e) = conn.await {
-                    tracing::debug!("the retention lock's connection ended: {e}");
-                }
-            });
+            // With the pool's settings and TLS.
+            let client = pg.connect_own("reel-server retention").await?;
             let got: bool = client
                 .query_one("SELECT pg_try_advisory_lock($1)", &[&KEY])
                 .await?
