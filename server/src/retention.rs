@@ -12,6 +12,12 @@
 //! [`crate::store::Storage::delete_session`], so it removes every key a
 //! `DELETE` would.
 //!
+//! The sweep also prunes the audit log: its entries are kept as long as
+//! the longest retention (the `--retention-days` and every project's), and
+//! forever when there is no `--retention-days` (then the sessions of
+//! projects without a retention of their own are kept forever). Nothing
+//! else removes an entry ([`crate::store::audit`]).
+//!
 //! Once per deployment, not once per process: every process runs the
 //! sweeper, but a sweep runs only in the process that holds the store's
 //! sweeper lock ([`crate::store::Storage::hold_sweeper_lock`]): on the
@@ -62,28 +68,48 @@ pub fn sweep_projects(
         return Ok(0);
     };
     let mut deleted = 0;
-    for id in store.inactive_before(now.saturating_sub(shortest))? {
-        // Look again right before deleting: a chunk may have arrived since
-        // the scan, and then the session is active after all.
-        match store.session(&id)? {
-            Some(m) => match keep_ms(m.project.as_deref()) {
-                Some(k) if m.last_activity() < now.saturating_sub(k) => {}
+    let candidates = store.inactive_before(now.saturating_sub(shortest))?;
+    // One batch: the deleted sessions' keys leave the disk together.
+    store.delete_sessions(&mut |delete| {
+        for id in &candidates {
+            // Look again right before deleting: a chunk may have arrived
+            // since the scan, and then the session is active after all.
+            match store.session(id)? {
+                Some(m) => match keep_ms(m.project.as_deref()) {
+                    Some(k) if m.last_activity() < now.saturating_sub(k) => {}
+                    _ => continue,
+                },
                 _ => continue,
-            },
-            _ => continue,
+            }
+            match delete(id) {
+                Ok(true) => deleted += 1,
+                Ok(false) => {}
+                // Ingest keeps writing to it: it is not inactive.
+                Err(StoreError::Busy) => {}
+                Err(e) => return Err(e),
+            }
         }
-        match store.delete_session(&id) {
-            Ok(true) => deleted += 1,
-            Ok(false) => {}
-            // Ingest keeps writing to it: it is not inactive.
-            Err(StoreError::Busy) => {}
-            Err(e) => return Err(e),
-        }
-    }
+        Ok(())
+    })?;
     if deleted > 0 {
         store.flush_blocking()?;
         // The deleted sessions' user ids, off the disk too.
         store.purge_forgotten()?;
+    }
+    // The audit log is kept as long as the longest retention: entries
+    // older than it go, unless something keeps sessions forever (no
+    // `--retention-days`: the sessions of projects without their own).
+    if let Some(longest) =
+        default_ms.map(|d| projects.values().map(|v| days_ms(*v)).fold(d, u64::max))
+    {
+        let pruned = store.prune_audit(now.saturating_sub(longest))?;
+        if pruned > 0 {
+            store.flush_blocking()?;
+            tracing::info!(
+                entries = pruned,
+                "audit log: entries older than the longest retention removed"
+            );
+        }
     }
     Ok(deleted)
 }
@@ -195,6 +221,60 @@ mod tests {
         assert_eq!(sweep(&store, Duration::ZERO, now + 1).unwrap(), 1);
         assert_eq!(store.session_key_count().unwrap(), 0);
         assert_eq!(store.stats().unwrap().sessions, 0);
+    }
+
+    /// The audit log is kept as long as the longest retention, the
+    /// server's or a project's, and forever when sessions may be.
+    fn audit_kept_as_long_as_the_longest_retention(store: &Store) {
+        use crate::store::audit::AuditEntry;
+        let day = 86_400_000;
+        let now = 100 * day;
+        for (i, at) in [now - 50 * day, now - 35 * day, now - 20 * day, now]
+            .into_iter()
+            .enumerate()
+        {
+            let e = AuditEntry {
+                at,
+                actor: "admin".into(),
+                action: format!("a{i}"),
+                session_id: None,
+                detail: String::new(),
+                address: None,
+            };
+            store.append_audit(&e).unwrap();
+        }
+        let ats = || -> Vec<u64> {
+            let all = store.audit_entries(0, None, 100).unwrap();
+            all.iter().map(|(_, e)| e.at).collect()
+        };
+        let month = Some(Duration::from_secs(30 * 86_400));
+        // No --retention-days: the sessions of projects without their own
+        // retention are kept forever, and so is the log.
+        let short = BTreeMap::from([("p".to_owned(), 10.0)]);
+        sweep_projects(store, None, &short, now).unwrap();
+        assert_eq!(ats().len(), 4);
+        // 30 days, a project keeping 40: what is older than 40 days goes.
+        let long = BTreeMap::from([("p".to_owned(), 40.0)]);
+        assert_eq!(sweep_if_holder(store, month, &long, now).unwrap(), Some(0));
+        assert_eq!(ats(), [now, now - 20 * day, now - 35 * day]);
+        // 30 days, a project keeping 10: the 30 days.
+        sweep_projects(store, month, &short, now).unwrap();
+        assert_eq!(ats(), [now, now - 20 * day]);
+    }
+
+    #[test]
+    fn the_audit_log_is_pruned_by_retention_on_the_embedded_layout() {
+        let dir = tempfile::tempdir().unwrap();
+        audit_kept_as_long_as_the_longest_retention(&Store::open(dir.path()).unwrap());
+    }
+
+    #[test]
+    fn the_audit_log_is_pruned_by_retention_on_the_distributed_layout() {
+        let db = reel_testsvc::postgres().create_database();
+        let s3 = reel_testsvc::s3();
+        let bucket = s3.create_bucket();
+        let d = crate::store::dist::DistStorage::open_with_env(&bucket, &db, &s3.env()).unwrap();
+        audit_kept_as_long_as_the_longest_retention(&Store::new(std::sync::Arc::new(d)));
     }
 
     /// Two processes of one distributed deployment: the first to try

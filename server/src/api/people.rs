@@ -80,28 +80,32 @@ async fn sessions(
 /// Deletes every session of `user`; how many.
 fn erase_all(store: &Store, user: &str) -> Result<u64, StoreError> {
     let mut deleted = 0;
-    for _ in 0..ERASE_ROUNDS {
-        let ids = store.sessions_of_user(user)?;
-        if ids.is_empty() {
-            break;
-        }
-        for id in ids {
-            let mut attempts = 0;
-            loop {
-                match store.delete_session(&id) {
-                    Ok(true) => deleted += 1,
-                    Ok(false) => {}
-                    // Ingest keeps writing to it: try again.
-                    Err(StoreError::Busy) if attempts < 8 => {
-                        attempts += 1;
-                        continue;
-                    }
-                    Err(e) => return Err(e),
-                }
+    // One batch: the sessions' keys leave the disk together.
+    store.delete_sessions(&mut |delete| {
+        for _ in 0..ERASE_ROUNDS {
+            let ids = store.sessions_of_user(user)?;
+            if ids.is_empty() {
                 break;
             }
+            for id in ids {
+                let mut attempts = 0;
+                loop {
+                    match delete(&id) {
+                        Ok(true) => deleted += 1,
+                        Ok(false) => {}
+                        // Ingest keeps writing to it: try again.
+                        Err(StoreError::Busy) if attempts < 8 => {
+                            attempts += 1;
+                            continue;
+                        }
+                        Err(e) => return Err(e),
+                    }
+                    break;
+                }
+            }
         }
-    }
+        Ok(())
+    })?;
     store.flush_blocking()?;
     // The id itself, last: off the disk too.
     store.purge_forgotten()?;

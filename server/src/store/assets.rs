@@ -109,6 +109,19 @@ pub(crate) fn key_is_live(db: &sled::Db, id: &[u8; 16]) -> Result<bool, StoreErr
     Ok(db.open_tree(BODIES)?.scan_prefix(id).next().is_some())
 }
 
+/// One body sealed with key `id` (shred's `settle` tries keys on it).
+pub(crate) fn a_sealed_body(
+    db: &sled::Db,
+    id: &[u8; 16],
+) -> Result<Option<sled::IVec>, StoreError> {
+    Ok(db
+        .open_tree(BODIES)?
+        .scan_prefix(id)
+        .next()
+        .transpose()?
+        .map(|(_, v)| v))
+}
+
 fn count(v: Option<sled::IVec>) -> u64 {
     v.and_then(|v| <[u8; 8]>::try_from(&v[..]).ok())
         .map_or(0, u64::from_be_bytes)
@@ -136,8 +149,8 @@ impl LogStorage {
 
 /// [`AssetStore::asset_forget_session`] for the log's sled database:
 /// what `delete_session` calls, with the store's checkpoint lock held
-/// until its sled flush (the key of an asset deleted here leaves
-/// `keys.bin` at the next purge, shred invariant 2).
+/// until its sled flush (the key of an asset deleted here is zeroed in
+/// `keys.bin` after it, shred invariant 2).
 pub(crate) fn forget(db: &sled::Db, keys: &Keyring, session: &SessionId) -> Result<(), StoreError> {
     let t = trees(db)?;
     let _g = lock();

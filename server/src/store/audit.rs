@@ -1,9 +1,11 @@
 //! The audit log's storage (contract §8): who did what, when and from
-//! where. Append-only: the trait has no way to change or remove an entry,
-//! and nothing in Reel deletes one (not a session's delete, not retention:
-//! the log outlives every session it mentions, so it is kept at least as
-//! long as the longest retention). Entries name sessions in their value,
-//! never in their key, so a session's delete leaves no key of it behind.
+//! where. Append-only: the trait has no way to change an entry, and one
+//! way to remove entries, [`AuditLog::prune_audit`], which only the
+//! retention sweep calls ([`crate::retention`]): the log is kept as long
+//! as the longest retention, and an entry older than that goes (no API
+//! edits or deletes an entry; a session's delete leaves its entries).
+//! Entries name sessions in their value, never in their key, so a
+//! session's delete leaves no key of it behind.
 //!
 //! Implemented for [`LogStorage`] (the sled tree `audit`, keyed by the
 //! entry's time in ms and a sequence number, both big-endian, so that key
@@ -50,6 +52,11 @@ pub trait AuditLog {
         before: Option<AuditKey>,
         limit: usize,
     ) -> Result<Vec<(AuditKey, AuditEntry)>, StoreError>;
+
+    /// Removes the entries with `at < before_ms`; how many. The retention
+    /// sweep's alone (entries older than the longest retention). Not
+    /// durable on return on the embedded layout (the caller flushes).
+    fn prune_audit(&self, before_ms: u64) -> Result<u64, StoreError>;
 }
 
 pub(crate) fn audit_key(at: u64, seq: u64) -> AuditKey {
@@ -98,6 +105,28 @@ impl AuditLog for LogStorage {
         }
         Ok(out)
     }
+
+    fn prune_audit(&self, before_ms: u64) -> Result<u64, StoreError> {
+        let tree = self.db().open_tree(AUDIT_TREE)?;
+        let mut n = 0;
+        // In batches: a long-unpruned log may be large.
+        loop {
+            let keys: Vec<sled::IVec> = tree
+                .range(..audit_key(before_ms, 0))
+                .keys()
+                .take(1024)
+                .collect::<Result<_, _>>()?;
+            if keys.is_empty() {
+                return Ok(n);
+            }
+            let mut batch = sled::Batch::default();
+            for k in &keys {
+                batch.remove(k);
+            }
+            tree.apply_batch(batch)?;
+            n += keys.len() as u64;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -123,6 +152,14 @@ impl AuditLog for super::mem::MemStorage {
             .take(limit)
             .map(|(k, e)| (*k, e.clone()))
             .collect())
+    }
+
+    fn prune_audit(&self, before_ms: u64) -> Result<u64, StoreError> {
+        let mut log = self.audit.lock().unwrap_or_else(|e| e.into_inner());
+        let keep = log.split_off(&audit_key(before_ms, 0));
+        let n = log.len() as u64;
+        *log = keep;
+        Ok(n)
     }
 }
 
@@ -162,12 +199,32 @@ mod tests {
         );
     }
 
+    /// Pruning removes the entries before the bound, and those alone.
+    fn check_prune(log: &dyn AuditLog) {
+        assert_eq!(log.prune_audit(20).unwrap(), 1, "the entry at 10");
+        let left: Vec<u64> = log
+            .audit_entries(0, None, 10)
+            .unwrap()
+            .iter()
+            .map(|(_, e)| e.at)
+            .collect();
+        assert_eq!(left, [30, 20, 20]);
+        assert_eq!(log.prune_audit(20).unwrap(), 0, "nothing more");
+        assert_eq!(log.prune_audit(31).unwrap(), 3);
+        assert!(log.audit_entries(0, None, 10).unwrap().is_empty());
+        log.append_audit(&entry(40, "e")).unwrap();
+        assert_eq!(log.audit_entries(0, None, 10).unwrap().len(), 1);
+    }
+
     #[test]
     fn newest_first_since_and_paged_on_both_backends() {
-        check(&MemStorage::default());
+        let m = MemStorage::default();
+        check(&m);
+        check_prune(&m);
         let dir = tempfile::tempdir().unwrap();
         let s = LogStorage::open(dir.path()).unwrap();
         check(&s);
+        check_prune(&s);
         // Not a session's keys: a session's delete leaves them.
         use crate::store::Storage;
         assert_eq!(s.session_key_count().unwrap(), 0);
@@ -185,5 +242,22 @@ mod tests {
             assert!(r.is_err(), "{sql} was allowed");
         }
         assert_eq!(s.audit_entries(0, None, 10).unwrap().len(), 4);
+        // Pruning is the one delete the database lets through: of old
+        // entries, in the prune's own transaction.
+        let r = s.pg().tx(async |tx| {
+            tx.batch_execute(
+                "SELECT set_config('reel.audit_prune_before', '15', true); \
+                 DELETE FROM audit WHERE at < 25",
+            )
+            .await?;
+            Ok(())
+        });
+        assert!(r.is_err(), "a delete past the prune's bound was allowed");
+        let r = s
+            .pg()
+            .run(async |c| Ok(c.batch_execute("TRUNCATE audit").await?));
+        assert!(r.is_err(), "TRUNCATE was allowed");
+        assert_eq!(s.audit_entries(0, None, 10).unwrap().len(), 4);
+        check_prune(&s);
     }
 }

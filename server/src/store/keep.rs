@@ -20,7 +20,6 @@
 use super::segments::{Loc, FILE_MODE};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
@@ -149,23 +148,8 @@ impl Keep {
     }
 
     fn write(&self, d: &Data) -> std::io::Result<()> {
-        use std::os::unix::fs::OpenOptionsExt;
         let bytes = serde_json::to_vec(d).map_err(std::io::Error::other)?;
-        let tmp = self.path.with_extension("json.tmp");
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(FILE_MODE)
-            .open(&tmp)?;
-        f.write_all(&bytes)?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, &self.path)?;
-        if let Some(dir) = self.path.parent() {
-            std::fs::File::open(dir)?.sync_all()?;
-        }
-        Ok(())
+        super::atomic_file::replace(&self.path, |w| w.write_all(&bytes))
     }
 }
 

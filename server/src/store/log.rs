@@ -362,15 +362,26 @@ impl LogStorage {
         &self.s.keys
     }
 
-    /// Rewrites the people file and the key file without what deletes
-    /// forgot: the last step of an erasure ([`super::people`]). Under the
-    /// checkpoint lock, which a delete holds until its sled flush: no key
-    /// leaves the disk while sled may still lose the delete (shred
-    /// invariant 2).
+    /// Takes what deletes forgot off the disk: the people file rewritten
+    /// without their user ids, their keys zeroed in `keys.bin`. The last
+    /// step of every delete (of a batch of them, once), under the
+    /// checkpoint lock and after a sled flush: no key leaves the disk
+    /// while sled may still lose the delete (shred invariant 2).
     pub(crate) fn purge_erased(&self) -> Result<(), StoreError> {
         let _c = lock(&self.s.checkpoint_lock);
-        self.s.identities.purge(true)?;
-        self.s.keys.purge(true)
+        self.s.finish_forgetting()
+    }
+
+    /// One delete without its last step ([`LogStorage::purge_erased`]).
+    fn delete_unfinished(&self, id: &SessionId) -> Result<bool, StoreError> {
+        for _ in 0..DELETE_ATTEMPTS {
+            match self.s.try_delete(id)? {
+                DeleteOutcome::Deleted => return Ok(true),
+                DeleteOutcome::NotFound => return Ok(false),
+                DeleteOutcome::Raced => continue,
+            }
+        }
+        Err(StoreError::Busy)
     }
 
     /// [`super::assets::AssetStore::asset_forget_session`] outside a
@@ -380,7 +391,7 @@ impl LogStorage {
         let _c = lock(&self.s.checkpoint_lock);
         super::assets::forget(&self.s.db, &self.s.keys, session)?;
         self.s.db.flush()?;
-        Ok(())
+        self.s.keys.erase()
     }
 
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
@@ -555,6 +566,19 @@ impl Shared {
             damaged_bytes: recovered.damaged.iter().map(|d| d.bytes).sum(),
             read_only,
         };
+        // Two keys for one id (a crash during a delete, a new key of the
+        // same id made meanwhile): the one sled's value opens with stays.
+        {
+            let urls = s.db.open_tree(super::digest::URLS_TREE)?;
+            s.keys.settle(|id, opens| {
+                let v = match id {
+                    KeyId::Session(sid) => s.sessions.get(sid.as_bytes()).ok().flatten(),
+                    KeyId::Url(u) => urls.get(u.to_be_bytes()).ok().flatten(),
+                    KeyId::Asset(a) => super::assets::a_sealed_body(&s.db, a).ok().flatten(),
+                };
+                v.is_some_and(|v| shred::is_sealed(&v) && opens(&v))
+            });
+        }
         // Records of deletes not yet finished were read before they are
         // zeroed (in a rebuild without sled): never indexed, whatever
         // finishing the deletes meets.
@@ -570,18 +594,29 @@ impl Shared {
             );
         }
         s.count_live_and_reclaim()?;
+        // Orphan keys: a session's key with no metadata in sled, now that
+        // the log is indexed again (so every session that has a chunk has
+        // metadata). Either its delete was cut short by a crash after its
+        // transaction (its comments, digest, assets may be left: finished
+        // here, flushed, before the key goes, so that no key leaves while
+        // sled holds something sealed with it), or its first chunk's
+        // record was lost to damage (nothing of it to reach).
+        if !s.read_only {
+            tolerate_full(s.finish_orphans(), "finishing interrupted deletes' keys")?;
+        }
         // Identities of sessions deleted before a purge: gone for good.
         s.identities.retain(|id| s.has_session(id).unwrap_or(true));
         tolerate_full(s.identities.purge(true), "rewriting the people file")?;
         // Keys of what sled no longer holds (a crash came between a delete
-        // and the purge, shred invariant 2): gone for good.
+        // and its erasure, shred invariant 2): gone for good.
         let urls = s.db.open_tree(super::digest::URLS_TREE)?;
         s.keys.retain(|id| match id {
             KeyId::Session(sid) => s.has_session(sid).unwrap_or(true),
             KeyId::Url(u) => urls.contains_key(u.to_be_bytes()).unwrap_or(true),
             KeyId::Asset(a) => super::assets::key_is_live(&s.db, a).unwrap_or(true),
         });
-        tolerate_full(s.keys.purge(true), "rewriting the key file")?;
+        tolerate_full(s.keys.erase(), "erasing keys in the key file")?;
+        tolerate_full(s.keys.compact(), "compacting the key file")?;
         Ok(s)
     }
 
@@ -597,6 +632,37 @@ impl Shared {
                 }
                 e => StoreError::Db(e),
             })
+    }
+
+    /// [`LogStorage::purge_erased`]'s work; the caller holds the
+    /// checkpoint lock.
+    fn finish_forgetting(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        self.identities.purge(true)?;
+        self.keys.erase()
+    }
+
+    /// At open: finishes the deletes of the sessions whose key outlived
+    /// their metadata (see the call), then flushes sled; their keys go
+    /// after, with the others [`Shared::open`] finds dead.
+    fn finish_orphans(&self) -> Result<(), StoreError> {
+        let mut orphans = 0;
+        for id in self.keys.ids() {
+            let KeyId::Session(sid) = id else { continue };
+            if self.has_session(&sid)? {
+                continue;
+            }
+            self.forget_rest(&sid)?;
+            orphans += 1;
+        }
+        if orphans > 0 {
+            self.db.flush()?;
+            tracing::info!(
+                sessions = orphans,
+                "finished deletes cut short: their keys leave the key file"
+            );
+        }
+        Ok(())
     }
 
     /// Zeroes what a delete interrupted by a crash left to zero (listed
@@ -957,23 +1023,16 @@ impl Shared {
             if let DeleteOutcome::Deleted = outcome {
                 // Before ingest may index again: a chunk of the same id
                 // after this makes a new session, with a key of its own.
-                // Out of the file at the next purge, which waits for this
-                // delete's flush (the checkpoint lock; shred invariant 2).
+                // Zeroed in the file by the delete's last step
+                // ([`LogStorage::purge_erased`]), after this delete's flush
+                // (shred invariant 2).
                 self.keys.forget(KeyId::Session(*id));
             }
             (outcome, entries)
         };
         if let DeleteOutcome::Deleted = outcome {
             self.session_count.fetch_sub(1, Ordering::Relaxed);
-            // Its comments and share links go too (under the same lock as
-            // their writes, so none can be added in between), made durable
-            // by the flush below.
-            self.forget_support(id)?;
-            // And the assets only it used.
-            super::assets::forget(&self.db, &self.keys, id)?;
-            self.identities.forget(id);
-            super::projects::forget_session(&self.db, id)?;
-            super::digest::sled_forget(&self.db, &self.keys, id)?;
+            self.forget_rest(id)?;
             // Durable before a byte is zeroed: no index entry may survive
             // a crash and point at zeros.
             self.db.flush()?;
@@ -997,6 +1056,18 @@ impl Shared {
             self.reclaim(&locs)?;
         }
         Ok(outcome)
+    }
+
+    /// What a delete removes after its transaction (not flushed): the
+    /// session's comments and share links (under the same lock as their
+    /// writes, so none can be added in between), the assets only it used,
+    /// its user id, project and digest.
+    fn forget_rest(&self, id: &SessionId) -> Result<(), StoreError> {
+        self.forget_support(id)?;
+        super::assets::forget(&self.db, &self.keys, id)?;
+        self.identities.forget(id);
+        super::projects::forget_session(&self.db, id)?;
+        super::digest::sled_forget(&self.db, &self.keys, id)
     }
 
     /// Removes a session's comments and share links (not flushed).
@@ -1429,15 +1500,25 @@ impl Storage for LogStorage {
         self.s.inactive_before(cutoff_ms)
     }
 
+    /// The session's key (and user id) are off the disk on return.
     fn delete_session(&self, id: &SessionId) -> Result<bool, StoreError> {
-        for _ in 0..DELETE_ATTEMPTS {
-            match self.s.try_delete(id)? {
-                DeleteOutcome::Deleted => return Ok(true),
-                DeleteOutcome::NotFound => return Ok(false),
-                DeleteOutcome::Raced => continue,
-            }
-        }
-        Err(StoreError::Busy)
+        let deleted = self.delete_unfinished(id);
+        let finished = self.purge_erased();
+        let deleted = deleted?;
+        finished?;
+        Ok(deleted)
+    }
+
+    /// The keys of all the sessions deleted are zeroed with one sync, the
+    /// people file rewritten once, when `run` is done.
+    fn delete_sessions(
+        &self,
+        run: &mut dyn FnMut(&super::DeleteFn<'_>) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let ran = run(&|id| self.delete_unfinished(id));
+        let finished = self.purge_erased();
+        ran?;
+        finished
     }
 
     fn sync(&self) -> Result<(), StoreError> {
@@ -1745,10 +1826,10 @@ mod tests {
 
     /// Erasure reaches what sled keeps of overwritten values: a session's
     /// metadata (its URLs), rewritten at every checkpoint, is sealed, so
-    /// no file holds the URL; the delete forgets its key, and a crash
-    /// before the key file's purge (here: a stop without one) leaves a
-    /// store that opens, drops the key from the file, and keeps the other
-    /// session whole. A purge left half done (its temporary file) is
+    /// no file holds the URL; a plain delete takes its key off the disk
+    /// before it returns, and a crash before that step (here: a stop
+    /// without it) leaves a store that opens, drops the key from the file,
+    /// and keeps the other session whole. A temporary file a crash left is
     /// harmless too. Assets likewise: never in clear on disk, served while
     /// a session uses them, their keys gone with their last session.
     #[test]
@@ -1787,7 +1868,7 @@ mod tests {
         };
         let (one, two) = (SessionId([1; 16]), SessionId([2; 16]));
         let (k1, ka);
-        {
+        let k3 = {
             let s = open_dir(dir.path());
             for seq in 0..3 {
                 s.put_chunk(&with_url(1, seq, secret), b"c", NOW).unwrap();
@@ -1815,22 +1896,35 @@ mod tests {
             let c = Comment::new(one, 0, "Erin SECRET-comment".into(), "ops".into(), NOW);
             assert!(s.add_comment(&c.unwrap()).unwrap());
             assert!(files_containing(dir.path(), b"SECRET-comment").is_empty());
+            let keys_file = dir.path().join(shred::FILE_NAME);
+            let size = std::fs::metadata(&keys_file).unwrap().len();
             assert!(s.delete_session(&one).unwrap());
             assert!(s.session(&one).unwrap().is_none());
             assert_eq!(s.asset_count().unwrap(), 1, "the avatar went with it");
-            // Not purged yet: a crash now leaves the key in the file.
-            assert_eq!(files_containing(dir.path(), &ka).len(), 1);
-        }
-        std::fs::write(dir.path().join("keys.bin.tmp"), b"half a purge").unwrap();
+            // Off the disk before the delete answered, in place.
+            assert!(files_containing(dir.path(), &k1).is_empty());
+            assert!(files_containing(dir.path(), &ka).is_empty());
+            assert_eq!(std::fs::metadata(&keys_file).unwrap().len(), size);
+            // A third session, deleted by a process killed before the
+            // erasure: its key stays in the file...
+            s.put_chunk(&with_url(3, 0, secret), b"c", NOW).unwrap();
+            s.s.checkpoint(true).unwrap();
+            let k3 = key_of(3);
+            assert_eq!(k3.len(), 32);
+            s.s.keys.crash_before_erase.store(true, Ordering::Relaxed);
+            assert!(s.delete_session(&SessionId([3; 16])).unwrap());
+            assert_eq!(files_containing(dir.path(), &k3).len(), 1);
+            k3
+        };
+        std::fs::write(dir.path().join("keys.bin.tmp"), b"half a rewrite").unwrap();
         let s = open_dir(dir.path());
+        // ...until the next open.
         assert!(
-            files_containing(dir.path(), &k1).is_empty(),
-            "purged at open"
+            files_containing(dir.path(), &k3).is_empty(),
+            "erased at open"
         );
-        assert!(
-            files_containing(dir.path(), &ka).is_empty(),
-            "the avatar's too"
-        );
+        assert!(files_containing(dir.path(), &k1).is_empty());
+        assert!(files_containing(dir.path(), &ka).is_empty());
         assert_eq!(s.asset_get(&two, &sheet).unwrap().unwrap(), sheet_body);
         let ks = asset_key(0x5B);
         assert_eq!(ks.len(), 32);
@@ -1839,10 +1933,9 @@ mod tests {
         assert_eq!(list(&s, 0, u64::MAX, None, 10, |_| true).sessions, [m]);
         let k2 = key_of(2);
         assert!(s.delete_session(&two).unwrap());
-        s.purge_erased().unwrap();
         assert!(
             files_containing(dir.path(), &k2).is_empty(),
-            "purged by the erasure"
+            "erased by the delete"
         );
         assert!(
             files_containing(dir.path(), &ks).is_empty(),
@@ -1851,6 +1944,113 @@ mod tests {
         assert_eq!(s.asset_count().unwrap(), 0);
         assert!(in_clear().is_empty());
         assert_eq!(s.session_key_count().unwrap(), 0);
+    }
+
+    /// What one plain delete costs with 100,000 keys in `keys.bin` (run by
+    /// hand: `cargo test --release -p reel-server --lib
+    /// store::log::tests::delete_cost -- --ignored --nocapture`): the whole
+    /// delete, and its key erasure alone (`store::shred`).
+    #[test]
+    #[ignore]
+    fn delete_cost() {
+        use std::time::Instant;
+        let (_d, s) = open();
+        for i in 0..100_000u32 {
+            let mut id = [0xEEu8; 16];
+            id[..4].copy_from_slice(&i.to_be_bytes());
+            s.s.keys.ensure(KeyId::Session(SessionId(id))).unwrap();
+        }
+        s.s.keys.sync().unwrap();
+        let mut whole = Vec::new();
+        for i in 0..20u8 {
+            s.put_chunk(&header(i, 0, 1_000), b"c", NOW).unwrap();
+            s.s.checkpoint(true).unwrap();
+            s.s.db.flush().unwrap();
+            let t = Instant::now();
+            assert!(s.delete_session(&SessionId([i; 16])).unwrap());
+            whole.push(t.elapsed());
+        }
+        whole.sort();
+        println!(
+            "one delete with 100,000 keys in keys.bin: median {:?} (min {:?}, max {:?})",
+            whole[whole.len() / 2],
+            whole[0],
+            whole[whole.len() - 1]
+        );
+    }
+
+    /// A process killed right after a delete's sled transaction (its
+    /// comments, digest, asset uses, user id, key all left): the next open
+    /// finishes the delete and erases the key, and keeps the other
+    /// session, its key and everything of it.
+    #[test]
+    fn a_delete_cut_short_after_its_transaction_is_finished_at_open() {
+        use super::super::assets::AssetStore;
+        use super::super::people::PeopleStore;
+        let dir = tempfile::tempdir().unwrap();
+        let (one, two) = (SessionId([1; 16]), SessionId([2; 16]));
+        let with_url = |id: u8, url: &str, user: &str| {
+            let mut h = header(id, 0, 1_000);
+            h.stats.urls = vec![url.to_owned()];
+            h.stats.user_id = Some(user.to_owned());
+            h
+        };
+        let key_of = |id: u8| -> Vec<u8> {
+            let file = std::fs::read(dir.path().join(shred::FILE_NAME)).unwrap();
+            file.chunks(53)
+                .find(|r| r[0] == 1 && r[1..17] == [id; 16])
+                .map(|r| r[17..49].to_vec())
+                .unwrap_or_default()
+        };
+        let (kept_count, k1, k2) = {
+            let s = open_dir(dir.path());
+            s.put_chunk(&with_url(2, "https://kept.example/", "kim"), b"c", NOW)
+                .unwrap();
+            let kept_count = s.session_key_count().unwrap();
+            s.put_chunk(
+                &with_url(1, "https://gone.example/SECRET", "erin"),
+                b"c",
+                NOW,
+            )
+            .unwrap();
+            let c = Comment::new(one, 0, "a comment".into(), "ops".into(), NOW).unwrap();
+            assert!(s.add_comment(&c).unwrap());
+            s.asset_put(&one, &[0xA7; 32], b"an avatar").unwrap();
+            let meta = s.session(&one).unwrap().unwrap();
+            s.s.checkpoint(true).unwrap();
+            // The delete's transaction alone, made durable.
+            let skey = one.as_bytes();
+            for kv in s.s.chunk_loc.scan_prefix(skey) {
+                let (k, v) = kv.unwrap();
+                s.s.chunk_loc.remove(k).unwrap();
+                s.s.wipe.insert(v, &[][..]).unwrap();
+            }
+            s.s.sessions.remove(skey).unwrap();
+            s.s.by_start
+                .remove(&index::start_key(meta.started_at, &one)[..])
+                .unwrap();
+            s.s.db.flush().unwrap();
+            (kept_count, key_of(1), key_of(2))
+        };
+        assert_eq!((k1.len(), k2.len()), (32, 32));
+        assert_eq!(files_containing(dir.path(), &k1).len(), 1);
+        let s = open_dir(dir.path());
+        assert!(
+            files_containing(dir.path(), &k1).is_empty(),
+            "the orphan key"
+        );
+        assert_eq!(files_containing(dir.path(), &k2).len(), 1, "the live one");
+        assert!(s.session(&one).unwrap().is_none());
+        assert!(s.comments(&one).unwrap().is_empty());
+        assert_eq!(s.asset_count().unwrap(), 0);
+        assert!(s.sessions_of_user("erin").unwrap().is_empty());
+        assert_eq!(s.sessions_of_user("kim").unwrap(), [two]);
+        assert_eq!(s.session_key_count().unwrap(), kept_count);
+        assert_eq!(
+            s.session(&two).unwrap().unwrap().urls[0],
+            "https://kept.example/"
+        );
+        assert!(files_containing(dir.path(), b"erin").is_empty());
     }
 
     /// A delete interrupted after its transaction: the next open zeroes

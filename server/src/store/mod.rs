@@ -27,6 +27,7 @@
 //!    their call returns: they are rare, and nothing else flushes them.
 
 pub mod assets;
+mod atomic_file;
 pub mod audit;
 pub mod digest;
 pub mod dist;
@@ -253,9 +254,23 @@ pub trait Storage:
     /// Sessions whose last activity is before `cutoff_ms`.
     fn inactive_before(&self, cutoff_ms: u64) -> Result<Vec<SessionId>, StoreError>;
 
-    /// Removes a session's metadata, its index entries and every chunk.
-    /// False when there was no such session.
+    /// Removes a session's metadata, its index entries and every chunk,
+    /// and (the embedded layout) erases its key before returning. False
+    /// when there was no such session.
     fn delete_session(&self, id: &SessionId) -> Result<bool, StoreError>;
+
+    /// Several deletes as one batch (a retention sweep, a person's
+    /// erasure): `run` deletes through the function it is given (as
+    /// [`Storage::delete_session`], whose answer it returns), and what
+    /// ends every delete is done once for all of them when `run` returns,
+    /// whether it succeeded or not: the embedded layout zeroes every
+    /// deleted session's key in `keys.bin` with one sync.
+    fn delete_sessions(
+        &self,
+        run: &mut dyn FnMut(&DeleteFn<'_>) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        run(&|id| self.delete_session(id))
+    }
 
     /// Makes every write that completed before the call durable.
     fn sync(&self) -> Result<(), StoreError>;
@@ -326,6 +341,9 @@ pub trait Storage:
     /// Revokes a share link, durably. False when there was none.
     fn delete_share(&self, key: &[u8; 32]) -> Result<bool, StoreError>;
 }
+
+/// One delete within [`Storage::delete_sessions`].
+pub type DeleteFn<'a> = dyn Fn(&SessionId) -> Result<bool, StoreError> + 'a;
 
 /// What a bulk read that only `reel-server migrate`'s source needs (see
 /// [`crate::migrate`]) answers on a backend that is never a source.

@@ -14,9 +14,9 @@
 //! JSON line `{"s": session, "u": user id}` per identification, appended
 //! and synced before the checkpoint that writes the session's metadata to
 //! sled. Forgetting a session (its delete) drops it from memory; the file
-//! is rewritten without it (a new file, synced, renamed over the old one)
-//! by [`PeopleStore::purge_forgotten`], which a person's erasure and each
-//! retention sweep call, and whenever forgotten lines outnumber live ones.
+//! is rewritten without it ([`super::atomic_file`]) by the delete's last
+//! step (`LogStorage::purge_erased`: before a delete returns, once for a
+//! batch of deletes), when the deleted session was identified.
 //! At open the file is read back and rewritten with the live sessions only.
 
 use super::{LogStorage, StoreError};
@@ -211,35 +211,23 @@ impl Identities {
         if !due {
             return Ok(());
         }
-        let tmp = self.path.with_extension("jsonl.tmp");
-        {
-            let f = OpenOptions::new()
-                .create(true)
-                .write(true)
-                .truncate(true)
-                .mode(super::segments::FILE_MODE)
-                .open(&tmp)
-                .map_err(io)?;
-            let mut w = BufWriter::new(f);
-            for (s, u) in &g.by_session {
+        let lines = &g.by_session;
+        super::atomic_file::replace(&self.path, |w| {
+            for (s, u) in lines {
                 let line = serde_json::to_vec(&Line {
                     s: *s,
                     u: u.clone(),
                 })
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                w.write_all(&line).map_err(io)?;
-                w.write_all(b"\n").map_err(io)?;
+                .map_err(std::io::Error::other)?;
+                w.write_all(&line)?;
+                w.write_all(b"\n")?;
             }
-            w.flush().map_err(io)?;
-            w.get_ref().sync_all().map_err(io)?;
-        }
-        // The old file's handle goes first: nothing may append to it after
-        // the rename.
+            Ok(())
+        })
+        .map_err(io)?;
+        // The old file's handle goes: nothing may append to it after the
+        // rename.
         g.out = None;
-        std::fs::rename(&tmp, &self.path).map_err(io)?;
-        if let Some(dir) = self.path.parent() {
-            File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
-        }
         g.lines = g.by_session.len();
         g.dead = 0;
         g.dirty = false;

@@ -7,7 +7,10 @@
 //! the same on both. The entry itself is JSON in `entry`.
 //!
 //! Append-only, enforced by the database too: a trigger refuses every
-//! `UPDATE`, `DELETE` and `TRUNCATE` of the table.
+//! `UPDATE` and `TRUNCATE` of the table, and every `DELETE` but the
+//! retention sweep's prune ([`AuditLog::prune_audit`]), which names its
+//! bound in its transaction (`reel.audit_prune_before`, migration 10):
+//! a row at or after it is refused too.
 
 use super::sessions::{big, unbig};
 use super::DistStorage;
@@ -77,5 +80,21 @@ impl AuditLog for DistStorage {
                 Ok((key, decode(r.try_get(2)?)?))
             })
             .collect()
+    }
+
+    /// Durable on return (one committed transaction).
+    fn prune_audit(&self, before_ms: u64) -> Result<u64, StoreError> {
+        let before = i64::try_from(before_ms).unwrap_or(i64::MAX);
+        let bound = before.to_string();
+        self.pg().tx(async |tx| {
+            tx.execute(
+                "SELECT set_config('reel.audit_prune_before', $1, true)",
+                &[&bound],
+            )
+            .await?;
+            Ok(tx
+                .execute("DELETE FROM audit WHERE at < $1", &[&before])
+                .await?)
+        })
     }
 }

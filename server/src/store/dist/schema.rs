@@ -276,6 +276,29 @@ CREATE TABLE moved_ranges (
 CREATE INDEX moved_ranges_by_object ON moved_ranges (object);
 "#,
     },
+    Migration {
+        id: 10,
+        name: "audit log pruned by retention",
+        sql: r#"
+-- `store::audit`: the retention sweep removes entries older than the
+-- longest retention. A DELETE is let through only in a transaction that
+-- named its bound (`SELECT set_config('reel.audit_prune_before', ms,
+-- true)`), and only of rows before it; UPDATE and TRUNCATE stay refused.
+DROP TRIGGER audit_append_only ON audit;
+CREATE TRIGGER audit_append_only BEFORE UPDATE OR TRUNCATE ON audit
+    FOR EACH STATEMENT EXECUTE FUNCTION reel_audit_append_only();
+CREATE FUNCTION reel_audit_prune_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF OLD.at < nullif(current_setting('reel.audit_prune_before', true), '')::bigint THEN
+        RETURN OLD;
+    END IF;
+    RAISE EXCEPTION 'the audit log is append-only (only retention prunes it)';
+END
+$$;
+CREATE TRIGGER audit_prune_only BEFORE DELETE ON audit
+    FOR EACH ROW EXECUTE FUNCTION reel_audit_prune_only();
+"#,
+    },
 ];
 
 /// Applies what [`MIGRATIONS`] has and the database lacks (see the module).
