@@ -9,16 +9,26 @@ export function showStatus(text, error) {
   status.hidden = !text;
 }
 
-export async function api(method, path, body) {
+// The response to an API call (`body` sent as JSON), or an Error saying
+// why it failed: the server's `{"error": ...}`, else the status.
+export async function request(method, path, body) {
   const res = await fetch(path, {
     method,
     credentials: 'same-origin',
     headers: body ? { 'Content-Type': 'application/json' } : {},
     body: body ? JSON.stringify(body) : undefined,
   });
-  const data = await res.json().catch(() => ({}));
-  if (!res.ok) throw new Error(data.error || `${res.status} ${res.statusText}`);
-  return data;
+  if (!res.ok) {
+    const data = await res.json().catch(() => ({}));
+    throw new Error(data.error || `${res.status} ${res.statusText}`);
+  }
+  return res;
+}
+
+// An API call's JSON answer (`{}` when it has none).
+export async function api(method, path, body) {
+  const res = await request(method, path, body);
+  return res.json().catch(() => ({}));
 }
 
 export function el(tag, text, cls) {

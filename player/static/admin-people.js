@@ -2,6 +2,8 @@
 // an export of everything held about them (access requests) and their
 // erasure (admins). Plain JS over `/api/v1/people/{user_id}`.
 
+import { request, showStatus } from './admin-common.js';
+
 const form = document.getElementById('reel-person-form');
 const input = document.getElementById('reel-user');
 const exportBtn = document.getElementById('reel-export');
@@ -9,26 +11,10 @@ const eraseBtn = document.getElementById('reel-erase');
 const table = document.getElementById('reel-person-sessions');
 const tbody = table.querySelector('tbody');
 const empty = document.getElementById('reel-empty');
-const status = document.getElementById('reel-status');
 
 let shown = null; // the user id whose sessions are listed
 
-function showStatus(text, error) {
-  status.textContent = text;
-  status.className = error ? 'reel-status reel-error' : 'reel-status';
-  status.hidden = !text;
-}
-
 const path = (user, rest = '') => `/api/v1/people/${encodeURIComponent(user)}${rest}`;
-
-async function call(method, url) {
-  const res = await fetch(url, { method, credentials: 'same-origin' });
-  if (!res.ok) {
-    const data = await res.json().catch(() => ({}));
-    throw new Error(data.error || `${res.status} ${res.statusText}`);
-  }
-  return res;
-}
 
 function cell(tr, text, cls) {
   const td = document.createElement('td');
@@ -46,7 +32,7 @@ function duration(ms) {
 async function show(user) {
   showStatus('');
   try {
-    const data = await (await call('GET', path(user, '/sessions'))).json();
+    const data = await (await request('GET', path(user, '/sessions'))).json();
     shown = user;
     tbody.replaceChildren();
     for (const s of data.sessions) {
@@ -79,7 +65,7 @@ form.addEventListener('submit', (ev) => {
 exportBtn.addEventListener('click', async () => {
   if (!shown) return;
   try {
-    const blob = await (await call('GET', path(shown, '/export'))).blob();
+    const blob = await (await request('GET', path(shown, '/export'))).blob();
     const a = document.createElement('a');
     a.href = URL.createObjectURL(blob);
     a.download = 'reel-person-export.json';
@@ -96,7 +82,7 @@ eraseBtn.addEventListener('click', async () => {
   const typed = prompt(`This deletes every session of ${shown}, for good. Type the user id to confirm.`);
   if (typed !== shown) return;
   try {
-    const data = await (await call('DELETE', path(shown))).json();
+    const data = await (await request('DELETE', path(shown))).json();
     showStatus(`Erased ${data.deleted_sessions} session(s).`);
     await show(shown);
   } catch (e) {

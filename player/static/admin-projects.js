@@ -2,8 +2,9 @@
 // allowed origins, sample rate, retention and privacy options. Plain JS
 // over `/api/v1/projects`, same-origin with the sign-in cookie.
 
+import { api, el, showStatus } from './admin-common.js';
+
 const tbody = document.querySelector('#reel-projects tbody');
-const status = document.getElementById('reel-status');
 const form = document.getElementById('reel-project-form');
 const title = document.getElementById('reel-form-title');
 const submit = document.getElementById('p-submit');
@@ -11,31 +12,6 @@ const cancel = document.getElementById('p-cancel');
 const $ = (id) => document.getElementById(id);
 
 let editing = null; // the project being edited, or null for a new one
-
-function showStatus(text, error) {
-  status.textContent = text;
-  status.className = error ? 'reel-status reel-error' : 'reel-status';
-  status.hidden = !text;
-}
-
-async function api(method, path, body) {
-  const res = await fetch(path, {
-    method,
-    credentials: 'same-origin',
-    headers: body ? { 'Content-Type': 'application/json' } : {},
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const data = await res.json().catch(() => ({}));
-  if (!res.ok) throw new Error(data.error || `${res.status} ${res.statusText}`);
-  return data;
-}
-
-function el(tag, text, cls) {
-  const e = document.createElement(tag);
-  if (text != null) e.textContent = text;
-  if (cls) e.className = cls;
-  return e;
-}
 
 function privacyText(p) {
   const parts = [];
