@@ -67,6 +67,10 @@ pub enum EventData {
     Animation(Animation),
     /// A popover was shown or hidden (its open state is not in the DOM).
     Popover(Popover),
+    /// What the recorder inside a cross-origin frame recorded, joined to
+    /// this session by message passing (issue 14): opaque here, expanded
+    /// by every reader with [`crate::frames::expand`].
+    FrameEvents(FrameEvents),
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -486,6 +490,59 @@ pub struct Animation {
 pub struct Popover {
     pub id: NodeId,
     pub open: bool,
+}
+
+/// A cross-origin frame's events, as a whole chunk sealed (and so masked)
+/// by the recorder running in that frame. The parent's recorder cannot
+/// read them (its wasm carries no decoder) and does not need to: a frame
+/// that sends garbage costs its own events only, never the chunk around
+/// them (see [`crate::frames`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FrameEvents {
+    /// The frame element's node id in the parent's document.
+    pub frame: NodeId,
+    /// The first node id of the block the parent gave the frame
+    /// ([`crate::frames::BLOCK`] ids): the frame's events may name no other
+    /// nodes (but `frame`, as its document's parent).
+    pub base: NodeId,
+    /// The frame's chunk, MessagePack `bin` on the wire.
+    #[serde(with = "bytes")]
+    pub chunk: Vec<u8>,
+}
+
+/// `Vec<u8>` as MessagePack `bin` (serde's default is an array of
+/// integers, up to twice the size).
+mod bytes {
+    use serde::{de, Deserializer, Serializer};
+    use std::fmt;
+
+    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(v)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        struct V;
+        impl<'de> de::Visitor<'de> for V {
+            type Value = Vec<u8>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("bytes")
+            }
+            fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+                Ok(v.to_vec())
+            }
+            fn visit_byte_buf<E: de::Error>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
+                Ok(v)
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut a: A) -> Result<Vec<u8>, A::Error> {
+                let mut out = Vec::new();
+                while let Some(b) = a.next_element::<u8>()? {
+                    out.push(b);
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_bytes(V)
+    }
 }
 
 /// Size bounds of the fields added for support (issue 17): the recorder

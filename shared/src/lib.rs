@@ -9,6 +9,7 @@
 pub mod asset;
 pub mod chunk;
 pub mod event;
+pub mod frames;
 pub mod ids;
 #[cfg(feature = "encode")]
 pub mod msgpack;

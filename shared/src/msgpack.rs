@@ -378,7 +378,19 @@ fn write_data(out: &mut Vec<u8>, d: &EventData) {
             uint(out, p.id.into());
             bool_(out, p.open);
         }
+        EventData::FrameEvents(f) => {
+            variant(out, "FrameEvents");
+            array(out, 3);
+            uint(out, f.frame.into());
+            uint(out, f.base.into());
+            bin(out, &f.chunk);
+        }
     }
+}
+
+/// `bin 8/16/32`, as rmp-serde writes `serialize_bytes`.
+fn bin(out: &mut Vec<u8>, b: &[u8]) {
+    sized(out, b, 0xc4);
 }
 
 /// A node list, with its ids relative as format 2 sends them
@@ -599,16 +611,25 @@ fn string(out: &mut Vec<u8>, s: &str) {
 }
 
 fn str_bytes(out: &mut Vec<u8>, b: &[u8]) {
+    if b.len() < 32 {
+        out.push(0xa0 | b.len() as u8);
+        out.extend_from_slice(b);
+    } else {
+        sized(out, b, 0xd9);
+    }
+}
+
+/// `b` after its length, as the 8-, 16- or 32-bit form whose markers are
+/// `m`, `m + 1`, `m + 2` (str: 0xd9, bin: 0xc4).
+fn sized(out: &mut Vec<u8>, b: &[u8], m: u8) {
     let len = b.len();
-    if len < 32 {
-        out.push(0xa0 | len as u8);
-    } else if len < 256 {
-        out.extend_from_slice(&[0xd9, len as u8]);
+    if len < 256 {
+        out.extend_from_slice(&[m, len as u8]);
     } else if len < 65536 {
-        out.push(0xda);
+        out.push(m + 1);
         out.extend_from_slice(&(len as u16).to_be_bytes());
     } else {
-        out.push(0xdb);
+        out.push(m + 2);
         out.extend_from_slice(&(len as u32).to_be_bytes());
     }
     out.extend_from_slice(b);

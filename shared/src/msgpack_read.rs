@@ -242,6 +242,19 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// A `bin` value, borrowed from the input.
+    fn bin(&mut self) -> Result<&'a [u8]> {
+        let at = self.pos;
+        let n = match self.byte()? {
+            0xc4 => self.be(1)?,
+            0xc5 => self.be(2)?,
+            0xc6 => self.be(4)?,
+            _ => return self.err_at(at, "expected bytes"),
+        };
+        let n = self.len_checked(at, n, 1)?;
+        self.take(n)
+    }
+
     fn string(&mut self) -> Result<String> {
         self.str().map(str::to_owned)
     }
@@ -630,6 +643,14 @@ impl<'a> Reader<'a> {
                 EventData::Popover(Popover {
                     id: self.u32()?,
                     open: self.bool()?,
+                })
+            }
+            "FrameEvents" => {
+                self.fields(3, 3)?;
+                EventData::FrameEvents(FrameEvents {
+                    frame: self.u32()?,
+                    base: self.u32()?,
+                    chunk: self.bin()?.to_vec(),
                 })
             }
             _ => return self.err_at(at, "unknown kind of event"),

@@ -271,6 +271,7 @@ impl Detector {
             | EventData::Media(_)
             | EventData::Canvas(_)
             | EventData::Popover(_)
+            | EventData::FrameEvents(_)
             | EventData::Dropped(_) => self.change(t),
             _ => {}
         }
