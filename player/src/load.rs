@@ -92,8 +92,14 @@ pub fn decode_session(body: &[u8]) -> (Vec<Event>, Vec<String>) {
 }
 
 /// Decodes the `index`th frame of a response.
+/// Cross-origin frames' events are expanded in place
+/// (`reel_shared::frames`), so everything after this sees them as the
+/// page's own.
 pub fn decode(index: usize, bytes: &[u8]) -> Framed {
-    decode_chunk(bytes, &Limits::default()).map_err(|e| format!("chunk {index}: skipped: {e}"))
+    let mut chunk = decode_chunk(bytes, &Limits::default())
+        .map_err(|e| format!("chunk {index}: skipped: {e}"))?;
+    reel_shared::frames::expand(&mut chunk.events);
+    Ok(chunk)
 }
 
 /// Which chunks of a session have arrived, so live polling asks only for

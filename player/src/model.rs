@@ -97,7 +97,9 @@ impl VNode {
         match &self.kind {
             NodeKind::Document | NodeKind::ShadowRoot => true,
             NodeKind::Element(el) => !sanitize::is_script(&el.tag, el.ns),
-            _ => false,
+            // A cross-origin frame shows the document its own recorder
+            // sent (`reel_shared::frames`), if one did.
+            k => is_frame(k),
         }
     }
 }
@@ -523,11 +525,7 @@ impl Model {
         // content), a shadow root only under an element.
         let parent_kind = self.nodes.get(&parent).map(|p| &p.kind);
         match &flat.kind {
-            NodeKind::Document
-                if !parent_kind.is_some_and(|k| is_tag(k, "iframe") || is_tag(k, "frame")) =>
-            {
-                return false
-            }
+            NodeKind::Document if !parent_kind.is_some_and(is_frame) => return false,
             NodeKind::ShadowRoot if !matches!(parent_kind, Some(NodeKind::Element(_))) => {
                 return false
             }
@@ -556,6 +554,9 @@ impl Model {
         node.depth = depth;
         self.nodes.insert(flat.id, node);
         self.link(flat.id, parent, before);
+        if rendered && matches!(flat.kind, NodeKind::Document) {
+            self.restate_frame(parent, s);
+        }
         if rendered && s.on {
             if let Some(node) = self.new_node(flat.id) {
                 s.ops.push(DomOp::Create {
@@ -631,12 +632,53 @@ impl Model {
         }
     }
 
+    /// Does `id` hold a document (a frame's)?
+    fn shows_document(&self, id: NodeId) -> bool {
+        self.children(id).any(|c| {
+            self.nodes
+                .get(&c)
+                .is_some_and(|n| matches!(n.kind, NodeKind::Document))
+        })
+    }
+
+    /// A cross-origin frame's placeholder (no document) and its box with a
+    /// document are different elements: the frame is created anew when it
+    /// gains or loses its document (a frame's `srcdoc` removed would load
+    /// `about:blank` over the document put in it).
+    fn restate_frame(&self, id: NodeId, s: &mut Sink) {
+        let Some(n) = self.nodes.get(&id) else { return };
+        if !s.on || !n.rendered || !matches!(n.kind, NodeKind::Blocked { .. }) {
+            return;
+        }
+        if let Some(node) = self.new_node(id) {
+            let next = match self.nodes.get(&n.next) {
+                Some(x) if x.rendered => n.next,
+                _ => NO_NODE,
+            };
+            s.push(DomOp::Remove { id });
+            s.push(DomOp::Create {
+                id,
+                parent: n.parent,
+                next,
+                node,
+            });
+        }
+    }
+
     /// Removes a node and forgets its whole subtree.
     fn remove_node(&mut self, id: NodeId, s: &mut Sink) {
         if self.nodes.get(&id).is_some_and(|n| n.rendered) {
             s.push(DomOp::Remove { id });
         }
+        let parent = self.nodes.get(&id).map_or(NO_NODE, |n| n.parent);
+        let doc = self
+            .nodes
+            .get(&id)
+            .is_some_and(|n| matches!(n.kind, NodeKind::Document));
         self.unlink(id);
+        if doc {
+            self.restate_frame(parent, s);
+        }
         let mut stack = vec![id];
         while let Some(cur) = stack.pop() {
             if let Some(n) = self.nodes.remove(&cur) {
@@ -690,7 +732,11 @@ impl Model {
             } => NewNode::Element {
                 tag: tag.clone(),
                 ns: (*ns).into(),
-                attrs: sanitize::blocked_attrs(tag, *width, *height),
+                attrs: if self.shows_document(id) {
+                    sanitize::frame_attrs(*width, *height)
+                } else {
+                    sanitize::blocked_attrs(tag, *width, *height)
+                },
             },
             NodeKind::Text(t) => NewNode::Text {
                 text: self.text_for(n.parent, t),
@@ -1000,6 +1046,19 @@ fn element_node(el: &Element, href: &str) -> NewNode {
 }
 
 /// Whether `kind` is an HTML element with this (lowercase) tag.
+/// A frame element: one the page's recorder read (same origin), or a
+/// cross-origin one recorded as its box (`Blocked`), whose document its
+/// own recorder may send.
+fn is_frame(kind: &NodeKind) -> bool {
+    match kind {
+        NodeKind::Blocked { tag, ns, .. } => {
+            *ns == reel_shared::Namespace::Html
+                && (tag.eq_ignore_ascii_case("iframe") || tag.eq_ignore_ascii_case("frame"))
+        }
+        k => is_tag(k, "iframe") || is_tag(k, "frame"),
+    }
+}
+
 fn is_tag(kind: &NodeKind, tag: &str) -> bool {
     matches!(kind, NodeKind::Element(el) if el.ns == reel_shared::Namespace::Html && el.tag.eq_ignore_ascii_case(tag))
 }

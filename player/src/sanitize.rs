@@ -244,6 +244,19 @@ pub fn blocked_attrs(tag: &str, width: u32, height: u32) -> Vec<(String, String)
     attrs
 }
 
+/// The attributes of a cross-origin frame whose own recorder sent its
+/// document (`reel_shared::frames`): the recorded box (border included, as
+/// measured), with the document inside instead of the placeholder.
+pub fn frame_attrs(width: u32, height: u32) -> Vec<(String, String)> {
+    vec![
+        ("data-reel-frame".to_string(), String::new()),
+        (
+            "style".to_string(),
+            format!("box-sizing:border-box;width:{width}px;height:{height}px"),
+        ),
+    ]
+}
+
 /// What a frame that was not recorded shows in the replay.
 pub const FRAME_PLACEHOLDER: &str = "<p style=\"font:13px sans-serif;color:#555;margin:8px\">\
      frame not recorded (another origin, or blocked)</p>";

@@ -1095,3 +1095,60 @@ fn media_state_and_canvas_bitmaps_are_restated() {
         "{html}"
     );
 }
+
+/// A cross-origin frame (recorded as its box) shows the placeholder until
+/// its own recorder's document arrives, then that document in a box of
+/// the recorded size; the placeholder again once the document goes.
+#[test]
+fn a_cross_origin_frame_shows_its_document_once_one_arrives() {
+    let mut h = Harness::new();
+    h.apply(&meta("https://site.test/"));
+    let mut nodes = page();
+    nodes.push(FlatNode {
+        id: 9,
+        parent: 4,
+        kind: NodeKind::Blocked {
+            tag: "iframe".into(),
+            ns: Namespace::Html,
+            width: 314,
+            height: 144,
+        },
+    });
+    nodes.push(el(10, 4, "p", &[("id", "after")]));
+    h.apply(&snapshot(nodes));
+    assert!(h.html().contains("frame not recorded"), "{}", h.html());
+    let base = reel_shared::frames::FIRST_BASE;
+    let frame_doc = FlatNode {
+        id: base,
+        parent: 9,
+        kind: NodeKind::Document,
+    };
+    let ops = h.apply(&EventData::Mutation(Mutation {
+        adds: vec![add(
+            9,
+            NO_NODE,
+            vec![
+                frame_doc.clone(),
+                el(base + 1, base, "html", &[]),
+                el(base + 2, base + 1, "body", &[]),
+                text(base + 3, base + 2, "inside"),
+            ],
+        )],
+        ..Mutation::default()
+    }));
+    // The frame is created anew (before its next sibling), then its document.
+    assert!(
+        ops[0] == DomOp::Remove { id: 9 }
+            && matches!(&ops[1], DomOp::Create { id: 9, parent: 4, next: 10, node: NewNode::Element { attrs, .. } }
+            if attrs.iter().any(|(k, v)| k == "style" && v == "box-sizing:border-box;width:314px;height:144px")),
+        "{ops:?}"
+    );
+    assert!(!h.html().contains("frame not recorded"), "{}", h.html());
+    assert!(h.html().contains("inside"), "{}", h.html());
+    h.apply(&EventData::Mutation(Mutation {
+        removes: vec![base],
+        ..Mutation::default()
+    }));
+    assert!(h.html().contains("frame not recorded"), "{}", h.html());
+    assert!(!h.html().contains("inside"), "{}", h.html());
+}
