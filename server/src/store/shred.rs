@@ -451,14 +451,19 @@ impl Keyring {
         let mut slots = std::mem::take(&mut g.forgotten);
         slots.sort_unstable();
         slots.dedup();
-        let zeroed = (|| {
+        let written = (|| {
             let f = g.file(&self.path)?;
             for s in &slots {
                 f.write_all_at(&[0; RECORD], s * RECORD as u64)
                     .map_err(io)?;
             }
-            f.sync_data().map_err(io)
+            f.try_clone().map_err(io)
         })();
+        // Synced without the lock (readers take it for every open): the
+        // slots are free for new keys only once their zeros are durable.
+        drop(g);
+        let zeroed = written.and_then(|f| f.sync_data().map_err(io));
+        let mut g = self.lock();
         match zeroed {
             Ok(()) => {
                 g.free.extend(slots);
