@@ -230,6 +230,52 @@ impl Outage {
     }
 }
 
+/// While alive, `service` is frozen (`SIGSTOP`: it accepts connections and
+/// never answers); ending or dropping it thaws it (`SIGCONT`).
+pub struct Freeze {
+    service: Service,
+    thawed: bool,
+}
+
+fn set_frozen(service: Service, frozen: bool) {
+    match (service, frozen) {
+        (Service::Postgres, true) => reel_testsvc::postgres().freeze(),
+        (Service::Postgres, false) => reel_testsvc::postgres().thaw(),
+        (Service::ObjectStore, true) => reel_testsvc::s3().freeze(),
+        (Service::ObjectStore, false) => reel_testsvc::s3().thaw(),
+    }
+}
+
+/// Freezes `service` until the returned guard is ended or dropped.
+pub async fn freeze(service: Service) -> Result<Freeze> {
+    tokio::task::spawn_blocking(move || set_frozen(service, true))
+        .await
+        .with_context(|| format!("freezing {service:?}"))?;
+    Ok(Freeze {
+        service,
+        thawed: false,
+    })
+}
+
+impl Freeze {
+    /// Lets the service go on.
+    pub async fn end(mut self) -> Result<()> {
+        self.thawed = true;
+        let service = self.service;
+        tokio::task::spawn_blocking(move || set_frozen(service, false))
+            .await
+            .with_context(|| format!("thawing {service:?}"))
+    }
+}
+
+impl Drop for Freeze {
+    fn drop(&mut self) {
+        if !self.thawed {
+            set_frozen(self.service, false);
+        }
+    }
+}
+
 impl Drop for Outage {
     fn drop(&mut self) {
         if !self.up {

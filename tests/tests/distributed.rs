@@ -11,6 +11,8 @@
 //!   with `Retry-After` and a JSON error, the server stays up, and once the
 //!   service is back ingest works again by itself, nothing acknowledged
 //!   before lost;
+//! - PostgreSQL or the object store frozen (`SIGSTOP`): the same `503`s
+//!   instead of hanging, and every chunk sent again lands after the thaw;
 //! - the real recorder in Chromium through an object-store outage: it
 //!   retries, and the session replays completely through another process.
 //!
@@ -19,7 +21,7 @@
 //! [`Services::exclusive`], the others [`Services::shared`].
 
 use anyhow::{bail, ensure, Context, Result};
-use reel_e2e::deployment::{outage, Deployment, Service, Services};
+use reel_e2e::deployment::{freeze, outage, Deployment, Service, Services};
 use reel_e2e::fidelity::{check_replay, mark};
 use reel_e2e::recording::ManualPage;
 use reel_e2e::server::random_hex;
@@ -508,6 +510,90 @@ async fn postgres_outage_answers_503_and_recovers_by_itself() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn object_store_outage_answers_503_and_recovers_by_itself() -> Result<()> {
     outage_then_recovery(Service::ObjectStore).await
+}
+
+/// A frozen `service` (`SIGSTOP`: its sockets accept, nothing answers, as
+/// across a partition that drops packets): ingest through both processes
+/// answers `503` with `Retry-After` (cut by the store's own limits, not
+/// after the 60 s a whole operation may take), so does a list when the
+/// database is the frozen one (a list needs no object: served when the
+/// bucket is), the processes stay up; once the service goes on, the
+/// chunks sent again land, every one of them, nobody restarting anything.
+/// (The store's limits, 5 s, are what answers; a request left to hang
+/// would fail this test on the harness's own request timeout, 30 s.)
+async fn frozen_then_thawed(service: Service) -> Result<()> {
+    let _services = Services::exclusive().await;
+    let dep = Deployment::new().await?;
+    let procs = dep.start_processes(2).await?;
+    let (a, b) = (&procs[0], &procs[1]);
+    let id = new_id()?;
+    let id_text = id.to_string();
+    let mut acked = BTreeMap::new();
+    for seq in 0..3u32 {
+        let c = chunk(id, seq)?;
+        a.post_chunk(&id_text, seq, &c)
+            .await?
+            .ensure_success("before the freeze")?;
+        acked.insert(seq, c);
+    }
+
+    let frozen = freeze(service).await?;
+    let list = a.api("GET", "/api/v1/sessions", &[]).await?;
+    match service {
+        Service::Postgres => unavailable(&list, "a list while the database is frozen")?,
+        Service::ObjectStore => {
+            list.ensure_success("a list while the bucket is frozen")?;
+        }
+    }
+    // What a recorder sends meanwhile: refused, never acknowledged.
+    let mut refused = BTreeMap::new();
+    for (seq, server) in [(3u32, a), (4, b), (5, a)] {
+        let c = chunk(id, seq)?;
+        unavailable(
+            &server.post_chunk(&id_text, seq, &c).await?,
+            &format!("chunk {seq} while {service:?} is frozen"),
+        )?;
+        refused.insert(seq, c);
+    }
+    for p in &procs {
+        http::get(&p.url("/healthz"), &[])
+            .await?
+            .ensure_success("healthz during the freeze")?;
+    }
+    frozen.end().await?;
+
+    // The recorder's retries, until each chunk is acknowledged; until
+    // then every answer is 503, never another error.
+    for (i, (seq, c)) in refused.iter().enumerate() {
+        let server = &procs[i % 2];
+        wait_until("a refused chunk to land after the thaw", || async {
+            let r = server.post_chunk(&id_text, *seq, c).await?;
+            if (200..300).contains(&r.status) {
+                return Ok(Some(()));
+            }
+            unavailable(&r, "after the thaw, before recovering")?;
+            Ok(None)
+        })
+        .await?;
+    }
+    acked.extend(refused);
+    ensure!(acked.len() == 6, "{} chunks", acked.len());
+    for p in &procs {
+        holds(p, &id_text, &acked).await?;
+    }
+    let list = a.api("GET", "/api/v1/sessions", &[]).await?;
+    list.ensure_success("a list after the thaw")?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frozen_postgres_answers_503_and_recovers_by_itself() -> Result<()> {
+    frozen_then_thawed(Service::Postgres).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frozen_object_store_answers_503_and_recovers_by_itself() -> Result<()> {
+    frozen_then_thawed(Service::ObjectStore).await
 }
 
 /// `reel_ingest_requests_total{status="503"}` of `server`.

@@ -16,9 +16,9 @@
 //!    the data survives (PostgreSQL shuts down cleanly; s3s-fs keeps its
 //!    files), and the server comes back on the same port.
 //!    [`Postgres::freeze`]/[`S3::freeze`] and their `thaw` simulate a
-//!    frozen service instead (`SIGSTOP`/`SIGCONT` to its whole process
-//!    group: it accepts connections and never answers, as across a
-//!    partition that drops packets); `stop` thaws first.
+//!    frozen service instead (`SIGSTOP`/`SIGCONT` to the server and, for
+//!    PostgreSQL, every backend: it accepts connections and never answers,
+//!    as across a partition that drops packets); `stop` thaws first.
 //! 4. [`postgres_tls`] is a second PostgreSQL server that takes TLS
 //!    connections only (`hostssl` in `pg_hba.conf`), with a certificate for
 //!    `localhost` and `127.0.0.1` signed by a CA made for the test process
@@ -216,9 +216,6 @@ impl Postgres {
                     .expect("the PostgreSQL log file"),
             ));
         as_user(&mut cmd, service_user());
-        // Its own process group, with every backend it forks: `freeze`
-        // stops them all at once.
-        cmd.process_group(0);
         *child = Some(spawn_kept(cmd));
         drop(child);
         self.wait_ready();
@@ -259,7 +256,8 @@ impl Postgres {
     /// kept) and waits until it has exited.
     pub fn stop(&self) {
         if let Some(mut c) = lock(&self.child).take() {
-            signal_group(&c, libc::SIGCONT);
+            signal_children(&c, libc::SIGCONT);
+            signal(&c, libc::SIGCONT);
             signal(&c, libc::SIGINT);
             let _ = c.wait();
         }
@@ -267,16 +265,20 @@ impl Postgres {
 
     /// Freezes the server and every backend (`SIGSTOP`): connections are
     /// still accepted by the kernel, nothing answers, until [`Self::thaw`].
+    /// (Each backend is a session of its own, `setsid`: they are found as
+    /// the postmaster's children, once it is stopped and forks no more.)
     pub fn freeze(&self) {
         if let Some(c) = lock(&self.child).as_ref() {
-            signal_group(c, libc::SIGSTOP);
+            signal(c, libc::SIGSTOP);
+            signal_children(c, libc::SIGSTOP);
         }
     }
 
     /// Lets a frozen server go on (`SIGCONT`).
     pub fn thaw(&self) {
         if let Some(c) = lock(&self.child).as_ref() {
-            signal_group(c, libc::SIGCONT);
+            signal_children(c, libc::SIGCONT);
+            signal(c, libc::SIGCONT);
         }
     }
 }
@@ -459,7 +461,6 @@ impl S3 {
                     .open(self.dir.path().join("s3s-fs.log"))
                     .expect("the object store's log file"),
             ));
-        cmd.process_group(0);
         *child = Some(spawn_kept(cmd));
         let started = Instant::now();
         while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
@@ -492,14 +493,14 @@ impl S3 {
     /// the kernel, nothing answers, until [`Self::thaw`].
     pub fn freeze(&self) {
         if let Some(c) = lock(&self.child).as_ref() {
-            signal_group(c, libc::SIGSTOP);
+            signal(c, libc::SIGSTOP);
         }
     }
 
     /// Lets a frozen server go on (`SIGCONT`).
     pub fn thaw(&self) {
         if let Some(c) = lock(&self.child).as_ref() {
-            signal_group(c, libc::SIGCONT);
+            signal(c, libc::SIGCONT);
         }
     }
 }
@@ -524,14 +525,28 @@ fn signal(child: &Child, sig: libc::c_int) {
     }
 }
 
-/// `sig` to the process group `child` leads (spawned with
-/// `process_group(0)`): the server and everything it forked.
-fn signal_group(child: &Child, sig: libc::c_int) {
-    if let Ok(pid) = libc::pid_t::try_from(child.id()) {
-        // SAFETY: kill(2) on our own child's process group; no memory is
-        // touched.
-        unsafe {
-            libc::kill(-pid, sig);
+/// `sig` to every process whose parent is `child` (from `/proc`).
+fn signal_children(child: &Child, sig: libc::c_int) {
+    let parent = child.id().to_string();
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    for p in procs.flatten() {
+        let Ok(pid) = p.file_name().to_string_lossy().parse::<libc::pid_t>() else {
+            continue;
+        };
+        // `pid (comm) state ppid ...`: comm may hold spaces, not `)`.
+        let Ok(stat) = std::fs::read_to_string(p.path().join("stat")) else {
+            continue;
+        };
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1));
+        if ppid == Some(parent.as_str()) {
+            // SAFETY: kill(2) on a child of our child; no memory touched.
+            unsafe {
+                libc::kill(pid, sig);
+            }
         }
     }
 }
