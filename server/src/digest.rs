@@ -24,7 +24,7 @@
 //!    writing a chunk's records twice (a crash between the digest's write
 //!    and the index checkpoint, then the log re-read) changes nothing.
 
-use crate::index::{SessionMeta, MAX_FIELD_LEN, MAX_URL_LEN};
+use crate::index::{truncate, SessionMeta, MAX_FIELD_LEN, MAX_URL_LEN};
 use reel_shared::{Event, EventData, MouseKind, SessionId, SignalKind};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
@@ -254,17 +254,6 @@ pub fn utm_of(url: &str) -> [Option<String>; 3] {
         }
     }
     out
-}
-
-fn truncate(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_owned();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    s[..end].to_owned()
 }
 
 /// The page a session was last on, and up to when its time is counted:

@@ -97,7 +97,10 @@ pub fn start_key(started_at: u64, id: &SessionId) -> [u8; START_KEY_LEN] {
     k
 }
 
-fn truncate(s: &str, max: usize) -> String {
+/// `s` cut to at most `max` bytes, at a character boundary: how every
+/// text the index and the digest keep is held to [`MAX_URL_LEN`] and
+/// [`MAX_FIELD_LEN`].
+pub(crate) fn truncate(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s.to_owned();
     }

@@ -50,13 +50,20 @@ const INLINE_VALIDATION_BYTES: usize = 256 * 1024;
 
 pub use crate::validate::MAX_SEQ;
 
-pub fn routes(max_body: usize) -> Router<SharedState> {
-    let cors = CorsLayer::new()
+/// What a page of any origin may send to the routes `reel.js` calls
+/// (chunks, asset offers and uploads): a POST with the ingest key, whose
+/// `Retry-After` it may read. One rule for all of them.
+pub(crate) fn recorder_cors() -> CorsLayer {
+    CorsLayer::new()
         .allow_origin(Any)
         .allow_methods([Method::POST, Method::OPTIONS])
         .allow_headers([CONTENT_TYPE, HeaderName::from_static(INGEST_KEY_HEADER)])
         .expose_headers([axum::http::header::RETRY_AFTER])
-        .max_age(Duration::from_secs(7200));
+        .max_age(Duration::from_secs(7200))
+}
+
+pub fn routes(max_body: usize) -> Router<SharedState> {
+    let cors = recorder_cors();
     Router::new()
         .route("/api/v1/sessions/{id}/chunks/{seq}", post(put_chunk))
         // Before the layers, so that CORS headers reach the 405 too.

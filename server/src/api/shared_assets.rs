@@ -16,7 +16,7 @@
 //! /api/v1/sessions/{id}/assets/{hash}`, the frame as stored, only for an
 //! asset the session uses.
 
-use crate::api::ingest::refused;
+use crate::api::ingest::{recorder_cors, refused};
 use crate::api::sessions::session_id;
 use crate::api::{self, ApiError, SharedState};
 use crate::auth::INGEST_KEY_HEADER;
@@ -25,7 +25,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, Path, Request, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
-use axum::http::{HeaderMap, HeaderName, Method, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -34,20 +34,13 @@ use reel_shared::chunk::{decompress_body, Limits};
 use reel_shared::SessionId;
 use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
-use std::time::Duration;
-use tower_http::cors::{Any, CorsLayer};
 
 /// Hashes one offer may name.
 pub const MAX_OFFER: usize = 64;
 
 /// The recorder's routes (ingest key).
 pub fn ingest_routes(max_body: usize) -> Router<SharedState> {
-    let cors = CorsLayer::new()
-        .allow_origin(Any)
-        .allow_methods([Method::POST, Method::OPTIONS])
-        .allow_headers([CONTENT_TYPE, HeaderName::from_static(INGEST_KEY_HEADER)])
-        .expose_headers([axum::http::header::RETRY_AFTER])
-        .max_age(Duration::from_secs(7200));
+    let cors = recorder_cors();
     Router::new()
         .route("/api/v1/sessions/{id}/assets", post(offer))
         .route("/api/v1/sessions/{id}/asset-uploads/{hash}", post(upload))
