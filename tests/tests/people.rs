@@ -13,9 +13,19 @@
 //!   the other person's session is untouched, listed, and its insights
 //!   (their clicks) still answer;
 //! - the people admin page, screenshotted.
+//!
+//! The same erasure on the distributed layout (a process on PostgreSQL and
+//! s3s-fs, `reel_testsvc`): none of the person's strings (id, page URL,
+//! referrer, visitor id, click label, a comment on their session) nor any
+//! window of their chunks in any file of PostgreSQL's data directory (its
+//! tables, statistics, WAL) nor of the bucket, once statistics were
+//! sampled and a checkpoint wrote everything to the files; the other
+//! person's session listed and replaying; the erasure audited with nothing
+//! left undone.
 
 use anyhow::{ensure, Context, Result};
-use reel_e2e::{Browser, PageServer, ReelServer};
+use reel_e2e::deployment::Deployment;
+use reel_e2e::{Browser, Page, PageServer, ReelServer};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::Duration;
@@ -34,7 +44,8 @@ const BOB_LABEL: &str = "Bob keeps paying";
 
 /// Records one session of `user` on the page at `path`, reached by a link
 /// from `from` (its referrer), who clicks `#pay` and types `email`: its
-/// id. `new_visitor`: the browser forgets the visitor id it keeps first.
+/// id, and the tab (still recording). `new_visitor`: the browser forgets
+/// the visitor id it keeps first.
 async fn record(
     browser: &Browser,
     server: &ReelServer,
@@ -43,7 +54,7 @@ async fn record(
     user: &str,
     email: &str,
     new_visitor: bool,
-) -> Result<String> {
+) -> Result<(String, Page)> {
     let page = browser.new_page().await?;
     page.goto(&pages.url(from)).await?;
     if new_visitor {
@@ -75,15 +86,22 @@ async fn record(
     page.click("#email").await?;
     page.type_text(email).await?;
     page.eval("Reel.flush().then(() => true)").await?;
-    Ok(sid)
+    Ok((sid, page))
 }
 
-/// Every file under `dir` holding `needle`, with the needle's name.
+/// Every file under `dir` holding `needle`, with the needle's name (a
+/// file or folder that vanishes meanwhile is skipped: PostgreSQL removes
+/// its own).
 fn found(dir: &Path, needles: &[(String, Vec<u8>)]) -> Result<Vec<String>> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d)? {
+        let entries = match std::fs::read_dir(&d) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e).with_context(|| format!("listing {}", d.display())),
+        };
+        for e in entries {
             let e = e?;
             let path = e.path();
             if e.file_type()?.is_dir() {
@@ -128,10 +146,10 @@ async fn people_list_export_and_erase_every_byte() -> Result<()> {
     let browser = Browser::launch().await?;
 
     let erin = (erin_from.as_str(), erin_page.as_str());
-    let a = record(&browser, &server, &pages, erin, &user, &email, false).await?;
-    let b = record(&browser, &server, &pages, erin, &user, &email, false).await?;
+    let (a, _) = record(&browser, &server, &pages, erin, &user, &email, false).await?;
+    let (b, _) = record(&browser, &server, &pages, erin, &user, &email, false).await?;
     let bob_at = ("/bob-from.html", "/bob.html");
-    let bob = record(
+    let (bob, _) = record(
         &browser,
         &server,
         &pages,
@@ -331,5 +349,159 @@ async fn people_list_export_and_erase_every_byte() -> Result<()> {
         .await?
         .ensure_success("erasing no one")?;
     ensure!(r.json()? == json!({"deleted_sessions": 0}));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn people_erasure_on_the_distributed_layout_leaves_no_byte_in_postgresql_or_the_bucket(
+) -> Result<()> {
+    let dep = Deployment::new().await?;
+    let server = dep.start_process().await?;
+    let db = dep
+        .index_db()
+        .rsplit('/')
+        .next()
+        .context("the database's name")?
+        .to_string();
+    let tag = &reel_e2e::server::random_hex()?[..8];
+    let user = format!("dana-{tag}-user");
+    let email = format!("dana.{tag}@example.com");
+    let erin_page = format!("/account-{tag}-dana.html");
+    let erin_from = format!("/search-{tag}-dana.html");
+    let label = format!("Pay {tag} dana");
+    let comment = format!("Dana {tag} called support");
+    let pages = PageServer::for_reel(&server).await?;
+    pages.set_var("NOTE", &format!("Dana {tag} note"));
+    pages.set_var("LABEL", &label);
+    pages.add_page(&erin_page, "text/html", PAGE);
+    pages.add_page(&erin_from, "text/html", "<!doctype html><p>results</p>");
+    pages.add_page(
+        "/bob.html",
+        "text/html",
+        PAGE.replace("{{LABEL}}", BOB_LABEL)
+            .replace("{{NOTE}}", "Bob's page"),
+    );
+    pages.add_page("/bob-from.html", "text/html", "<!doctype html><p>bob</p>");
+    let browser = Browser::launch().await?;
+    let at = (erin_from.as_str(), erin_page.as_str());
+    let (a, a_tab) = record(&browser, &server, &pages, at, &user, &email, false).await?;
+    let bob_at = ("/bob-from.html", "/bob.html");
+    let (bob, bob_tab) = record(
+        &browser,
+        &server,
+        &pages,
+        bob_at,
+        "bob-keeps",
+        "bob@example.com",
+        true,
+    )
+    .await?;
+    let r = server
+        .api(
+            "POST",
+            &format!("/api/v1/sessions/{a}/comments"),
+            &serde_json::to_vec(&json!({"t": 1, "text": comment}))?,
+        )
+        .await?;
+    ensure!(r.status < 300, "comment: {}", r.text());
+    // Both recordings end here: a chunk the recorder sends later (a signal
+    // it notes some seconds after a click) would record the person anew.
+    for tab in [&a_tab, &bob_tab] {
+        tab.eval("Reel.flush().then(() => Reel.stop()).then(() => true)")
+            .await?;
+    }
+    let item = server.session(&a).await?;
+    let visitor = item["visitor_id"].as_str().unwrap_or_default().to_string();
+    ensure!(!visitor.is_empty(), "{item}");
+
+    // What autovacuum would do sooner or later (sample the columns into
+    // pg_statistic), and a checkpoint: the files hold it all before.
+    let pg = reel_testsvc::postgres();
+    let (pg_dir, bucket_dir) = (pg.data_dir(), dep.bucket_dir());
+    {
+        let db = db.clone();
+        tokio::task::spawn_blocking(move || {
+            let pg = reel_testsvc::postgres();
+            pg.psql(&db, "ANALYZE");
+            pg.psql(&db, "CHECKPOINT");
+        })
+        .await?;
+    }
+    let strings = vec![
+        ("user id".to_string(), user.clone().into_bytes()),
+        ("page URL".to_string(), erin_page.clone().into_bytes()),
+        ("referrer".to_string(), erin_from.clone().into_bytes()),
+        ("visitor id".to_string(), visitor.clone().into_bytes()),
+        ("click label".to_string(), label.clone().into_bytes()),
+        ("comment".to_string(), comment.clone().into_bytes()),
+    ];
+    let in_pg = found(&pg_dir, &strings)?;
+    for (name, _) in &strings {
+        ensure!(
+            in_pg.iter().any(|f| f.starts_with(name.as_str())),
+            "PostgreSQL's files do not hold the {name} before: the search cannot see it ({in_pg:?})"
+        );
+    }
+    ensure!(in_pg.iter().any(|f| f.contains("pg_wal")), "{in_pg:?}");
+    let mut needles = strings;
+    for (i, c) in server.raw_chunks(&a).await?.iter().enumerate() {
+        let mid = c.len() / 2;
+        let w = c[mid.saturating_sub(24)..(mid + 24).min(c.len())].to_vec();
+        needles.push((format!("chunk {i} of {a}"), w));
+    }
+    let in_bucket = found(&bucket_dir, &needles)?;
+    ensure!(
+        in_bucket.iter().any(|f| f.starts_with("chunk")),
+        "the bucket does not hold the chunks: {in_bucket:?}"
+    );
+
+    let r = server
+        .api("DELETE", &format!("/api/v1/people/{user}"), &[])
+        .await?
+        .ensure_success("erase")?;
+    ensure!(r.json()? == json!({"deleted_sessions": 1}), "{}", r.text());
+    let mut left = found(&pg_dir, &needles)?;
+    left.extend(found(&bucket_dir, &needles)?);
+    ensure!(left.is_empty(), "after the erasure: {left:?}");
+
+    // Audited, nothing left for later.
+    let audit = server.api_json("/api/v1/audit?limit=100").await?;
+    let entries = audit["entries"].as_array().context("entries")?;
+    let erased = entries
+        .iter()
+        .find(|e| e["action"] == "people_delete")
+        .context("no people_delete entry")?;
+    let detail = erased["detail"].as_str().unwrap_or_default();
+    ensure!(
+        detail.ends_with(": 1 sessions") && !audit.to_string().contains(&user),
+        "{erased}"
+    );
+
+    // The other person: listed, known, and replaying.
+    let r = server
+        .api("GET", &format!("/api/v1/sessions/{a}"), &[])
+        .await?;
+    ensure!(r.status == 404, "{}", r.status);
+    let listed = server.list_sessions().await?;
+    ensure!(
+        listed.len() == 1 && listed[0]["id"] == bob.as_str(),
+        "only bob is listed: {listed:?}"
+    );
+    ensure!(server.session(&bob).await?["user_id"] == "bob-keeps");
+    let player = reel_e2e::fidelity::open_player(&browser, &server, &bob).await?;
+    player
+        .eval("reelPlayer.seek(reelPlayer.duration()).then(() => true)")
+        .await?;
+    player
+        .wait_for(
+            &format!(
+                "(() => {{ const d = document.getElementById('reel-replay').contentDocument; \
+                 return !!d && !!d.body && d.body.textContent.includes(\"Bob's page\") \
+                 && d.body.textContent.includes({}); }})()",
+                serde_json::to_string(BOB_LABEL)?
+            ),
+            WAIT,
+        )
+        .await?;
     Ok(())
 }

@@ -147,6 +147,11 @@ impl Postgres {
         self.port
     }
 
+    /// The server's data directory: every byte it stores (tables, WAL).
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
     /// The URL of database `db` on this server.
     pub fn url(&self, db: &str) -> String {
         format!("postgres://reel@127.0.0.1:{}/{db}", self.port)
@@ -203,6 +208,10 @@ impl Postgres {
                     "ssl=off"
                 },
             ])
+            // Old WAL segments removed, not renamed for reuse with their
+            // bytes: a person's erasure leaves nothing of them in pg_wal
+            // once checkpointed (README, "Projects and people").
+            .args(["-c", "wal_recycle=off"])
             // A crash of the machine is not what tests simulate; a killed
             // server process keeps what reached the OS.
             .args(["-c", fsync_setting()])

@@ -77,8 +77,9 @@ async fn sessions(
     ))
 }
 
-/// Deletes every session of `user`; how many.
-fn erase_all(store: &Store, user: &str) -> Result<u64, StoreError> {
+/// Deletes every session of `user`: how many, and what the store has not
+/// scrubbed of them yet (`PeopleStore::scrub_erased`).
+fn erase_all(store: &Store, user: &str) -> Result<(u64, Vec<String>), StoreError> {
     let mut deleted = 0;
     // One batch: the sessions' keys leave the disk together.
     store.delete_sessions(&mut |delete| {
@@ -109,7 +110,13 @@ fn erase_all(store: &Store, user: &str) -> Result<u64, StoreError> {
     store.flush_blocking()?;
     // The id itself, last: off the disk too.
     store.purge_forgotten()?;
-    Ok(deleted)
+    // Once per erasure, however many sessions.
+    let deferred = if deleted > 0 {
+        store.scrub_erased()?
+    } else {
+        Vec::new()
+    };
+    Ok((deleted, deferred))
 }
 
 async fn erase(
@@ -121,18 +128,16 @@ async fn erase(
     let user = user_id(path)?;
     let store = state.store.clone();
     let u = user.clone();
-    let deleted = api::blocking(move || erase_all(&store, &u)).await??;
+    let (deleted, deferred) = api::blocking(move || erase_all(&store, &u)).await??;
     state.store.flush().await?;
     let who = audit::pseudonym(&state, &user);
     tracing::info!(sessions = deleted, person = %who, "person erased");
-    audit::record(
-        &state,
-        &actor,
-        "people_delete",
-        None,
-        &format!("{who}: {deleted} sessions"),
-    )
-    .await;
+    let mut detail = format!("{who}: {deleted} sessions");
+    if !deferred.is_empty() {
+        detail.push_str("; not yet scrubbed: ");
+        detail.push_str(&deferred.join("; "));
+    }
+    audit::record(&state, &actor, "people_delete", None, &detail).await;
     Ok(Json(serde_json::json!({ "deleted_sessions": deleted })))
 }
 

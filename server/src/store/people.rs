@@ -37,6 +37,14 @@ pub trait PeopleStore {
     fn sessions_of_user(&self, user_id: &str) -> Result<Vec<SessionId>, StoreError>;
     /// Makes the identities of deleted sessions gone from the disk too.
     fn purge_forgotten(&self) -> Result<(), StoreError>;
+    /// After a person's erasure (once, after [`PeopleStore::purge_forgotten`]):
+    /// whatever else the backend must do so that no byte of the deleted
+    /// sessions stays in its files (the distributed layout rewrites
+    /// PostgreSQL's, `store::dist::scrub`). Returns what is not done yet, in
+    /// words, for the erasure's audit entry (empty: nothing).
+    fn scrub_erased(&self) -> Result<Vec<String>, StoreError> {
+        Ok(Vec::new())
+    }
 }
 
 #[derive(Serialize, Deserialize)]

@@ -9,7 +9,8 @@
 //! (the session index: metadata, listing, retention scan, counts),
 //! [`support`] (comments, share links, config); one file per supertrait
 //! ([`digest`], [`team`], [`audit`], [`projects`], [`people`],
-//! [`saved_segments`], [`assets`]).
+//! [`saved_segments`], [`assets`]); [`scrub`] (PostgreSQL's files after a
+//! person's erasure).
 //!
 //! Every trait method blocks: it runs its async work on this store's own
 //! runtime (two workers) through [`pg::block_on`], from whatever thread
@@ -76,6 +77,7 @@ pub(crate) mod pg_tls;
 pub(crate) mod projects;
 pub(crate) mod saved_segments;
 pub(crate) mod schema;
+pub(crate) mod scrub;
 pub(crate) mod sessions;
 pub(crate) mod signin_limits;
 pub(crate) mod support;

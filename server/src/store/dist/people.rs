@@ -4,7 +4,9 @@
 //! null), kept by the chunk transaction from the session's metadata; a
 //! session's delete removes its row, so erasing a person deletes every row
 //! naming them. What PostgreSQL keeps of deleted rows (dead tuples until
-//! vacuumed, its write-ahead log until recycled) is its own:
+//! vacuumed, sampled statistics, its write-ahead log) a person's erasure
+//! scrubs once its deletes are done ([`PeopleStore::scrub_erased`],
+//! `dist/scrub.rs`); after other deletes (retention),
 //! [`PeopleStore::purge_forgotten`] vacuums `sessions` so that the dead
 //! rows' space is reclaimed now rather than when autovacuum gets to it.
 
@@ -32,6 +34,12 @@ impl PeopleStore for DistStorage {
             c.batch_execute("VACUUM (SKIP_LOCKED) sessions").await?;
             Ok(())
         })
+    }
+
+    /// `VACUUM FULL` of the session tables and `pg_statistic`, then the
+    /// WAL switched and checkpointed (`dist/scrub.rs`).
+    fn scrub_erased(&self) -> Result<Vec<String>, StoreError> {
+        self.scrub_after_erasure()
     }
 }
 
