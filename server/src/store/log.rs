@@ -10,6 +10,8 @@
 //! | `db`, `conf`, `blobs/`, `snap.*` | sled's files: the index (trees below)        |
 //! | `segments/`   | the log: every chunk, the record of what was acknowledged       |
 //! | `keep.json`   | a copy of what the log cannot rebuild: the `config` values and the pending `wipe` entries ([`super::keep`]) |
+//! | `keys.bin`    | the keys sled's sealed values open with ([`super::shred`]) |
+//! | `people.jsonl` | identified sessions' user ids, kept out of sled ([`super::people`]) |
 //!
 //! sled trees:
 //!
@@ -68,6 +70,11 @@
 //!    `keep.json` too; zeroes the records in the log and syncs; then
 //!    forgets the `wipe` entries (sled's, then `keep.json`'s). A crash in
 //!    between leaves `wipe` entries, which the next open zeroes first.
+//!    Its last step, before it returns (once for a batch of deletes,
+//!    [`Storage::delete_sessions`]), zeroes its keys in `keys.bin` and
+//!    rewrites `people.jsonl` without it ([`LogStorage::purge_erased`]);
+//!    a crash before that leaves a key without metadata, and the next
+//!    open finishes the delete in sled, flushes, then erases the key.
 //!    Segments with no live record left (but the newest) are removed.
 //! 5. Disk space: ingest is refused ([`StoreError::DiskFull`]) while the
 //!    filesystem has less than the headroom free ([`super::headroom`]),
