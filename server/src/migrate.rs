@@ -241,52 +241,70 @@ fn json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_default()
 }
 
+/// Puts each of `items` the destination does not hold as it is (`same`),
+/// counting in `tally` what was copied and what was there already.
+fn copy_each<T>(
+    items: Vec<T>,
+    tally: &mut Tally,
+    mut same: impl FnMut(&T) -> Result<bool, StoreError>,
+    mut put: impl FnMut(&T) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    for item in items {
+        let same = same(&item)?;
+        if !same {
+            put(&item)?;
+        }
+        tally.add(!same);
+    }
+    Ok(())
+}
+
 fn copy_deployment(from: &Store, to: &Store, r: &mut Report) -> Result<(), StoreError> {
     let theirs: BTreeMap<String, String> = to
         .projects()?
         .iter()
         .map(|p| (p.id.clone(), json(p)))
         .collect();
-    for p in from.projects()? {
-        let same = theirs.get(&p.id) == Some(&json(&p));
-        if !same {
-            to.put_project(&p)?;
-        }
-        r.projects.add(!same);
-    }
-    for m in from.members()? {
-        let same = to.member(&m.email)?.as_ref() == Some(&m);
-        if !same && !to.add_member(&m)? {
-            to.update_member(&m)?;
-        }
-        r.members.add(!same);
-    }
-    for (key, login) in from.login_entries()? {
-        let same = to.login(&key)?.as_ref() == Some(&login);
-        if !same {
-            to.put_login(&key, &login)?;
-        }
-        r.logins.add(!same);
-    }
-    for (key, token) in from.token_entries()? {
-        let same = to.token(&key)?.as_ref() == Some(&token);
-        if !same {
-            to.put_token(&key, &token)?;
-        }
-        r.tokens.add(!same);
-    }
+    copy_each(
+        from.projects()?,
+        &mut r.projects,
+        |p| Ok(theirs.get(&p.id) == Some(&json(p))),
+        |p| to.put_project(p),
+    )?;
+    copy_each(
+        from.members()?,
+        &mut r.members,
+        |m| Ok(to.member(&m.email)?.as_ref() == Some(m)),
+        |m| {
+            if !to.add_member(m)? {
+                to.update_member(m)?;
+            }
+            Ok(())
+        },
+    )?;
+    copy_each(
+        from.login_entries()?,
+        &mut r.logins,
+        |(key, login)| Ok(to.login(key)?.as_ref() == Some(login)),
+        |(key, login)| to.put_login(key, login),
+    )?;
+    copy_each(
+        from.token_entries()?,
+        &mut r.tokens,
+        |(key, token)| Ok(to.token(key)?.as_ref() == Some(token)),
+        |(key, token)| to.put_token(key, token),
+    )?;
     let theirs: BTreeMap<String, String> = to
         .saved_segments()?
         .iter()
         .map(|s| (s.id.clone(), json(s)))
         .collect();
-    for s in from.saved_segments()? {
-        let same = theirs.get(&s.id) == Some(&json(&s));
-        if !same {
-            to.put_saved_segment(&s)?;
-        }
-        r.saved_segments.add(!same);
-    }
+    copy_each(
+        from.saved_segments()?,
+        &mut r.saved_segments,
+        |s| Ok(theirs.get(&s.id) == Some(&json(s))),
+        |s| to.put_saved_segment(s),
+    )?;
     // The audit log is append-only and its entries have no id: an entry
     // counts as there when the destination holds as many equal entries.
     let mut theirs: BTreeMap<String, usize> = BTreeMap::new();
