@@ -467,7 +467,8 @@ mod tests {
     }
 
     /// What an erasure's scrub costs beside 5,000 other sessions (rows of
-    /// a typical size, written by SQL), and what ingest meanwhile sees:
+    /// a typical size, written by SQL; `REEL_SCRUB_SESSIONS=N` for another
+    /// number), and what ingest meanwhile sees:
     /// `cargo test --release -p reel-server --lib scrub_cost -- --ignored --nocapture`
     /// (BENCHMARKS.md).
     #[test]
@@ -479,6 +480,11 @@ mod tests {
         let s = DistStorage::open_with_env(&s3.create_bucket(), &url, &s3.env()).unwrap();
         let db = db_name(&url);
         let id = "decode(lpad(to_hex(g), 32, '0'), 'hex')";
+        let others: u64 = std::env::var("REEL_SCRUB_SESSIONS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(5000);
+        let last = 99 + others;
         pg.psql(
             db,
             &format!(
@@ -486,18 +492,18 @@ mod tests {
                  FROM generate_series(1, 500) g; \
                  INSERT INTO sessions SELECT {id}, {id}, g, 'user-' || (g % 2000), \
                  '{{\"urls\":[\"https://shop.example/p/' || g || '\"],\"ua\":\"' || repeat('m', 600) || '\"}}' \
-                 FROM generate_series(100, 5099) g; \
-                 INSERT INTO session_projects SELECT {id}, 'default' FROM generate_series(100, 5099) g; \
+                 FROM generate_series(100, {last}) g; \
+                 INSERT INTO session_projects SELECT {id}, 'default' FROM generate_series(100, {last}) g; \
                  INSERT INTO chunks SELECT {id}, q, 'chunks/o' || (g % 500 + 1), q * 8000, 8000, q \
-                 FROM generate_series(100, 5099) g, generate_series(0, 29) q; \
+                 FROM generate_series(100, {last}) g, generate_series(0, 29) q; \
                  INSERT INTO digest_urls SELECT g, 'https://shop.example/p/' || g \
-                 FROM generate_series(1, 5100) g; \
+                 FROM generate_series(1, {last}) g; \
                  INSERT INTO digest_parts SELECT g, {id}, q, 0, decode(repeat('ab', 400), 'hex') \
-                 FROM generate_series(100, 5099) g, generate_series(0, 5) q; \
+                 FROM generate_series(100, {last}) g, generate_series(0, 5) q; \
                  INSERT INTO digest_steps SELECT {id}, decode(repeat('cd', 300), 'hex') \
-                 FROM generate_series(100, 5099) g; \
+                 FROM generate_series(100, {last}) g; \
                  INSERT INTO comments SELECT {id}, '\\x01', '{{\"text\":\"' || repeat('c', 100) || '\"}}' \
-                 FROM generate_series(100, 5099) g WHERE g % 10 = 0; \
+                 FROM generate_series(100, {last}) g WHERE g % 10 = 0; \
                  ANALYZE"
             ),
         );
