@@ -121,11 +121,23 @@ impl Layout {
     }
 }
 
-/// A database URL without its password.
+/// A database URL without its password (in its credentials or as a
+/// `password=` parameter).
 pub fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return "(a database URL)".into();
     };
+    let rest = match rest.rsplit_once('?') {
+        Some((before, params)) if params.split('&').any(|p| p.starts_with("password=")) => {
+            let kept: Vec<&str> = params
+                .split('&')
+                .filter(|p| !p.starts_with("password="))
+                .collect();
+            format!("{before}?{}", kept.join("&"))
+        }
+        _ => rest.to_owned(),
+    };
+    let rest = rest.as_str();
     let (auth, host) = match rest.rsplit_once('@') {
         Some((auth, host)) => (Some(auth), host),
         None => (None, rest),
@@ -170,6 +182,10 @@ mod tests {
                 Err(LayoutError::ChunkStoreUrl(_))
             ));
         }
+        assert_eq!(
+            redact("postgres://u@h/db?password=secret&sslmode=verify-full"),
+            "postgres://u@h/db?sslmode=verify-full"
+        );
         let e = Layout::from_flags(d, Some("s3://b"), Some("mysql://u:secret@h/db")).unwrap_err();
         assert!(!e.to_string().contains("secret"));
     }

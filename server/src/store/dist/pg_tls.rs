@@ -338,7 +338,7 @@ impl ServerCertVerifier for Verified {
             )) if !self.check_name => Ok(ServerCertVerified::assertion()),
             Err(rustls::Error::InvalidCertificate(e)) => {
                 let why = match &e {
-                    CertificateError::UnknownIssuer => "not signed by a trusted CA".to_string(),
+                    CertificateError::UnknownIssuer => "is not signed by a trusted CA".to_string(),
                     CertificateError::NotValidForName
                     | CertificateError::NotValidForNameContext { .. } => {
                         format!("does not name the host {}", server_name.to_str())
@@ -454,7 +454,7 @@ mod tests {
             .unwrap_err()
             .to_string();
             assert!(
-                e.contains("certificate not signed by a trusted CA") && e.contains(&other),
+                e.contains("certificate is not signed by a trusted CA") && e.contains(&other),
                 "{mode}: {e}"
             );
         }
