@@ -200,7 +200,11 @@ mod tests {
 
     #[test]
     fn a_frames_events_take_its_place_in_time_order() {
-        let inner = chunk(&[doc_add(90, FRAME, BASE), custom(120, "late"), custom(95, "b")]);
+        let inner = chunk(&[
+            doc_add(90, FRAME, BASE),
+            custom(120, "late"),
+            custom(95, "b"),
+        ]);
         let mut events = vec![custom(100, "a"), wrap(110, BASE, inner), custom(110, "c")];
         assert_eq!(expand(&mut events), 0);
         let ts: Vec<u64> = events.iter().map(|e| e.t).collect();

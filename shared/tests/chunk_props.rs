@@ -444,7 +444,11 @@ fn fidelity_event_data() -> impl Strategy<Value = EventData> {
             }),
         (any::<u32>(), any::<bool>())
             .prop_map(|(id, open)| EventData::Popover(Popover { id, open })),
-        (any::<u32>(), any::<u32>(), proptest::collection::vec(any::<u8>(), 0..300))
+        (
+            any::<u32>(),
+            any::<u32>(),
+            proptest::collection::vec(any::<u8>(), 0..300)
+        )
             .prop_map(|(frame, base, chunk)| EventData::FrameEvents(FrameEvents {
                 frame,
                 base,

@@ -10,6 +10,7 @@ import { takeEarly } from './errors.js';
 import { normalize } from './options.js';
 import { Recording } from './recording.js';
 import { forgetVisitor } from './insights.js';
+import { join } from './crossframe.js';
 import { fetchConfig, merge, sampled } from './remote.js';
 import { warn } from './report.js';
 import { OPTOUT_KEY } from './session.js';
@@ -79,13 +80,17 @@ export var start = guardAsync(function (options) {
   // The project's settings first (remote.js), once for concurrent calls;
   // a `stop()` meanwhile cancels.
   if (!starting) {
-    var p = (starting = then(fetchConfig(opts.endpoint, opts.ingestKey), function (cfg) {
+    var p = (starting = then(fetchConfig(opts.endpoint, opts.ingestKey), async function (cfg) {
+      // In a cross-origin frame: into the parent's session if its
+      // recorder takes us in (crossframe.js), sampled with it.
+      var link = await join(opts.ingestKey, cfg && cfg.origins);
       if (starting !== p) return null;
       starting = null;
       if (current) return current.started;
-      if (!cfg) return go(opts);
-      if (!sampled(cfg)) return (takeEarly(), null);
-      return go(normalize(merge(options, cfg), origin));
+      if (cfg && !link && !sampled(cfg)) return (takeEarly(), null);
+      if (cfg) opts = normalize(merge(options, cfg), origin);
+      opts.frame = link;
+      return go(opts);
     }));
   }
   return starting;

@@ -5,6 +5,7 @@
  * removed when the recording stops.
  */
 import { each, keys, on, push, setT, sslice } from './builtins.js';
+import { onFrameMessage } from './crossframe.js';
 import { onError, onRejection } from './errors.js';
 import { onFrameLoad, recorded } from './frames.js';
 import { idOf } from './ids.js';
@@ -283,4 +284,5 @@ export function listenWindow(r) {
   listen(r, window, 'pagehide', pageHidden, false);
   listen(r, window, 'error', onError, false);
   listen(r, window, 'unhandledrejection', onRejection, false);
+  listen(r, window, 'message', onFrameMessage, false);
 }

@@ -54,6 +54,7 @@ export function drain(r, all) {
       return;
     }
   }
+  if (r.frame && r.wasm) r.wasm.tick(now(r));
 }
 
 /** Hands the wasm half the oldest DRAIN_SLICE of the queue. */
@@ -62,7 +63,19 @@ function pushSlice(r) {
     wasm = r.wasm;
   var n = 0,
     w = 0;
-  while (n < queue.length && (n === 0 || w + weight(queue[n]) <= DRAIN_SLICE)) w += weight(queue[n++]);
+  var ev = queue[0];
+  // A cross-origin frame's chunk (crossframe.js) crosses as bytes.
+  if (ev.k === 'frame') {
+    splice(queue, 0, 1);
+    try {
+      wasm.r.frame(ev.f, ev.b, ev.t, ev.c);
+    } catch (e) {
+      warn(e);
+    }
+    return;
+  }
+  while (n < queue.length && queue[n].k !== 'frame' && (n === 0 || w + weight(queue[n]) <= DRAIN_SLICE))
+    w += weight(queue[n++]);
   var batch = splice(queue, 0, n);
   try {
     wasm.r.push(toJSON(batch), now(r));

@@ -62,11 +62,17 @@ var HOOKS = {
 export function Recording(opts) {
   var r = this;
   r.opts = opts;
+  // In a cross-origin frame recorded into its parent's session
+  // (crossframe.js): ids from the parent's block, no session of its own.
+  var f = (r.frame = opts.frame);
+  // This page's connected cross-origin frames, by window, and the blocks given.
+  r.xf = new Map();
+  r.xk = 0;
   r.idleMs = opts.idleTimeoutMs;
   r.maxMs = opts.maxSessionMs;
   // Nodes (ids.js, privacy.js).
   r.ids = new WeakMap();
-  r.nextId = 1;
+  r.nextId = f ? f.b : 1;
   r.blocked = new WeakSet();
   r.sensitive = new WeakSet();
   // The queue and the wasm half (queue.js, transport.js).
@@ -89,7 +95,7 @@ export function Recording(opts) {
   r.docs = [];
   r.frameDocs = new WeakMap();
   r.sheetIds = new WeakMap();
-  r.nextSheet = 1;
+  r.nextSheet = r.nextId;
   r.sentSheets = new WeakSet();
   r.adoptedRoots = [];
   r.adoptedKey = new WeakMap();
@@ -117,7 +123,7 @@ export function Recording(opts) {
   r.channel = null;
   r.conflict = false;
   r.claimed = null;
-  r.session = continueSession(r);
+  r.session = f ? { id: f.s, seq: 0, start: 1e15 } : continueSession(r);
   r.lastT = r.session.last || 0;
   r.sessionId = r.session.id;
 
@@ -274,7 +280,7 @@ function begin(r) {
  * and the new one opens with its own Meta and full snapshot.
  */
 export function rotate(r, why) {
-  if (r.stopped) return;
+  if (r.stopped || r.frame) return;
   drainMutations(r);
   flushMoves(r);
   drain(r, true);

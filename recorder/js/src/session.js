@@ -35,6 +35,7 @@ export function continueSession(r) {
 }
 
 export function persist(r) {
+  if (r.frame) return;
   if (r.wasm) r.session.seq = r.wasm.r.next_seq;
   r.session.last = r.lastT;
   save('sessionStorage', SESSION_KEY, r.session);
@@ -54,6 +55,7 @@ export function now(r) {
  * answers, and the newcomer starts a session of its own.
  */
 export function claim(r) {
+  if (r.frame) return;
   try {
     if (!r.channel && typeof BC === 'function') {
       var channel = (r.channel = new BC('reel.sessions'));

@@ -191,10 +191,19 @@ export function snapshot(r) {
     h: innerHeight,
     ua: navigator.userAgent,
   };
-  pageFacts(r, meta);
-  enqueue(r, meta);
+  // A frame's document joins its parent's page: no page of its own.
+  if (!r.frame) {
+    pageFacts(r, meta);
+    enqueue(r, meta);
+  }
   endWalk(r, r.walking); // a new snapshot supersedes one under way
-  var w = (r.walking = { stack: [document, 0, rootCtx(r)], nodes: [], held: [], dirty: false, timer: 0 });
+  var w = (r.walking = {
+    stack: [document, r.frame ? r.frame.f : 0, rootCtx(r)],
+    nodes: [],
+    held: [],
+    dirty: false,
+    timer: 0,
+  });
   w.done = new P(function (resolve) {
     w.resolve = resolve;
   });
@@ -235,7 +244,7 @@ export function completeSnapshot(r) {
     // sent once (the restart would not queue them again), and the rest
     // is state set again, harmless twice.
     w.nodes = [];
-    walk(r, [document, 0, rootCtx(r)], w.nodes, null, Infinity);
+    walk(r, [document, r.frame ? r.frame.f : 0, rootCtx(r)], w.nodes, null, Infinity);
     if (r.observer) moTake(r.observer);
   } else {
     walk(r, w.stack, w.nodes, null, Infinity);
@@ -246,9 +255,14 @@ export function completeSnapshot(r) {
   // A big page goes to the wasm half in parts, each handed over (and
   // converted) in its own task; the last part is the snapshot event.
   var at = 0;
-  for (; nodes.length - at > SNAP_PART; at += SNAP_PART)
-    enqueue(r, { k: 'snap-part', nodes: slice(nodes, at, at + SNAP_PART) });
-  enqueue(r, { k: 'snap', t: t, nodes: at ? slice(nodes, at) : nodes, sx: scrollX, sy: scrollY });
+  // A frame's document is added under its frame element, as frames.js
+  // adds a same-origin frame's.
+  if (r.frame) enqueue(r, { k: 'mut', t: t, add: [{ p: r.frame.f, n: 0, nodes: nodes }] });
+  else {
+    for (; nodes.length - at > SNAP_PART; at += SNAP_PART)
+      enqueue(r, { k: 'snap-part', nodes: slice(nodes, at, at + SNAP_PART) });
+    enqueue(r, { k: 'snap', t: t, nodes: at ? slice(nodes, at) : nodes, sx: scrollX, sy: scrollY });
+  }
   flushLate(r, t);
   captureAnims(r, true);
   for (var i = 0; i < w.held.length; i++) enqueue(r, w.held[i]);
