@@ -431,6 +431,11 @@ pub fn recorder_config(p: &Project) -> serde_json::Value {
     if let Some(v) = pr.require_consent {
         m.insert("requireConsent".into(), v.into());
     }
+    // A recorder in a cross-origin frame joins a parent page of these
+    // origins only (recorder/js/src/crossframe.js).
+    if !p.origins.is_empty() {
+        m.insert("origins".into(), p.origins.clone().into());
+    }
     serde_json::Value::Object(m)
 }
 

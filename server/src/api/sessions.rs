@@ -187,7 +187,7 @@ impl EventsArray {
             }
             Err(e) => return Err(e.into()),
         };
-        let chunk = match decode_chunk(&raw, limits) {
+        let mut chunk = match decode_chunk(&raw, limits) {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(session = %id, seq, "chunk cannot be decoded: {e}; served as a gap");
@@ -196,6 +196,11 @@ impl EventsArray {
             }
         };
         drop(raw);
+        // Cross-origin frames' events in place, as the player sees them.
+        let skipped = reel_shared::frames::expand(&mut chunk.events);
+        if skipped > 0 {
+            tracing::warn!(session = %id, seq, skipped, "frame events that cannot be decoded left out");
+        }
         for e in &chunk.events {
             self.flush_gap(e.t, out)?;
             self.write(e, out)?;
