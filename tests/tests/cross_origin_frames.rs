@@ -91,3 +91,322 @@ async fn a_cross_origin_frame_replays_as_a_placeholder_of_its_size() -> Result<(
     );
     Ok(())
 }
+
+/// The page's recorder and the recorder inside its cross-origin frame share
+/// an ingest key: the frame is recorded into the page's session (message
+/// passing, `recorder/js/src/crossframe.js`) and replayed in place.
+///
+/// One page holds the frame under test and a hostile frame that posts
+/// forged and malformed messages; a script of the page logs every
+/// `message` event. Checked: at each marker (after the frame's first
+/// snapshot, a mutation in it, a field typed into, and its navigation to
+/// another recorded page) the replay's frame document equals the live
+/// frame's (structure) and looks like it (boxes and styles), in a frame
+/// element of the live one's box; the frame made no session of its own
+/// (`Reel.sessionId()` in it is the page's); nothing the page's script
+/// saw nor anything stored holds the masked field's value or the masked
+/// text; the hostile frame cost nothing but its own messages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recorded_cross_origin_frame_replays_in_place() -> Result<()> {
+    let server = ReelServer::start().await?;
+    let pages = PageServer::for_reel(&server).await?;
+    let key = server.ingest_key().to_string();
+    let other = |path: &str| pages.url(path).replace("127.0.0.1", "localhost");
+    for (path, title) in [("/child.html", "first"), ("/child2.html", "second")] {
+        pages.add_page(path, "text/html", child_page(&server.origin(), &key, title));
+    }
+    pages.add_page(
+        "/hostile.html",
+        "text/html",
+        format!(
+            r#"<!doctype html><p>hostile</p><script>
+  const post = (m) => parent.postMessage(m, '*');
+  post({{ reel: 'hello', key: 'not-the-key', n: 1 }});
+  post({{ reel: 'chunk', c: new Uint8Array([1, 2, 3]) }});
+  let welcomed = false;
+  addEventListener('message', (e) => {{
+    if (!e.data || e.data.reel !== 'welcome' || welcomed) return;
+    welcomed = true;
+    post({{ reel: 'chunk', c: new Uint8Array([82, 69, 69, 76, 2, 255, 255, 255, 255]) }});
+    post({{ reel: 'chunk', c: 'not bytes' }});
+    post({{ reel: 'chunk', c: new Uint8Array(70000) }});
+    post({{ reel: 'chunk', c: {{ length: 1e12 }} }});
+    post({{ hostileDone: true }});
+  }});
+  const t = setInterval(() => welcomed ? clearInterval(t) : post({{ reel: 'hello', key: '{key}', n: 2 }}), 100);
+</script>"#
+        ),
+    );
+    pages.add_page(
+        "/outer.html",
+        "text/html",
+        format!(
+            r#"<!doctype html><html><head><meta charset="utf-8"><title>outer</title>
+<script>window.seen = []; addEventListener('message', (e) => seen.push(e.data));</script>
+<script src="{origin}/reel.js"></script></head>
+<body style="margin:10px"><h1>outer</h1>
+<iframe id="x" src="{child}" width="310" height="160"></iframe>
+<iframe id="h" src="{hostile}" width="100" height="50"></iframe>
+<script>
+  window.fromFrame = {{}};
+  window.hostileDone = false;
+  addEventListener('message', (e) => {{
+    if (e.data && e.data.testStep) fromFrame[e.data.testStep] = e.data;
+    if (e.data && e.data.hostileDone) hostileDone = true;
+  }});
+  // Forged: from the page itself, not from a frame.
+  postMessage({{ reel: 'hello', key: '{key}', n: 3 }}, '*');
+  window.act = (step) => document.getElementById('x').contentWindow.postMessage({{ testAct: step }}, '*');
+  window.startReel = () => Reel.start({{ endpoint: '{origin}', ingestKey: '{key}' }})
+    .then((s) => (s ? s.sessionId : null));
+</script></body></html>"#,
+            origin = server.origin(),
+            child = other("/child.html"),
+            hostile = other("/hostile.html"),
+        ),
+    );
+
+    let browser = Browser::launch().await?;
+    let page = browser.new_page().await?;
+    page.goto(&pages.url("/outer.html")).await?;
+    let sid = page.eval("startReel()").await?;
+    let sid = sid.as_str().unwrap_or_default().to_string();
+    ensure!(sid.len() == 32, "no session: {sid}");
+
+    // Each step: the frame acts, flushes (its chunk reaches the page
+    // first), then reports its document; the page marks right after.
+    let mut expected = Vec::new();
+    for step in ["ready", "mutate", "type", "navigate"] {
+        if step != "ready" {
+            page.eval(&format!("act('{step}')")).await?;
+        }
+        let got = page
+            .wait_for(&format!("fromFrame['{step}'] || null"), WAIT)
+            .await
+            .with_context(|| format!("the frame never reported {step}"))?;
+        ensure!(
+            got["sid"] == sid.as_str(),
+            "the frame's Reel.sessionId() is not the page's at {step}: {got}"
+        );
+        let frame_box = page.eval(BOX_OF_X).await?;
+        page.eval(&format!("Reel.event('{step}')")).await?;
+        expected.push((step, got, frame_box));
+    }
+    page.wait_for("hostileDone", WAIT).await?;
+    page.eval("Reel.flush().then(() => true)").await?;
+
+    // No session of the frame's own.
+    let sessions = server.list_sessions().await?;
+    ensure!(sessions.len() == 1, "sessions: {sessions:?}");
+
+    // Privacy: what the page's script saw of Reel's messages, and what
+    // was stored, never holds the masked value or text.
+    let seen = page
+        .eval("JSON.stringify(seen.filter((d) => d && d.reel).map((d) => d.c instanceof Uint8Array ? { ...d, c: Array.from(d.c) } : d))")
+        .await?;
+    let seen: Vec<serde_json::Value> = serde_json::from_str(seen.as_str().unwrap_or("[]"))?;
+    let mut decoded = String::new();
+    for m in &seen {
+        let text = m.to_string();
+        for secret in SECRETS {
+            ensure!(!text.contains(secret), "the page saw {secret}: {text}");
+        }
+        if let Some(bytes) = m["c"].as_array() {
+            let bytes: Vec<u8> = bytes
+                .iter()
+                .filter_map(|b| b.as_u64())
+                .map(|b| b as u8)
+                .collect();
+            if let Ok(c) = reel_shared::decode_chunk(&bytes, &reel_shared::Limits::default()) {
+                decoded.push_str(&format!("{:?}", c.events));
+            }
+        }
+    }
+    ensure!(
+        decoded.contains("frame heading first"),
+        "no frame chunk decoded from the page's messages"
+    );
+    let mut stored = String::new();
+    for raw in server.raw_chunks(&sid).await? {
+        let mut c = reel_shared::decode_chunk(&raw, &reel_shared::Limits::default())?;
+        reel_shared::frames::expand(&mut c.events);
+        stored.push_str(&format!("{:?}", c.events));
+    }
+    ensure!(
+        stored.contains("frame heading second"),
+        "the frame's events were not stored"
+    );
+    for secret in SECRETS {
+        ensure!(
+            !decoded.contains(secret) && !stored.contains(secret),
+            "{secret} left the frame"
+        );
+    }
+
+    // The replay: at each marker, the frame in place, as it was.
+    let player = reel_e2e::fidelity::open_player(&browser, &server, &sid).await?;
+    let markers = player.eval("reelPlayer.markers()").await?;
+    let replay_frame = "document.getElementById('reel-replay').contentDocument.querySelector('iframe[data-reel-frame]')";
+    for (step, want, want_box) in &expected {
+        let t = markers
+            .as_array()
+            .and_then(|ms| {
+                ms.iter()
+                    .find(|m| m["kind"] == "custom" && m["name"] == *step)
+            })
+            .and_then(|m| m["t"].as_f64())
+            .with_context(|| format!("no marker {step}: {markers}"))?;
+        player
+            .eval(&format!("reelPlayer.seek({t}).then(() => true)"))
+            .await?;
+        player
+            .wait_for(
+                &format!("!!({replay_frame} && {replay_frame}.contentDocument.body)"),
+                WAIT,
+            )
+            .await
+            .with_context(|| format!("no frame document in the replay at {step}"))?;
+        let doc = format!("{replay_frame}.contentDocument");
+        let got = reel_e2e::fidelity::canon(&player, &doc).await?;
+        reel_e2e::fidelity::assert_same(&want["canon"], &got, &format!("the frame at {step}"))?;
+        let got = player.eval(&reel_e2e::fidelity::visual_expr(&doc)).await?;
+        let d = reel_e2e::fidelity::visual_diff(&want["visual"], &got);
+        ensure!(d.is_empty(), "the frame at {step}, visually: {d:?}");
+        let got_box = player
+            .eval(&format!("(() => {{ const r = {replay_frame}.getBoundingClientRect(); return [r.x, r.y, r.width, r.height]; }})()"))
+            .await?;
+        for i in 0..4 {
+            let (a, b) = (
+                want_box[i].as_f64().unwrap_or(-1.0),
+                got_box[i].as_f64().unwrap_or(-9.0),
+            );
+            ensure!(
+                (a - b).abs() <= 1.0,
+                "the frame's box at {step}: page {want_box}, replay {got_box}"
+            );
+        }
+    }
+    // The hostile frame stays a placeholder, and the page itself replays.
+    let h1 = player
+        .eval("(() => { const d = document.getElementById('reel-replay').contentDocument; return [d.querySelector('h1') && d.querySelector('h1').textContent, d.querySelectorAll('iframe[data-reel-block]').length]; })()")
+        .await?;
+    ensure!(h1 == serde_json::json!(["outer", 1]), "{h1}");
+    Ok(())
+}
+
+/// With another key in the frame, the page's recorder does not take it
+/// in: the frame records a session of its own, and the page's replay
+/// shows the placeholder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frame_with_another_key_records_on_its_own() -> Result<()> {
+    let server =
+        ReelServer::start_with_args(&["--ingest-key", "second-key-for-the-frame-0123456789"])
+            .await?;
+    let pages = PageServer::for_reel(&server).await?;
+    let key = server.ingest_key().to_string();
+    pages.add_page(
+        "/child.html",
+        "text/html",
+        child_page(
+            &server.origin(),
+            "second-key-for-the-frame-0123456789",
+            "first",
+        ),
+    );
+    pages.add_page(
+        "/outer.html",
+        "text/html",
+        format!(
+            r#"<!doctype html><html><head><meta charset="utf-8"><script src="{origin}/reel.js"></script></head>
+<body><h1>outer</h1><iframe id="x" src="{child}" width="310" height="160"></iframe>
+<script>
+  window.fromFrame = {{}};
+  addEventListener('message', (e) => {{ if (e.data && e.data.testStep) fromFrame[e.data.testStep] = e.data; }});
+  window.startReel = () => Reel.start({{ endpoint: '{origin}', ingestKey: '{key}' }}).then((s) => (s ? s.sessionId : null));
+</script></body></html>"#,
+            origin = server.origin(),
+            child = pages.url("/child.html").replace("127.0.0.1", "localhost"),
+        ),
+    );
+    let browser = Browser::launch().await?;
+    let page = browser.new_page().await?;
+    page.goto(&pages.url("/outer.html")).await?;
+    let sid = page.eval("startReel()").await?;
+    let sid = sid.as_str().unwrap_or_default().to_string();
+    let got = page.wait_for("fromFrame.ready || null", WAIT).await?;
+    let frame_sid = got["sid"].as_str().unwrap_or_default().to_string();
+    ensure!(
+        frame_sid.len() == 32 && frame_sid != sid,
+        "frame {frame_sid}, page {sid}"
+    );
+    page.eval("Reel.flush().then(() => true)").await?;
+    let frame_events = serde_json::to_string(&server.events(&frame_sid).await?)?;
+    ensure!(
+        frame_events.contains("frame heading first"),
+        "the frame's own session lacks its page"
+    );
+    let page_events = serde_json::to_string(&server.events(&sid).await?)?;
+    ensure!(
+        !page_events.contains("frame heading"),
+        "the frame went into the page's session"
+    );
+    let player = reel_e2e::fidelity::open_player(&browser, &server, &sid).await?;
+    player
+        .eval("reelPlayer.seek(reelPlayer.duration()).then(() => true)")
+        .await?;
+    player
+        .wait_for(
+            "(() => { const f = document.getElementById('reel-replay').contentDocument.querySelector('iframe[data-reel-block]'); return !!f && (f.getAttribute('srcdoc') || '').includes('frame not recorded'); })()",
+            WAIT,
+        )
+        .await?;
+    Ok(())
+}
+
+const SECRETS: [&str; 2] = ["FRAME-SECRET-VALUE", "FRAME-MASKED-TEXT"];
+
+const BOX_OF_X: &str =
+    "(() => { const r = document.getElementById('x').getBoundingClientRect(); return [r.x, r.y, r.width, r.height]; })()";
+
+/// A page for the frame: records with `key`, acts when its parent asks,
+/// and reports each step (after a flush, so its chunk reached the parent
+/// first) with its canonical form and what a viewer sees.
+fn child_page(origin: &str, key: &str, title: &str) -> String {
+    let canon = reel_e2e::fidelity::canon_expr("document");
+    let visual = reel_e2e::fidelity::visual_expr("document");
+    format!(
+        r#"<!doctype html><html><head><meta charset="utf-8"><title>{title}</title>
+<style>body {{ margin: 6px; font: 15px/1.3 sans-serif; background: #fafaf0 }} .row {{ height: 20px; background: #cde; margin: 2px 0 }}</style>
+<script src="{origin}/reel.js"></script></head>
+<body><h2>frame heading {title}</h2><p data-reel-mask>FRAME-MASKED-TEXT</p>
+<input id="secret" autocomplete="off"><div id="list"></div>
+<script>
+  const report = (step) => Reel.flush().then(() => parent.postMessage(
+    {{ testStep: step, sid: Reel.sessionId(), canon: {canon}, visual: {visual} }}, '*'));
+  addEventListener('message', (e) => {{
+    const step = e.data && e.data.testAct;
+    if (step === 'mutate') {{
+      const d = document.createElement('div');
+      d.className = 'row';
+      d.textContent = 'added row';
+      document.getElementById('list').appendChild(d);
+    }} else if (step === 'type') {{
+      const i = document.getElementById('secret');
+      i.focus();
+      i.value = 'FRAME-SECRET-VALUE';
+      i.dispatchEvent(new Event('input', {{ bubbles: true }}));
+    }} else if (step === 'navigate') {{
+      location.href = '/child2.html';
+      return;
+    }} else return;
+    report(step);
+  }});
+  Reel.start({{ endpoint: '{origin}', ingestKey: '{key}' }}).then(() => report('{step0}'));
+</script></body></html>"#,
+        step0 = if title == "first" {
+            "ready"
+        } else {
+            "navigate"
+        },
+    )
+}
