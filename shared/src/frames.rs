@@ -72,7 +72,7 @@ pub fn expand(events: &mut Vec<Event>) -> usize {
 
 /// A frame element of the page and a block start above the page's ids.
 fn valid_block(frame: NodeId, base: NodeId) -> bool {
-    frame != NO_NODE && frame < FIRST_BASE && base >= FIRST_BASE && base % BLOCK == 0
+    frame != NO_NODE && frame < FIRST_BASE && base >= FIRST_BASE && base.is_multiple_of(BLOCK)
 }
 
 /// May a frame's recorder have recorded this (with its ids in its block)?
