@@ -641,13 +641,13 @@ impl Model {
         })
     }
 
-    /// A cross-origin frame's placeholder (no document) and its box with a
+    /// A frame's placeholder (no document) and the frame showing a
     /// document are different elements: the frame is created anew when it
     /// gains or loses its document (a frame's `srcdoc` removed would load
     /// `about:blank` over the document put in it).
     fn restate_frame(&self, id: NodeId, s: &mut Sink) {
         let Some(n) = self.nodes.get(&id) else { return };
-        if !s.on || !n.rendered || !matches!(n.kind, NodeKind::Blocked { .. }) {
+        if !s.on || !n.rendered || !is_frame(&n.kind) {
             return;
         }
         if let Some(node) = self.new_node(id) {
@@ -723,7 +723,21 @@ impl Model {
                 public_id: public_id.clone(),
                 system_id: system_id.clone(),
             },
-            NodeKind::Element(el) => element_node(el, &self.href),
+            NodeKind::Element(el) => {
+                let mut node = element_node(el, &self.href);
+                // A frame with no document (another origin's, whose own
+                // recorder did not join) keeps its own box and styles and
+                // says so inside.
+                if let NewNode::Element { attrs, .. } = &mut node {
+                    if is_frame(&n.kind) && !self.shows_document(id) {
+                        attrs.push((
+                            "srcdoc".to_string(),
+                            sanitize::FRAME_PLACEHOLDER.to_string(),
+                        ));
+                    }
+                }
+                node
+            }
             NodeKind::Blocked {
                 tag,
                 ns,
@@ -1045,10 +1059,10 @@ fn element_node(el: &Element, href: &str) -> NewNode {
     }
 }
 
-/// Whether `kind` is an HTML element with this (lowercase) tag.
-/// A frame element: one the page's recorder read (same origin), or a
-/// cross-origin one recorded as its box (`Blocked`), whose document its
-/// own recorder may send.
+/// A frame element, whose document is the page's recorder's (same origin)
+/// or the frame's own recorder's (`reel_shared::frames`); a blocked one
+/// (`Blocked`) from recordings made when cross-origin frames were recorded
+/// as their box.
 fn is_frame(kind: &NodeKind) -> bool {
     match kind {
         NodeKind::Blocked { tag, ns, .. } => {
@@ -1059,6 +1073,7 @@ fn is_frame(kind: &NodeKind) -> bool {
     }
 }
 
+/// Whether `kind` is an HTML element with this (lowercase) tag.
 fn is_tag(kind: &NodeKind, tag: &str) -> bool {
     matches!(kind, NodeKind::Element(el) if el.ns == reel_shared::Namespace::Html && el.tag.eq_ignore_ascii_case(tag))
 }

@@ -236,17 +236,19 @@ pub fn blocked_attrs(tag: &str, width: u32, height: u32) -> Vec<(String, String)
             ),
         ),
     ];
-    // A frame the recorder could not read (another origin) or was told to
-    // block says so inside its box.
+    // A blocked frame says so inside its box (a cross-origin one is an
+    // element of its own, `Model::new_node`).
     if matches!(tag.to_ascii_lowercase().as_str(), "iframe" | "frame") {
         attrs.push(("srcdoc".to_string(), FRAME_PLACEHOLDER.to_string()));
     }
     attrs
 }
 
-/// The attributes of a cross-origin frame whose own recorder sent its
-/// document (`reel_shared::frames`): the recorded box (border included, as
-/// measured), with the document inside instead of the placeholder.
+/// The attributes of a frame recorded as its box (recordings made before
+/// cross-origin frames were recorded as elements) whose own recorder sent
+/// its document (`reel_shared::frames`): the recorded box (border
+/// included, as measured), with the document inside instead of the
+/// placeholder.
 pub fn frame_attrs(width: u32, height: u32) -> Vec<(String, String)> {
     vec![
         ("data-reel-frame".to_string(), String::new()),

@@ -1,8 +1,10 @@
 //! Cross-origin frames (issue 14): a frame showing a document of another
 //! origin (here `localhost` in a page of `127.0.0.1`) cannot be read by the
-//! page's recorder; it is recorded as a box of its size, and the replay
-//! shows an honest placeholder there ("frame not recorded"), of the size
-//! the frame had on the page, instead of an empty frame or today's page.
+//! page's recorder; it is recorded as an element with its own attributes
+//! (a border, `frameborder`, a class), and the replay shows, in the box the
+//! frame had on the page, the document its own recorder sent, or else an
+//! honest placeholder ("frame not recorded"), never an empty frame nor
+//! today's page.
 //!
 //! Needs the release server with embedded assets:
 //! `cargo xtask dist && cargo build --release -p reel-server`, then
@@ -32,7 +34,8 @@ async fn a_cross_origin_frame_replays_as_a_placeholder_of_its_size() -> Result<(
             r#"<!doctype html><html><head><meta charset="utf-8"><title>outer</title>
 <script src="{origin}/reel.js"></script></head>
 <body><h1>outer</h1>
-<iframe id="x" src="{other}" width="310" height="140" onload="window.xloaded = true"></iframe>
+<iframe id="x" src="{other}" width="310" height="140" style="border:3px solid #333" onload="window.xloaded = true"></iframe>
+<iframe id="z" src="{other}" width="200" height="90" frameborder="0"></iframe>
 <script>
   window.startReel = function () {{
     return Reel.start({{ endpoint: '{origin}', ingestKey: '{key}' }})
@@ -48,9 +51,7 @@ async fn a_cross_origin_frame_replays_as_a_placeholder_of_its_size() -> Result<(
     let page = browser.new_page().await?;
     page.goto(&pages.url("/outer.html")).await?;
     page.wait_for("window.xloaded === true", WAIT).await?;
-    let size = page
-        .eval("(() => { const r = document.getElementById('x').getBoundingClientRect(); return [r.width, r.height]; })()")
-        .await?;
+    let size = page.eval(BOXES).await?;
     let sid = page.eval("startReel()").await?;
     let sid = sid.as_str().unwrap_or_default().to_string();
     ensure!(sid.len() == 32, "no session: {sid}");
@@ -69,25 +70,35 @@ async fn a_cross_origin_frame_replays_as_a_placeholder_of_its_size() -> Result<(
         .await?;
     let got = player
         .wait_for(
-            "(() => { const d = document.getElementById('reel-replay').contentDocument;
-               const f = d && d.querySelector('iframe[data-reel-block]');
-               if (!f) return null;
-               const r = f.getBoundingClientRect();
-               return [r.width, r.height, f.getAttribute('srcdoc')]; })()",
+            &format!(
+                "(() => {{ const d = document.getElementById('reel-replay').contentDocument;
+                   return d && d.getElementById('z') ? {} : null; }})()",
+                BOXES.replace("document.", "d.")
+            ),
             WAIT,
         )
         .await?;
-    let got = got.as_array().context("no placeholder")?;
+    // Each frame in the box it had on the page (its own border), saying
+    // it was not recorded.
+    for (want, got) in [(&size["x"], &got["x"]), (&size["z"], &got["z"])] {
+        ensure!(
+            (0..4).all(
+                |i| (want[i].as_f64().unwrap_or(-1.0) - got[i].as_f64().unwrap_or(-9.0)).abs()
+                    <= 1.0
+            ),
+            "placeholder {got}, frame on the page {want}"
+        );
+        ensure!(
+            got[4]
+                .as_str()
+                .unwrap_or_default()
+                .contains("frame not recorded"),
+            "{got}"
+        );
+    }
     ensure!(
-        got[0] == size[0] && got[1] == size[1],
-        "placeholder {got:?}, frame on the page {size}"
-    );
-    ensure!(
-        got[2]
-            .as_str()
-            .unwrap_or_default()
-            .contains("frame not recorded"),
-        "{got:?}"
+        size["x"][2] == 316.0 && size["z"][2] == 200.0,
+        "the frames' own borders: {size}"
     );
     Ok(())
 }
@@ -145,13 +156,15 @@ async fn a_recorded_cross_origin_frame_replays_in_place() -> Result<()> {
 <script>window.seen = []; addEventListener('message', (e) => seen.push(e.data));</script>
 <script src="{origin}/reel.js"></script></head>
 <body style="margin:10px"><h1>outer</h1>
-<iframe id="x" src="{child}" width="310" height="160"></iframe>
+<iframe id="x" src="{child}" width="310" height="160" style="border:3px solid #333"></iframe>
+<iframe id="y" src="{child}" width="240" height="120" frameborder="0"></iframe>
 <iframe id="h" src="{hostile}" width="100" height="50"></iframe>
 <script>
   window.fromFrame = {{}};
   window.hostileDone = false;
   addEventListener('message', (e) => {{
-    if (e.data && e.data.testStep) fromFrame[e.data.testStep] = e.data;
+    const y = e.source === document.getElementById('y').contentWindow;
+    if (e.data && e.data.testStep) fromFrame[(y ? 'y:' : '') + e.data.testStep] = e.data;
     if (e.data && e.data.hostileDone) hostileDone = true;
   }});
   // Forged: from the page itself, not from a frame.
@@ -175,7 +188,17 @@ async fn a_recorded_cross_origin_frame_replays_in_place() -> Result<()> {
 
     // Each step: the frame acts, flushes (its chunk reaches the page
     // first), then reports its document; the page marks right after.
+    // Frame `y` (frameborder=0) only loads: at every marker it shows
+    // what it reported once ready.
     let mut expected = Vec::new();
+    let y_ready = page
+        .wait_for("fromFrame['y:ready'] || null", WAIT)
+        .await
+        .context("frame y never reported ready")?;
+    ensure!(
+        y_ready["sid"] == sid.as_str(),
+        "frame y's Reel.sessionId() is not the page's: {y_ready}"
+    );
     for step in ["ready", "mutate", "type", "navigate"] {
         if step != "ready" {
             page.eval(&format!("act('{step}')")).await?;
@@ -188,9 +211,9 @@ async fn a_recorded_cross_origin_frame_replays_in_place() -> Result<()> {
             got["sid"] == sid.as_str(),
             "the frame's Reel.sessionId() is not the page's at {step}: {got}"
         );
-        let frame_box = page.eval(BOX_OF_X).await?;
+        let boxes = page.eval(BOXES).await?;
         page.eval(&format!("Reel.event('{step}')")).await?;
-        expected.push((step, got, frame_box));
+        expected.push((step, got, boxes));
     }
     page.wait_for("hostileDone", WAIT).await?;
     page.eval("Reel.flush().then(() => true)").await?;
@@ -246,8 +269,7 @@ async fn a_recorded_cross_origin_frame_replays_in_place() -> Result<()> {
     // The replay: at each marker, the frame in place, as it was.
     let player = reel_e2e::fidelity::open_player(&browser, &server, &sid).await?;
     let markers = player.eval("reelPlayer.markers()").await?;
-    let replay_frame = "document.getElementById('reel-replay').contentDocument.querySelector('iframe[data-reel-frame]')";
-    for (step, want, want_box) in &expected {
+    for (step, want_x, boxes) in &expected {
         let t = markers
             .as_array()
             .and_then(|ms| {
@@ -259,38 +281,51 @@ async fn a_recorded_cross_origin_frame_replays_in_place() -> Result<()> {
         player
             .eval(&format!("reelPlayer.seek({t}).then(() => true)"))
             .await?;
-        player
-            .wait_for(
-                &format!("!!({replay_frame} && {replay_frame}.contentDocument.body)"),
-                WAIT,
-            )
-            .await
-            .with_context(|| format!("no frame document in the replay at {step}"))?;
-        let doc = format!("{replay_frame}.contentDocument");
-        let got = reel_e2e::fidelity::canon(&player, &doc).await?;
-        reel_e2e::fidelity::assert_same(&want["canon"], &got, &format!("the frame at {step}"))?;
-        let got = player.eval(&reel_e2e::fidelity::visual_expr(&doc)).await?;
-        let d = reel_e2e::fidelity::visual_diff(&want["visual"], &got);
-        ensure!(d.is_empty(), "the frame at {step}, visually: {d:?}");
-        let got_box = player
-            .eval(&format!("(() => {{ const r = {replay_frame}.getBoundingClientRect(); return [r.x, r.y, r.width, r.height]; }})()"))
-            .await?;
-        for i in 0..4 {
-            let (a, b) = (
-                want_box[i].as_f64().unwrap_or(-1.0),
-                got_box[i].as_f64().unwrap_or(-9.0),
+        for (f, want) in [("x", want_x), ("y", &y_ready)] {
+            let replay_frame = format!(
+                "document.getElementById('reel-replay').contentDocument.getElementById('{f}')"
             );
-            ensure!(
-                (a - b).abs() <= 1.0,
-                "the frame's box at {step}: page {want_box}, replay {got_box}"
-            );
+            player
+                .wait_for(
+                    &format!("!!({replay_frame} && {replay_frame}.contentDocument.body)"),
+                    WAIT,
+                )
+                .await
+                .with_context(|| format!("no document in frame {f} in the replay at {step}"))?;
+            let doc = format!("{replay_frame}.contentDocument");
+            let got = reel_e2e::fidelity::canon(&player, &doc).await?;
+            reel_e2e::fidelity::assert_same(&want["canon"], &got, &format!("frame {f} at {step}"))?;
+            let got = player.eval(&reel_e2e::fidelity::visual_expr(&doc)).await?;
+            let d = reel_e2e::fidelity::visual_diff(&want["visual"], &got);
+            ensure!(d.is_empty(), "frame {f} at {step}, visually: {d:?}");
+            let got_box = player
+                .eval(&format!("(() => {{ const r = {replay_frame}.getBoundingClientRect(); return [r.x, r.y, r.width, r.height]; }})()"))
+                .await?;
+            let want_box = &boxes[f];
+            for i in 0..4 {
+                let (a, b) = (
+                    want_box[i].as_f64().unwrap_or(-1.0),
+                    got_box[i].as_f64().unwrap_or(-9.0),
+                );
+                ensure!(
+                    (a - b).abs() <= 1.0,
+                    "frame {f}'s box at {step}: page {want_box}, replay {got_box}"
+                );
+            }
         }
     }
     // The hostile frame stays a placeholder, and the page itself replays.
     let h1 = player
-        .eval("(() => { const d = document.getElementById('reel-replay').contentDocument; return [d.querySelector('h1') && d.querySelector('h1').textContent, d.querySelectorAll('iframe[data-reel-block]').length]; })()")
+        .eval("(() => { const d = document.getElementById('reel-replay').contentDocument; return [d.querySelector('h1') && d.querySelector('h1').textContent, d.getElementById('h').getAttribute('srcdoc')]; })()")
         .await?;
-    ensure!(h1 == serde_json::json!(["outer", 1]), "{h1}");
+    ensure!(
+        h1[0] == "outer"
+            && h1[1]
+                .as_str()
+                .unwrap_or_default()
+                .contains("frame not recorded"),
+        "{h1}"
+    );
     Ok(())
 }
 
@@ -356,7 +391,7 @@ async fn a_frame_with_another_key_records_on_its_own() -> Result<()> {
         .await?;
     player
         .wait_for(
-            "(() => { const f = document.getElementById('reel-replay').contentDocument.querySelector('iframe[data-reel-block]'); return !!f && (f.getAttribute('srcdoc') || '').includes('frame not recorded'); })()",
+            "(() => { const f = document.getElementById('reel-replay').contentDocument.getElementById('x'); return !!f && (f.getAttribute('srcdoc') || '').includes('frame not recorded'); })()",
             WAIT,
         )
         .await?;
@@ -365,8 +400,9 @@ async fn a_frame_with_another_key_records_on_its_own() -> Result<()> {
 
 const SECRETS: [&str; 2] = ["FRAME-SECRET-VALUE", "FRAME-MASKED-TEXT"];
 
-const BOX_OF_X: &str =
-    "(() => { const r = document.getElementById('x').getBoundingClientRect(); return [r.x, r.y, r.width, r.height]; })()";
+/// The boxes of the page's frames (`x`, `y`, `z` where present) and their
+/// `srcdoc`, by id.
+const BOXES: &str = "(() => { const o = {}; for (const f of document.querySelectorAll('iframe')) { const r = f.getBoundingClientRect(); o[f.id] = [r.x, r.y, r.width, r.height, f.getAttribute('srcdoc')]; } return o; })()";
 
 /// A page for the frame: records with `key`, acts when its parent asks,
 /// and reports each step (after a flush, so its chunk reached the parent

@@ -1096,26 +1096,48 @@ fn media_state_and_canvas_bitmaps_are_restated() {
     );
 }
 
-/// A cross-origin frame (recorded as its box) shows the placeholder until
-/// its own recorder's document arrives, then that document in a box of
-/// the recorded size; the placeholder again once the document goes.
+/// A cross-origin frame (recorded as an element with its own attributes,
+/// no document) shows the placeholder in its own box until its own
+/// recorder's document arrives, then that document; the placeholder again
+/// once the document goes. A change of its attributes keeps the placeholder.
 #[test]
 fn a_cross_origin_frame_shows_its_document_once_one_arrives() {
     let mut h = Harness::new();
     h.apply(&meta("https://site.test/"));
     let mut nodes = page();
-    nodes.push(FlatNode {
-        id: 9,
-        parent: 4,
-        kind: NodeKind::Blocked {
-            tag: "iframe".into(),
-            ns: Namespace::Html,
-            width: 314,
-            height: 144,
-        },
-    });
+    nodes.push(el(
+        9,
+        4,
+        "iframe",
+        &[
+            ("src", "https://other.test/embed"),
+            ("style", "border:3px solid #333"),
+            ("frameborder", "0"),
+        ],
+    ));
     nodes.push(el(10, 4, "p", &[("id", "after")]));
     h.apply(&snapshot(nodes));
+    let html = h.html();
+    assert!(html.contains("frame not recorded"), "{html}");
+    assert!(html.contains("border:3px solid #333"), "{html}");
+    assert!(html.contains("frameborder=\"0\""), "{html}");
+    assert!(
+        !html.contains("other.test"),
+        "a replayed frame loads nothing: {html}"
+    );
+    let ops = h.apply(&EventData::Mutation(Mutation {
+        attrs: vec![AttrChange {
+            id: 9,
+            name: "style".into(),
+            value: Some("border:0".into()),
+        }],
+        ..Mutation::default()
+    }));
+    assert!(
+        !ops.iter().any(|op| matches!(op, DomOp::Remove { .. })
+            || matches!(op, DomOp::SetAttr { name, .. } if name == "srcdoc")),
+        "{ops:?}"
+    );
     assert!(h.html().contains("frame not recorded"), "{}", h.html());
     let base = reel_shared::frames::FIRST_BASE;
     let frame_doc = FlatNode {
@@ -1136,11 +1158,13 @@ fn a_cross_origin_frame_shows_its_document_once_one_arrives() {
         )],
         ..Mutation::default()
     }));
-    // The frame is created anew (before its next sibling), then its document.
+    // The frame is created anew (before its next sibling), with its own
+    // attributes and no placeholder, then its document.
     assert!(
         ops[0] == DomOp::Remove { id: 9 }
             && matches!(&ops[1], DomOp::Create { id: 9, parent: 4, next: 10, node: NewNode::Element { attrs, .. } }
-            if attrs.iter().any(|(k, v)| k == "style" && v == "box-sizing:border-box;width:314px;height:144px")),
+            if attrs.iter().any(|(k, v)| k == "style" && v == "border:0")
+                && !attrs.iter().any(|(k, _)| k == "srcdoc")),
         "{ops:?}"
     );
     assert!(!h.html().contains("frame not recorded"), "{}", h.html());

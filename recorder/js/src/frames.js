@@ -52,14 +52,6 @@ export function frameDoc(el) {
   }
 }
 
-/** A frame showing a document of another origin, which this recording
- *  cannot read: recorded like a blocked element (its tag and size), so
- *  the replay shows a placeholder of its size. */
-export function crossOriginFrame(el) {
-  var t = el.localName;
-  return (t === 'iframe' || t === 'frame') && !!el.contentWindow && !frameDoc(el);
-}
-
 /** Starts observing a document or shadow root, and queues its adopted
  *  stylesheets (after the nodes being serialised). */
 export function watchRoot(r, root, id) {
@@ -94,7 +86,8 @@ export function onFrameLoad(r, el) {
   if (!id || r.blocked.has(el) || !recorded(r, el)) return;
   var d = frameDoc(el);
   var old = r.frameDocs.get(el);
-  if (d === old) return;
+  // A cross-origin frame's document is its own recorder's (crossframe.js).
+  if (d === (old || null)) return;
   drainMutations(r);
   var t = now(r);
   var ev = { k: 'mut', t: t, rem: old && idOf(r, old) ? [idOf(r, old)] : [], add: [] };

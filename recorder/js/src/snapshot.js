@@ -13,7 +13,7 @@
  * walk first, in one go.
  */
 import { P, clearT, moTake, perfNow, push, pushAll, reTest, setT, slice } from './builtins.js';
-import { crossOriginFrame, frameDoc, watchRoot } from './frames.js';
+import { frameDoc, watchRoot } from './frames.js';
 import { assignId } from './ids.js';
 import { pageFacts } from './insights.js';
 import { inMultiple } from './listeners.js';
@@ -68,7 +68,7 @@ function walk(r, stack, out, fresh, deadline) {
       rn.tag = el.localName;
       if (el.namespaceURI === SVG_NS) rn.ns = 'svg';
       else if (el.namespaceURI === MATH_NS) rn.ns = 'math';
-      if (isBlocked(r, el) || crossOriginFrame(el)) {
+      if (isBlocked(r, el)) {
         r.blocked.add(el);
         var rect = el.getBoundingClientRect();
         rn.m = M_BLOCK;
