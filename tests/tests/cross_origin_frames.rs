@@ -51,10 +51,17 @@ async fn a_cross_origin_frame_replays_as_a_placeholder_of_its_size() -> Result<(
     let page = browser.new_page().await?;
     page.goto(&pages.url("/outer.html")).await?;
     page.wait_for("window.xloaded === true", WAIT).await?;
-    let size = page.eval(BOXES).await?;
     let sid = page.eval("startReel()").await?;
     let sid = sid.as_str().unwrap_or_default().to_string();
     ensure!(sid.len() == 32, "no session: {sid}");
+    // One more, added while recording (a mutation), with a border of its own.
+    page.eval(
+        "new Promise((ok) => { const f = document.createElement('iframe');
+           f.id = 'w'; f.src = document.getElementById('x').src; f.width = 150; f.height = 60;
+           f.style.border = '5px solid #a00'; f.onload = () => ok(true); document.body.appendChild(f); })",
+    )
+    .await?;
+    let size = page.eval(BOXES).await?;
     page.eval("Reel.flush().then(() => true)").await?;
 
     // Nothing of the other origin's document left the page.
@@ -72,7 +79,7 @@ async fn a_cross_origin_frame_replays_as_a_placeholder_of_its_size() -> Result<(
         .wait_for(
             &format!(
                 "(() => {{ const d = document.getElementById('reel-replay').contentDocument;
-                   return d && d.getElementById('z') ? {} : null; }})()",
+                   return d && d.getElementById('w') ? {} : null; }})()",
                 BOXES.replace("document.", "d.")
             ),
             WAIT,
@@ -80,13 +87,14 @@ async fn a_cross_origin_frame_replays_as_a_placeholder_of_its_size() -> Result<(
         .await?;
     // Each frame in the box it had on the page (its own border), saying
     // it was not recorded.
-    for (want, got) in [(&size["x"], &got["x"]), (&size["z"], &got["z"])] {
+    for f in ["x", "z", "w"] {
+        let (want, got) = (&size[f], &got[f]);
         ensure!(
             (0..4).all(
                 |i| (want[i].as_f64().unwrap_or(-1.0) - got[i].as_f64().unwrap_or(-9.0)).abs()
                     <= 1.0
             ),
-            "placeholder {got}, frame on the page {want}"
+            "frame {f}'s placeholder {got}, on the page {want}"
         );
         ensure!(
             got[4]
@@ -97,7 +105,7 @@ async fn a_cross_origin_frame_replays_as_a_placeholder_of_its_size() -> Result<(
         );
     }
     ensure!(
-        size["x"][2] == 316.0 && size["z"][2] == 200.0,
+        size["x"][2] == 316.0 && size["z"][2] == 200.0 && size["w"][2] == 160.0,
         "the frames' own borders: {size}"
     );
     Ok(())
