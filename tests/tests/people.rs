@@ -146,10 +146,10 @@ async fn people_list_export_and_erase_every_byte() -> Result<()> {
     let browser = Browser::launch().await?;
 
     let erin = (erin_from.as_str(), erin_page.as_str());
-    let (a, _) = record(&browser, &server, &pages, erin, &user, &email, false).await?;
-    let (b, _) = record(&browser, &server, &pages, erin, &user, &email, false).await?;
+    let (a, a_tab) = record(&browser, &server, &pages, erin, &user, &email, false).await?;
+    let (b, b_tab) = record(&browser, &server, &pages, erin, &user, &email, false).await?;
     let bob_at = ("/bob-from.html", "/bob.html");
-    let (bob, _) = record(
+    let (bob, bob_tab) = record(
         &browser,
         &server,
         &pages,
@@ -275,6 +275,12 @@ async fn people_list_export_and_erase_every_byte() -> Result<()> {
         "the search cannot see the data: {before:?}"
     );
 
+    // Every recording ends here: a chunk a recorder sends later (a signal
+    // it notes some seconds after a click) would record the person anew.
+    for tab in [&a_tab, &b_tab, &bob_tab] {
+        tab.eval("Reel.flush().then(() => Reel.stop()).then(() => true)")
+            .await?;
+    }
     let r = server
         .api("DELETE", &format!("/api/v1/people/{user}"), &[])
         .await?
