@@ -275,6 +275,11 @@ async fn a_recorded_cross_origin_frame_replays_in_place() -> Result<()> {
     }
 
     // The replay: at each marker, the frame in place, as it was.
+    // Page and replay side by side, to be looked at.
+    let shots = reel_e2e::screenshots_dir();
+    std::fs::create_dir_all(&shots)?;
+    page.screenshot(shots.join("cross-origin-frames-page.png"))
+        .await?;
     let player = reel_e2e::fidelity::open_player(&browser, &server, &sid).await?;
     let markers = player.eval("reelPlayer.markers()").await?;
     for (step, want_x, boxes) in &expected {
@@ -322,6 +327,9 @@ async fn a_recorded_cross_origin_frame_replays_in_place() -> Result<()> {
             }
         }
     }
+    player
+        .screenshot(shots.join("cross-origin-frames-replay.png"))
+        .await?;
     // The hostile frame stays a placeholder, and the page itself replays.
     let h1 = player
         .eval("(() => { const d = document.getElementById('reel-replay').contentDocument; return [d.querySelector('h1') && d.querySelector('h1').textContent, d.getElementById('h').getAttribute('srcdoc')]; })()")
