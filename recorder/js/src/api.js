@@ -80,17 +80,22 @@ export var start = guardAsync(function (options) {
   // The project's settings first (remote.js), once for concurrent calls;
   // a `stop()` meanwhile cancels.
   if (!starting) {
-    var p = (starting = then(fetchConfig(opts.endpoint, opts.ingestKey), async function (cfg) {
+    var p = (starting = then(fetchConfig(opts.endpoint, opts.ingestKey), function (cfg) {
+      var proceed = function (link) {
+        if (starting !== p) return null;
+        starting = null;
+        if (current) return current.started;
+        if (cfg && !link && !sampled(cfg)) return (takeEarly(), null);
+        if (cfg) opts = normalize(merge(options, cfg), origin);
+        opts.frame = link;
+        return go(opts);
+      };
       // In a cross-origin frame: into the parent's session if its
-      // recorder takes us in (crossframe.js), sampled with it.
-      var link = await join(opts.ingestKey, cfg && cfg.origins);
-      if (starting !== p) return null;
-      starting = null;
-      if (current) return current.started;
-      if (cfg && !link && !sampled(cfg)) return (takeEarly(), null);
-      if (cfg) opts = normalize(merge(options, cfg), origin);
-      opts.frame = link;
-      return go(opts);
+      // recorder takes us in (crossframe.js), sampled with it. No async
+      // function here: its promise would be resolved through the page's
+      // own (maybe broken) `Promise.prototype.then`, unhandled.
+      var joining = join(opts.ingestKey, cfg && cfg.origins);
+      return joining ? then(joining, proceed) : proceed(null);
     }));
   }
   return starting;
