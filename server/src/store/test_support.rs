@@ -30,6 +30,22 @@ pub fn header(id: u8, seq: u32, t: u64) -> ChunkHeader {
     }
 }
 
+/// A header of session `[id; 16]` identified as `user` (`Reel.identify`),
+/// one event at t 1-2, for the people and erasure tests.
+pub fn identified(id: u8, seq: u32, user: &str) -> ChunkHeader {
+    ChunkHeader {
+        session: SessionId([id; 16]),
+        seq,
+        t_start: 1,
+        t_end: 2,
+        event_count: 1,
+        stats: ChunkStats {
+            user_id: Some(user.into()),
+            ..ChunkStats::default()
+        },
+    }
+}
+
 /// A real chunk of session `[id; 16]`: one custom event named `text` (a
 /// backend that reads headers back from its chunks, or searches its files
 /// for them, needs real ones).

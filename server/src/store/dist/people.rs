@@ -46,27 +46,16 @@ impl PeopleStore for DistStorage {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::test_support::identified;
     use crate::store::Storage;
-    use reel_shared::{ChunkHeader, ChunkStats};
 
     /// Identified sessions are found by their user id, and gone with their
     /// delete.
     #[test]
     fn sessions_of_a_user_and_their_erasure() {
         let s = super::super::digest::fresh_for_tests();
-        let header = |n: u8, user: &str| ChunkHeader {
-            session: SessionId([n; 16]),
-            seq: 0,
-            t_start: 1,
-            t_end: 2,
-            event_count: 1,
-            stats: ChunkStats {
-                user_id: Some(user.into()),
-                ..ChunkStats::default()
-            },
-        };
         for (n, user) in [(1, "ann"), (2, "ann"), (3, "bob")] {
-            s.put_chunk(&header(n, user), b"c", 5).unwrap();
+            s.put_chunk(&identified(n, 0, user), b"c", 5).unwrap();
         }
         let mut ann = s.sessions_of_user("ann").unwrap();
         ann.sort();

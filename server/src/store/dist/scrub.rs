@@ -349,23 +349,10 @@ pub(crate) async fn wal_keepers(
 mod tests {
     use super::*;
     use crate::store::people::PeopleStore;
+    use crate::store::test_support::identified;
     use crate::store::Storage;
-    use reel_shared::{ChunkHeader, ChunkStats, SessionId};
+    use reel_shared::SessionId;
     use std::path::Path;
-
-    fn header(n: u8, seq: u32, user: &str) -> ChunkHeader {
-        ChunkHeader {
-            session: SessionId([n; 16]),
-            seq,
-            t_start: 1,
-            t_end: 2,
-            event_count: 1,
-            stats: ChunkStats {
-                user_id: Some(user.into()),
-                ..ChunkStats::default()
-            },
-        }
-    }
 
     /// Files under `dir` holding `needle` (files PostgreSQL removes meanwhile
     /// are skipped).
@@ -407,8 +394,10 @@ mod tests {
         getrandom::fill(&mut tag).unwrap();
         let gone = format!("scrubbed-{}-person", u64::from_le_bytes(tag));
         for seq in 0..3 {
-            s.put_chunk(&header(1, seq, &gone), b"chunk", 5).unwrap();
-            s.put_chunk(&header(2, seq, "stays"), b"chunk", 5).unwrap();
+            s.put_chunk(&identified(1, seq, &gone), b"chunk", 5)
+                .unwrap();
+            s.put_chunk(&identified(2, seq, "stays"), b"chunk", 5)
+                .unwrap();
         }
         pg.psql(db_name(&url), "ANALYZE");
         pg.psql(db_name(&url), "CHECKPOINT");
@@ -459,7 +448,8 @@ mod tests {
             pg.port()
         );
         let s = DistStorage::open_with_env(&s3.create_bucket(), &url, &s3.env()).unwrap();
-        s.put_chunk(&header(1, 0, "someone"), b"chunk", 5).unwrap();
+        s.put_chunk(&identified(1, 0, "someone"), b"chunk", 5)
+            .unwrap();
         assert!(s.delete_session(&SessionId([1; 16])).unwrap());
         let left = s.scrub_erased().unwrap();
         assert_eq!(left.len(), 1, "{left:?}");
@@ -508,7 +498,7 @@ mod tests {
             ),
         );
         for seq in 0..30 {
-            s.put_chunk(&header(1, seq, "the-person"), &[7; 8000], 5)
+            s.put_chunk(&identified(1, seq, "the-person"), &[7; 8000], 5)
                 .unwrap();
         }
         let size = pg.psql(
@@ -523,7 +513,7 @@ mod tests {
                 // groups would, until the scrub is done.
                 let (mut n, mut failed, mut slowest) = (0u32, 0u32, Duration::ZERO);
                 while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-                    let mut h = header(2, n, "someone else");
+                    let mut h = identified(2, n, "someone else");
                     h.session = SessionId([(n % 200) as u8 + 2; 16]);
                     let t = std::time::Instant::now();
                     if s.put_chunk(&h, &[9; 2000], 5).is_err() {
