@@ -57,3 +57,24 @@ impl ManualPage {
         Ok(())
     }
 }
+
+/// Waits until the recorder runs on the page whose path ends with `path`
+/// and has *started* there: its first snapshot taken and the session's
+/// state (the pages it showed, for u-turns) kept for the next page. The
+/// session's id.
+///
+/// `Reel.sessionId()` alone answers as soon as the recorder is created,
+/// before its wasm has arrived: a test that left the page then would lose
+/// the page's visit (found by CI: a u-turn A → B → A missed because B was
+/// left before its recorder started).
+pub async fn started_on(page: &Page, path: &str, timeout: std::time::Duration) -> Result<String> {
+    let cond = format!(
+        "location.pathname.endsWith({}) && document.readyState === 'complete' && window.Reel && Reel.sessionId()",
+        serde_json::to_string(path)?
+    );
+    let sid = page.wait_for(&cond, timeout).await?;
+    page.eval("Reel.flush().then(() => true)").await?;
+    let sid = sid.as_str().unwrap_or_default().to_string();
+    ensure!(sid.len() == 32, "no session on {path}: {sid}");
+    Ok(sid)
+}

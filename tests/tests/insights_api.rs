@@ -10,6 +10,7 @@
 //!   the same browser (a returning visitor): home, the same click.
 
 use anyhow::{bail, ensure, Result};
+use reel_e2e::recording::started_on;
 use reel_e2e::{Browser, Page, PageServer, ReelServer};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -17,15 +18,6 @@ use std::time::{Duration, Instant};
 const WAIT: Duration = Duration::from_secs(30);
 const CHROME_MAC: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
 const IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1";
-
-async fn recording(page: &Page, path: &str) -> Result<String> {
-    let cond = format!(
-        "location.pathname.endsWith({}) && document.readyState === 'complete' && window.Reel && Reel.sessionId()",
-        serde_json::to_string(path)?
-    );
-    let sid = page.wait_for(&cond, WAIT).await?;
-    Ok(sid.as_str().unwrap_or_default().to_string())
-}
 
 /// A real click at viewport `(x, y)`.
 async fn click_at(page: &Page, x: f64, y: f64) -> Result<()> {
@@ -94,7 +86,7 @@ async fn insights_of_scripted_visits() -> Result<()> {
         }),
     )
     .await?;
-    let s1 = recording(&page, "/insights/home.html").await?;
+    let s1 = started_on(&page, "/insights/home.html", WAIT).await?;
     ensure!(s1.len() == 32, "no session: {s1}");
     click_at(&page, 100.0 + 50.0, 100.0 + 25.0).await?;
     page.wait_for(
@@ -105,7 +97,7 @@ async fn insights_of_scripted_visits() -> Result<()> {
     page.eval("Reel.flush().then(() => true)").await?;
     page.click("#cart").await?;
     ensure!(
-        recording(&page, "/insights/cart.html").await? == s1,
+        started_on(&page, "/insights/cart.html", WAIT).await? == s1,
         "one session across pages"
     );
     click_at(&page, 150.0, 150.0).await?;
@@ -152,7 +144,7 @@ async fn insights_of_scripted_visits() -> Result<()> {
         )
         .await?;
     page2.goto(&home).await?;
-    let s2 = recording(&page2, "/insights/home.html").await?;
+    let s2 = started_on(&page2, "/insights/home.html", WAIT).await?;
     ensure!(s2 != s1 && s2.len() == 32, "a second session: {s2}");
     click_at(&page2, 100.0 + 50.0, 100.0 + 25.0).await?;
     page2

@@ -13,21 +13,12 @@
 
 use anyhow::{bail, ensure, Result};
 use reel_e2e::fidelity::open_player;
+use reel_e2e::recording::started_on;
 use reel_e2e::{Browser, Page, PageServer, ReelServer};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 const WAIT: Duration = Duration::from_secs(30);
-
-/// Waits for the recorder of the page at `path` to have a session.
-async fn recording(page: &Page, path: &str) -> Result<String> {
-    let cond = format!(
-        "location.pathname.endsWith({}) && document.readyState === 'complete' && window.Reel && Reel.sessionId()",
-        serde_json::to_string(path)?
-    );
-    let sid = page.wait_for(&cond, WAIT).await?;
-    Ok(sid.as_str().unwrap_or_default().to_string())
-}
 
 /// The session's events once `done` holds for them (flushing the page's
 /// recorder, when it has one, before each look).
@@ -114,7 +105,7 @@ async fn signals_box_positions_depth_referrer_and_visitor() -> Result<()> {
     let a_url = pages.url("/signals/a.html");
     let b_url = pages.url("/signals/b.html");
     page.goto(&a_url).await?;
-    let sid = recording(&page, "/signals/a.html").await?;
+    let sid = started_on(&page, "/signals/a.html", WAIT).await?;
     ensure!(sid.len() == 32, "no session: {sid}");
 
     // A thrashed cursor: ten reversals of 200 px, sampled 60 ms apart.
@@ -240,10 +231,10 @@ async fn signals_box_positions_depth_referrer_and_visitor() -> Result<()> {
     // A u-turn: to B, and straight back to A.
     page.eval("Reel.flush().then(() => true)").await?;
     page.click("#next").await?;
-    recording(&page, "/signals/b.html").await?;
+    started_on(&page, "/signals/b.html", WAIT).await?;
     page.click("#back").await?;
     ensure!(
-        recording(&page, "/signals/a.html").await? == sid,
+        started_on(&page, "/signals/a.html", WAIT).await? == sid,
         "the session did not continue across pages"
     );
     let events = events_when(&server, Some(&page), &sid, "a u-turn", |ev| {
@@ -309,7 +300,7 @@ async fn signals_box_positions_depth_referrer_and_visitor() -> Result<()> {
     // The next session of this browser: the same visitor, returning.
     let again = browser.new_page().await?;
     again.goto(&a_url).await?;
-    let sid2 = recording(&again, "/signals/a.html").await?;
+    let sid2 = started_on(&again, "/signals/a.html", WAIT).await?;
     ensure!(sid2 != sid, "a new tab continued the session");
     let ev2 = events_when(
         &server,

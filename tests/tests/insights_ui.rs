@@ -14,6 +14,7 @@
 //! `cargo test --release -p reel-e2e --test insights_ui`.
 
 use anyhow::{bail, ensure, Context, Result};
+use reel_e2e::recording::started_on;
 use reel_e2e::{screenshots_dir, Browser, Page, PageServer, ReelServer};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -22,17 +23,6 @@ const WAIT: Duration = Duration::from_secs(30);
 
 const IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 \
 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1";
-
-/// Waits until the recorder runs on a page whose path ends with `path`;
-/// the session's id.
-async fn recording(page: &Page, path: &str) -> Result<String> {
-    let cond = format!(
-        "location.pathname.endsWith({}) && document.readyState === 'complete' && window.Reel && Reel.sessionId()",
-        serde_json::to_string(path)?
-    );
-    let sid = page.wait_for(&cond, WAIT).await?;
-    Ok(sid.as_str().unwrap_or_default().to_string())
-}
 
 async fn flush(page: &Page) -> Result<()> {
     page.eval("Reel.flush().then(() => true)").await?;
@@ -112,7 +102,7 @@ async fn record_visits(
 
     let p = browser.new_page().await?;
     p.goto(&format!("{landing}?utm_source=newsletter")).await?;
-    let buyer = recording(&p, "/insights/landing.html").await?;
+    let buyer = started_on(&p, "/insights/landing.html", WAIT).await?;
     click_at(&p, "#add", 0.25, 0.75, 1).await?;
     p.wait_for("document.getElementById('count').textContent === '1'", WAIT)
         .await?;
@@ -135,7 +125,7 @@ async fn record_visits(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     click_at(&p, "#checkout", 0.5, 0.5, 1).await?;
-    recording(&p, "/insights/checkout.html").await?;
+    started_on(&p, "/insights/checkout.html", WAIT).await?;
     click_at(&p, "#pay", 0.3, 0.4, 1).await?;
     p.wait_for("!document.getElementById('paid').hidden", WAIT)
         .await?;
@@ -147,7 +137,7 @@ async fn record_visits(
 
     let p = browser.new_page().await?;
     p.goto(&landing).await?;
-    let visitor = recording(&p, "/insights/landing.html").await?;
+    let visitor = started_on(&p, "/insights/landing.html", WAIT).await?;
     click_at(&p, "#add", 0.8, 0.3, 3).await?;
     click_at(&p, "#nothing", 0.5, 0.5, 1).await?;
     // Nothing may change before the dead click is known (a scroll would
@@ -173,11 +163,11 @@ async fn record_visits(
     )
     .await?;
     p.goto(&landing).await?;
-    let phone = recording(&p, "/insights/landing.html").await?;
+    let phone = started_on(&p, "/insights/landing.html", WAIT).await?;
     click_at(&p, "#broken", 0.5, 0.5, 1).await?;
     flush(&p).await?;
     click_at(&p, "#checkout", 0.2, 0.5, 1).await?;
-    recording(&p, "/insights/checkout.html").await?;
+    started_on(&p, "/insights/checkout.html", WAIT).await?;
     item_until(server, &p, &phone, "an error click", |s| {
         s["error_click_count"].as_u64() == Some(1) && s["page_count"].as_u64() == Some(2)
     })

@@ -144,6 +144,8 @@ async fn the_tag_applies_idle_timeout_and_max_session() -> Result<()> {
     let page = browser.new_page().await?;
     page.goto(&pages.url("/idle.html")).await?;
     let first = page.wait_for("Reel.sessionId()", WAIT).await?;
+    // Started (its activity clock running), not only created.
+    page.eval("Reel.flush().then(() => true)").await?;
     page.click("#h").await?;
     page.eval("window.clickedAt = performance.now(); true")
         .await?;
