@@ -5,10 +5,10 @@
 //! outlives a crash too). A `NAME.tmp` a crash left is removed by the
 //! next replacement, never read.
 //!
-//! Used for `keep.json` ([`super::keep`]) and `people.jsonl`
-//! ([`super::people`]). Not for forgetting a secret: the old file's blocks
-//! go back to the filesystem with their bytes (see `store::shred`, which
-//! zeroes keys in place instead).
+//! Used for `keep.json` ([`super::keep`]). Not for forgetting a secret:
+//! the old file's blocks go back to the filesystem with their bytes (see
+//! `store::shred`, which zeroes keys in place instead, and
+//! `store::people`, which blanks user ids in place).
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};

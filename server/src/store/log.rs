@@ -72,7 +72,8 @@
 //!    between leaves `wipe` entries, which the next open zeroes first.
 //!    Its last step, before it returns (once for a batch of deletes,
 //!    [`Storage::delete_sessions`]), zeroes its keys in `keys.bin` and
-//!    rewrites `people.jsonl` without it ([`LogStorage::purge_erased`]);
+//!    blanks its lines in `people.jsonl`, both in place
+//!    ([`LogStorage::purge_erased`]);
 //!    a crash before that leaves a key without metadata, and the next
 //!    open finishes the delete in sled, flushes, then erases the key.
 //!    Segments with no live record left (but the newest) are removed.
@@ -369,8 +370,8 @@ impl LogStorage {
         &self.s.keys
     }
 
-    /// Takes what deletes forgot off the disk: the people file rewritten
-    /// without their user ids, their keys zeroed in `keys.bin`. The last
+    /// Takes what deletes forgot off the disk: their user ids blanked in
+    /// the people file, their keys zeroed in `keys.bin`. The last
     /// step of every delete (of a batch of them, once), under the
     /// checkpoint lock and after a sled flush: no key leaves the disk
     /// while sled may still lose the delete (shred invariant 2).
@@ -611,9 +612,13 @@ impl Shared {
         if !s.read_only {
             tolerate_full(s.finish_orphans(), "finishing interrupted deletes' keys")?;
         }
-        // Identities of sessions deleted before a purge: gone for good.
+        // Identities of sessions deleted before a purge: gone for good
+        // (blanked in place, and only then may the file be compacted).
         s.identities.retain(|id| s.has_session(id).unwrap_or(true));
-        tolerate_full(s.identities.purge(true), "rewriting the people file")?;
+        tolerate_full(s.identities.purge(), "blanking lines of the people file")?;
+        if !s.read_only {
+            tolerate_full(s.identities.compact(), "compacting the people file")?;
+        }
         // Keys of what sled no longer holds (a crash came between a delete
         // and its erasure, shred invariant 2): gone for good.
         let urls = s.db.open_tree(super::digest::URLS_TREE)?;
@@ -645,7 +650,7 @@ impl Shared {
     /// checkpoint lock.
     fn finish_forgetting(&self) -> Result<(), StoreError> {
         self.db.flush()?;
-        self.identities.purge(true)?;
+        self.identities.purge()?;
         self.keys.erase()
     }
 
@@ -1516,8 +1521,8 @@ impl Storage for LogStorage {
         Ok(deleted)
     }
 
-    /// The keys of all the sessions deleted are zeroed with one sync, the
-    /// people file rewritten once, when `run` is done.
+    /// The keys of all the sessions deleted are zeroed with one sync, their
+    /// lines in the people file blanked with one, when `run` is done.
     fn delete_sessions(
         &self,
         run: &mut dyn FnMut(&super::DeleteFn<'_>) -> Result<(), StoreError>,

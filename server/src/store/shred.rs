@@ -167,6 +167,21 @@ fn random<const N: usize>() -> Result<[u8; N], StoreError> {
     Ok(b)
 }
 
+/// Opens a file whose bytes are overwritten where they lie (this
+/// module's `keys.bin`, `store::people`'s `people.jsonl`): read and write,
+/// created private, never truncated, and not `O_APPEND` (on Linux a
+/// positioned write to a file opened so appends, whatever its offset).
+pub(super) fn open_in_place(path: &Path) -> Result<File, StoreError> {
+    OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .mode(FILE_MODE)
+        .open(path)
+        .map_err(io)
+}
+
 #[derive(Default)]
 struct Inner {
     /// Each live key and its slot in the file.
@@ -190,15 +205,7 @@ struct Inner {
 impl Inner {
     fn file(&mut self, path: &Path) -> Result<&File, StoreError> {
         if self.file.is_none() {
-            let f = OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .read(true)
-                .write(true)
-                .mode(FILE_MODE)
-                .open(path)
-                .map_err(io)?;
-            self.file = Some(f);
+            self.file = Some(open_in_place(path)?);
         }
         self.file
             .as_ref()
