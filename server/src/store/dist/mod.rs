@@ -102,6 +102,9 @@ pub struct DistStorage {
     objects: Objects,
     /// Retention's once-per-deployment lock ([`sweeper`]).
     sweeper: sweeper::SweeperLock,
+    /// Erasures' scrubs tried again in the background, stopped before
+    /// the runtime ([`scrub`]).
+    scrubs: scrub::Retries,
 }
 
 impl DistStorage {
@@ -138,6 +141,7 @@ impl DistStorage {
             pg,
             objects,
             sweeper: sweeper::SweeperLock::new(),
+            scrubs: scrub::Retries::default(),
         };
         pg::with_limit(pg::Limit::Upkeep, || {
             s.pg.run(async |c| schema::migrate(c).await)
@@ -160,6 +164,7 @@ impl DistStorage {
 
 impl Drop for DistStorage {
     fn drop(&mut self) {
+        self.scrubs.stop();
         if let Some(rt) = self.rt.take() {
             rt.shutdown_background();
         }

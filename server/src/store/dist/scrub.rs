@@ -43,11 +43,21 @@
 //! in the background, [`RETRIES`] times; what privileges or settings
 //! forbid is logged, said in the erasure's audit entry, and left to the
 //! admin (README, "Running more than one process").
+//!
+//! The retries run on threads of their own, which poll their work on the
+//! store's runtime: they are stopped ([`Retries::stop`], by the store's
+//! drop) before that runtime shuts down, since tokio panics ("runtime shut
+//! down") when a timer or a socket of a runtime that is gone is polled. A
+//! retry stopped while it waits, or cut in the middle of a scrub (its
+//! connection closes; PostgreSQL rolls back or finishes the statement it
+//! was running, either being safe), logs what it left undone, as one that
+//! gave up does: the erasure's audit entry said it would be retried.
 
 use super::pg::{self, Pg};
 use super::schema::DEPLOYMENT_TABLES;
 use super::DistStorage;
 use crate::store::StoreError;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio_postgres::error::SqlState;
 
@@ -62,6 +72,12 @@ const SNAPSHOT_WAIT: Duration = Duration::from_secs(20);
 /// first after [`FIRST_RETRY`], each wait twice the one before.
 const RETRIES: u32 = 5;
 const FIRST_RETRY: Duration = Duration::from_secs(10);
+/// How long a store's drop waits for its retries to stop (they stop at
+/// once: this bounds a thread that cannot be scheduled).
+const STOP_WAIT: Duration = Duration::from_secs(5);
+/// What to do by hand when the retries did not scrub.
+const BY_HAND: &str = "run VACUUM FULL on the session tables, VACUUM FULL pg_statistic, \
+     SELECT pg_switch_wal() and CHECKPOINT by hand";
 
 /// What one scrub left undone.
 #[derive(Debug, Default, PartialEq)]
@@ -88,13 +104,8 @@ impl DistStorage {
                 "retried in the background: {}",
                 done.again.join(", ")
             ));
-            let pg = self.pg().clone();
-            let spawned = std::thread::Builder::new()
-                .name("reel-scrub".into())
-                .spawn(move || retry(&pg));
-            if let Err(e) = spawned {
-                tracing::error!("erasure: cannot start the scrub's retries: {e}");
-            }
+            self.scrubs
+                .start(self.pg().clone(), FIRST_RETRY, done.again);
         }
         deferred.extend(done.forbidden);
         Ok(deferred)
@@ -107,25 +118,143 @@ fn scrub_blocking(pg: &Pg) -> Result<Scrubbed, StoreError> {
     pg::with_limit(pg::Limit::Maintenance, || pg.block_on(scrub(pg)))
 }
 
-fn retry(pg: &Pg) {
-    let mut wait = FIRST_RETRY;
+/// The background retries of one store's scrubs (see the module).
+pub(crate) struct Retries {
+    stop: tokio::sync::watch::Sender<bool>,
+    running: Arc<(Mutex<Running>, Condvar)>,
+}
+
+#[derive(Default)]
+struct Running {
+    threads: usize,
+    panicked: usize,
+}
+
+fn lock(m: &Mutex<Running>) -> MutexGuard<'_, Running> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Counts a retry thread out when it ends, however it ends.
+struct Ended(Arc<(Mutex<Running>, Condvar)>);
+
+impl Drop for Ended {
+    fn drop(&mut self) {
+        let (m, cv) = &*self.0;
+        let mut g = lock(m);
+        g.threads -= 1;
+        if std::thread::panicking() {
+            g.panicked += 1;
+        }
+        cv.notify_all();
+    }
+}
+
+/// How [`Retries::stop`] found the retries.
+#[derive(Debug, PartialEq)]
+pub(crate) struct Stopped {
+    /// Still running after [`STOP_WAIT`].
+    pub running: usize,
+    /// Retry threads that panicked, ever.
+    pub panicked: usize,
+}
+
+impl Default for Retries {
+    fn default() -> Self {
+        Retries {
+            stop: tokio::sync::watch::Sender::new(false),
+            running: Arc::default(),
+        }
+    }
+}
+
+impl Retries {
+    /// Tries the scrub again on a thread of its own, first after `wait`,
+    /// until nothing is left `undone` or [`RETRIES`] attempts were made.
+    fn start(&self, pg: Pg, wait: Duration, undone: Vec<String>) {
+        let mut stop = self.stop.subscribe();
+        let running = self.running.clone();
+        lock(&running.0).threads += 1;
+        let ended = Ended(running);
+        let spawned = std::thread::Builder::new()
+            .name("reel-scrub".into())
+            .spawn(move || {
+                let _ended = ended;
+                retry(&pg, &mut stop, wait, undone);
+            });
+        if let Err(e) = spawned {
+            // (The closure, and so `ended`, is dropped: counted out.)
+            tracing::error!("erasure: cannot start the scrub's retries: {e}; {BY_HAND}");
+        }
+    }
+
+    /// Stops every retry and waits (at most [`STOP_WAIT`]) until they have
+    /// ended; each logs what it left undone. Call it before the store's
+    /// runtime shuts down.
+    pub(crate) fn stop(&self) -> Stopped {
+        self.stop.send_replace(true);
+        let (m, cv) = &*self.running;
+        let g = cv
+            .wait_timeout_while(lock(m), STOP_WAIT, |r| r.threads > 0)
+            .map(|(g, _)| g)
+            .unwrap_or_else(|e| e.into_inner().0);
+        if g.threads > 0 {
+            tracing::warn!(
+                threads = g.threads,
+                "erasure: scrub retries still running as the store stops"
+            );
+        }
+        Stopped {
+            running: g.threads,
+            panicked: g.panicked,
+        }
+    }
+}
+
+/// What one retry thread does (see [`Retries::start`]).
+fn retry(
+    pg: &Pg,
+    stop: &mut tokio::sync::watch::Receiver<bool>,
+    mut wait: Duration,
+    mut undone: Vec<String>,
+) {
     for attempt in 1..=RETRIES {
-        std::thread::sleep(wait);
-        match scrub_blocking(pg) {
-            Ok(s) if s.again.is_empty() => {
+        // The wait and the scrub both on the store's runtime, each ended
+        // at once by a stop (the sender gone counts as one).
+        let tried = pg::with_limit(pg::Limit::Maintenance, || {
+            pg.block_on(async {
+                tokio::select! {
+                    _ = stop.wait_for(|stopped| *stopped) => Ok(None),
+                    done = async {
+                        tokio::time::sleep(wait).await;
+                        scrub(pg).await
+                    } => done.map(Some),
+                }
+            })
+        });
+        match tried {
+            Ok(None) => {
+                tracing::error!(
+                    attempt,
+                    ?undone,
+                    "erasure: the server stopped before PostgreSQL was scrubbed: {BY_HAND}"
+                );
+                return;
+            }
+            Ok(Some(s)) if s.again.is_empty() => {
                 tracing::info!(attempt, "erasure: PostgreSQL scrubbed");
                 return;
             }
-            Ok(s) => {
-                tracing::warn!(attempt, undone = ?s.again, "erasure: PostgreSQL still not scrubbed")
+            Ok(Some(s)) => {
+                tracing::warn!(attempt, undone = ?s.again, "erasure: PostgreSQL still not scrubbed");
+                undone = s.again;
             }
             Err(e) => tracing::warn!(attempt, "erasure: scrubbing PostgreSQL: {e}"),
         }
         wait *= 2;
     }
     tracing::error!(
-        "erasure: PostgreSQL not scrubbed after {RETRIES} attempts: run VACUUM FULL on the \
-         session tables, VACUUM FULL pg_statistic, SELECT pg_switch_wal() and CHECKPOINT by hand"
+        ?undone,
+        "erasure: PostgreSQL not scrubbed after {RETRIES} attempts: {BY_HAND}"
     );
 }
 
@@ -430,6 +559,42 @@ mod tests {
         assert!(left.is_empty(), "{left:?}: {names:?}");
         assert_eq!(s.sessions_of_user("stays").unwrap(), [SessionId([2; 16])]);
         assert_eq!(s.chunk_seqs(&SessionId([2; 16]), 0).unwrap(), [0, 1, 2]);
+    }
+
+    /// Retries stopped while one waits and one is in the middle of a scrub
+    /// (connecting to a server that never answers) end at once, without a
+    /// panic, before their runtime shuts down.
+    #[test]
+    fn retries_stop_at_once_and_quietly() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        // Takes connections (into its backlog) and never answers.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!(
+            "postgres://reel@127.0.0.1:{}/reel",
+            silent.local_addr().unwrap().port()
+        );
+        let pg = {
+            let _in_rt = rt.enter();
+            Pg::new(&url, rt.handle().clone()).unwrap()
+        };
+        let retries = Retries::default();
+        let undone = vec!["table sessions".to_string()];
+        retries.start(pg.clone(), FIRST_RETRY, undone.clone());
+        retries.start(pg, Duration::ZERO, undone);
+        // The second one is scrubbing: connecting.
+        let (_held, _) = silent.accept().unwrap();
+        assert_eq!(
+            retries.stop(),
+            Stopped {
+                running: 0,
+                panicked: 0
+            }
+        );
+        rt.shutdown_background();
     }
 
     /// A user that may not checkpoint nor switch the WAL: the erasure's
