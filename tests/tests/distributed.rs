@@ -431,22 +431,89 @@ fn unavailable(r: &http::HttpResponse, what: &str) -> Result<()> {
     Ok(())
 }
 
-/// Ingest through `server` during an outage of `service`, then after it.
-async fn outage_then_recovery(service: Service) -> Result<()> {
-    let _services = Services::exclusive().await;
-    let dep = Deployment::new().await?;
-    let procs = dep.start_processes(2).await?;
-    let (a, b) = (&procs[0], &procs[1]);
-    let id = new_id()?;
-    let id_text = id.to_string();
+/// Chunks `seqs` of session `id` posted through `server`, each
+/// acknowledged: what was sent, by sequence number.
+async fn post_acked(
+    server: &ReelServer,
+    id: SessionId,
+    seqs: std::ops::Range<u32>,
+    what: &str,
+) -> Result<BTreeMap<u32, Vec<u8>>> {
     let mut acked = BTreeMap::new();
-    for seq in 0..4u32 {
+    for seq in seqs {
         let c = chunk(id, seq)?;
-        a.post_chunk(&id_text, seq, &c)
+        server
+            .post_chunk(&id.to_string(), seq, &c)
             .await?
-            .ensure_success("before the outage")?;
+            .ensure_success(what)?;
         acked.insert(seq, c);
     }
+    Ok(acked)
+}
+
+/// For an outage: a fresh deployment of two processes, its services to
+/// this test alone (it stops them), and a session whose chunks `0..n`
+/// were acknowledged through the first process.
+struct BeforeOutage {
+    procs: Vec<ReelServer>,
+    id: SessionId,
+    acked: BTreeMap<u32, Vec<u8>>,
+    _dep: Deployment,
+    _services: tokio::sync::RwLockWriteGuard<'static, ()>,
+}
+
+impl BeforeOutage {
+    async fn start(n: u32, what: &str) -> Result<Self> {
+        let services = Services::exclusive().await;
+        let dep = Deployment::new().await?;
+        let procs = dep.start_processes(2).await?;
+        let id = new_id()?;
+        let acked = post_acked(&procs[0], id, 0..n, what).await?;
+        Ok(BeforeOutage {
+            procs,
+            id,
+            acked,
+            _dep: dep,
+            _services: services,
+        })
+    }
+}
+
+/// Every process answers `/healthz`.
+async fn all_healthy(procs: &[ReelServer], what: &str) -> Result<()> {
+    for p in procs {
+        http::get(&p.url("/healthz"), &[])
+            .await?
+            .ensure_success(what)?;
+    }
+    Ok(())
+}
+
+/// Sends chunk `seq` of `sid` through `server` until it is acknowledged,
+/// as the recorder's retries would, once a service is back; until then
+/// every answer is `503` ([`unavailable`]), never another error.
+async fn resend_until_acked(server: &ReelServer, sid: &str, seq: u32, c: &[u8]) -> Result<()> {
+    wait_until(
+        "a refused chunk to be acknowledged once the service is back",
+        || async {
+            let r = server.post_chunk(sid, seq, c).await?;
+            if (200..300).contains(&r.status) {
+                return Ok(Some(()));
+            }
+            unavailable(&r, "once the service is back, before recovering")?;
+            Ok(None)
+        },
+    )
+    .await
+}
+
+/// Ingest through `server` during an outage of `service`, then after it.
+async fn outage_then_recovery(service: Service) -> Result<()> {
+    let mut before = BeforeOutage::start(4, "before the outage").await?;
+    let mut acked = std::mem::take(&mut before.acked);
+    let (procs, id) = (&before.procs, before.id);
+    let (a, b) = (&procs[0], &procs[1]);
+    let id_text = id.to_string();
 
     let down = outage(service).await?;
     // The next chunk of a session, and the first of a new one: 503.
@@ -466,31 +533,14 @@ async fn outage_then_recovery(service: Service) -> Result<()> {
         &b.post_chunk(&id_text, 4, &next).await?,
         "through the other process",
     )?;
-    for p in &procs {
-        http::get(&p.url("/healthz"), &[])
-            .await?
-            .ensure_success("healthz during the outage")?;
-    }
+    all_healthy(procs, "healthz during the outage").await?;
     down.end().await?;
 
-    // Nobody restarts anything: ingest recovers by itself. Until then
-    // every answer is 503, never another error.
-    for (server, sid, seq, c) in [
-        (a, &id_text, 4u32, &next),
-        (b, &fresh.to_string(), 0, &fresh_first),
-    ] {
-        wait_until("ingest to work again after the outage", || async {
-            let r = server.post_chunk(sid, seq, c).await?;
-            if (200..300).contains(&r.status) {
-                return Ok(Some(()));
-            }
-            unavailable(&r, "after the service came back, before recovering")?;
-            Ok(None)
-        })
-        .await?;
-    }
+    // Nobody restarts anything: ingest recovers by itself.
+    resend_until_acked(a, &id_text, 4, &next).await?;
+    resend_until_acked(b, &fresh.to_string(), 0, &fresh_first).await?;
     acked.insert(4, next);
-    for p in &procs {
+    for p in procs {
         holds(p, &id_text, &acked).await?;
         holds(
             p,
@@ -522,20 +572,11 @@ async fn object_store_outage_answers_503_and_recovers_by_itself() -> Result<()> 
 /// (The store's limits, 5 s, are what answers; a request left to hang
 /// would fail this test on the harness's own request timeout, 30 s.)
 async fn frozen_then_thawed(service: Service) -> Result<()> {
-    let _services = Services::exclusive().await;
-    let dep = Deployment::new().await?;
-    let procs = dep.start_processes(2).await?;
+    let mut before = BeforeOutage::start(3, "before the freeze").await?;
+    let mut acked = std::mem::take(&mut before.acked);
+    let (procs, id) = (&before.procs, before.id);
     let (a, b) = (&procs[0], &procs[1]);
-    let id = new_id()?;
     let id_text = id.to_string();
-    let mut acked = BTreeMap::new();
-    for seq in 0..3u32 {
-        let c = chunk(id, seq)?;
-        a.post_chunk(&id_text, seq, &c)
-            .await?
-            .ensure_success("before the freeze")?;
-        acked.insert(seq, c);
-    }
 
     let frozen = freeze(service).await?;
     let list = a.api("GET", "/api/v1/sessions", &[]).await?;
@@ -555,30 +596,16 @@ async fn frozen_then_thawed(service: Service) -> Result<()> {
         )?;
         refused.insert(seq, c);
     }
-    for p in &procs {
-        http::get(&p.url("/healthz"), &[])
-            .await?
-            .ensure_success("healthz during the freeze")?;
-    }
+    all_healthy(procs, "healthz during the freeze").await?;
     frozen.end().await?;
 
-    // The recorder's retries, until each chunk is acknowledged; until
-    // then every answer is 503, never another error.
+    // The recorder's retries, until each chunk is acknowledged.
     for (i, (seq, c)) in refused.iter().enumerate() {
-        let server = &procs[i % 2];
-        wait_until("a refused chunk to land after the thaw", || async {
-            let r = server.post_chunk(&id_text, *seq, c).await?;
-            if (200..300).contains(&r.status) {
-                return Ok(Some(()));
-            }
-            unavailable(&r, "after the thaw, before recovering")?;
-            Ok(None)
-        })
-        .await?;
+        resend_until_acked(&procs[i % 2], &id_text, *seq, c).await?;
     }
     acked.extend(refused);
     ensure!(acked.len() == 6, "{} chunks", acked.len());
-    for p in &procs {
+    for p in procs {
         holds(p, &id_text, &acked).await?;
     }
     let list = a.api("GET", "/api/v1/sessions", &[]).await?;

@@ -89,6 +89,112 @@ async fn record(
     Ok((sid, page))
 }
 
+/// The pages of one person, `who` (their page at a URL of their own, with
+/// their note, reached by a link from a referrer of their own, with a
+/// button label of their own), and bob's, served for `server`.
+struct Pages {
+    pages: PageServer,
+    /// (referrer, page) of the person.
+    from: String,
+    page: String,
+    label: String,
+}
+
+impl Pages {
+    async fn serve(server: &ReelServer, who: &str, tag: &str, note: &str) -> Result<Self> {
+        let page = format!("/account-{tag}-{who}.html");
+        let from = format!("/search-{tag}-{who}.html");
+        let label = format!("Pay {tag} {who}");
+        let pages = PageServer::for_reel(server).await?;
+        pages.set_var("NOTE", note);
+        pages.set_var("LABEL", &label);
+        pages.add_page(&page, "text/html", PAGE);
+        pages.add_page(&from, "text/html", "<!doctype html><p>results</p>");
+        pages.add_page(
+            "/bob.html",
+            "text/html",
+            PAGE.replace("{{LABEL}}", BOB_LABEL)
+                .replace("{{NOTE}}", "Bob's page"),
+        );
+        pages.add_page("/bob-from.html", "text/html", "<!doctype html><p>bob</p>");
+        Ok(Pages {
+            pages,
+            from,
+            page,
+            label,
+        })
+    }
+
+    /// One session of the person ([`record`]).
+    async fn record_person(
+        &self,
+        browser: &Browser,
+        server: &ReelServer,
+        user: &str,
+        email: &str,
+    ) -> Result<(String, Page)> {
+        let at = (self.from.as_str(), self.page.as_str());
+        record(browser, server, &self.pages, at, user, email, false).await
+    }
+
+    /// Bob's session (`bob-keeps`, another visitor).
+    async fn record_bob(&self, browser: &Browser, server: &ReelServer) -> Result<(String, Page)> {
+        let at = ("/bob-from.html", "/bob.html");
+        let email = "bob@example.com";
+        record(browser, server, &self.pages, at, "bob-keeps", email, true).await
+    }
+}
+
+/// Ends the recordings in `tabs`: a chunk a recorder sends later (a signal
+/// it notes some seconds after a click) would record the person anew.
+async fn stop_recording(tabs: &[&Page]) -> Result<()> {
+    for tab in tabs {
+        tab.eval("Reel.flush().then(() => Reel.stop()).then(() => true)")
+            .await?;
+    }
+    Ok(())
+}
+
+/// A window of each stored chunk of `sid` (the page text and the email sit
+/// compressed in them), named for [`found`].
+async fn chunk_windows(server: &ReelServer, sid: &str) -> Result<Vec<(String, Vec<u8>)>> {
+    let mut out = Vec::new();
+    for (i, c) in server.raw_chunks(sid).await?.iter().enumerate() {
+        let mid = c.len() / 2;
+        let w = c[mid.saturating_sub(24)..(mid + 24).min(c.len())].to_vec();
+        out.push((format!("chunk {i} of {sid}"), w));
+    }
+    Ok(out)
+}
+
+/// Erases `user` through the API: `deleted` sessions.
+async fn erase(server: &ReelServer, user: &str, deleted: u64) -> Result<()> {
+    let r = server
+        .api("DELETE", &format!("/api/v1/people/{user}"), &[])
+        .await?
+        .ensure_success("erase")?;
+    ensure!(
+        r.json()? == json!({ "deleted_sessions": deleted }),
+        "{}",
+        r.text()
+    );
+    Ok(())
+}
+
+/// `sid` is gone, and bob's session is the only one listed.
+async fn gone_and_only_bob_listed(server: &ReelServer, sid: &str, bob: &str) -> Result<()> {
+    let r = server
+        .api("GET", &format!("/api/v1/sessions/{sid}"), &[])
+        .await?;
+    ensure!(r.status == 404, "{}", r.status);
+    let listed = server.list_sessions().await?;
+    ensure!(
+        listed.len() == 1 && listed[0]["id"] == bob,
+        "only bob is listed: {listed:?}"
+    );
+    Ok(())
+}
+
 /// Every file under `dir` holding `needle`, with the needle's name (a
 /// file or folder that vanishes meanwhile is skipped: PostgreSQL removes
 /// its own).
@@ -128,37 +234,17 @@ async fn people_list_export_and_erase_every_byte() -> Result<()> {
     let note = format!("Erin {tag} private note");
     // Their page's URL and referrer are theirs alone, and so is the label
     // of the button they click.
-    let erin_page = format!("/account-{tag}-erin.html");
-    let erin_from = format!("/search-{tag}-erin.html");
-    let label = format!("Pay {tag} now");
-    let pages = PageServer::for_reel(&server).await?;
-    pages.set_var("NOTE", &note);
-    pages.set_var("LABEL", &label);
-    pages.add_page(&erin_page, "text/html", PAGE);
-    pages.add_page(&erin_from, "text/html", "<!doctype html><p>results</p>");
-    pages.add_page(
-        "/bob.html",
-        "text/html",
-        PAGE.replace("{{LABEL}}", BOB_LABEL)
-            .replace("{{NOTE}}", "Bob's page"),
-    );
-    pages.add_page("/bob-from.html", "text/html", "<!doctype html><p>bob</p>");
+    let pages = Pages::serve(&server, "erin", tag, &note).await?;
+    let (erin_page, erin_from, label) = (&pages.page, &pages.from, &pages.label);
     let browser = Browser::launch().await?;
 
-    let erin = (erin_from.as_str(), erin_page.as_str());
-    let (a, a_tab) = record(&browser, &server, &pages, erin, &user, &email, false).await?;
-    let (b, b_tab) = record(&browser, &server, &pages, erin, &user, &email, false).await?;
-    let bob_at = ("/bob-from.html", "/bob.html");
-    let (bob, bob_tab) = record(
-        &browser,
-        &server,
-        &pages,
-        bob_at,
-        "bob-keeps",
-        "bob@example.com",
-        true,
-    )
-    .await?;
+    let (a, a_tab) = pages
+        .record_person(&browser, &server, &user, &email)
+        .await?;
+    let (b, b_tab) = pages
+        .record_person(&browser, &server, &user, &email)
+        .await?;
+    let (bob, bob_tab) = pages.record_bob(&browser, &server).await?;
     let events = serde_json::to_string(&server.events(&a).await?)?;
     ensure!(
         events.contains(&email) && events.contains(&note),
@@ -169,10 +255,10 @@ async fn people_list_export_and_erase_every_byte() -> Result<()> {
     let item = server.session(&a).await?;
     let visitor = item["visitor_id"].as_str().unwrap_or_default().to_string();
     ensure!(
-        item["urls"].to_string().contains(&erin_page)
+        item["urls"].to_string().contains(erin_page.as_str())
             && item["referrer"]
                 .as_str()
-                .is_some_and(|r| r.contains(&erin_from))
+                .is_some_and(|r| r.contains(erin_from.as_str()))
             && !visitor.is_empty(),
         "{item}"
     );
@@ -189,7 +275,7 @@ async fn people_list_export_and_erase_every_byte() -> Result<()> {
         ))
         .await?;
     ensure!(
-        clicks["targets"].to_string().contains(&label) && clicks["sessions"] == 2,
+        clicks["targets"].to_string().contains(label.as_str()) && clicks["sessions"] == 2,
         "{clicks}"
     );
 
@@ -262,11 +348,7 @@ async fn people_list_export_and_erase_every_byte() -> Result<()> {
         ("click label".to_string(), label.clone().into_bytes()),
     ];
     for sid in [&a, &b] {
-        for (i, c) in server.raw_chunks(sid).await?.iter().enumerate() {
-            let mid = c.len() / 2;
-            let w = c[mid.saturating_sub(24)..(mid + 24).min(c.len())].to_vec();
-            needles.push((format!("chunk {i} of {sid}"), w));
-        }
+        needles.extend(chunk_windows(&server, sid).await?);
     }
     let before = found(server.data_dir(), &needles)?;
     ensure!(
@@ -275,17 +357,9 @@ async fn people_list_export_and_erase_every_byte() -> Result<()> {
         "the search cannot see the data: {before:?}"
     );
 
-    // Every recording ends here: a chunk a recorder sends later (a signal
-    // it notes some seconds after a click) would record the person anew.
-    for tab in [&a_tab, &b_tab, &bob_tab] {
-        tab.eval("Reel.flush().then(() => Reel.stop()).then(() => true)")
-            .await?;
-    }
-    let r = server
-        .api("DELETE", &format!("/api/v1/people/{user}"), &[])
-        .await?
-        .ensure_success("erase")?;
-    ensure!(r.json()? == json!({"deleted_sessions": 2}), "{}", r.text());
+    // Every recording ends here.
+    stop_recording(&[&a_tab, &b_tab, &bob_tab]).await?;
+    erase(&server, &user, 2).await?;
 
     let left = found(server.data_dir(), &needles)?;
     ensure!(left.is_empty(), "after the erasure: {left:?}");
@@ -324,11 +398,7 @@ async fn people_list_export_and_erase_every_byte() -> Result<()> {
     );
     let bobs = server.api_json("/api/v1/people/bob-keeps/sessions").await?;
     ensure!(bobs["sessions"].as_array().map(Vec::len) == Some(1));
-    let listed = server.list_sessions().await?;
-    ensure!(
-        listed.len() == 1 && listed[0]["id"] == bob.as_str(),
-        "only bob is listed: {listed:?}"
-    );
+    gone_and_only_bob_listed(&server, &a, &bob).await?;
     let clicks = server
         .api_json("/api/v1/insights/clicks?url=bob.html")
         .await?;
@@ -372,36 +442,13 @@ async fn people_erasure_on_the_distributed_layout_leaves_no_byte_in_postgresql_o
     let tag = &reel_e2e::server::random_hex()?[..8];
     let user = format!("dana-{tag}-user");
     let email = format!("dana.{tag}@example.com");
-    let erin_page = format!("/account-{tag}-dana.html");
-    let erin_from = format!("/search-{tag}-dana.html");
-    let label = format!("Pay {tag} dana");
     let comment = format!("Dana {tag} called support");
-    let pages = PageServer::for_reel(&server).await?;
-    pages.set_var("NOTE", &format!("Dana {tag} note"));
-    pages.set_var("LABEL", &label);
-    pages.add_page(&erin_page, "text/html", PAGE);
-    pages.add_page(&erin_from, "text/html", "<!doctype html><p>results</p>");
-    pages.add_page(
-        "/bob.html",
-        "text/html",
-        PAGE.replace("{{LABEL}}", BOB_LABEL)
-            .replace("{{NOTE}}", "Bob's page"),
-    );
-    pages.add_page("/bob-from.html", "text/html", "<!doctype html><p>bob</p>");
+    let pages = Pages::serve(&server, "dana", tag, &format!("Dana {tag} note")).await?;
     let browser = Browser::launch().await?;
-    let at = (erin_from.as_str(), erin_page.as_str());
-    let (a, a_tab) = record(&browser, &server, &pages, at, &user, &email, false).await?;
-    let bob_at = ("/bob-from.html", "/bob.html");
-    let (bob, bob_tab) = record(
-        &browser,
-        &server,
-        &pages,
-        bob_at,
-        "bob-keeps",
-        "bob@example.com",
-        true,
-    )
-    .await?;
+    let (a, a_tab) = pages
+        .record_person(&browser, &server, &user, &email)
+        .await?;
+    let (bob, bob_tab) = pages.record_bob(&browser, &server).await?;
     let r = server
         .api(
             "POST",
@@ -410,12 +457,8 @@ async fn people_erasure_on_the_distributed_layout_leaves_no_byte_in_postgresql_o
         )
         .await?;
     ensure!(r.status < 300, "comment: {}", r.text());
-    // Both recordings end here: a chunk the recorder sends later (a signal
-    // it notes some seconds after a click) would record the person anew.
-    for tab in [&a_tab, &bob_tab] {
-        tab.eval("Reel.flush().then(() => Reel.stop()).then(() => true)")
-            .await?;
-    }
+    // Both recordings end here.
+    stop_recording(&[&a_tab, &bob_tab]).await?;
     let item = server.session(&a).await?;
     let visitor = item["visitor_id"].as_str().unwrap_or_default().to_string();
     ensure!(!visitor.is_empty(), "{item}");
@@ -435,10 +478,10 @@ async fn people_erasure_on_the_distributed_layout_leaves_no_byte_in_postgresql_o
     }
     let strings = vec![
         ("user id".to_string(), user.clone().into_bytes()),
-        ("page URL".to_string(), erin_page.clone().into_bytes()),
-        ("referrer".to_string(), erin_from.clone().into_bytes()),
+        ("page URL".to_string(), pages.page.clone().into_bytes()),
+        ("referrer".to_string(), pages.from.clone().into_bytes()),
         ("visitor id".to_string(), visitor.clone().into_bytes()),
-        ("click label".to_string(), label.clone().into_bytes()),
+        ("click label".to_string(), pages.label.clone().into_bytes()),
         ("comment".to_string(), comment.clone().into_bytes()),
     ];
     let in_pg = found(&pg_dir, &strings)?;
@@ -450,22 +493,14 @@ async fn people_erasure_on_the_distributed_layout_leaves_no_byte_in_postgresql_o
     }
     ensure!(in_pg.iter().any(|f| f.contains("pg_wal")), "{in_pg:?}");
     let mut needles = strings;
-    for (i, c) in server.raw_chunks(&a).await?.iter().enumerate() {
-        let mid = c.len() / 2;
-        let w = c[mid.saturating_sub(24)..(mid + 24).min(c.len())].to_vec();
-        needles.push((format!("chunk {i} of {a}"), w));
-    }
+    needles.extend(chunk_windows(&server, &a).await?);
     let in_bucket = found(&bucket_dir, &needles)?;
     ensure!(
         in_bucket.iter().any(|f| f.starts_with("chunk")),
         "the bucket does not hold the chunks: {in_bucket:?}"
     );
 
-    let r = server
-        .api("DELETE", &format!("/api/v1/people/{user}"), &[])
-        .await?
-        .ensure_success("erase")?;
-    ensure!(r.json()? == json!({"deleted_sessions": 1}), "{}", r.text());
+    erase(&server, &user, 1).await?;
     let mut left = found(&pg_dir, &needles)?;
     left.extend(found(&bucket_dir, &needles)?);
     ensure!(left.is_empty(), "after the erasure: {left:?}");
@@ -484,15 +519,7 @@ async fn people_erasure_on_the_distributed_layout_leaves_no_byte_in_postgresql_o
     );
 
     // The other person: listed, known, and replaying.
-    let r = server
-        .api("GET", &format!("/api/v1/sessions/{a}"), &[])
-        .await?;
-    ensure!(r.status == 404, "{}", r.status);
-    let listed = server.list_sessions().await?;
-    ensure!(
-        listed.len() == 1 && listed[0]["id"] == bob.as_str(),
-        "only bob is listed: {listed:?}"
-    );
+    gone_and_only_bob_listed(&server, &a, &bob).await?;
     ensure!(server.session(&bob).await?["user_id"] == "bob-keeps");
     let player = reel_e2e::fidelity::open_player(&browser, &server, &bob).await?;
     player

@@ -411,48 +411,59 @@ mod tests {
 
     const ENCRYPTED: &str = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()";
 
+    /// Whether a connection to `url` is encrypted (it must connect).
+    fn encrypted(url: &str) -> bool {
+        query_bool(url, ENCRYPTED).unwrap_or_else(|e| panic!("{url}: {e}"))
+    }
+
+    /// Why a connection to `url` fails (it must fail).
+    fn refused(url: &str) -> String {
+        match query_bool(url, ENCRYPTED) {
+            Ok(ssl) => panic!("{url} connected (encrypted: {ssl})"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    /// The TLS server, a new database on it (its URL), and the CA that
+    /// signed the server's certificate and another (their paths).
+    fn tls_db() -> (&'static reel_testsvc::Postgres, String, String, String) {
+        let pg = reel_testsvc::postgres_tls();
+        let tls = pg.tls().unwrap();
+        let (ca, other) = (tls.ca.display(), tls.other_ca.display());
+        (pg, pg.create_database(), ca.to_string(), other.to_string())
+    }
+
     /// `verify-full` with the CA that signed the server's certificate
     /// connects, by name or by IP address, and the server says the
     /// connection is encrypted; so does the default (`prefer`) against a
     /// server that offers TLS.
     #[test]
     fn verify_full_with_the_right_ca_is_encrypted() {
-        let pg = reel_testsvc::postgres_tls();
-        let ca = pg.tls().unwrap().ca.display().to_string();
-        let url = pg.create_database();
+        let (pg, url, ca, _) = tls_db();
         let by_name = url.replace("127.0.0.1", "localhost");
         for u in [&url, &by_name] {
             let u = format!("{u}?sslmode=verify-full&sslrootcert={ca}");
-            assert!(query_bool(&u, ENCRYPTED).unwrap(), "{u}");
+            assert!(encrypted(&u), "{u}");
         }
-        assert!(query_bool(&url, ENCRYPTED).unwrap(), "prefer");
-        assert!(query_bool(&format!("{url}?sslmode=require"), ENCRYPTED).unwrap());
+        assert!(encrypted(&url), "prefer");
+        assert!(encrypted(&format!("{url}?sslmode=require")));
         // verify-ca does not look at the name; verify-full does.
         let port = pg.port();
         let other_name = format!(
             "postgres://reel@not-the-server:{port}/{}?hostaddr=127.0.0.1&sslrootcert={ca}",
             url.rsplit('/').next().unwrap()
         );
-        assert!(query_bool(&format!("{other_name}&sslmode=verify-ca"), ENCRYPTED).unwrap());
-        let e = query_bool(&format!("{other_name}&sslmode=verify-full"), ENCRYPTED)
-            .unwrap_err()
-            .to_string();
+        assert!(encrypted(&format!("{other_name}&sslmode=verify-ca")));
+        let e = refused(&format!("{other_name}&sslmode=verify-full"));
         assert!(e.contains("does not name the host not-the-server"), "{e}");
     }
 
     /// The wrong CA fails the connection at once, saying why.
     #[test]
     fn verify_full_with_another_ca_fails_clearly() {
-        let pg = reel_testsvc::postgres_tls();
-        let other = pg.tls().unwrap().other_ca.display().to_string();
-        let url = pg.create_database();
+        let (_, url, _, other) = tls_db();
         for mode in ["verify-full", "verify-ca", "require"] {
-            let e = query_bool(
-                &format!("{url}?sslmode={mode}&sslrootcert={other}"),
-                ENCRYPTED,
-            )
-            .unwrap_err()
-            .to_string();
+            let e = refused(&format!("{url}?sslmode={mode}&sslrootcert={other}"));
             assert!(
                 e.contains("certificate is not signed by a trusted CA") && e.contains(&other),
                 "{mode}: {e}"
@@ -465,15 +476,11 @@ mod tests {
     #[test]
     fn require_against_plain_and_plain_against_tls_only_are_refused() {
         let plain = reel_testsvc::postgres().create_database();
-        let e = query_bool(&format!("{plain}?sslmode=require"), ENCRYPTED)
-            .unwrap_err()
-            .to_string();
+        let e = refused(&format!("{plain}?sslmode=require"));
         assert!(e.contains("server does not support TLS"), "{e}");
-        assert!(!query_bool(&plain, ENCRYPTED).unwrap(), "prefer falls back");
-        let tls_only = reel_testsvc::postgres_tls().create_database();
-        let e = query_bool(&format!("{tls_only}?sslmode=disable"), ENCRYPTED)
-            .unwrap_err()
-            .to_string();
+        assert!(!encrypted(&plain), "prefer falls back");
+        let (_, tls_only, _, _) = tls_db();
+        let e = refused(&format!("{tls_only}?sslmode=disable"));
         assert!(
             e.contains("no pg_hba.conf entry") && e.contains("no encryption"),
             "{e}"
@@ -485,9 +492,7 @@ mod tests {
     #[test]
     fn a_deployment_over_verify_full() {
         use crate::store::Storage;
-        let pg = reel_testsvc::postgres_tls();
-        let ca = pg.tls().unwrap().ca.display().to_string();
-        let url = pg.create_database();
+        let (pg, url, ca, _) = tls_db();
         let db = url.rsplit('/').next().unwrap().to_owned();
         let s3 = reel_testsvc::s3();
         let bucket = s3.create_bucket();
