@@ -356,4 +356,97 @@ mod tests {
         );
         assert_eq!(s.poll_from(), 16);
     }
+
+    /// A cross-origin frame joined to its page follows the page into its
+    /// next session (`recorder/js/src/crossframe.js`): the new session's
+    /// chunks hold the page's snapshot, then the frame's own chunks, the
+    /// first of which adds its document again, with the ids of the block it
+    /// had in the old session. A chunk the frame sealed before it heard of
+    /// the rotation, naming nodes this session never saw, costs nothing.
+    /// The replay shows the frame's document in place, and its changes.
+    #[test]
+    fn a_frame_that_followed_its_page_into_a_new_session_replays_there() {
+        use crate::model::tests::{doc, el, meta, snapshot, text};
+        use crate::model::Model;
+        use crate::testdom::FakeDom;
+        use reel_shared::frames::FIRST_BASE;
+        use reel_shared::{
+            AddedTree, FlatNode, FrameEvents, Mutation, NodeKind, TextChange, NO_NODE,
+        };
+
+        let base = FIRST_BASE;
+        let change = |id, t: &str| {
+            EventData::Mutation(Mutation {
+                texts: vec![TextChange { id, text: t.into() }],
+                ..Mutation::default()
+            })
+        };
+        let frame_chunk = |data: Vec<EventData>| {
+            let events: Vec<Event> = data.into_iter().map(|data| Event { t: 5, data }).collect();
+            EventData::FrameEvents(FrameEvents {
+                frame: 4,
+                base,
+                chunk: encode_chunk(SessionId([2; 16]), 0, &events).expect("encodes"),
+            })
+        };
+        let frame_doc = EventData::Mutation(Mutation {
+            adds: vec![AddedTree {
+                parent: 4,
+                next: NO_NODE,
+                nodes: vec![
+                    FlatNode {
+                        id: base,
+                        parent: 4,
+                        kind: NodeKind::Document,
+                    },
+                    el(base + 1, base, "html", &[]),
+                    el(base + 2, base + 1, "body", &[]),
+                    text(base + 3, base + 2, "frame as it is"),
+                ],
+            }],
+            ..Mutation::default()
+        });
+        let data = vec![
+            meta("https://site.test/"),
+            snapshot(vec![
+                doc(1),
+                el(2, 1, "html", &[]),
+                el(3, 2, "body", &[]),
+                el(4, 3, "iframe", &[("src", "https://other.test/")]),
+            ]),
+            frame_chunk(vec![change(base + 3, "sealed before the rotation")]),
+            frame_chunk(vec![frame_doc]),
+            frame_chunk(vec![change(base + 3, "changed after")]),
+        ];
+        let events: Vec<Event> = data
+            .into_iter()
+            .enumerate()
+            .map(|(i, data)| Event {
+                t: 10 + i as u64,
+                data,
+            })
+            .collect();
+        let body = frame(&[&encode_chunk(SessionId([1; 16]), 0, &events).expect("encodes")]);
+        let (events, warnings) = decode_session(&body);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let mut model = Model::new();
+        let mut dom = FakeDom::from_ops(&model.render_all());
+        let mut seen = Vec::new();
+        for e in &events {
+            dom.apply(&model.apply_event(e));
+            model.check();
+            seen.push(dom.html());
+        }
+        assert_eq!(dom.html(), FakeDom::from_ops(&model.render_all()).html());
+        let [.., stale, first, last] = &seen[..] else {
+            panic!("{seen:?}");
+        };
+        assert!(stale.contains("frame not recorded"), "{stale}");
+        assert!(!stale.contains("sealed before"), "{stale}");
+        assert!(
+            first.contains("frame as it is") && !first.contains("frame not recorded"),
+            "{first}"
+        );
+        assert!(last.contains("changed after"), "{last}");
+    }
 }

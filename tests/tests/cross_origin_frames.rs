@@ -11,7 +11,7 @@
 //! `cargo test --release -p reel-e2e --test cross_origin_frames`.
 
 use anyhow::{ensure, Context, Result};
-use reel_e2e::{Browser, PageServer, ReelServer};
+use reel_e2e::{Browser, Page, PageServer, ReelServer};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -281,50 +281,10 @@ async fn a_recorded_cross_origin_frame_replays_in_place() -> Result<()> {
     page.screenshot(shots.join("cross-origin-frames-page.png"))
         .await?;
     let player = reel_e2e::fidelity::open_player(&browser, &server, &sid).await?;
-    let markers = player.eval("reelPlayer.markers()").await?;
     for (step, want_x, boxes) in &expected {
-        let t = markers
-            .as_array()
-            .and_then(|ms| {
-                ms.iter()
-                    .find(|m| m["kind"] == "custom" && m["name"] == *step)
-            })
-            .and_then(|m| m["t"].as_f64())
-            .with_context(|| format!("no marker {step}: {markers}"))?;
-        player
-            .eval(&format!("reelPlayer.seek({t}).then(() => true)"))
-            .await?;
+        seek_marker(&player, step).await?;
         for (f, want) in [("x", want_x), ("y", &y_ready)] {
-            let replay_frame = format!(
-                "document.getElementById('reel-replay').contentDocument.getElementById('{f}')"
-            );
-            player
-                .wait_for(
-                    &format!("!!({replay_frame} && {replay_frame}.contentDocument.body)"),
-                    WAIT,
-                )
-                .await
-                .with_context(|| format!("no document in frame {f} in the replay at {step}"))?;
-            let doc = format!("{replay_frame}.contentDocument");
-            let got = reel_e2e::fidelity::canon(&player, &doc).await?;
-            reel_e2e::fidelity::assert_same(&want["canon"], &got, &format!("frame {f} at {step}"))?;
-            let got = player.eval(&reel_e2e::fidelity::visual_expr(&doc)).await?;
-            let d = reel_e2e::fidelity::visual_diff(&want["visual"], &got);
-            ensure!(d.is_empty(), "frame {f} at {step}, visually: {d:?}");
-            let got_box = player
-                .eval(&format!("(() => {{ const r = {replay_frame}.getBoundingClientRect(); return [r.x, r.y, r.width, r.height]; }})()"))
-                .await?;
-            let want_box = &boxes[f];
-            for i in 0..4 {
-                let (a, b) = (
-                    want_box[i].as_f64().unwrap_or(-1.0),
-                    got_box[i].as_f64().unwrap_or(-9.0),
-                );
-                ensure!(
-                    (a - b).abs() <= 1.0,
-                    "frame {f}'s box at {step}: page {want_box}, replay {got_box}"
-                );
-            }
+            assert_frame_in_place(&player, f, step, want, boxes).await?;
         }
     }
     player
@@ -342,6 +302,148 @@ async fn a_recorded_cross_origin_frame_replays_in_place() -> Result<()> {
                 .contains("frame not recorded"),
         "{h1}"
     );
+    Ok(())
+}
+
+/// The page's session rotates (here: idle for longer than `idleTimeoutMs`,
+/// then a click on the page): its joined frame follows it into the new
+/// session (`crossframe.js`: the page welcomes it again, the frame opens
+/// the new session with its document). The old session keeps the frame as
+/// it was; in the new one the frame's document is there in place from
+/// the start, equal to the live one, and a change inside it replays there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_joined_frame_follows_its_page_into_the_next_session() -> Result<()> {
+    let server = ReelServer::start().await?;
+    let pages = PageServer::for_reel(&server).await?;
+    let key = server.ingest_key().to_string();
+    pages.add_page(
+        "/child.html",
+        "text/html",
+        child_page(&server.origin(), &key, "first"),
+    );
+    pages.add_page(
+        "/outer.html",
+        "text/html",
+        format!(
+            r#"<!doctype html><html><head><meta charset="utf-8"><title>outer</title>
+<script src="{origin}/reel.js"></script></head>
+<body style="margin:10px"><h1>outer</h1>
+<iframe id="x" src="{child}" width="310" height="160" style="border:3px solid #333"></iframe>
+<script>
+  window.fromFrame = {{}};
+  addEventListener('message', (e) => {{ if (e.data && e.data.testStep) fromFrame[e.data.testStep] = e.data; }});
+  window.act = (step) => document.getElementById('x').contentWindow.postMessage({{ testAct: step }}, '*');
+  window.clock = () => performance.timeOrigin + performance.now();
+  window.startReel = () => Reel.start({{ endpoint: '{origin}', ingestKey: '{key}', idleTimeoutMs: 1000 }})
+    .then((s) => (s ? s.sessionId : null));
+</script></body></html>"#,
+            origin = server.origin(),
+            child = pages.url("/child.html").replace("127.0.0.1", "localhost"),
+        ),
+    );
+    let browser = Browser::launch().await?;
+    let page = browser.new_page().await?;
+    page.goto(&pages.url("/outer.html")).await?;
+    let first = page.eval("startReel()").await?;
+    let first = first.as_str().unwrap_or_default().to_string();
+    ensure!(first.len() == 32, "no session: {first}");
+    let ready = page.wait_for("fromFrame.ready || null", WAIT).await?;
+    ensure!(ready["sid"] == first.as_str(), "frame not joined: {ready}");
+    let ready_boxes = page.eval(BOXES).await?;
+    page.eval("Reel.event('ready')").await?;
+
+    // Idle (no input on the page since it started) for longer than
+    // idleTimeoutMs, then a click: the page rotates.
+    page.eval("window.idleFrom = clock()").await?;
+    page.wait_for("clock() - idleFrom > 1200", WAIT).await?;
+    page.click("h1").await?;
+    let second = page
+        .wait_for(
+            &format!("Reel.sessionId() !== {first:?} && Reel.sessionId()"),
+            WAIT,
+        )
+        .await
+        .context("the page did not rotate")?;
+    let second = second.as_str().unwrap_or_default().to_string();
+    ensure!(second.len() == 32, "{second}");
+
+    // The frame heard of it before this (messages from the page to the
+    // frame arrive in order): it reports from the new session, then
+    // changes something there.
+    let mut expected = Vec::new();
+    for step in ["report", "mutate"] {
+        page.eval(&format!("act('{step}')")).await?;
+        let got = page
+            .wait_for(&format!("fromFrame['{step}'] || null"), WAIT)
+            .await
+            .with_context(|| format!("the frame never reported {step}"))?;
+        ensure!(
+            got["sid"] == second.as_str(),
+            "the frame did not follow its page into {second} at {step}: {}",
+            got["sid"]
+        );
+        let boxes = page.eval(BOXES).await?;
+        page.eval(&format!("Reel.event('{step}')")).await?;
+        expected.push((step, got, boxes));
+    }
+    // A frame chunk marked with the old session, arriving after the
+    // rotation, goes into the old session.
+    let late = reel_shared::encode_chunk(
+        reel_shared::SessionId([3; 16]),
+        0,
+        &[reel_shared::Event {
+            t: 1,
+            data: reel_shared::EventData::Custom(reel_shared::Custom {
+                name: "sealed for the old session".into(),
+                data: None,
+            }),
+        }],
+    )?;
+    page.eval(&format!(
+        "document.getElementById('x').contentWindow.postMessage({{ testAct: 'late', c: {late:?}, s: {first:?} }}, '*')"
+    ))
+    .await?;
+    page.wait_for("fromFrame.late || null", WAIT).await?;
+    page.eval("Reel.flush().then(() => true)").await?;
+    let old_events = serde_json::to_string(&server.events(&first).await?)?;
+    let new_events = serde_json::to_string(&server.events(&second).await?)?;
+    ensure!(
+        old_events.contains("sealed for the old session")
+            && !new_events.contains("sealed for the old session"),
+        "a late chunk for the old session went elsewhere"
+    );
+    ensure!(
+        page.eval("Reel.sessionId()").await? == second.as_str(),
+        "the page rotated again"
+    );
+    let sessions = server.list_sessions().await?;
+    ensure!(sessions.len() == 2, "sessions: {sessions:?}");
+
+    // The new session opens with the page's own Meta and snapshot.
+    let events = server.events(&second).await?;
+    let kinds: Vec<&str> = events
+        .iter()
+        .filter_map(|e| e["data"].as_object()?.keys().next().map(String::as_str))
+        .collect();
+    ensure!(
+        kinds.first() == Some(&"Meta") && kinds.get(1) == Some(&"FullSnapshot"),
+        "the new session opens with {kinds:?}"
+    );
+
+    // The old session: the frame as it was before the rotation.
+    let player = reel_e2e::fidelity::open_player(&browser, &server, &first).await?;
+    seek_marker(&player, "ready").await?;
+    assert_frame_in_place(&player, "x", "ready (old session)", &ready, &ready_boxes).await?;
+    // The new one: from its start, and after the change inside the frame.
+    let player = reel_e2e::fidelity::open_player(&browser, &server, &second).await?;
+    for (step, want, boxes) in &expected {
+        seek_marker(&player, step).await?;
+        assert_frame_in_place(&player, "x", step, want, boxes).await?;
+    }
+    let added = player
+        .eval("document.getElementById('reel-replay').contentDocument.getElementById('x').contentDocument.querySelectorAll('.row').length")
+        .await?;
+    ensure!(added == 1, "the frame's change in the new session: {added}");
     Ok(())
 }
 
@@ -414,14 +516,74 @@ async fn a_frame_with_another_key_records_on_its_own() -> Result<()> {
     Ok(())
 }
 
+/// Moves the player to the custom marker `step`.
+async fn seek_marker(player: &Page, step: &str) -> Result<()> {
+    let markers = player.eval("reelPlayer.markers()").await?;
+    let t = markers
+        .as_array()
+        .and_then(|ms| {
+            ms.iter()
+                .find(|m| m["kind"] == "custom" && m["name"] == step)
+        })
+        .and_then(|m| m["t"].as_f64())
+        .with_context(|| format!("no marker {step}: {markers}"))?;
+    player
+        .eval(&format!("reelPlayer.seek({t}).then(() => true)"))
+        .await?;
+    Ok(())
+}
+
+/// The replayed frame `f` shows the document its page reported (`want`:
+/// `canon` and `visual`, see `child_page`), in the box it had on the page
+/// (`boxes`, from `BOXES`).
+async fn assert_frame_in_place(
+    player: &Page,
+    f: &str,
+    step: &str,
+    want: &serde_json::Value,
+    boxes: &serde_json::Value,
+) -> Result<()> {
+    let replay_frame =
+        format!("document.getElementById('reel-replay').contentDocument.getElementById('{f}')");
+    player
+        .wait_for(
+            &format!("!!({replay_frame} && {replay_frame}.contentDocument.body)"),
+            WAIT,
+        )
+        .await
+        .with_context(|| format!("no document in frame {f} in the replay at {step}"))?;
+    let doc = format!("{replay_frame}.contentDocument");
+    let got = reel_e2e::fidelity::canon(player, &doc).await?;
+    reel_e2e::fidelity::assert_same(&want["canon"], &got, &format!("frame {f} at {step}"))?;
+    let got = player.eval(&reel_e2e::fidelity::visual_expr(&doc)).await?;
+    let d = reel_e2e::fidelity::visual_diff(&want["visual"], &got);
+    ensure!(d.is_empty(), "frame {f} at {step}, visually: {d:?}");
+    let got_box = player
+        .eval(&format!("(() => {{ const r = {replay_frame}.getBoundingClientRect(); return [r.x, r.y, r.width, r.height]; }})()"))
+        .await?;
+    let want_box = &boxes[f];
+    for i in 0..4 {
+        let (a, b) = (
+            want_box[i].as_f64().unwrap_or(-1.0),
+            got_box[i].as_f64().unwrap_or(-9.0),
+        );
+        ensure!(
+            (a - b).abs() <= 1.0,
+            "frame {f}'s box at {step}: page {want_box}, replay {got_box}"
+        );
+    }
+    Ok(())
+}
+
 const SECRETS: [&str; 2] = ["FRAME-SECRET-VALUE", "FRAME-MASKED-TEXT"];
 
 /// The boxes of the page's frames (`x`, `y`, `z` where present) and their
 /// `srcdoc`, by id.
 const BOXES: &str = "(() => { const o = {}; for (const f of document.querySelectorAll('iframe')) { const r = f.getBoundingClientRect(); o[f.id] = [r.x, r.y, r.width, r.height, f.getAttribute('srcdoc')]; } return o; })()";
 
-/// A page for the frame: records with `key`, acts when its parent asks,
-/// and reports each step (after a flush, so its chunk reached the parent
+/// A page for the frame: records with `key`, acts when its parent asks
+/// (`report` only reports; `late` posts the chunk it is given, marked
+/// with the session it is given), and reports each step (after a flush, so its chunk reached the parent
 /// first) with its canonical form and what a viewer sees.
 fn child_page(origin: &str, key: &str, title: &str) -> String {
     let canon = reel_e2e::fidelity::canon_expr("document");
@@ -450,7 +612,11 @@ fn child_page(origin: &str, key: &str, title: &str) -> String {
     }} else if (step === 'navigate') {{
       location.href = '/child2.html';
       return;
-    }} else return;
+    }} else if (step === 'late') {{
+      // A chunk sealed for the session before (as one sealed just before
+      // the page's rotation reached the frame would be).
+      parent.postMessage({{ reel: 'chunk', c: new Uint8Array(e.data.c), s: e.data.s }}, '*');
+    }} else if (step !== 'report') return;
     report(step);
   }});
   Reel.start({{ endpoint: '{origin}', ingestKey: '{key}' }}).then(() => report('{step0}'));

@@ -13,13 +13,23 @@
  * only; the parent keeps each as one opaque event. No answer within
  * JOIN_MS, or a parent origin the project does not list: the frame
  * records a session of its own.
+ *
+ * When the page's session rotates (recording.js), the page welcomes each
+ * joined frame again with the new session's id; the frame rotates into
+ * it, opening it with a full snapshot of its document under the same
+ * element, in the same block. Each chunk a frame posts names the session
+ * it was recorded for: the page keeps one of its previous session there
+ * (sealed before the frame heard), and welcomes again a frame that names
+ * any session but the current one, so the old session stays whole and
+ * the new one gets the frame's document before any change of it.
  */
-import { P, U8, indexOf, on, random, setI, clearI, setT } from './builtins.js';
+import { P, U8, indexOf, on, random, reTest, setI, clearI, setT } from './builtins.js';
 import { recorded } from './frames.js';
 import { idOf } from './ids.js';
 import { insideBlocked, isBlocked } from './privacy.js';
 import { enqueue } from './queue.js';
-import { now } from './session.js';
+import { retire, rotate } from './recording.js';
+import { SID, now } from './session.js';
 
 /** How long a frame waits for its parent's recorder: a parent starting
  *  at the same time (its config fetch, its snapshot walk) answers well
@@ -61,18 +71,33 @@ export function join(key, origins) {
     setT(done, JOIN_MS, null);
     on(window, 'message', function (e) {
       var d = e.data;
-      if (e.source === w && d && d.reel === 'welcome' && (!origins || indexOf(origins, e.origin) >= 0))
+      if (
+        e.source === w &&
+        d &&
+        d.reel === 'welcome' &&
+        reTest(SID, d.s) &&
+        (!origins || indexOf(origins, e.origin) >= 0)
+      )
         done({ f: d.f, b: d.b, s: d.s, w: w, o: e.origin });
     });
   });
 }
 
-/** The page's side: a message from one of its frames' recorders. */
+/** A message to this recorder: on the page's side from one of its
+ *  frames' recorders; on a joined frame's side from its page's, which
+ *  welcomes it again into a new session when its own rotates. */
 export function onFrameMessage(r, e) {
   var d = e.data,
     src = e.source,
+    f = r.frame,
     l = r.xf.get(src);
-  if (!d || !src || r.opts.frame) return;
+  if (!d || !src) return;
+  if (f) {
+    // Follow the page (recording.js): our document opens its new session.
+    if (src === f.w && e.origin === f.o && d.reel === 'welcome' && d.s !== r.sessionId && reTest(SID, d.s))
+      rotate(r, d.s);
+    return;
+  }
   if (d.reel === 'hello' && d.key === r.opts.ingestKey) {
     var el = frameOf(r, src),
       id = el && idOf(r, el);
@@ -82,14 +107,32 @@ export function onFrameMessage(r, e) {
       if (l) enqueue(r, { k: 'mut', t: now(r), rem: [l.b] });
       r.xf.set(src, (l = { f: id, b: FIRST_BASE + r.xk++ * BLOCK, o: e.origin, n: d.n }));
     }
-    src.postMessage({ reel: 'welcome', f: l.f, b: l.b, s: r.sessionId }, l.o);
+    welcome(r, src, l);
   } else if (l && l.o === e.origin) {
-    if (d.reel === 'chunk' && d.c instanceof U8) enqueue(r, { k: 'frame', t: now(r), f: l.f, b: l.b, c: d.c });
-    else if (d.reel === 'bye' && d.n === l.n) {
+    if (d.reel === 'chunk' && d.c instanceof U8) {
+      if (d.s === r.sessionId) enqueue(r, { k: 'frame', t: now(r), f: l.f, b: l.b, c: d.c });
+      else {
+        // Sealed before the frame heard of our rotation: into the
+        // session it was recorded for, if that is the last one; the
+        // frame is told (again) where we are now.
+        var o = r.prev;
+        if (o && o.s === d.s) {
+          o.r.frame(l.f, l.b, now(r), d.c);
+          retire(r, o);
+        }
+        welcome(r, src, l);
+      }
+    } else if (d.reel === 'bye' && d.n === l.n) {
       enqueue(r, { k: 'mut', t: now(r), rem: [l.b] });
       r.xf.delete(src);
     }
   }
+}
+
+/** Tells frame window `w` (only it, at its origin) its element, its id
+ *  block and this page's session. */
+export function welcome(r, w, l) {
+  w.postMessage({ reel: 'welcome', f: l.f, b: l.b, s: r.sessionId }, l.o);
 }
 
 /** The recorded, unblocked cross-origin frame element showing window `w`. */

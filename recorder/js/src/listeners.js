@@ -38,7 +38,7 @@ export function targetOf(e) {
 /** The user did something: a session idle too long ends here. */
 function active(r) {
   var t = now(r);
-  if (r.lastActivity && t - r.lastActivity > r.idleMs) rotate(r, 'idle');
+  if (r.lastActivity && t - r.lastActivity > r.idleMs) rotate(r);
   r.lastActivity = t;
 }
 

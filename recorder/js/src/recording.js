@@ -30,6 +30,7 @@ import {
   then,
   toJSON,
 } from './builtins.js';
+import { welcome } from './crossframe.js';
 import { CONSOLE_BUDGET, onConsole, takeEarly } from './errors.js';
 import { onShadow } from './frames.js';
 import { firstFold, forgetVisitor, horizon, pageChanged } from './insights.js';
@@ -81,6 +82,9 @@ export function Recording(opts) {
   r.workTimer = 0;
   r.wasm = null;
   r.oldWasm = [];
+  // The last rotated-away session's recorder: a joined frame's chunks
+  // sealed before it heard of the rotation still go there (crossframe.js).
+  r.prev = null;
   r.wasmModule = null;
   // Lifecycle.
   r.tickTimer = 0;
@@ -123,7 +127,7 @@ export function Recording(opts) {
   r.channel = null;
   r.conflict = false;
   r.claimed = null;
-  r.session = f ? { id: f.s, seq: 0, start: 1e15 } : continueSession(r);
+  r.session = f ? joined(f.s) : continueSession(r);
   r.lastT = r.session.last || 0;
   r.sessionId = r.session.id;
 
@@ -201,7 +205,7 @@ async function startNow(r, domReady) {
   if (r.stopped) return null;
   if (r.conflict) {
     r.conflict = false;
-    rotate(r, 'duplicate');
+    rotate(r);
   }
   r.wasm = new Link(r.wasmModule, r.opts, r.session);
   drain(r);
@@ -242,7 +246,7 @@ function begin(r) {
   r.tickTimer = setI(function () {
     try {
       var t = now(r);
-      if (t - r.session.start >= r.maxMs) rotate(r, 'max');
+      if (t - r.session.start >= r.maxMs) rotate(r);
       // Changes that failed to serialise are not lost: a new full
       // snapshot records the page as it is now.
       if (r.resync) {
@@ -277,22 +281,19 @@ function begin(r) {
 /**
  * Ends the session (idle too long, too old, or a duplicated tab) and
  * starts a new one in place: what was captured goes to the old session,
- * and the new one opens with its own Meta and full snapshot.
+ * and the new one opens with its own Meta and full snapshot. A joined
+ * cross-origin frame rotates only when its page's recorder says so
+ * (crossframe.js), into the page's new session `s`, opening it with its
+ * document; the page tells its joined frames.
  */
-export function rotate(r, why) {
-  if (r.stopped || r.frame) return;
+export function rotate(r, s) {
+  if (r.stopped || (r.frame && !s)) return;
   drainMutations(r);
   flushMoves(r);
   drain(r, true);
-  if (r.wasm) {
-    var old = r.wasm;
-    push(r.oldWasm, old);
-    then(old.flush(), function () {
-      splice(r.oldWasm, indexOf(r.oldWasm, old), 1);
-    });
-  }
+  if (r.wasm) retire(r, (r.prev = r.wasm));
   if (!r.wasm) r.queue = []; // not sent yet: the new snapshot covers it
-  r.session = newSession(dateNow());
+  r.session = s ? joined(s) : newSession(dateNow());
   r.sessionId = r.session.id;
   r.lastT = 0;
   if (r.wasm) r.wasm = new Link(r.wasmModule, r.opts, r.session);
@@ -301,7 +302,23 @@ export function rotate(r, why) {
   persist(r);
   r.lastActivity = now(r);
   claim(r);
-  void why;
+  r.xf.forEach(function (l, w) {
+    welcome(r, w, l);
+  });
+}
+
+/** A frame's session is its page's: it never ends by itself. */
+function joined(s) {
+  return { id: s, seq: 0, start: 1e15 };
+}
+
+/** Sends what `old` (a rotated-away session's recorder) holds; `flush`
+ *  waits for it meanwhile. */
+export function retire(r, old) {
+  push(r.oldWasm, old);
+  then(old.flush(), function () {
+    splice(r.oldWasm, indexOf(r.oldWasm, old), 1);
+  });
 }
 
 /** `Reel.event`: a marker, after every DOM change made before it. */

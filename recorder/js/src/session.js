@@ -9,6 +9,8 @@ import { load, randomHex, save } from './storage.js';
 
 export var SESSION_KEY = 'reel.session';
 export var OPTOUT_KEY = 'reel.optout';
+/** A session id. */
+export var SID = /^[0-9a-f]{32}$/;
 
 export function newSession(t) {
   var s = { id: randomHex(16), seq: 0, last: 0, start: t };
@@ -24,7 +26,7 @@ export function continueSession(r) {
   if (
     s &&
     typeof s.id === 'string' &&
-    reTest(/^[0-9a-f]{32}$/, s.id) &&
+    reTest(SID, s.id) &&
     t - (s.last || 0) < r.idleMs &&
     t - (s.start || t) < r.maxMs
   ) {

@@ -11,10 +11,12 @@ import { later, safe, warn } from './report.js';
 export function Link(mod, opts, session) {
   var r = (this.r = new mod.Recorder(session.id, session.seq || 0));
   if (opts.maxBufferBytes > 0) r.set_buffer_limit(opts.maxBufferBytes);
-  // In a cross-origin frame, sealed chunks go to the parent's recorder;
-  // large assets are offered (for the parent's session) as usual.
+  // In a cross-origin frame, sealed chunks go to the parent's recorder,
+  // marked with the session they were recorded for; large assets are
+  // offered (for the parent's session) as usual.
   var f = opts.frame;
-  var sbase = opts.endpoint + '/api/v1/sessions/' + session.id;
+  var s = (this.s = session.id);
+  var sbase = opts.endpoint + '/api/v1/sessions/' + s;
   var base = sbase + '/chunks/';
   var busy = false,
     failures = 0,
@@ -49,7 +51,7 @@ export function Link(mod, opts, session) {
 
   /** POSTs one chunk; `done(status)`, 0 when there was no answer. */
   function post(seq, bytes, keepalive, done) {
-    if (f) return (f.w.postMessage({ reel: 'chunk', c: bytes }, f.o), done(200));
+    if (f) return (f.w.postMessage({ reel: 'chunk', c: bytes, s: s }, f.o), done(200));
     send(base + seq, bytes, 'application/octet-stream', keepalive, done);
   }
 
