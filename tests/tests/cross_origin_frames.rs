@@ -324,28 +324,10 @@ async fn a_joined_frame_follows_its_page_into_the_next_session() -> Result<()> {
     pages.add_page(
         "/outer.html",
         "text/html",
-        format!(
-            r#"<!doctype html><html><head><meta charset="utf-8"><title>outer</title>
-<script src="{origin}/reel.js"></script></head>
-<body style="margin:10px"><h1>outer</h1>
-<iframe id="x" src="{child}" width="310" height="160" style="border:3px solid #333"></iframe>
-<script>
-  window.fromFrame = {{}};
-  addEventListener('message', (e) => {{ if (e.data && e.data.testStep) fromFrame[e.data.testStep] = e.data; }});
-  window.act = (step) => document.getElementById('x').contentWindow.postMessage({{ testAct: step }}, '*');
-  window.clock = () => performance.timeOrigin + performance.now();
-  window.startReel = () => Reel.start({{ endpoint: '{origin}', ingestKey: '{key}', idleTimeoutMs: 1000 }})
-    .then((s) => (s ? s.sessionId : null));
-</script></body></html>"#,
-            origin = server.origin(),
-            child = pages.url("/child.html").replace("127.0.0.1", "localhost"),
-        ),
+        outer_page(&server, &pages, "idleTimeoutMs: 1000"),
     );
     let browser = Browser::launch().await?;
-    let page = browser.new_page().await?;
-    page.goto(&pages.url("/outer.html")).await?;
-    let first = page.eval("startReel()").await?;
-    let first = first.as_str().unwrap_or_default().to_string();
+    let (page, first) = open_outer(&browser, &pages).await?;
     ensure!(first.len() == 32, "no session: {first}");
     let ready = page.wait_for("fromFrame.ready || null", WAIT).await?;
     ensure!(ready["sid"] == first.as_str(), "frame not joined: {ready}");
@@ -456,7 +438,6 @@ async fn a_frame_with_another_key_records_on_its_own() -> Result<()> {
         ReelServer::start_with_args(&["--ingest-key", "second-key-for-the-frame-0123456789"])
             .await?;
     let pages = PageServer::for_reel(&server).await?;
-    let key = server.ingest_key().to_string();
     pages.add_page(
         "/child.html",
         "text/html",
@@ -466,26 +447,9 @@ async fn a_frame_with_another_key_records_on_its_own() -> Result<()> {
             "first",
         ),
     );
-    pages.add_page(
-        "/outer.html",
-        "text/html",
-        format!(
-            r#"<!doctype html><html><head><meta charset="utf-8"><script src="{origin}/reel.js"></script></head>
-<body><h1>outer</h1><iframe id="x" src="{child}" width="310" height="160"></iframe>
-<script>
-  window.fromFrame = {{}};
-  addEventListener('message', (e) => {{ if (e.data && e.data.testStep) fromFrame[e.data.testStep] = e.data; }});
-  window.startReel = () => Reel.start({{ endpoint: '{origin}', ingestKey: '{key}' }}).then((s) => (s ? s.sessionId : null));
-</script></body></html>"#,
-            origin = server.origin(),
-            child = pages.url("/child.html").replace("127.0.0.1", "localhost"),
-        ),
-    );
+    pages.add_page("/outer.html", "text/html", outer_page(&server, &pages, ""));
     let browser = Browser::launch().await?;
-    let page = browser.new_page().await?;
-    page.goto(&pages.url("/outer.html")).await?;
-    let sid = page.eval("startReel()").await?;
-    let sid = sid.as_str().unwrap_or_default().to_string();
+    let (page, sid) = open_outer(&browser, &pages).await?;
     let got = page.wait_for("fromFrame.ready || null", WAIT).await?;
     let frame_sid = got["sid"].as_str().unwrap_or_default().to_string();
     ensure!(
@@ -514,6 +478,39 @@ async fn a_frame_with_another_key_records_on_its_own() -> Result<()> {
         )
         .await?;
     Ok(())
+}
+
+/// A page on 127.0.0.1 with one frame `x` showing `/child.html` from
+/// localhost (so cross-origin), a 3 px border around it; `startReel()`
+/// starts Reel with the extra options `opts` (an object literal's inside);
+/// `act(step)` asks the frame to do `step`; what the frame reports lands
+/// in `fromFrame[step]`; `clock()` is the page's time in ms.
+fn outer_page(server: &ReelServer, pages: &PageServer, opts: &str) -> String {
+    format!(
+        r#"<!doctype html><html><head><meta charset="utf-8"><title>outer</title>
+<script src="{origin}/reel.js"></script></head>
+<body style="margin:10px"><h1>outer</h1>
+<iframe id="x" src="{child}" width="310" height="160" style="border:3px solid #333"></iframe>
+<script>
+  window.fromFrame = {{}};
+  addEventListener('message', (e) => {{ if (e.data && e.data.testStep) fromFrame[e.data.testStep] = e.data; }});
+  window.act = (step) => document.getElementById('x').contentWindow.postMessage({{ testAct: step }}, '*');
+  window.clock = () => performance.timeOrigin + performance.now();
+  window.startReel = () => Reel.start({{ endpoint: '{origin}', ingestKey: '{key}', {opts} }})
+    .then((s) => (s ? s.sessionId : null));
+</script></body></html>"#,
+        origin = server.origin(),
+        key = server.ingest_key(),
+        child = pages.url("/child.html").replace("127.0.0.1", "localhost"),
+    )
+}
+
+/// Opens [`outer_page`] and starts Reel there: the page, its session id.
+async fn open_outer(browser: &Browser, pages: &PageServer) -> Result<(Page, String)> {
+    let page = browser.new_page().await?;
+    page.goto(&pages.url("/outer.html")).await?;
+    let sid = page.eval("startReel()").await?;
+    Ok((page, sid.as_str().unwrap_or_default().to_string()))
 }
 
 /// Moves the player to the custom marker `step`.
