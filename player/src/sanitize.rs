@@ -52,10 +52,7 @@ pub fn cap(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s.to_string();
     }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
+    let end = reel_shared::text::boundary(s, max);
     let mut out = String::with_capacity(end + ELLIPSIS.len());
     out.push_str(&s[..end]);
     out.push_str(ELLIPSIS);

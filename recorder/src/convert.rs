@@ -4,6 +4,7 @@
 use crate::mask::{self, Field};
 use crate::netmask;
 use crate::raw::{flags, RawAdd, RawAttr, RawEvent, RawLabel, RawNetwork, RawNode, RawText};
+use reel_shared::text::cut;
 use reel_shared::{limits, Network, NetworkKind};
 use reel_shared::{
     AddedTree, AdoptedStyleSheets, AttrChange, Canvas, Console, ConsoleLevel, Custom, Element,
@@ -21,18 +22,6 @@ pub const MAX_TEXT: usize = 1024;
 /// A canvas bitmap larger than this is skipped (one frame must not fill a
 /// chunk).
 pub const MAX_CANVAS_URL: usize = 2 * 1024 * 1024;
-
-/// Cuts `s` to at most `max` bytes, on a character boundary.
-pub(crate) fn clip(mut s: String, max: usize) -> String {
-    if s.len() > max {
-        let mut end = max;
-        while !s.is_char_boundary(end) {
-            end -= 1;
-        }
-        s.truncate(end);
-    }
-    s
-}
 
 fn finite(v: f64) -> f64 {
     if v.is_finite() {
@@ -114,7 +103,7 @@ fn convert(raw: &mut RawEvent) -> Option<Event> {
                     width: *w,
                     height: *h,
                     user_agent: take(ua),
-                    referrer: Some(clip(take(referrer), limits::MAX_URL)).filter(|r| !r.is_empty()),
+                    referrer: Some(cut(take(referrer), limits::MAX_URL)).filter(|r| !r.is_empty()),
                     new_visitor: visitor.as_ref().map(|v| v.1),
                     visitor_id: visitor.map(|v| v.0),
                 }),
@@ -275,7 +264,7 @@ fn convert(raw: &mut RawEvent) -> Option<Event> {
                     ],
                 )
                 .unwrap_or(ConsoleLevel::Log),
-                text: clip(take(text), MAX_TEXT),
+                text: cut(take(text), MAX_TEXT),
             }),
         ),
         RawEvent::Error {
@@ -292,9 +281,9 @@ fn convert(raw: &mut RawEvent) -> Option<Event> {
                 } else {
                     PageErrorKind::Uncaught
                 },
-                message: clip(take(msg), MAX_TEXT),
-                source: take(src).map(|s| clip(s, MAX_TEXT)),
-                stack: take(stack).map(|s| clip(s, 4 * MAX_TEXT)),
+                message: cut(take(msg), MAX_TEXT),
+                source: take(src).map(|s| cut(s, MAX_TEXT)),
+                stack: take(stack).map(|s| cut(s, 4 * MAX_TEXT)),
             }),
         ),
         RawEvent::Sheet {
@@ -421,8 +410,8 @@ fn convert(raw: &mut RawEvent) -> Option<Event> {
             *t,
             EventData::Animation(Animation {
                 id: *id,
-                name: clip(take(name), limits::MAX_LABEL),
-                pseudo: take(pseudo).map(|p| clip(p, limits::MAX_LABEL)),
+                name: cut(take(name), limits::MAX_LABEL),
+                pseudo: take(pseudo).map(|p| cut(p, limits::MAX_LABEL)),
                 time: finite(*time),
                 paused: *paused,
             }),
@@ -498,13 +487,13 @@ fn network(n: &mut RawNetwork) -> Option<Network> {
             .into_iter()
             .filter(|(k, _)| netmask::header_allowed(k))
             .take(limits::MAX_HEADERS)
-            .map(|(k, v)| (clip(k, limits::MAX_HEADER), clip(v, limits::MAX_HEADER)))
+            .map(|(k, v)| (cut(k, limits::MAX_HEADER), cut(v, limits::MAX_HEADER)))
             .collect()
     };
     let size = |v: Option<f64>| v.filter(|v| v.is_finite() && *v >= 0.0).map(|v| v as u64);
     Some(Network {
         kind,
-        method: clip(n.method.to_ascii_uppercase(), limits::MAX_METHOD),
+        method: cut(n.method.to_ascii_uppercase(), limits::MAX_METHOD),
         url: netmask::mask_url(&n.url, &n.query_allow),
         status: if n.status.is_finite() && (0.0..=999.0).contains(&n.status) {
             n.status as u16
@@ -518,7 +507,7 @@ fn network(n: &mut RawNetwork) -> Option<Network> {
         },
         request_bytes: size(n.req_bytes),
         response_bytes: size(n.res_bytes),
-        failure: take(&mut n.failure).map(|f| clip(f, limits::MAX_FAILURE)),
+        failure: take(&mut n.failure).map(|f| cut(f, limits::MAX_FAILURE)),
         request_headers: headers(&mut n.req_headers),
         response_headers: headers(&mut n.res_headers),
         request_body: take(&mut n.req_body).map(|b| netmask::mask_body(b, &n.req_type)),

@@ -115,16 +115,11 @@ pub fn text(data: String, node_flags: u32) -> String {
 /// [`limits::MAX_LABEL`] bytes otherwise. The capture layer never builds
 /// one from a field's value, and builds none for a blocked element.
 pub fn label(text: Option<String>, masked: bool) -> Option<String> {
-    let mut text = text.filter(|t| !t.trim().is_empty())?;
+    let text = text.filter(|t| !t.trim().is_empty())?;
     if masked {
         return Some(TEXT_MASK.to_string());
     }
-    let mut end = limits::MAX_LABEL.min(text.len());
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text.truncate(end);
-    Some(text)
+    Some(reel_shared::text::cut(text, limits::MAX_LABEL))
 }
 
 /// A selector, or nothing when it is longer than [`limits::MAX_SELECTOR`]

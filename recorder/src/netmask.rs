@@ -20,9 +20,9 @@
 //! its panic messages' formatting) would otherwise ride along in every
 //! recording page's download (see BENCHMARKS.md, "Recorder size").
 
-use crate::convert::clip;
 use crate::mask::TEXT_MASK;
 use reel_shared::limits;
+use reel_shared::text::cut;
 
 /// Headers never recorded.
 pub const CREDENTIAL_HEADERS: [&str; 4] = [
@@ -140,7 +140,7 @@ fn has_secret_word(name: &[u8]) -> bool {
 pub fn mask_url(url: &str, allow: &[String]) -> String {
     let url = url.split_once('#').map_or(url, |(u, _)| u);
     let Some((base, query)) = url.split_once('?') else {
-        return clip(url.to_owned(), limits::MAX_URL);
+        return cut(url.to_owned(), limits::MAX_URL);
     };
     let mut out = String::with_capacity(url.len());
     out.push_str(base);
@@ -148,7 +148,7 @@ pub fn mask_url(url: &str, allow: &[String]) -> String {
     out.push_str(&mask_pairs(query, &|name| {
         allow.iter().any(|a| a.as_bytes() == name)
     }));
-    clip(out, limits::MAX_URL)
+    cut(out, limits::MAX_URL)
 }
 
 /// `a=1&b=2` with the values of names `keep` refuses masked (`keep` sees
@@ -225,7 +225,7 @@ pub fn mask_body(body: String, content_type: &str) -> String {
     } else {
         body
     };
-    clip(masked, limits::MAX_BODY)
+    cut(masked, limits::MAX_BODY)
 }
 
 /// `a=1&b=x%20y`: a form body (or a query string) sent as text.

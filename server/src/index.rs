@@ -101,14 +101,7 @@ pub fn start_key(started_at: u64, id: &SessionId) -> [u8; START_KEY_LEN] {
 /// text the index and the digest keep is held to [`MAX_URL_LEN`] and
 /// [`MAX_FIELD_LEN`].
 pub(crate) fn truncate(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_owned();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    s[..end].to_owned()
+    s[..reel_shared::text::boundary(s, max)].to_owned()
 }
 
 /// Folds one newly stored chunk into its session's metadata (`None` for the

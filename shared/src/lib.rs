@@ -16,6 +16,7 @@ pub mod msgpack;
 pub mod msgpack_read;
 pub mod node;
 pub mod signals;
+pub mod text;
 #[cfg(feature = "encode")]
 pub mod zstd;
 

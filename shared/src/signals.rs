@@ -41,6 +41,7 @@
 
 use crate::event::{limits, Event, EventData, MouseKind, Signal, SignalKind};
 use crate::ids::{NodeId, NO_NODE};
+use crate::text::cut;
 
 /// Rage clicks: this many clicks...
 pub const RAGE_CLICKS: u32 = 3;
@@ -456,18 +457,6 @@ fn signal(kind: SignalKind, t: u64, since: u64, c: &Click, count: u32) -> Event 
             selector: c.selector.clone().map(|s| cut(s, limits::MAX_SELECTOR)),
         }),
     }
-}
-
-/// `s` cut to at most `max` bytes, on a character boundary.
-fn cut(mut s: String, max: usize) -> String {
-    if s.len() > max {
-        let mut end = max;
-        while !s.is_char_boundary(end) {
-            end -= 1;
-        }
-        s.truncate(end);
-    }
-    s
 }
 
 /// The signals of a whole recording, found without the capture layer's
